@@ -1,0 +1,214 @@
+"""Settings, read once from the environment exactly as Azure app settings name them.
+
+One :class:`ConfigError` lists every missing or invalid setting, so a tenant fixes its deployment in
+one pass instead of one failed invocation per setting. Secrets are ``SecretStr`` so they never print.
+Every name here is set by ``infra/`` or documented as optional in the README (a test checks both
+sides).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from shared.catalogue import Catalogue, is_guid, is_valid_tenant
+from shared.errors import ConfigError
+
+VERIFY_QUEUE = "webex-verify"
+"""Verification queue; the queue trigger binds to the same constant (poison queue: ``-poison``)."""
+
+STORAGE_CONNECTION = "AzureWebJobsStorage"
+"""The host's own storage connection, reused for incidents and the queue (identity-based in Azure)."""
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.netloc:
+        raise ValueError("must be an https:// URL")
+    return value.rstrip("/")
+
+
+class Settings(BaseModel):
+    """Validated settings. Field aliases are the app-setting names."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+
+    tenant_id: Annotated[str, Field(alias="TENANT_ID")]
+    webex_org_id: Annotated[str, Field(alias="WEBEX_ORG_ID")]
+
+    graph_base_url: Annotated[str, Field(alias="GRAPH_BASE_URL")] = "https://graph.microsoft.com/v1.0"
+    log_analytics_endpoint: Annotated[str, Field(alias="LOG_ANALYTICS_ENDPOINT")] = "https://api.loganalytics.io"
+    log_analytics_workspace_id: Annotated[str | None, Field(alias="LOG_ANALYTICS_WORKSPACE_ID")] = None
+    entra_login_base: Annotated[str, Field(alias="ENTRA_LOGIN_BASE")] = "https://login.microsoftonline.com"
+
+    webex_api_base: Annotated[str, Field(alias="WEBEX_API_BASE")] = "https://webexapis.com/v1"
+    webex_identity_base: Annotated[str, Field(alias="WEBEX_IDENTITY_BASE")] = "https://identity-b-us.webex.com"
+    webex_access_token: Annotated[SecretStr | None, Field(alias="WEBEX_ACCESS_TOKEN")] = None
+    webex_bot_token: Annotated[SecretStr | None, Field(alias="WEBEX_BOT_TOKEN")] = None
+    webex_room_id: Annotated[str | None, Field(alias="WEBEX_ROOM_ID")] = None
+    webex_identity_app_id: Annotated[str | None, Field(alias="WEBEX_IDENTITY_APP_ID")] = None
+
+    mail_sender: Annotated[str | None, Field(alias="MAIL_SENDER")] = None
+    mail_to: Annotated[tuple[str, ...], Field(alias="MAIL_TO")] = ()
+
+    incidents_table: Annotated[str, Field(alias="INCIDENTS_TABLE")] = "incidents"
+    health_schedule: Annotated[str, Field(alias="HEALTH_SCHEDULE")] = "0 */1 * * * *"
+    verify_delays: Annotated[tuple[int, ...], Field(alias="VERIFY_DELAYS")] = (60, 120, 300, 600, 900, 1800)
+    verify_deadline_hours: Annotated[float, Field(alias="VERIFY_DEADLINE_HOURS", gt=0, le=24 * 30)] = 24.0
+    reminder_hours: Annotated[float, Field(alias="REMINDER_HOURS", gt=0)] = 4.0
+    alert_query_padding_minutes: Annotated[int, Field(alias="ALERT_QUERY_PADDING_MINUTES", ge=0, le=1440)] = 15
+    max_payload_bytes: Annotated[int, Field(alias="MAX_PAYLOAD_BYTES", ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    auto_restore: Annotated[bool, Field(alias="AUTO_RESTORE")] = False
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, v: str) -> str:
+        v = v.strip()
+        if not is_valid_tenant(v):
+            raise ValueError("must be the Entra tenant id (a GUID) or its primary domain")
+        return v.lower()
+
+    @field_validator("webex_org_id")
+    @classmethod
+    def _org(cls, v: str) -> str:
+        v = v.strip()
+        if not v or len(v) > 200 or any(c in v for c in "/?#\\ "):
+            raise ValueError("must be the Webex organization id from Control Hub")
+        return v
+
+    @field_validator("webex_identity_app_id", "log_analytics_workspace_id")
+    @classmethod
+    def _guid_or_none(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not is_guid(v.strip()):
+            raise ValueError("must be a GUID")
+        return v.strip().lower()
+
+    @field_validator(
+        "graph_base_url", "log_analytics_endpoint", "entra_login_base", "webex_api_base", "webex_identity_base"
+    )
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _https_url(v.strip())
+
+    @field_validator("mail_to", mode="before")
+    @classmethod
+    def _split_mail(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            addrs = tuple(a.strip() for a in v.replace(";", ",").split(",") if a.strip())
+            for a in addrs:
+                if "@" not in a or any(c in a for c in "<>\r\n "):
+                    raise ValueError(f"not an e-mail address: {a[:80]!r}")
+            return addrs
+        return v
+
+    @field_validator("verify_delays", mode="before")
+    @classmethod
+    def _split_delays(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                delays = tuple(int(x) for x in v.split(",") if x.strip())
+            except ValueError:
+                raise ValueError("must be comma-separated seconds, e.g. 60,120,300") from None
+            if not delays or any(d < 1 or d > 7 * 24 * 3600 for d in delays):
+                raise ValueError("each delay must be 1..604800 seconds")
+            return delays
+        return v
+
+    @field_validator("health_schedule")
+    @classmethod
+    def _ncrontab(cls, v: str) -> str:
+        if len(v.split()) != 6:
+            raise ValueError("must be an NCRONTAB expression with 6 fields (seconds first)")
+        return v
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return _catalogue(self.webex_identity_app_id)
+
+    @property
+    def graph_scope(self) -> str:
+        """Token scope for the Graph endpoint in use (sovereign clouds have their own host)."""
+        parts = urlsplit(self.graph_base_url)
+        return f"{parts.scheme}://{parts.netloc}/.default"
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.mail_sender and self.mail_to)
+
+    @property
+    def webex_messages_enabled(self) -> bool:
+        return bool(self.webex_bot_token and self.webex_room_id)
+
+
+@lru_cache(maxsize=8)
+def _catalogue(identity_app_id: str | None) -> Catalogue:
+    return Catalogue(identity_app_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    """How to reach the storage account: a connection string (Azurite, local) or identity-based
+    service URIs (Azure: ``AzureWebJobsStorage__accountName`` / ``__queueServiceUri`` /
+    ``__tableServiceUri`` with ``__credential=managedidentity`` and ``__clientId``)."""
+
+    connection_string: str | None = None
+    queue_service_uri: str | None = None
+    table_service_uri: str | None = None
+    client_id: str | None = None
+
+
+def storage_config(env: Mapping[str, str] | None = None, prefix: str = STORAGE_CONNECTION) -> StorageConfig:
+    env = os.environ if env is None else env
+    conn = env.get(prefix, "").strip()
+    if conn:
+        return StorageConfig(connection_string=conn)
+    account = env.get(f"{prefix}__accountName", "").strip()
+    queue_uri = env.get(f"{prefix}__queueServiceUri", "").strip() or (
+        f"https://{account}.queue.core.windows.net" if account else ""
+    )
+    table_uri = env.get(f"{prefix}__tableServiceUri", "").strip() or (
+        f"https://{account}.table.core.windows.net" if account else ""
+    )
+    if not queue_uri or not table_uri:
+        raise ConfigError(
+            [f"{prefix}: set a connection string, or {prefix}__accountName (identity-based) for the storage account"]
+        )
+    return StorageConfig(
+        queue_service_uri=queue_uri, table_service_uri=table_uri, client_id=env.get(f"{prefix}__clientId") or None
+    )
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Validate the environment into :class:`Settings`, or raise one :class:`ConfigError` naming
+    every problem (by its app-setting name)."""
+    env = os.environ if env is None else env
+    names = {f.alias for f in Settings.model_fields.values() if f.alias}
+    raw = {k: v for k, v in env.items() if k in names and v != ""}
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "settings"
+            msg = "missing" if err["type"] == "missing" else str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}: {msg}")
+        raise ConfigError(problems) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process, loaded on first use (not at import: cold start stays fast)."""
+    return load_settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()
