@@ -1,0 +1,39 @@
+"""Queue trigger: one verification run for one incident.
+
+Messages are base64 (the host's default encoding; the sender uses ``TextBase64EncodePolicy``). A bad
+message is logged and consumed (retrying cannot fix it); a transient failure raises so the queue
+extension retries it, and after ``maxDequeueCount`` (host.json) it lands in ``webex-verify-poison``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from shared.config import STORAGE_CONNECTION, VERIFY_QUEUE
+
+bp = func.Blueprint()
+log = logging.getLogger(__name__)
+
+
+@bp.function_name("verify_incident")
+@bp.queue_trigger(arg_name="msg", queue_name=VERIFY_QUEUE, connection=STORAGE_CONNECTION)
+async def verify_incident(msg: func.QueueMessage) -> None:
+    from shared.errors import PayloadError
+    from shared.runtime import get_services
+    from shared.verification import run_verification
+    from shared.verify_queue import VerifyMessage
+
+    try:
+        message = VerifyMessage.from_json(msg.get_body())
+    except PayloadError as exc:
+        log.error("verification message %s dropped (not retried): %s", msg.id, exc)
+        return
+    svc = await get_services()
+    outcome = await run_verification(svc, message)
+    log.info(
+        "verification of %s attempt %s: %s",
+        message.incident_id, message.attempt, outcome.outcome,
+        extra={"incident_id": message.incident_id, "tenant_id": message.tenant_id},
+    )  # fmt: skip

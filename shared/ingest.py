@@ -1,0 +1,91 @@
+"""Entry points for pushed payloads: Event Grid events and Azure Monitor alerts.
+
+Both arrive at-least-once (Event Grid retries for 24 h, action groups up to 5 times), so both go
+through the same pipeline whose dedupe makes repeats harmless. A log search alert carries no rows:
+its window is re-queried in the workspace, widened by ``ALERT_QUERY_PADDING_MINUTES`` because audit
+records reach Log Analytics minutes after the change. A ``Resolved`` alert closes nothing: only a
+verification run that sees Webex sync working resolves an incident.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shared.models import AlertWindow, Extraction
+    from shared.pipeline import RecordOutcome
+    from shared.runtime import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    outcomes: list[RecordOutcome] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "records": len(self.outcomes),
+            "outcomes": [o.as_dict() for o in self.outcomes],
+            "alerts": self.alerts,
+            "skipped": self.skipped,
+        }
+
+
+def alert_query(svc: Services) -> str:
+    from shared.kql import default_alert_query
+
+    return os.environ.get("ALERT_QUERY", "").strip() or default_alert_query(svc.settings.webex_identity_app_id)
+
+
+async def rows_for_alert(svc: Services, window: AlertWindow) -> list[dict[str, Any]]:
+    from shared.loganalytics import query_rows
+    from shared.timeutil import clock
+
+    s = svc.settings
+    workspace = window.workspace_id or s.log_analytics_workspace_id
+    if not workspace:
+        raise ConfigError(["LOG_ANALYTICS_WORKSPACE_ID: missing (needed to re-query log search alerts)"])
+    pad = timedelta(minutes=s.alert_query_padding_minutes)
+    start = window.start - pad
+    end = min(window.end + pad, clock.now())
+    if end <= start:
+        end = start + timedelta(minutes=1)
+    return await query_rows(svc.credential(), s.log_analytics_endpoint, workspace, alert_query(svc), start, end)
+
+
+async def ingest(svc: Services, extraction: Extraction) -> IngestResult:
+    """Process an extraction: its records now, and its alert windows' rows after a re-query."""
+    from shared.normalize import extract
+    from shared.pipeline import process_extraction
+
+    result = IngestResult(skipped=list(extraction.skipped))
+    result.outcomes.extend(await process_extraction(svc, extraction))
+    for window in extraction.alerts:
+        label = f"{window.alert_id} ({window.condition})"
+        if window.condition.lower() == "resolved":
+            log.info("alert %s resolved: nothing to close; verification decides", window.alert_id)
+            result.alerts.append(f"{label}: resolved, no action")
+            continue
+        rows = await rows_for_alert(svc, window)
+        if rows:
+            more = extract(rows)
+            result.outcomes.extend(await process_extraction(svc, more))
+            result.skipped.extend(more.skipped)
+        result.alerts.append(f"{label}: {len(rows)} rows re-queried")
+    return result
+
+
+async def ingest_payload(svc: Services, payload: Any) -> IngestResult:
+    """Normalize any supported payload (already parsed JSON) and process it."""
+    from shared.normalize import extract
+
+    return await ingest(svc, extract(payload))

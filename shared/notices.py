@@ -1,0 +1,193 @@
+"""Sending an incident's notices: once per channel per state change, each channel failing alone.
+
+For every enabled channel and notice (``opened``, ``reminder-2``, ``resolved`` …) a delivery goes
+through three ETag-checked steps on the incident row:
+
+1. **claim** — only the worker whose update wins sends; a claim older than :data:`CLAIM_LEASE` is
+   taken over (its sender died);
+2. **send** — through the channel;
+3. **record** — ``sent`` with the message reference (Webex threads follow-ups on it), or ``failed``.
+
+The only duplicate window is a crash between 2 and 3: the lease expires and the notice is sent
+again. A failed channel does not stop the others; it is retried by the next invocation (the
+function fails so the platform retries, and every verification run flushes pending deliveries).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.incidents import Delivery, Incident, State
+from shared.timeutil import clock, format_timestamp, parse_timestamp
+
+if TYPE_CHECKING:
+    from shared.notify.view import IncidentView, NoticeKind
+    from shared.runtime import Services
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 20
+"""After this many failed attempts a delivery is left failed (and reported) instead of retried."""
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    sent: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    retry_after: float | None = None
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.failed)
+
+
+def view_for(svc: Services, inc: Incident, notice: NoticeKind) -> IncidentView:
+    """The notice's view of an incident: trusted parts from catalogue + settings, the rest stored."""
+    from shared.models import Action, Kind
+    from shared.notify.view import build_view
+
+    s = svc.settings
+    app = s.catalogue.by_key(inc.app_key)
+    assert app is not None, f"unknown app key {inc.app_key!r}"
+    view = build_view(
+        incident_id=inc.incident_id,
+        tenant_id=s.tenant_id,
+        notice=notice,
+        kind=Kind(inc.kind),
+        action=Action(inc.action),
+        app=app,
+        detected_at=inc.opened_at,
+        login_base=s.entra_login_base,
+        detected_by=inc.sources,
+        soft_or_hard=inc.soft_or_hard if inc.soft_or_hard in ("soft", "hard") else None,  # type: ignore[arg-type]
+        time_to_recover=inc.time_to_recover,
+        attempts=inc.verify_attempts,
+        reason=inc.reason,
+        webex_org_id=s.webex_org_id,
+    )
+    return replace(
+        view,
+        activity=inc.activity,
+        initiator_label=inc.initiator_label,
+        initiator_kind=inc.initiator_kind,
+        event_time=inc.event_time,
+        target_object_id=inc.target_object_id,
+    )
+
+
+def _claimable(d: Delivery | None, now_iso: str) -> bool:
+    if d is None:
+        return True
+    if d.status == "sent" or d.permanent or d.attempts >= MAX_ATTEMPTS:
+        return False
+    if d.status == "claimed":
+        at = parse_timestamp(d.at)
+        return at is None or clock.now() - at > CLAIM_LEASE
+    return True  # failed earlier: try again
+
+
+async def deliver(
+    svc: Services, inc: Incident, notice: NoticeKind, key: str | None = None, *, reason: str | None = None
+) -> tuple[Incident, DeliveryReport]:
+    """Send ``notice`` for ``inc`` on every enabled channel that has not had it yet."""
+    from shared.notify.channels import build_channels
+    from shared.notify.render import render
+
+    key = key or str(notice)
+    report = DeliveryReport()
+    channels = await build_channels(svc)
+    current = inc
+    for channel in channels:
+        dkey = f"{channel.name}/{key}"
+        now_iso = format_timestamp(clock.now())
+        won = False
+
+        def claim(c: Incident, dkey: str = dkey, now_iso: str = now_iso) -> Incident | None:
+            nonlocal won
+            won = False
+            existing = c.deliveries.get(dkey)
+            if not _claimable(existing, now_iso):
+                return None
+            won = True
+            attempts = (existing.attempts if existing else 0) + 1
+            deliveries = {**c.deliveries, dkey: Delivery(status="claimed", at=now_iso, attempts=attempts)}
+            return replace(c, deliveries=deliveries)
+
+        claimed = await svc.store().mutate(current.tenant_id, current.app_key, claim)
+        if claimed is None:
+            return current, report  # the incident closed under us
+        current = claimed
+        if not won:
+            report.skipped.append(channel.name)
+            continue
+
+        view = view_for(svc, current, notice)
+        if reason is not None:
+            view = replace(view, reason=reason)
+        thread_ref = None
+        if view.is_follow_up:
+            opened = current.deliveries.get(f"{channel.name}/opened")
+            thread_ref = opened.ref if opened and opened.status == "sent" else None
+        try:
+            result = await channel.send(render(view, channel.name), thread_ref=thread_ref)
+            ok, ref, error = result.ok, result.message_ref, result.error
+            retry_after, permanent = result.retry_after, getattr(result, "permanent", False)
+        except Exception as exc:  # a channel bug must not stop the others
+            log.exception(
+                "channel %s failed for incident %s", channel.name, current.incident_id,
+                extra={"incident_id": current.incident_id, "tenant_id": current.tenant_id},
+            )  # fmt: skip
+            ok, ref, error, retry_after, permanent = False, None, type(exc).__name__, None, False
+
+        def record(c: Incident, dkey: str = dkey) -> Incident | None:
+            prev = c.deliveries.get(dkey)
+            attempts = prev.attempts if prev else 1
+            done = Delivery(
+                status="sent" if ok else "failed",
+                at=format_timestamp(clock.now()),
+                attempts=attempts,
+                ref=ref,
+                error=None if ok else (error or "failed")[:300],
+                retry_after=retry_after,
+                permanent=bool(permanent) and not ok,
+            )
+            return replace(c, deliveries={**c.deliveries, dkey: done})
+
+        recorded = await svc.store().mutate(current.tenant_id, current.app_key, record)
+        current = recorded or current
+        extra: dict[str, Any] = {
+            "incident_id": current.incident_id, "tenant_id": current.tenant_id, "channel": channel.name, "notice": key,
+        }  # fmt: skip
+        if ok:
+            report.sent.append(channel.name)
+            log.info("notice %s sent on %s for incident %s", key, channel.name, current.incident_id, extra=extra)
+        else:
+            report.failed.append(channel.name)
+            if retry_after is not None:
+                report.retry_after = max(report.retry_after or 0.0, retry_after)
+            log.warning(
+                "notice %s failed on %s for incident %s: %s", key, channel.name, current.incident_id, error, extra=extra
+            )
+
+    if str(notice) == "opened" and not report.failed and current.state == State.OPEN:
+
+        def notified(c: Incident) -> Incident | None:
+            return replace(c, state=State.NOTIFIED) if c.state == State.OPEN else None
+
+        current = await svc.store().mutate(current.tenant_id, current.app_key, notified) or current
+    return current, report
+
+
+def pending_notices(inc: Incident) -> list[str]:
+    """Delivery keys (``opened``, ``reminder-2``…) with a failed, retriable channel."""
+    keys = []
+    for dkey, d in inc.deliveries.items():
+        if d.status == "sent" or d.permanent or d.attempts >= MAX_ATTEMPTS:
+            continue
+        keys.append(dkey.split("/", 1)[1])
+    return sorted(set(keys))

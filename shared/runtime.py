@@ -1,0 +1,122 @@
+"""The clients one worker process reuses across invocations, created lazily on first use.
+
+Creating a credential, an httpx pool or a Graph client per invocation wastes the connection pools
+and the token cache; importing msgraph-sdk at start-up costs up to a second of cold start. So
+:class:`Services` builds each on first use and keeps it for the life of the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING, Any
+
+from shared.config import Settings, StorageConfig, get_settings, storage_config
+
+if TYPE_CHECKING:
+    import httpx
+    from azure.core.credentials_async import AsyncTokenCredential
+
+    from shared.graph import Graph
+    from shared.incidents import IncidentStore
+    from shared.verify_queue import VerifyQueue
+
+
+class Services:
+    """Settings plus lazily created clients. ``worker_id`` tags delivery claims."""
+
+    def __init__(self, settings: Settings, storage: StorageConfig) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.worker_id = f"{os.getpid()}-{id(self):x}"
+        self._credential: AsyncTokenCredential | None = None
+        self._graph: Graph | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._store: IncidentStore | None = None
+        self._queue: VerifyQueue | None = None
+        self._ready = False
+        self._lock = asyncio.Lock()
+        self.extras: dict[str, Any] = {}
+
+    async def ready(self) -> Services:
+        """Create the table and queue once per process (cheap if they exist)."""
+        if not self._ready:
+            async with self._lock:
+                if not self._ready:
+                    await self.store().ensure_table()
+                    await self.queue().ensure_queue()
+                    self._ready = True
+        return self
+
+    def credential(self) -> AsyncTokenCredential:
+        if self._credential is None:
+            from shared.credentials import make_credential
+
+            self._credential = make_credential()
+        return self._credential
+
+    async def graph(self) -> Graph:
+        if self._graph is None:
+            from shared.graph import Graph, build_graph_client
+
+            self._graph = Graph(build_graph_client(self.settings, self.credential()))
+        return self._graph
+
+    async def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False)
+        return self._http
+
+    def store(self) -> IncidentStore:
+        if self._store is None:
+            from shared.incidents import IncidentStore
+            from shared.storage import table_client
+
+            self._store = IncidentStore(table_client(self.storage, self.settings.incidents_table))
+        return self._store
+
+    def queue(self) -> VerifyQueue:
+        if self._queue is None:
+            from shared.storage import queue_client
+            from shared.verify_queue import VerifyQueue
+
+            self._queue = VerifyQueue(queue_client(self.storage))
+        return self._queue
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        if self._store is not None:
+            await self._store.close()
+        if self._queue is not None:
+            await self._queue.close()
+        if self._graph is not None:
+            http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
+            if http is not None:
+                await http.aclose()
+        if self._credential is not None:
+            await self._credential.close()
+        self._http = self._store = self._queue = self._graph = self._credential = None  # type: ignore[assignment]
+        self._ready = False
+
+
+_services: dict[int, Services] = {}
+
+
+async def get_services() -> Services:
+    """The process-wide :class:`Services` of the running event loop, ready for use."""
+    loop_id = id(asyncio.get_running_loop())
+    svc = _services.get(loop_id)
+    if svc is None:
+        svc = Services(get_settings(), storage_config())
+        _services[loop_id] = svc
+    return await svc.ready()
+
+
+async def reset_services() -> None:
+    """Close and forget the cached services (tests switch settings between cases)."""
+    for svc in list(_services.values()):
+        await svc.aclose()
+    _services.clear()
