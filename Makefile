@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Set-up (idempotent): .venv with the pinned packages, Azurite from npm into ./node_modules.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+AZURITE := node_modules/.bin/azurite
+
+.PHONY: setup demo test lint typecheck bench checkov clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(AZURITE): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(STAMP) $(AZURITE)
+
+## One whole incident lifecycle against the simulator and Azurite, printed as a timeline.
+demo: setup
+	$(BIN)/python -m devtools.services -- $(BIN)/python -m shared.cli demo
+
+## The whole suite: unit + integration (the session starts Azurite and the simulator) + mypy/ruff gates + checkov.
+test: setup
+	$(BIN)/python -m pytest
+	@if [ -x scripts/checkov.sh ]; then scripts/checkov.sh; fi
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python -m devtools.services -- $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache demo-output

@@ -1,0 +1,1 @@
+"""Local development services (Azurite, the simulator). Not deployed (see .funcignore)."""

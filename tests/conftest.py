@@ -1,0 +1,76 @@
+"""Test session: Azurite and the loopback simulator, started once, reset per test.
+
+Integration tests use the real SDKs (azure-data-tables, azure-storage-queue, msgraph-sdk,
+azure-monitor-query, httpx) against real local services; only the registered Functions host is
+absent, so tests call the registered user functions with real ``azure.functions`` objects.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import stamina
+
+
+@pytest.fixture(autouse=True)
+def _no_waiting() -> Iterator[None]:
+    """Retries run every path without sleeping (stamina's test mode keeps attempts)."""
+    stamina.set_testing(True, attempts=3)
+    yield
+    stamina.set_testing(False)
+
+
+@pytest.fixture(scope="session")
+def services_env() -> Iterator[dict[str, str]]:
+    from devtools.services import services
+
+    with services() as env:
+        yield env
+
+
+@pytest.fixture
+async def sim(services_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """A fresh simulator scenario and a fresh incidents table for one test; env points at both."""
+    from shared.config import reset_settings
+    from shared.runtime import reset_services
+    from shared.timeutil import clock
+    from simulator.client import SimulatorControl
+
+    for key, value in services_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("INCIDENTS_TABLE", "inc" + uuid.uuid4().hex[:12])
+    monkeypatch.setenv("MAIL_SENDER", "webex-alerts@contoso.example")
+    monkeypatch.setenv("MAIL_TO", "it-admins@contoso.example")
+    monkeypatch.setenv("VERIFY_DELAYS", "1,1,2")
+    reset_settings()
+    await reset_services()
+    clock.reset()
+    control = SimulatorControl(services_env["SIMULATOR_URL"], verify=services_env["SSL_CERT_FILE"])
+    await control.reset()
+    # A verification queue per test keeps tests independent.
+    from azure.storage.queue.aio import QueueClient
+
+    conn = services_env["AzureWebJobsStorage"]
+    async with QueueClient.from_connection_string(conn, "webex-verify") as q:
+        try:
+            await q.clear_messages()
+        except Exception:  # noqa: S110 - the queue may not exist yet
+            pass
+    yield control
+    await reset_services()
+    reset_settings()
+    clock.reset()
+    await control.aclose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "sim" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+
+
+os.environ.setdefault("PYTHONHASHSEED", "0")

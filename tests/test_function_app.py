@@ -1,0 +1,61 @@
+"""The binding metadata the app declares: a broken decorator fails here, not in Azure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def functions() -> dict[str, Any]:
+    import function_app
+
+    # get_functions() builds the index once; a second call raises on duplicate names.
+    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
+def _trigger(fn: Any) -> dict[str, Any]:
+    bindings = [b.get_dict_repr() for b in fn.get_bindings()]
+    return next(b for b in bindings if b["type"].endswith("Trigger"))
+
+
+def test_four_functions_registered(functions: dict[str, Any]) -> None:
+    assert set(functions) == {"eventgrid_audit", "monitor_alert", "health_check", "verify_incident"}
+
+
+def test_eventgrid_trigger(functions: dict[str, Any]) -> None:
+    assert _trigger(functions["eventgrid_audit"])["type"] == "eventGridTrigger"
+
+
+def test_alert_route_post_function_key(functions: dict[str, Any]) -> None:
+    t = _trigger(functions["monitor_alert"])
+    assert t["type"] == "httpTrigger"
+    assert t["route"] == "alerts"
+    assert [m.upper() for m in t["methods"]] == ["POST"]
+    assert str(t["authLevel"]).lower().endswith("function")
+
+
+def test_timer_schedule_from_app_setting(functions: dict[str, Any]) -> None:
+    t = _trigger(functions["health_check"])
+    assert t["type"] == "timerTrigger"
+    assert t["schedule"] == "%HEALTH_SCHEDULE%"
+    assert t["runOnStartup"] is False
+
+
+def test_queue_trigger(functions: dict[str, Any]) -> None:
+    t = _trigger(functions["verify_incident"])
+    assert t["type"] == "queueTrigger"
+    assert t["queueName"] == "webex-verify"
+    assert t["connection"] == "AzureWebJobsStorage"
+
+
+def test_host_json_queue_settings() -> None:
+    import json
+    from pathlib import Path
+
+    host = json.loads((Path(__file__).resolve().parent.parent / "host.json").read_text())
+    queues = host["extensions"]["queues"]
+    assert queues["messageEncoding"] == "base64"
+    assert queues["maxDequeueCount"] == 5
+    assert host["functionTimeout"]

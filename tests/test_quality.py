@@ -1,0 +1,60 @@
+"""Quality gates run as part of the suite: mypy (strict) and ruff, and the layering rule."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.quality
+
+
+def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+
+
+def test_mypy_strict_clean() -> None:
+    result = _run(str(BIN / "mypy"))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_ruff_clean() -> None:
+    result = _run(str(BIN / "ruff"), "check", ".")
+    assert result.returncode == 0, result.stdout[-4000:]
+    result = _run(str(BIN / "ruff"), "format", "--check", ".")
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_core_never_imports_azure_functions() -> None:
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "shared").rglob("*.py")
+        if "azure.functions" in p.read_text(encoding="utf-8") and "import azure.functions" in p.read_text("utf-8")
+    ]
+    assert offenders == []
+
+
+def test_requirements_pinned_and_no_worker() -> None:
+    lines = [
+        ln.strip()
+        for ln in (ROOT / "requirements.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    assert all("==" in ln for ln in lines), lines
+    assert not any(ln.lower().startswith("azure-functions-worker") for ln in lines)
+
+
+def test_function_app_import_is_light() -> None:
+    """Cold start: importing the app must not import msgraph, monitor-query or the storage SDKs."""
+    code = (
+        "import sys, function_app; heavy=[m for m in ('msgraph','azure.monitor.query','azure.data.tables',"
+        "'azure.storage.queue','azure.identity','jinja2') if m in sys.modules]; print(','.join(heavy))"
+    )
+    result = _run(sys.executable, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
