@@ -1,0 +1,136 @@
+"""``SimulatorControl``: an async client for the ``/_sim`` control API.
+
+Works against an in-process :class:`~simulator.server.Simulator`, a :class:`SimulatorThread` or a
+``python -m simulator`` process alike, since it only speaks HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Any
+
+import httpx
+
+
+class SimulatorControl:
+    """Scenario, fault, recording, state and clock calls. Use as ``async with`` or call ``aclose()``."""
+
+    def __init__(
+        self, base_url: str, verify: str | os.PathLike[str] | ssl.SSLContext | bool = True, timeout: float = 30.0
+    ) -> None:
+        if isinstance(verify, str | os.PathLike):
+            verify = ssl.create_default_context(cafile=os.fspath(verify))
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/_sim", verify=verify, timeout=timeout)
+
+    async def __aenter__(self) -> SimulatorControl:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None) -> Any:
+        response = await self._http.request(method, path, json=json, params=params)
+        if response.status_code >= 400:
+            raise SimulatorControlError(response.status_code, response.text)
+        return response.json()
+
+    # -------------------------------------------------------------- setup
+    async def reset(self, **options: Any) -> dict[str, Any]:
+        """Healthy tenant again. ``options``: tenant_id, org_id, identity_app_id, webex_access_token,
+        webex_bot_token, room_id, workspace_id, client_id, client_secret, ingestion_delay_seconds, seed."""
+        result: dict[str, Any] = await self._call("POST", "/reset", json=options)
+        return result
+
+    # -------------------------------------------------------------- scenarios
+    async def delete(
+        self, app: str = "integration", hard: bool = False, actor: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Delete the app's service principal; returns the audit records appended."""
+        result = await self._call("POST", "/scenario/delete", json={"app": app, "hard": hard, "actor": actor})
+        return list(result["records"])
+
+    async def disable(self, app: str = "integration", actor: str | None = None) -> list[dict[str, Any]]:
+        result = await self._call("POST", "/scenario/disable", json={"app": app, "actor": actor})
+        return list(result["records"])
+
+    async def enable(self, app: str = "integration", actor: str | None = None) -> list[dict[str, Any]]:
+        result = await self._call("POST", "/scenario/enable", json={"app": app, "actor": actor})
+        return list(result["records"])
+
+    async def consent(self, actor: str | None = None, app: str = "integration") -> dict[str, Any]:
+        """Admin consent: ``{"records": [...], "service_principal": {...}}`` (new object id if re-created)."""
+        result: dict[str, Any] = await self._call("POST", "/scenario/consent", json={"actor": actor, "app": app})
+        return result
+
+    async def revoke(self, actor: str | None = None) -> list[dict[str, Any]]:
+        """Remove the integration's delegated grant (SP stays): "Remove delegated permission grant"."""
+        result = await self._call("POST", "/scenario/revoke", json={"actor": actor})
+        return list(result["records"])
+
+    async def restore(self, app: str = "integration", actor: str | None = None) -> dict[str, Any]:
+        """An admin restores the app from the recycle bin in the portal."""
+        result: dict[str, Any] = await self._call("POST", "/scenario/restore", json={"app": app, "actor": actor})
+        return result
+
+    # -------------------------------------------------------------- faults
+    async def add_fault(
+        self,
+        path: str = ".*",
+        *,
+        method: str | None = None,
+        status: int | None = None,
+        retry_after: str | float | None = None,
+        body: Any = None,
+        malformed: bool = False,
+        delay: float = 0.0,
+        times: int | None = 1,
+        drop: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> int:
+        """Add a fault; returns its id. ``path`` is a regex searched in the request path."""
+        payload = {
+            "path": path,
+            "method": method,
+            "status": status,
+            "retry_after": None if retry_after is None else str(retry_after),
+            "body": body,
+            "malformed": malformed,
+            "delay": delay,
+            "times": times,
+            "drop": drop,
+            "headers": headers or {},
+        }
+        result = await self._call("POST", "/faults", json=payload)
+        return int(result["id"])
+
+    async def clear_faults(self) -> int:
+        return int((await self._call("DELETE", "/faults"))["cleared"])
+
+    # -------------------------------------------------------------- recordings and state
+    async def requests(self, path: str | None = None, method: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in (("path", path), ("method", method)) if v}
+        return list((await self._call("GET", "/requests", params=params))["requests"])
+
+    async def clear_requests(self) -> int:
+        return int((await self._call("DELETE", "/requests"))["cleared"])
+
+    async def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", "/state")
+        return result
+
+    async def advance_clock(self, seconds: float) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", "/clock/advance", json={"seconds": seconds})
+        return result
+
+
+class SimulatorControlError(RuntimeError):
+    """A control call was refused (bad scenario for the current state, bad fault spec…)."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"simulator control call failed ({status}): {text[:500]}")
+        self.status = status
+        self.text = text

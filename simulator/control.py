@@ -1,0 +1,168 @@
+"""The ``/_sim`` control API: reset, scenarios, faults, recorded requests, state, clock.
+
+Plain JSON with no authentication: it exists for tests, the demo and benchmarks on loopback. Each
+scenario answers with the audit records it appended so a caller can assert on them directly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from simulator.audit import Actor
+from simulator.errors import json_response
+from simulator.faults import Fault
+from simulator.keys import STATE
+from simulator.state import DEFAULT_ACTOR, NotFoundError, ScenarioError, SimState
+
+
+class BadInput(ValueError):
+    pass
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    text = await request.text()
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise BadInput("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadInput("body must be a JSON object")
+    return data
+
+
+def _app(data: dict[str, Any]) -> str:
+    app = data.get("app", "integration")
+    if app not in ("integration", "identity"):
+        raise BadInput("app must be 'integration' or 'identity'")
+    return str(app)
+
+
+def _actor(data: dict[str, Any]) -> Actor:
+    actor = data.get("actor") or DEFAULT_ACTOR
+    if not isinstance(actor, str):
+        raise BadInput("actor must be a UPN string")
+    return Actor(upn=actor)
+
+
+def _handler(fn: Any) -> Any:
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            result = await fn(request, request.app[STATE], await _body(request))
+        except (BadInput, ScenarioError, ValueError, TypeError) as exc:
+            return json_response({"error": str(exc)}, 400)
+        except NotFoundError as exc:
+            return json_response({"error": f"not found: {exc}"}, 404)
+        return json_response(result)
+
+    return wrapped
+
+
+async def reset(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    state.reset(data)
+    return {"ok": True, **state.snapshot()["config"]}
+
+
+async def delete(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    records = state.delete(_app(data), bool(data.get("hard", False)), _actor(data))
+    return {"records": records}
+
+
+async def disable(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    rec = state.set_enabled(_app(data), False, _actor(data))
+    return {"records": [rec] if rec else []}
+
+
+async def enable(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    rec = state.set_enabled(_app(data), True, _actor(data))
+    return {"records": [rec] if rec else []}
+
+
+async def consent(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    records = state.consent(_actor(data), _app(data))
+    sp = state.sp_by_app(_app(data))
+    return {"records": records, "service_principal": sp}
+
+
+async def revoke(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    return {"records": state.revoke(_actor(data))}
+
+
+async def restore(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Restore from the recycle bin as an admin in the portal would (Graph has its own route)."""
+    gone = state.deleted_by_app(_app(data))
+    if gone is None:
+        raise ScenarioError(f"{_app(data)} is not in the recycle bin")
+    return {"service_principal": state.restore(gone.sp["id"], _actor(data)), "records": [state.audits[-1].record]}
+
+
+async def add_fault(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    fault = Fault.from_json(data)
+    state.faults.append(fault)
+    return {"id": fault.id, "fault": fault.describe()}
+
+
+async def clear_faults(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    count = len(state.faults)
+    state.faults.clear()
+    return {"cleared": count}
+
+
+async def list_faults(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    return {"faults": [f.describe() for f in state.faults]}
+
+
+async def list_requests(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    path, method = request.query.get("path"), request.query.get("method")
+    try:
+        regex = re.compile(path) if path else None
+    except re.error as exc:
+        raise BadInput(f"path is not a valid regex: {exc}") from None
+    found = [
+        r
+        for r in state.requests
+        if (regex is None or regex.search(r["path"])) and (not method or r["method"] == method.upper())
+    ]
+    return {"requests": found}
+
+
+async def clear_requests(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    count = len(state.requests)
+    state.requests.clear()
+    return {"cleared": count}
+
+
+async def get_state(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    return state.snapshot()
+
+
+async def advance_clock(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    seconds = data.get("seconds")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        raise BadInput("seconds must be a number")
+    state.clock.advance(float(seconds))
+    snap = state.snapshot()
+    return {"now": snap["now"], "offset_seconds": snap["clock_offset_seconds"]}
+
+
+def register(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/_sim/reset", _handler(reset))
+    r.add_post("/_sim/scenario/delete", _handler(delete))
+    r.add_post("/_sim/scenario/disable", _handler(disable))
+    r.add_post("/_sim/scenario/enable", _handler(enable))
+    r.add_post("/_sim/scenario/consent", _handler(consent))
+    r.add_post("/_sim/scenario/revoke", _handler(revoke))
+    r.add_post("/_sim/scenario/restore", _handler(restore))
+    r.add_post("/_sim/faults", _handler(add_fault))
+    r.add_get("/_sim/faults", _handler(list_faults))
+    r.add_delete("/_sim/faults", _handler(clear_faults))
+    r.add_get("/_sim/requests", _handler(list_requests))
+    r.add_delete("/_sim/requests", _handler(clear_requests))
+    r.add_get("/_sim/state", _handler(get_state))
+    r.add_post("/_sim/clock/advance", _handler(advance_clock))

@@ -1,0 +1,103 @@
+"""Injected failures: throttling, outages, slow answers, malformed bodies, dropped connections.
+
+The project's promise is that a passing error makes the function fail so the platform retries, and a
+permanent one does not loop. Those paths only run when something fails, so tests ask for failures
+here. A fault matches by method and a regex on the path, applies before normal handling, and is used
+up after ``times`` matches (``times`` null: forever).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_ids = itertools.count(1)
+
+
+@dataclass(slots=True)
+class Fault:
+    """One fault rule. ``status`` None with a ``delay`` only slows the real answer down."""
+
+    path: str = ".*"
+    method: str | None = None
+    status: int | None = None
+    retry_after: str | None = None
+    body: Any = None
+    malformed: bool = False
+    delay: float = 0.0
+    times: int | None = 1
+    drop: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+    id: int = field(default_factory=lambda: next(_ids))
+    hits: int = 0
+    _regex: re.Pattern[str] | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            self._regex = re.compile(self.path)
+        except re.error as exc:
+            raise ValueError(f"path is not a valid regex: {exc}") from None
+        if self.status is not None and not 100 <= self.status <= 599:
+            raise ValueError("status must be an HTTP status code")
+        if self.times is not None and self.times < 1:
+            raise ValueError("times must be >= 1 or null (forever)")
+        if self.delay < 0 or self.delay > 600:
+            raise ValueError("delay must be 0..600 seconds")
+        if self.method is not None:
+            self.method = self.method.upper()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Fault:
+        allowed = {"path", "method", "status", "retry_after", "body", "malformed", "delay", "times", "drop", "headers"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+        kwargs = dict(data)
+        if kwargs.get("retry_after") is not None:
+            kwargs["retry_after"] = str(kwargs["retry_after"])
+        if kwargs.get("path") is None:
+            kwargs["path"] = ".*"
+        if "times" not in kwargs:
+            kwargs["times"] = 1
+        kwargs["delay"] = float(kwargs.get("delay") or 0.0)
+        kwargs["malformed"] = bool(kwargs.get("malformed", False))
+        kwargs["drop"] = bool(kwargs.get("drop", False))
+        kwargs["headers"] = {str(k): str(v) for k, v in (kwargs.get("headers") or {}).items()}
+        return cls(**kwargs)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method != method.upper():
+            return False
+        assert self._regex is not None
+        return self._regex.search(path) is not None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.hits >= self.times
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "method": self.method,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "malformed": self.malformed,
+            "delay": self.delay,
+            "drop": self.drop,
+            "times": self.times,
+            "hits": self.hits,
+        }
+
+
+def take_fault(faults: list[Fault], method: str, path: str) -> Fault | None:
+    """The first live fault matching the request, counted as used (removed once exhausted)."""
+    for fault in faults:
+        if fault.matches(method, path):
+            fault.hits += 1
+            if fault.exhausted:
+                faults.remove(fault)
+            return fault
+    return None

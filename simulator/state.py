@@ -1,0 +1,454 @@
+"""The simulated world: one Entra tenant, its Log Analytics workspace and one Webex org.
+
+Route handlers only translate HTTP to calls on :class:`SimState`; every rule about what a deletion,
+a disable or a consent does lives here, so Graph, Log Analytics and Control Hub can never disagree
+about the tenant. All access happens on the server's event loop, so there is no locking.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from simulator.audit import Actor, AuditEntry, directory_audit, ingestion_time, prop
+from simulator.timefmt import SimClock, graph_time, seconds_time
+
+INTEGRATION_APP_ID = "90db942a-c1eb-4e8d-82e4-eebf64a7e2ae"
+INTEGRATION_NAME = "Cisco Webex Identity Integration"
+IDENTITY_NAME = "Cisco Webex Identity"
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+CISCO_TENANT = "1d2b9a43-7c15-4b1f-9f0e-3f7e0e6b7c11"  # stand-in for Cisco's home tenant
+INTEGRATION_SCOPE = "User.Read User.Read.All Group.Read.All Directory.Read.All"
+DEFAULT_ACTOR = "admin@contoso.onmicrosoft.com"
+APPS = ("integration", "identity")
+
+
+class NotFoundError(LookupError):
+    """The object is not where the caller looked (Graph answers 404 Request_ResourceNotFound)."""
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot happen in this state (e.g. deleting an app that is already gone)."""
+
+
+@dataclass(slots=True)
+class SimConfig:
+    """Identities the simulated tenant and org are built from (``/_sim/reset`` may override any)."""
+
+    tenant_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    client_secret: str = field(default_factory=lambda: "sim~" + secrets.token_urlsafe(24))
+    workspace_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    identity_app_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    org_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    webex_access_token: str = field(default_factory=lambda: "simwx-admin-" + secrets.token_urlsafe(24))
+    webex_bot_token: str = field(default_factory=lambda: "simwx-bot-" + secrets.token_urlsafe(24))
+    room_id: str = field(default_factory=lambda: "Y2lzY29zcGFyazovL3VzL1JPT00v" + uuid.uuid4().hex)
+    ingestion_delay_seconds: float = 0.0
+    seed: int | None = None
+
+    OVERRIDABLE = (
+        "tenant_id",
+        "client_id",
+        "client_secret",
+        "workspace_id",
+        "identity_app_id",
+        "org_id",
+        "webex_access_token",
+        "webex_bot_token",
+        "room_id",
+        "ingestion_delay_seconds",
+        "seed",
+    )
+
+    def webex_tokens(self) -> set[str]:
+        return {self.webex_access_token, self.webex_bot_token}
+
+
+@dataclass(slots=True)
+class Deleted:
+    """A soft-deleted service principal and the grants a restore brings back."""
+
+    sp: dict[str, Any]
+    grants: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class TokenInfo:
+    scope: str
+    client_id: str
+    issued: datetime
+
+
+def _as_list(value: Any) -> list[Any]:
+    """Audit ``oldValue``/``newValue`` always encode a list (``[]`` for nothing)."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
+
+
+class SimState:
+    """Mutable simulated state plus the scenario operations."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.clock = SimClock()
+        self.config = config or SimConfig()
+        self.tokens: dict[str, TokenInfo] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.request_seq = 0
+        self.faults: list[Any] = []  # simulator.faults.Fault; typed there to keep this module HTTP-free
+        self.reset()
+
+    # ---------------------------------------------------------------- setup
+    def reset(self, overrides: dict[str, Any] | None = None) -> None:
+        """Back to the healthy starting tenant; ``overrides`` replaces :class:`SimConfig` fields."""
+        overrides = overrides or {}
+        unknown = set(overrides) - set(SimConfig.OVERRIDABLE)
+        if unknown:
+            raise ScenarioError(f"unknown reset option(s): {', '.join(sorted(unknown))}")
+        base = SimConfig()
+        # Identities survive a reset unless overridden: clients already hold the env from start().
+        for name in SimConfig.OVERRIDABLE:
+            setattr(base, name, overrides.get(name, getattr(self.config, name)))
+        base.ingestion_delay_seconds = float(overrides.get("ingestion_delay_seconds", 0.0))
+        self.config = base
+        self.rng = random.Random(base.seed) if base.seed is not None else random.Random()
+        self.clock.reset()
+        self.service_principals: dict[str, dict[str, Any]] = {}
+        self.deleted: dict[str, Deleted] = {}
+        self.grants: dict[str, dict[str, Any]] = {}
+        self.audits: list[AuditEntry] = []
+        self.changes: list[tuple[int, str]] = []
+        self.change_seq = 0
+        self.mails: list[dict[str, Any]] = []
+        self.webex_messages: list[dict[str, Any]] = []
+        self.la_queries: list[dict[str, Any]] = []
+        self.requests.clear()
+        self.faults.clear()
+        graph = self._new_sp(GRAPH_APP_ID, "Microsoft Graph", MICROSOFT_TENANT)
+        self.graph_sp_id = graph["id"]
+        self._add_sp(graph)
+        integration = self._new_sp(INTEGRATION_APP_ID, INTEGRATION_NAME, CISCO_TENANT)
+        self._add_sp(integration)
+        self._grant(integration["id"])
+        self._add_sp(self._new_sp(self.config.identity_app_id, IDENTITY_NAME, self.config.tenant_id))
+
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _new_sp(self, app_id: str, name: str, owner: str) -> dict[str, Any]:
+        return {
+            "id": self._uuid(),
+            "deletedDateTime": None,
+            "accountEnabled": True,
+            "appDisplayName": name,
+            "appId": app_id,
+            "appOwnerOrganizationId": owner,
+            "appRoleAssignmentRequired": False,
+            "displayName": name,
+            "notes": None,
+            "servicePrincipalNames": [app_id],
+            "servicePrincipalType": "Application",
+            "signInAudience": "AzureADMultipleOrgs",
+            "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+        }
+
+    def _add_sp(self, sp: dict[str, Any]) -> None:
+        self.service_principals[sp["id"]] = sp
+        self._changed(sp["id"])
+
+    def _changed(self, sp_id: str) -> None:
+        self.change_seq += 1
+        self.changes.append((self.change_seq, sp_id))
+
+    def _grant(self, client_id: str) -> dict[str, Any]:
+        grant = {
+            "id": secrets.token_urlsafe(32)[:43],
+            "clientId": client_id,
+            "consentType": "AllPrincipals",
+            "principalId": None,
+            "resourceId": self.graph_sp_id,
+            "scope": INTEGRATION_SCOPE,
+        }
+        self.grants[grant["id"]] = grant
+        return grant
+
+    # ---------------------------------------------------------------- lookups
+    def app_id_of(self, app: str) -> str:
+        if app == "integration":
+            return INTEGRATION_APP_ID
+        if app == "identity":
+            return self.config.identity_app_id
+        raise ScenarioError(f"unknown app {app!r}: use 'integration' or 'identity'")
+
+    def app_name_of(self, app: str) -> str:
+        return INTEGRATION_NAME if app == "integration" else IDENTITY_NAME
+
+    def sp_by_app(self, app: str) -> dict[str, Any] | None:
+        app_id = self.app_id_of(app).lower()
+        return next((sp for sp in self.service_principals.values() if sp["appId"].lower() == app_id), None)
+
+    def deleted_by_app(self, app: str) -> Deleted | None:
+        app_id = self.app_id_of(app).lower()
+        found = [d for d in self.deleted.values() if d.sp["appId"].lower() == app_id]
+        return found[-1] if found else None
+
+    def get_sp(self, sp_id: str) -> dict[str, Any]:
+        sp = self.service_principals.get(sp_id.lower())
+        if sp is None:
+            raise NotFoundError(sp_id)
+        return sp
+
+    def grants_of(self, sp_id: str) -> list[dict[str, Any]]:
+        return [g for g in self.grants.values() if g["clientId"] == sp_id]
+
+    def integration_healthy(self) -> bool:
+        """What Control Hub's status call reflects: the integration SP exists, is enabled and holds
+        its admin-consented grant."""
+        sp = self.sp_by_app("integration")
+        return bool(sp and sp["accountEnabled"] and self.grants_of(sp["id"]))
+
+    # ---------------------------------------------------------------- audit
+    def remediator_actor(self) -> Actor:
+        """The project's own app identity, as audit records show an app-initiated change."""
+        return Actor(app_id=self.config.client_id, app_name="Webex sync remediator", sp_id=None)
+
+    def _audit(
+        self,
+        activity: str,
+        operation_type: str,
+        sp: dict[str, Any],
+        modified: list[dict[str, Any]],
+        actor: Actor,
+        *,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        when = self.clock.now()
+        rec = directory_audit(
+            activity=activity,
+            operation_type=operation_type,
+            when=when,
+            tenant_id=self.config.tenant_id,
+            actor=actor,
+            target_id=sp["id"],
+            target_name=sp["displayName"],
+            app_id=sp["appId"],
+            modified=modified,
+            rng=self.rng,
+            correlation_id=correlation_id,
+        )
+        self.audits.append(AuditEntry(rec, when, ingestion_time(when, self.config.ingestion_delay_seconds)))
+        return rec
+
+    @staticmethod
+    def _sp_properties(sp: dict[str, Any], removing: bool) -> list[dict[str, Any]]:
+        before: list[Any] | None
+        values = {
+            "AccountEnabled": [sp["accountEnabled"]],
+            "AppPrincipalId": [sp["appId"]],
+            "DisplayName": [sp["displayName"]],
+            "ServicePrincipalName": list(sp["servicePrincipalNames"]),
+        }
+        out = []
+        for name, value in values.items():
+            before, after = (value, []) if removing else ([], value)
+            out.append(prop(name, before, after))
+        out.append(
+            {"displayName": "Included Updated Properties", "oldValue": None, "newValue": '"' + ", ".join(values) + '"'}
+        )
+        return out
+
+    # ---------------------------------------------------------------- scenarios
+    def delete(self, app: str, hard: bool = False, actor: Actor | None = None) -> list[dict[str, Any]]:
+        """An admin deletes the app's enterprise application: soft (to the recycle bin, restorable
+        30 days) or hard (soft, then purged). Grants go with it; Control Hub turns 401/701018."""
+        actor = actor or Actor(upn=DEFAULT_ACTOR)
+        records: list[dict[str, Any]] = []
+        sp = self.sp_by_app(app)
+        if sp is not None:
+            records.append(self._soft_delete(sp, actor))
+        elif not hard or self.deleted_by_app(app) is None:
+            raise ScenarioError(f"{app} service principal is not present")
+        if hard:
+            gone = self.deleted_by_app(app)
+            assert gone is not None
+            records.append(self._purge(gone.sp["id"], actor))
+        return records
+
+    def _soft_delete(self, sp: dict[str, Any], actor: Actor) -> dict[str, Any]:
+        grants = self.grants_of(sp["id"])
+        for g in grants:
+            del self.grants[g["id"]]
+        del self.service_principals[sp["id"]]
+        gone = copy.deepcopy(sp)
+        gone["deletedDateTime"] = seconds_time(self.clock.now())
+        self.deleted[sp["id"]] = Deleted(gone, grants)
+        self._changed(sp["id"])
+        return self._audit("Delete service principal", "Delete", sp, self._sp_properties(sp, removing=True), actor)
+
+    def _purge(self, sp_id: str, actor: Actor) -> dict[str, Any]:
+        gone = self.deleted.pop(sp_id)
+        self._changed(sp_id)
+        return self._audit("Hard delete service principal", "Delete", gone.sp, [], actor)
+
+    def purge(self, sp_id: str, actor: Actor) -> dict[str, Any]:
+        """Permanently delete an object from the recycle bin."""
+        if sp_id.lower() not in self.deleted:
+            raise NotFoundError(sp_id)
+        return self._purge(sp_id.lower(), actor)
+
+    def set_enabled(self, app: str, enabled: bool, actor: Actor | None = None) -> dict[str, Any]:
+        sp = self.sp_by_app(app)
+        if sp is None:
+            raise ScenarioError(f"{app} service principal is not present")
+        return self.update_sp(sp["id"], {"accountEnabled": enabled}, actor or Actor(upn=DEFAULT_ACTOR))
+
+    def update_sp(self, sp_id: str, changes: dict[str, Any], actor: Actor) -> dict[str, Any]:
+        """PATCH semantics; one "Update service principal" record naming the changed properties."""
+        sp = self.get_sp(sp_id)
+        names = {"accountEnabled": "AccountEnabled", "notes": "Notes", "tags": "Tags"}
+        modified: list[dict[str, Any]] = []
+        for key, value in changes.items():
+            if key not in names:
+                raise ScenarioError(f"Property '{key}' cannot be updated by the simulator")
+            if key == "accountEnabled" and not isinstance(value, bool):
+                raise ScenarioError("accountEnabled must be a boolean")
+            old = sp[key]
+            if old == value:
+                continue
+            sp[key] = value
+            modified.append(prop(names[key], _as_list(old), _as_list(value)))
+        if not modified:
+            return {}
+        modified.append(
+            {
+                "displayName": "Included Updated Properties",
+                "oldValue": None,
+                "newValue": '"' + ", ".join(m["displayName"] for m in modified) + '"',
+            }
+        )
+        self._changed(sp["id"])
+        return self._audit("Update service principal", "Update", sp, modified, actor)
+
+    def consent(self, actor: Actor | None = None, app: str = "integration") -> list[dict[str, Any]]:
+        """Admin consent (or, for the Identity app, re-running the Control Hub wizard).
+
+        A missing SP is re-created with a NEW object id (the recycle-bin copy stays where it is);
+        an existing one only gets its grant back. Disabled stays disabled: consent does not enable.
+        """
+        actor = actor or Actor(upn=DEFAULT_ACTOR)
+        records: list[dict[str, Any]] = []
+        correlation = self._uuid()
+        sp = self.sp_by_app(app)
+        if sp is None:
+            owner = CISCO_TENANT if app == "integration" else self.config.tenant_id
+            sp = self._new_sp(self.app_id_of(app), self.app_name_of(app), owner)
+            self._add_sp(sp)
+            records.append(
+                self._audit(
+                    "Add service principal",
+                    "Add",
+                    sp,
+                    self._sp_properties(sp, removing=False),
+                    actor,
+                    correlation_id=correlation,
+                )
+            )
+        if app == "integration" and not self.grants_of(sp["id"]):
+            grant = self._grant(sp["id"])
+            records.append(self._consent_record(sp, grant, actor, correlation))
+        return records
+
+    def _consent_record(self, sp: dict[str, Any], grant: dict[str, Any], actor: Actor, corr: str) -> dict[str, Any]:
+        permissions = (
+            f"[] => [[Id: {grant['id']}, ClientId: {sp['id']}, PrincipalId: , ResourceId: {grant['resourceId']}, "
+            f"ConsentType: AllPrincipals, Scope: {grant['scope']}, CreatedDateTime: , LastModifiedDateTime ]]; "
+        )
+        modified = [
+            {"displayName": "ConsentContext.IsAdminConsent", "oldValue": None, "newValue": '"True"'},
+            {"displayName": "ConsentContext.IsAppOnly", "oldValue": None, "newValue": '"False"'},
+            {"displayName": "ConsentContext.OnBehalfOfAll", "oldValue": None, "newValue": '"True"'},
+            {
+                "displayName": "ConsentContext.Tags",
+                "oldValue": None,
+                "newValue": '"WindowsAzureActiveDirectoryIntegratedApp"',
+            },
+            {"displayName": "ConsentAction.Permissions", "oldValue": None, "newValue": '"' + permissions + '"'},
+            {"displayName": "TargetId.ServicePrincipalNames", "oldValue": None, "newValue": f'"{sp["appId"]}"'},
+        ]
+        return self._audit("Consent to application", "Assign", sp, modified, actor, correlation_id=corr)
+
+    def revoke(self, actor: Actor | None = None) -> list[dict[str, Any]]:
+        """An admin removes the integration's delegated grant (the SP stays): consent is revoked."""
+        actor = actor or Actor(upn=DEFAULT_ACTOR)
+        sp = self.sp_by_app("integration")
+        if sp is None or not self.grants_of(sp["id"]):
+            raise ScenarioError("integration holds no grant to revoke")
+        records = []
+        for grant in self.grants_of(sp["id"]):
+            del self.grants[grant["id"]]
+            modified = [
+                prop("DelegatedPermissionGrant.Scope", [grant["scope"]], []),
+                prop("DelegatedPermissionGrant.ConsentType", ["AllPrincipals"], []),
+                prop("ServicePrincipal.ObjectID", [sp["id"]], []),
+                prop("ServicePrincipal.AppId", [sp["appId"]], []),
+            ]
+            records.append(self._audit("Remove delegated permission grant", "Unassign", sp, modified, actor))
+        return records
+
+    def restore(self, sp_id: str, actor: Actor) -> dict[str, Any]:
+        """Graph restore: back into servicePrincipals with the SAME id, grants included."""
+        gone = self.deleted.pop(sp_id.lower(), None)
+        if gone is None:
+            raise NotFoundError(sp_id)
+        key = self._app_key(gone.sp["appId"])
+        if key is not None and self.sp_by_app(key) is not None:
+            self.deleted[gone.sp["id"]] = gone
+            raise ScenarioError("A service principal with the same appId already exists")
+        sp = copy.deepcopy(gone.sp)
+        sp["deletedDateTime"] = None
+        self._add_sp(sp)
+        for g in gone.grants:
+            self.grants[g["id"]] = g
+        self._audit("Restore service principal", "Update", sp, self._sp_properties(sp, removing=False), actor)
+        return sp
+
+    def _app_key(self, app_id: str) -> str | None:
+        for app in APPS:
+            if self.app_id_of(app).lower() == app_id.lower():
+                return app
+        return None
+
+    def issue_token(self, scope: str, client_id: str) -> str:
+        token = "simaad." + secrets.token_urlsafe(32)
+        self.tokens[token] = TokenInfo(scope, client_id, self.clock.now())
+        return token
+
+    # ---------------------------------------------------------------- views
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "config": {
+                "tenant_id": self.config.tenant_id,
+                "org_id": self.config.org_id,
+                "workspace_id": self.config.workspace_id,
+                "identity_app_id": self.config.identity_app_id,
+                "ingestion_delay_seconds": self.config.ingestion_delay_seconds,
+            },
+            "now": graph_time(self.clock.now()),
+            "clock_offset_seconds": self.clock.offset_seconds,
+            "integration_healthy": self.integration_healthy(),
+            "service_principals": list(self.service_principals.values()),
+            "deleted_items": [d.sp for d in self.deleted.values()],
+            "oauth2_permission_grants": list(self.grants.values()),
+            "audit_records": [e.record for e in self.audits],
+            "sent_mails": self.mails,
+            "webex_messages": self.webex_messages,
+            "log_analytics_queries": self.la_queries,
+            "faults": [f.describe() for f in self.faults],
+        }

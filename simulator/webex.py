@@ -1,0 +1,185 @@
+"""Webex: the public API (``/webexapis/v1``, SCIM under ``/webexapis/identity/scim``) and Control
+Hub's undocumented directory-sync status call (``/webexidentity``).
+
+The status call is how the project confirms a fix: it answers 200 while the integration's service
+principal exists, is enabled and holds its consent, else 401 with the exact body the Cisco tech note
+shows (``error.message[0].code == "701018"``). Public API answers carry a ``trackingid`` header, as
+Webex's do, and errors use ``{message, errors[{description}], trackingId}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from simulator.errors import atlas_error_body, atlas_tracking_id, json_response, webex_error_body, webex_tracking_id
+from simulator.keys import STATE
+from simulator.middleware import bearer
+from simulator.state import INTEGRATION_APP_ID, INTEGRATION_NAME, SimState
+from simulator.timefmt import webex_time
+
+MARKDOWN_LIMIT = 7439
+BOT_EMAIL = "remediator@webex.bot"
+
+
+def _webex_id(kind: str, raw: str) -> str:
+    """Webex ids are base64 of ``ciscospark://us/<KIND>/<uuid>``."""
+    return base64.b64encode(f"ciscospark://us/{kind}/{raw}".encode()).decode().rstrip("=")
+
+
+def _error(status: int, message: str) -> web.Response:
+    tracking = webex_tracking_id()
+    return json_response(webex_error_body(message, tracking), status, {"trackingid": tracking})
+
+
+def _authorized(request: web.Request, state: SimState) -> bool:
+    token = bearer(request)
+    return token is not None and token in state.config.webex_tokens()
+
+
+_UNAUTHORIZED = "The request requires a valid access token set in the Authorization request header."
+
+
+async def post_message(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if not _authorized(request, state):
+        return _error(401, _UNAUTHORIZED)
+    try:
+        body = json.loads(await request.text())
+    except ValueError:
+        return _error(400, "Unable to parse the request body as JSON.")
+    if not isinstance(body, dict):
+        return _error(400, "Unable to parse the request body as JSON.")
+    room_id = body.get("roomId")
+    if not isinstance(room_id, str) or not room_id:
+        return _error(400, "Either roomId, toPersonId or toPersonEmail must be provided.")
+    markdown, text = body.get("markdown"), body.get("text")
+    if not isinstance(markdown, str) and not isinstance(text, str):
+        return _error(400, "One of text, markdown, files or attachments must be provided.")
+    for name, value in (("markdown", markdown), ("text", text)):
+        if isinstance(value, str) and len(value.encode("utf-8")) > MARKDOWN_LIMIT:
+            return _error(400, f"Message {name} length exceeds the maximum of {MARKDOWN_LIMIT} bytes.")
+    if room_id != state.config.room_id:
+        return _error(404, "Could not find a room with provided ID.")
+    token = bearer(request)
+    is_bot = token == state.config.webex_bot_token
+    message: dict[str, Any] = {
+        "id": _webex_id("MESSAGE", str(uuid.uuid4())),
+        "roomId": room_id,
+        "roomType": "group",
+        "text": text if isinstance(text, str) else _plain(markdown or ""),
+        "personId": _webex_id("PEOPLE", _person_uuid(is_bot)),
+        "personEmail": BOT_EMAIL if is_bot else "admin@example.com",
+        "created": webex_time(state.clock.now()),
+    }
+    if isinstance(markdown, str):
+        message["markdown"] = markdown
+    parent = body.get("parentId")
+    if isinstance(parent, str) and parent:
+        if not any(m["id"] == parent for m in state.webex_messages):
+            return _error(400, "Invalid parentId: the parent message was not found.")
+        message["parentId"] = parent
+    state.webex_messages.append(message)
+    return json_response(message)
+
+
+def _plain(markdown: str) -> str:
+    return markdown.replace("**", "").replace("__", "").replace("`", "")
+
+
+def _person_uuid(is_bot: bool) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "sim-bot" if is_bot else "sim-admin"))
+
+
+async def people_me(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if not _authorized(request, state):
+        return _error(401, _UNAUTHORIZED)
+    is_bot = bearer(request) == state.config.webex_bot_token
+    return json_response(
+        {
+            "id": _webex_id("PEOPLE", _person_uuid(is_bot)),
+            "emails": [BOT_EMAIL if is_bot else "admin@example.com"],
+            "displayName": "Webex sync remediator" if is_bot else "Control Hub admin",
+            "orgId": _webex_id("ORGANIZATION", state.config.org_id),
+            "type": "bot" if is_bot else "person",
+            "created": "2024-01-01T00:00:00.000Z",
+        }
+    )
+
+
+async def scim_users(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if not _authorized(request, state):
+        return _error(401, _UNAUTHORIZED)
+    if request.match_info["org"] != state.config.org_id:
+        return _error(403, "The caller is not authorized to access this organization.")
+    try:
+        count = max(0, min(int(request.query.get("count", "100")), 1000))
+        start = max(1, int(request.query.get("startIndex", "1")))
+    except ValueError:
+        return _error(400, "count and startIndex must be integers.")
+    users = [_scim_user(i) for i in range(1, 4)]
+    page = users[start - 1 : start - 1 + count]
+    return json_response(
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "totalResults": len(users),
+            "itemsPerPage": len(page),
+            "startIndex": start,
+            "Resources": page,
+        }
+    )
+
+
+def _scim_user(n: int) -> dict[str, Any]:
+    uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim-user-{n}"))
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": uid,
+        "userName": f"user{n}@contoso.com",
+        "active": True,
+        "name": {"givenName": f"User{n}", "familyName": "Contoso"},
+        "displayName": f"User {n}",
+        "emails": [{"value": f"user{n}@contoso.com", "type": "work", "primary": True}],
+        "meta": {"resourceType": "User", "created": "2024-01-01T00:00:00.000Z"},
+    }
+
+
+async def sync_status(request: web.Request) -> web.Response:
+    """``GET /extIntegration/azureAD/{orgId}/v1/WebexApplications/status``."""
+    state = request.app[STATE]
+    tracking = atlas_tracking_id(state.request_seq)
+    headers = {"trackingid": tracking}
+    if not _authorized(request, state):
+        body = atlas_error_body("100001", "Unauthorized: invalid or missing Webex access token.", tracking)
+        return json_response(body, 401, headers)
+    if request.match_info["org"] != state.config.org_id:
+        body = atlas_error_body("400001", "Organization not found.", tracking, key="404")
+        return json_response(body, 404, headers)
+    if not state.integration_healthy():
+        description = f"Request unauthorized. client-request-id: {uuid.uuid4()}"
+        return json_response(atlas_error_body("701018", description, tracking), 401, headers)
+    sp = state.sp_by_app("integration")
+    assert sp is not None
+    body = {
+        "orgId": state.config.org_id,
+        "status": "ENABLED",
+        "azureTenantId": state.config.tenant_id,
+        "applications": [
+            {"appId": INTEGRATION_APP_ID, "displayName": INTEGRATION_NAME, "objectId": sp["id"], "status": "ENABLED"}
+        ],
+        "lastCheckedTime": webex_time(state.clock.now()),
+    }
+    return json_response(body, 200, headers)
+
+
+def register(app: web.Application) -> None:
+    app.router.add_post("/webexapis/v1/messages", post_message)
+    app.router.add_get("/webexapis/v1/people/me", people_me)
+    app.router.add_get("/webexapis/identity/scim/{org}/v2/Users", scim_users)
+    app.router.add_get("/webexidentity/extIntegration/azureAD/{org}/v1/WebexApplications/status", sync_status)
