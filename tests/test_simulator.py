@@ -234,6 +234,9 @@ async def test_filters_select_and_unsupported_queries(env: dict[str, str], ctl: 
         assert r.json()["error"]["code"] == "Request_UnsupportedQuery"
         assert set(r.json()["error"]["innerError"]) >= {"date", "request-id", "client-request-id"}
 
+        by_key = await g.get(f"/servicePrincipals(appId='{INTEGRATION_APP_ID}')")
+        assert by_key.status_code == 200 and by_key.json()["id"] == _sp_id(state)
+
         r = await g.get("/servicePrincipals/00000000-0000-0000-0000-000000000001")
         assert r.status_code == 404 and r.json()["error"]["code"] == "Request_ResourceNotFound"
 
@@ -525,6 +528,44 @@ def test_simulator_thread_serves_sync_callers() -> None:
         assert r.status_code == 200 and r.json()["integration_healthy"] is True
         assert sim.call(lambda state: state.integration_healthy()) is True
         assert env["GRAPH_BASE_URL"] == f"{sim.base_url}/graph/v1.0"
+
+
+TRUST_SCRIPT = """
+import asyncio, os
+from simulator.server import Simulator  # imports aiohttp: its default SSL context is now fixed
+from simulator.tls import trust_in_process
+from azure.identity.aio import ClientSecretCredential
+
+async def main():
+    async with Simulator() as sim:
+        env = sim.env()
+        os.environ["SSL_CERT_FILE"] = env["SSL_CERT_FILE"]
+        async def token():
+            async with ClientSecretCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"],
+                                              env["AZURE_CLIENT_SECRET"], authority=env["AZURE_AUTHORITY_HOST"],
+                                              retry_total=0) as c:
+                return (await c.get_token(env["SIMULATOR_URL"] + "/.default")).token
+        try:
+            await token()
+            print("env-only:trusted")
+        except Exception:
+            print("env-only:untrusted")
+        trust_in_process(env["SSL_CERT_FILE"])
+        print("after-trust:" + ("trusted" if await token() else "untrusted"))
+
+asyncio.run(main())
+"""
+
+
+async def test_trust_in_process_reaches_aiohttp_default_context() -> None:
+    """SSL_CERT_FILE set after aiohttp's import is not enough for azure-core's aiohttp transport;
+    ``trust_in_process`` is (run in a child so this process's trust is left alone)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", TRUST_SCRIPT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert out.decode().split() == ["env-only:untrusted", "after-trust:trusted"]
 
 
 async def test_module_entry_point_prints_env_and_stops_on_sigterm() -> None:
