@@ -1,0 +1,121 @@
+"""Escaping for untrusted text, one function per output format.
+
+Display names, user names, activity strings and object ids arrive in audit events that anyone with
+directory write access (or a forged payload) controls. Every human channel must show them as inert
+text: no markup, no links, no mentions, no hidden characters. The order is always the same —
+:func:`clean` (drop control/format characters, one line), :func:`clip` (bound the size), then the
+format's escaper — so each escaper only has to reason about visible characters.
+
+:class:`Safe` marks text that is already correct for the output it goes into (an escaped value, or a
+URL we built ourselves from the catalogue and settings). Templates' ``finalize`` hook passes
+``Safe`` through and escapes everything else, so a template that forgets a filter still escapes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ELLIPSIS = "…"
+
+# Whitespace-like controls become one space (the fields are single-line labels).
+_SPACE_LIKE = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+# Cc (C0/C1 controls), Cf (bidi overrides such as U+202E, zero-width characters, BOM) and Cs (lone
+# surrogates, which cannot even be encoded as UTF-8) are dropped.
+_DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,30}):/")
+_WWW = re.compile(r"(?i)\bwww\.")
+_AT_ALL = re.compile(r"(?i)@(?=(all|here|channel|everyone)\b)")
+
+ZWJ = "\u200d"
+ZWSP = "\u200b"
+
+# CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start markup
+# in Webex and Adaptive Card markdown (emphasis, links, images, headings, quotes, tables, HTML, code).
+_MD_SPECIAL = re.compile(r"([\\`*_~\[\]()#>!|<&{}])")
+
+
+class Safe(str):
+    """Text already fit for its output format, or a trusted URL: templates output it as is
+    (HTML autoescaping still applies to it, which is right for attribute values)."""
+
+    __slots__ = ()
+
+
+def clean(value: object) -> str:
+    """One line of visible text: control/format characters dropped, whitespace collapsed."""
+    if value is None:
+        return ""
+    text = str(value)
+    out: list[str] = []
+    for ch in text:
+        if ch in _SPACE_LIKE:
+            out.append(" ")
+        elif (ch.isascii() and ch.isprintable()) or unicodedata.category(ch) not in _DROP_CATEGORIES:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, the cut marked with an ellipsis."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + ELLIPSIS
+
+
+def defang(text: str) -> str:
+    """Stop clients from turning untrusted text into links or mentions.
+
+    Mail clients, Webex and Teams autolink ``scheme://`` and ``www.`` and expand ``@all``; a
+    zero-width character inside the trigger keeps the text readable but inert, so the only link in
+    a notice is the one we built from the catalogue.
+    """
+    text = _SCHEME.sub(lambda m: f"{m.group(1)}:{ZWSP}/", text)
+    text = _WWW.sub(f"www{ZWSP}.", text)
+    return _AT_ALL.sub(f"@{ZWJ}", text)
+
+
+def plain(value: object) -> Safe:
+    """Untrusted text for plain-text parts, subjects and (before autoescaping) HTML."""
+    return Safe(defang(clean(value)))
+
+
+def webex_md(value: object) -> Safe:
+    """Untrusted text for Webex markdown: cleaned, defanged, markdown specials backslash-escaped.
+
+    ``<`` is escaped too, which also disarms ``<@personId:…>`` / ``<@all>`` mention syntax.
+    """
+    return Safe(_MD_SPECIAL.sub(r"\\\1", defang(clean(value))))
+
+
+def card_md(value: object) -> Safe:
+    """Untrusted text for Adaptive Card ``TextBlock`` markdown (Teams).
+
+    Backslash escapes as for Webex; some Teams clients historically ignored them
+    (microsoft/AdaptiveCards#5590), so ``](`` is also split with a zero-width space — link syntax
+    cannot form even where escapes are not honoured.
+    """
+    escaped = _MD_SPECIAL.sub(r"\\\1", defang(clean(value)))
+    return Safe(escaped.replace("\\]\\(", f"\\]{ZWSP}\\("))
+
+
+def subject_line(value: object, limit: int = 200) -> str:
+    """An e-mail subject: one line, no control characters, at most ``limit`` characters."""
+    return clip(clean(value), limit)
+
+
+def cap_utf8(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes on a character boundary, marked with an
+    ellipsis; a trailing lone backslash (half an escape) is dropped so the cut cannot un-escape."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    marker = ELLIPSIS.encode("utf-8")
+    cut = data[: max(max_bytes - len(marker), 0)].decode("utf-8", errors="ignore")
+    stripped = cut.rstrip("\\")
+    if (len(cut) - len(stripped)) % 2:
+        cut = cut[:-1]
+    return cut + ELLIPSIS

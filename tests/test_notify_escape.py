@@ -1,0 +1,103 @@
+"""The per-format escaping filters, and the template safety net."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2 import DictLoader
+
+from shared.notify.escape import ZWJ, ZWSP, Safe, cap_utf8, card_md, clean, clip, defang, plain, subject_line, webex_md
+from shared.notify.render import duration, environment, trusted_url
+
+
+def test_clean_drops_controls_and_bidi_and_collapses() -> None:
+    assert clean("a\x00b\x01c\u202ed\u2066e\ufeff\u200bf") == "abcdef"
+    assert clean("  one\r\ntwo\tthree\u2028four ") == "one two three four"
+    assert clean("\ud800x") == "x"
+    assert clean(None) == ""
+
+
+def test_clip() -> None:
+    assert clip("abcdef", 4) == "abc…"
+    assert clip("abc", 3) == "abc"
+    assert clip("abc", 0) == ""
+
+
+def test_defang_breaks_links_and_mentions() -> None:
+    out = defang("see http://evil.com and HTTPS://x www.evil.com mail @all @All @alice")
+    assert "http://" not in out and "HTTPS://" not in out and "www." not in out
+    assert f"http:{ZWSP}//evil.com" in out
+    assert f"@{ZWJ}all" in out and f"@{ZWJ}All" in out and "@alice" in out
+
+
+def test_webex_md_escapes_every_special() -> None:
+    specials = "\\*_~[]()#>!|<`&{}"
+    out = webex_md(specials)
+    assert out == "".join("\\" + c for c in specials)
+    assert isinstance(out, Safe)
+    assert webex_md("[x](http://evil)") == f"\\[x\\]\\(http:{ZWSP}//evil\\)"
+    mentions = webex_md("<@all> <@personId:abc|Boss>")
+    assert mentions.count("<") == mentions.count("\\<") == 2
+
+
+def test_card_md_breaks_link_syntax_even_without_escape_support() -> None:
+    out = card_md("[x](http://evil)")
+    assert "](" not in out.replace("\\", "")
+    assert '"' in card_md('"}]}')  # JSON is the serializer's job, not markdown's
+
+
+def test_subject_line() -> None:
+    s = subject_line("a\r\nBcc: evil@x\x00" + "z" * 500)
+    assert "\n" not in s and "\r" not in s and len(s) == 200
+
+
+def test_cap_utf8_boundaries() -> None:
+    text = "é" * 10
+    capped = cap_utf8(text, 9)
+    assert len(capped.encode()) <= 9 and capped.endswith("…")
+    assert cap_utf8("ok", 10) == "ok"
+    escaped = "ab\\" + "x" * 20
+    out = cap_utf8(escaped, 6)
+    assert not out.removesuffix("…").endswith("\\")
+
+
+@given(st.text(max_size=500), st.integers(min_value=4, max_value=600))
+def test_cap_utf8_property(text: str, limit: int) -> None:
+    text = clean(text)
+    assert len(cap_utf8(text, limit).encode("utf-8")) <= limit
+
+
+@given(st.text(max_size=300))
+def test_plain_is_one_line_without_controls(text: str) -> None:
+    out = plain(text)
+    assert "\n" not in out and "\r" not in out
+    assert all(ord(c) >= 32 for c in out)
+
+
+def test_trusted_url_filter_refuses_event_text() -> None:
+    assert trusted_url("https://admin.webex.com/settings") == "https://admin.webex.com/settings"
+    for bad in ("http://evil", "https://x/a b", "https://x/)(javascript:", "javascript:alert(1)", 'https://x/"'):
+        with pytest.raises(ValueError, match="trusted"):
+            trusted_url(bad)
+
+
+def test_finalize_escapes_even_when_a_template_forgets_the_filter() -> None:
+    env = environment().overlay(
+        loader=DictLoader({"t.md.j2": "{{ x }}|{{ u | url }}", "t.html.j2": "<p>{{ x }}</p>", "t.txt.j2": "{{ x }}"})
+    )
+    x = "<b>[x](http://evil)</b>\n@all"
+    md = env.get_template("t.md.j2").render(x=x, u="https://admin.webex.com/settings")
+    assert md == webex_md(x) + "|https://admin.webex.com/settings"
+    html = env.get_template("t.html.j2").render(x=x)
+    assert "<b>" not in html and "&lt;b&gt;" in html
+    assert env.get_template("t.txt.j2").render(x=x) == plain(x)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(5, "5 s"), (65, "1 min 05 s"), (3720, "1 h 02 min"), (90000, "1 d 1 h 00 min")]
+)
+def test_duration(seconds: int, text: str) -> None:
+    from datetime import timedelta
+
+    assert duration(timedelta(seconds=seconds)) == text
