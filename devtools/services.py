@@ -21,6 +21,7 @@ from devtools.azurite import start_azurite
 def services() -> Iterator[dict[str, str]]:
     """Start Azurite and the simulator; yield the environment that points at them."""
     from simulator.server import SimulatorThread
+    from simulator.tls import trust_in_process
 
     azurite = start_azurite()
     sim = SimulatorThread()
@@ -31,6 +32,9 @@ def services() -> Iterator[dict[str, str]]:
             "AzureWebJobsStorage": azurite.connection_string,
             "SIMULATOR_URL": sim.base_url,
         }
+        # aiohttp (azure-core's async transport) builds its default SSL context once, at import:
+        # make this process trust the simulator's CA too, not only the children we start.
+        trust_in_process(env["SSL_CERT_FILE"])
         yield env
     finally:
         sim.stop()

@@ -54,6 +54,10 @@ class Settings(BaseModel):
     webex_room_id: Annotated[str | None, Field(alias="WEBEX_ROOM_ID")] = None
     webex_identity_app_id: Annotated[str | None, Field(alias="WEBEX_IDENTITY_APP_ID")] = None
 
+    teams_webhook_url: Annotated[SecretStr | None, Field(alias="TEAMS_WEBHOOK_URL")] = None
+    notify_webhook_url: Annotated[str | None, Field(alias="NOTIFY_WEBHOOK_URL")] = None
+    notify_webhook_secret: Annotated[SecretStr | None, Field(alias="NOTIFY_WEBHOOK_SECRET")] = None
+
     mail_sender: Annotated[str | None, Field(alias="MAIL_SENDER")] = None
     mail_to: Annotated[tuple[str, ...], Field(alias="MAIL_TO")] = ()
 
@@ -97,6 +101,19 @@ class Settings(BaseModel):
     @classmethod
     def _url(cls, v: str) -> str:
         return _https_url(v.strip())
+
+    @field_validator("notify_webhook_url")
+    @classmethod
+    def _optional_url(cls, v: str | None) -> str | None:
+        return _https_url(v.strip()) if v and v.strip() else None
+
+    @field_validator("teams_webhook_url")
+    @classmethod
+    def _optional_secret_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        _https_url(v.get_secret_value().strip())
+        return v
 
     @field_validator("mail_to", mode="before")
     @classmethod

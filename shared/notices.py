@@ -80,6 +80,24 @@ def view_for(svc: Services, inc: Incident, notice: NoticeKind) -> IncidentView:
     )
 
 
+async def build_channels(svc: Services) -> list[Any]:
+    """The channels this deployment has configured, sharing the process's clients."""
+    from shared.notify.channels import EmailChannel, TeamsChannel, WebexChannel, WebhookChannel
+
+    s = svc.settings
+    http = await svc.http()
+    channels: list[Any] = []
+    if s.email_enabled:
+        channels.append(EmailChannel.from_settings(s, (await svc.graph()).client))
+    if s.webex_messages_enabled:
+        channels.append(WebexChannel(s.webex_room_id, token=s.webex_bot_token, client=http, api_base=s.webex_api_base))
+    if s.teams_webhook_url is not None:
+        channels.append(TeamsChannel(s.teams_webhook_url, client=http))
+    if s.notify_webhook_url and s.notify_webhook_secret is not None:
+        channels.append(WebhookChannel(s.notify_webhook_url, s.notify_webhook_secret, client=http))
+    return channels
+
+
 def _claimable(d: Delivery | None, now_iso: str) -> bool:
     if d is None:
         return True
@@ -95,7 +113,6 @@ async def deliver(
     svc: Services, inc: Incident, notice: NoticeKind, key: str | None = None, *, reason: str | None = None
 ) -> tuple[Incident, DeliveryReport]:
     """Send ``notice`` for ``inc`` on every enabled channel that has not had it yet."""
-    from shared.notify.channels import build_channels
     from shared.notify.render import render
 
     key = key or str(notice)

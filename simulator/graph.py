@@ -346,6 +346,8 @@ def _mail_problem(body: Any) -> str | None:
 
 @route("POST", r"/users/(?P<user>[^/]+)/sendMail")
 async def send_mail(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
+    if request.content_type == "text/plain":
+        return await _send_mime(request, state, m)
     try:
         body = json.loads(await request.text())
     except ValueError:
@@ -359,6 +361,42 @@ async def send_mail(request: web.Request, state: SimState, m: re.Match[str]) -> 
             "from": m["user"],
             "message": _ci(body, "message"),
             "saveToSentItems": _ci(body, "saveToSentItems"),
+            "time": graph_time(state.clock.now()),
+        }
+    )
+    return web.Response(status=202)
+
+
+async def _send_mime(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
+    """Graph's MIME form: ``Content-Type: text/plain``, the body a base64 MIME message."""
+    import base64
+    import binascii
+    from email import message_from_bytes, policy
+
+    raw = await request.read()
+    try:
+        mime = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        return _bad_request(request, state, "Invalid base64 string for MIME content.", "ErrorMimeContentInvalidBase64String")
+    msg = message_from_bytes(mime, policy=policy.default)
+    recipients = [a.strip() for a in str(msg.get("To") or "").split(",") if a.strip()]
+    if not recipients:
+        return _bad_request(request, state, "At least one recipient is not valid.", "ErrorInvalidRecipients")
+    parts: dict[str, str] = {}
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype in ("text/plain", "text/html") and ctype not in parts:
+            parts[ctype] = str(part.get_content())  # type: ignore[attr-defined]
+    state.mails.append(
+        {
+            "from": m["user"],
+            "message": {
+                "subject": str(msg.get("Subject") or ""),
+                "toRecipients": [{"emailAddress": {"address": r}} for r in recipients],
+                "body": {"contentType": "html", "content": parts.get("text/html", "")},
+                "textBody": parts.get("text/plain", ""),
+            },
+            "mime": True,
             "time": graph_time(state.clock.now()),
         }
     )

@@ -25,6 +25,14 @@ def _no_waiting() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def app_functions() -> dict[str, Any]:
+    """The registered functions by name (``get_functions()`` may be called only once)."""
+    import function_app
+
+    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
+@pytest.fixture(scope="session")
 def services_env() -> Iterator[dict[str, str]]:
     from devtools.services import services
 

@@ -7,12 +7,9 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture(scope="module")
-def functions() -> dict[str, Any]:
-    import function_app
-
-    # get_functions() builds the index once; a second call raises on duplicate names.
-    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+@pytest.fixture
+def functions(app_functions: dict[str, Any]) -> dict[str, Any]:
+    return app_functions
 
 
 def _trigger(fn: Any) -> dict[str, Any]:
@@ -32,7 +29,7 @@ def test_alert_route_post_function_key(functions: dict[str, Any]) -> None:
     t = _trigger(functions["monitor_alert"])
     assert t["type"] == "httpTrigger"
     assert t["route"] == "alerts"
-    assert [m.upper() for m in t["methods"]] == ["POST"]
+    assert [str(getattr(m, "value", m)).upper() for m in t["methods"]] == ["POST"]
     assert str(t["authLevel"]).lower().endswith("function")
 
 
