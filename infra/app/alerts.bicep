@@ -1,0 +1,192 @@
+// Azure Monitor alerts about the remediator itself (poison queue written, health timer stopped,
+// Event Grid dead-lettered). They go to people by e-mail: an app that is down cannot tell anyone.
+
+param location string
+param tags object
+param resourceToken string
+
+@description('Log Analytics workspace receiving StorageQueueLogs.')
+param workspaceId string
+
+param appInsightsId string
+
+@description('Resource id of the Event Grid custom topic (dead-letter alert).')
+param topicId string
+param storageAccountName string
+param poisonQueueName string
+
+@description('Comma-separated addresses for the alerts about the remediator itself; empty: rules fire without notifying.')
+param opsEmails string = ''
+
+@description('Name of the timer function (request name in Application Insights).')
+param healthFunctionName string = 'health_check'
+
+@allowed([
+  15
+  30
+  45
+  60
+  120
+  180
+  240
+  300
+  360
+])
+@description('Window without a health-check run after which the health alert fires.')
+param healthAlertWindowMinutes int = 15
+
+var poisonQueryLines = [
+  'StorageQueueLogs'
+  '| where AccountName == "${storageAccountName}"'
+  '| where OperationName == "PutMessage"'
+  '| where Uri contains "/${poisonQueueName}/messages"'
+  '| project TimeGenerated, Uri, StatusText, CallerIpAddress'
+]
+var poisonQuery = join(poisonQueryLines, '\n')
+
+// summarize on an empty input still yields one row (Runs = 0), so "no run at all" is measurable.
+var healthQueryLines = [
+  'requests'
+  '| where name == "${healthFunctionName}"'
+  '| summarize Runs = count()'
+]
+var healthQuery = join(healthQueryLines, '\n')
+
+var opsAddresses = empty(trim(opsEmails)) ? [] : split(replace(opsEmails, ' ', ''), ',')
+
+resource opsGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(opsAddresses)) {
+  name: 'ag-ops-${resourceToken}'
+  location: 'Global'
+  tags: tags
+  properties: {
+    groupShortName: 'webexops'
+    enabled: true
+    emailReceivers: [
+      for (address, i) in opsAddresses: {
+        name: 'ops-${i}'
+        emailAddress: trim(address)
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+// Storage queue metrics have no per-queue dimension (QueueMessageCount is account-wide), so the
+// poison queue is watched through its PutMessage log records instead: any message the host moves
+// there after maxDequeueCount (5) failed attempts fires this rule.
+resource poisonRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'webex-verify-poison-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Webex remediator: verification message moved to the poison queue'
+    description: 'A verification run failed 5 times; its incident needs a person. Inspect ${poisonQueueName} (docs/deploy.md).'
+    severity: 2
+    enabled: true
+    scopes: [
+      workspaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    // StorageQueueLogs appears with the first logged queue write.
+    skipQueryValidation: true
+    autoMitigate: false
+    criteria: {
+      allOf: [
+        {
+          query: poisonQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(opsAddresses) ? [] : [opsGroup.id]
+    }
+  }
+}
+
+// Stateful: fires once when the timer stops, resolves when runs resume.
+resource healthRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'webex-health-timer-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Webex remediator: health check stopped running'
+    description: 'No ${healthFunctionName} run in ${healthAlertWindowMinutes} minutes: the app is down, cannot start, or the timer is broken.'
+    severity: 1
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: healthAlertWindowMinutes < 60 ? 'PT${healthAlertWindowMinutes}M' : 'PT${healthAlertWindowMinutes / 60}H'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: healthQuery
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'Runs'
+          operator: 'LessThan'
+          threshold: 1
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(opsAddresses) ? [] : [opsGroup.id]
+    }
+  }
+}
+
+// Event Grid gave up on an event (after 30 attempts / 24 h, or at once on a 400): it is in the
+// dead-letter container and nobody has processed it.
+resource deadLetterRule 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: 'webex-eventgrid-deadletter-${resourceToken}'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Event Grid dead-lettered an audit event; inspect the eventgrid-deadletter container (docs/deploy.md).'
+    severity: 2
+    enabled: true
+    scopes: [
+      topicId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    autoMitigate: false
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'dead-lettered'
+          metricNamespace: 'Microsoft.EventGrid/topics'
+          metricName: 'DeadLetteredCount'
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Total'
+        }
+      ]
+    }
+    actions: empty(opsAddresses) ? [] : [
+      {
+        actionGroupId: opsGroup.id
+      }
+    ]
+  }
+}
+
+output healthRuleName string = healthRule.name
+output poisonRuleName string = poisonRule.name

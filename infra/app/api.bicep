@@ -1,0 +1,214 @@
+// The Functions app on the Flex Consumption plan (Linux, Python 3.11), running as the user-assigned
+// identity. App-setting names are the ones shared/config.py reads (tests/test_infra.py checks both
+// directions); optional settings the template leaves at the code's defaults are listed in
+// docs/deploy.md.
+
+param name string
+param planName string
+param location string
+param tags object
+
+@description('Resource id of the user-assigned managed identity.')
+param identityId string
+
+@description('Client id of the user-assigned managed identity.')
+param identityClientId string
+
+param storageAccountName string
+param deploymentContainerName string
+param incidentsTableName string
+param appInsightsName string
+param workspaceId string
+
+@description('Log Analytics workspace (customer) id the alert endpoint re-queries.')
+param workspaceCustomerId string
+
+@description('Key Vault URI (https://<name>.vault.azure.net/) holding the Webex secrets.')
+param keyVaultUri string
+
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+param webexOrgId string
+param webexIdentityAppId string
+param webexIdentityBase string
+param webexApiBase string
+param enableWebexSpace bool
+param webexRoomId string
+param enableTeams bool
+param enableWebhook bool
+param notifyWebhookUrl string
+param mailSender string
+param mailTo string
+param autoRestore bool
+param healthSchedule string
+param graphBaseUrl string
+param logAnalyticsEndpoint string
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+// Platform settings: the Functions host, Application Insights and DefaultAzureCredential read these.
+// (Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION: the runtime
+// comes from functionAppConfig below.)
+var platformSettings = {
+  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  // The ingestion endpoint and the (non-secret) instrumentation key; with local auth off only
+  // Entra-authenticated telemetry is accepted, as the identity below.
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // DefaultAzureCredential picks the user-assigned identity by this client id.
+  AZURE_CLIENT_ID: identityClientId
+}
+
+// Secrets are Key Vault references (versionless: a rotated secret is picked up within a day, or at
+// once on restart); the template never sees a secret value. A channel's reference is set only when
+// the channel is enabled: an unresolvable reference would reach the app as its literal text.
+var secretRefs = {
+  webexAccessToken: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/webex-access-token)'
+  webexBotToken: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/webex-bot-token)'
+  teamsWebhookUrl: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/teams-webhook-url)'
+  notifyWebhookSecret: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notify-webhook-secret)'
+}
+
+// Settings the app reads (shared/config.py aliases). An empty value means "not configured".
+var appSettings = {
+  TENANT_ID: tenant().tenantId
+  WEBEX_ORG_ID: webexOrgId
+  WEBEX_IDENTITY_APP_ID: webexIdentityAppId
+  WEBEX_IDENTITY_BASE: webexIdentityBase
+  WEBEX_API_BASE: webexApiBase
+  WEBEX_ACCESS_TOKEN: secretRefs.webexAccessToken
+  WEBEX_BOT_TOKEN: enableWebexSpace ? secretRefs.webexBotToken : ''
+  WEBEX_ROOM_ID: enableWebexSpace ? webexRoomId : ''
+  TEAMS_WEBHOOK_URL: enableTeams ? secretRefs.teamsWebhookUrl : ''
+  NOTIFY_WEBHOOK_URL: enableWebhook ? notifyWebhookUrl : ''
+  NOTIFY_WEBHOOK_SECRET: enableWebhook ? secretRefs.notifyWebhookSecret : ''
+  MAIL_SENDER: mailSender
+  MAIL_TO: mailTo
+  AUTO_RESTORE: autoRestore ? 'true' : 'false'
+  HEALTH_SCHEDULE: healthSchedule
+  INCIDENTS_TABLE: incidentsTableName
+  GRAPH_BASE_URL: graphBaseUrl
+  ENTRA_LOGIN_BASE: environment().authentication.loginEndpoint
+  LOG_ANALYTICS_ENDPOINT: logAnalyticsEndpoint
+  LOG_ANALYTICS_WORKSPACE_ID: workspaceCustomerId
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225:Flex Consumption: instances are placed by the platform; work lost to a zone outage is redelivered (Event Grid retries for 24 h, queue messages reappear, the timer runs again).
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_221:Event Grid and Azure Monitor action groups deliver over the public endpoint; every trigger endpoint is guarded by a function key or the Event Grid system key.
+  // checkov:skip=CKV_AZURE_222:Same as CKV_AZURE_221.
+  // checkov:skip=CKV_AZURE_17:Event Grid and Azure Monitor action groups cannot present client certificates.
+  // checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero per trigger; there is no fixed instance count to fail over between.
+  // checkov:skip=CKV_AZURE_213:Every endpoint is key-guarded and Flex Consumption manages instance health; the app's own health is watched by the health-timer alert (alerts.bicep).
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    publicNetworkAccess: 'Enabled'
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: union(platformSettings, appSettings)
+  }
+
+  // azd deploys to Flex Consumption with Entra auth; basic (publishing) credentials stay off.
+  resource ftpCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: {
+      allow: false
+    }
+  }
+
+  resource scmCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: {
+      allow: false
+    }
+  }
+}
+
+resource functionDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'function-logs-to-log-analytics'
+  scope: functionApp
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'FunctionAppLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+output id string = functionApp.id
+output name string = functionApp.name
+output uri string = 'https://${functionApp.properties.defaultHostName}'

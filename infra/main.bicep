@@ -1,0 +1,358 @@
+// Webex sync remediator: one resource group with everything the Functions app needs, deployed by `azd up`.
+//
+// First `azd up`: provision (wireTriggers=false) -> deploy code -> postdeploy hook sets WIRE_TRIGGERS=true
+// and provisions again, because the Event Grid subscription and the alert webhook need the deployed
+// functions (subscription validation handshake, function key). Later `azd up` runs do it in one pass.
+targetScope = 'subscription'
+
+metadata description = 'Keeps Webex directory sync with Microsoft Entra ID alive: detection, notification, verification.'
+
+// ---------------------------------------------------------------------------------------------------
+// azd
+// ---------------------------------------------------------------------------------------------------
+
+@minLength(1)
+@maxLength(40)
+@description('azd environment name: names the resource group (rg-<name>) and seeds every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource; it must offer the Flex Consumption plan.')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Object id of whoever runs azd (AZURE_PRINCIPAL_ID). Gets Key Vault Secrets Officer (to store the Webex secrets) and EventGrid Data Sender (to post a test event). Empty: nobody.')
+param principalId string = ''
+
+// ---------------------------------------------------------------------------------------------------
+// Tenant-facing settings (see docs/deploy.md for what each prompt means)
+// ---------------------------------------------------------------------------------------------------
+
+@minLength(1)
+@description('Webex organization id: Control Hub > Management > Account > Organization ID.')
+param webexOrgId string
+
+@description('Optional. appId of the tenant\'s "Cisco Webex Identity" app (the Control Hub wizard creates it; its id differs per tenant). Empty: recognised by display name.')
+param webexIdentityAppId string = ''
+
+@description('Control Hub identity host of the org\'s Webex cluster (identity-b-us for US orgs, identity-b-eu for EU orgs, ...).')
+param webexIdentityBase string = 'https://identity-b-us.webex.com'
+
+@description('Webex public API base URL.')
+param webexApiBase string = 'https://webexapis.com/v1'
+
+@secure()
+@description('Optional. Webex service-app access token, stored in Key Vault as secret "webex-access-token". Leave empty and set the secret after deployment instead (docs/deploy.md).')
+param webexAccessToken string = ''
+
+@description('Post notices into a Webex space as a bot (needs webexRoomId and the "webex-bot-token" secret).')
+param enableWebexSpace bool = false
+
+@description('Webex space (room id) that receives incident notices when enableWebexSpace is true.')
+param webexRoomId string = ''
+
+@secure()
+@description('Optional. Webex bot token, stored in Key Vault as secret "webex-bot-token".')
+param webexBotToken string = ''
+
+@description('Post notices to Microsoft Teams through a Workflows webhook (needs the "teams-webhook-url" secret).')
+param enableTeams bool = false
+
+@secure()
+@description('Optional. Teams Workflows webhook URL (it embeds its own signature), stored in Key Vault as secret "teams-webhook-url".')
+param teamsWebhookUrl string = ''
+
+@description('Post signed JSON notices to an ITSM/paging webhook (needs notifyWebhookUrl and the "notify-webhook-secret" secret).')
+param enableWebhook bool = false
+
+@description('HTTPS endpoint of the generic JSON webhook when enableWebhook is true.')
+param notifyWebhookUrl string = ''
+
+@secure()
+@description('Optional. HMAC-SHA256 key for the generic webhook, stored in Key Vault as secret "notify-webhook-secret".')
+param notifyWebhookSecret string = ''
+
+@description('Send notices by e-mail through Microsoft Graph sendMail. Grants the identity Mail.Send (restrict it to one mailbox: docs/deploy.md).')
+param enableEmail bool = false
+
+@description('Mailbox (UPN) the e-mail notices are sent from; required when enableEmail is true.')
+param mailSender string = ''
+
+@description('Comma-separated recipients of the e-mail notices. Also receive the Azure Monitor alerts about the remediator itself.')
+param mailTo string = ''
+
+@description('Restore a soft-deleted Webex service principal from the recycle bin automatically. Grants the identity Application.ReadWrite.All, a highly privileged permission: off by default.')
+param enableAutoRestore bool = false
+
+@description('Create the tenant diagnostic setting that streams Entra AuditLogs into the workspace (needs a Global or Security Administrator, and deployment rights at tenant scope). Turn off when the tenant already streams AuditLogs, and point the alert at that workspace yourself.')
+param enableTenantDiagnosticSetting bool = true
+
+@description('NCRONTAB (6 fields, seconds first) of the health-check timer.')
+param healthSchedule string = '0 */5 * * * *'
+
+@allowed([
+  15
+  30
+  45
+  60
+  120
+  180
+  240
+  300
+  360
+])
+@description('Minutes without a health-check run before the "health timer stopped" alert fires; keep it above two timer periods.')
+param healthAlertWindowMinutes int = 15
+
+// ---------------------------------------------------------------------------------------------------
+// Platform knobs (defaults fit the public cloud)
+// ---------------------------------------------------------------------------------------------------
+
+@description('Microsoft Graph base URL (sovereign clouds have their own host).')
+param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+
+@description('Log Analytics query API endpoint (sovereign clouds have their own host).')
+param logAnalyticsEndpoint string = 'https://api.loganalytics.io'
+
+@description('Set by the postdeploy hook once the code is deployed: creates the Event Grid subscription and the alert webhook, which need the deployed functions.')
+param wireTriggers bool = false
+
+@description('Name of the Event Grid-triggered function (the subscription\'s destination).')
+param eventGridFunctionName string = 'eventgrid_audit'
+
+@description('Name of the timer-triggered health-check function (request name in Application Insights).')
+param healthFunctionName string = 'health_check'
+
+@description('Route of the HTTP function that receives Azure Monitor alerts (common alert schema).')
+param alertRoute string = 'alerts'
+
+@minValue(40)
+@maxValue(1000)
+@description('Flex Consumption scale-out limit.')
+param maximumInstanceCount int = 40
+
+@minValue(30)
+@maxValue(730)
+@description('Log Analytics retention in days (AuditLogs, function logs, storage queue logs).')
+param logRetentionDays int = 90
+
+@description('Key Vault purge protection. Safer against deletion, but `azd down --purge` then cannot purge the vault and its name stays taken for the retention period.')
+param keyVaultPurgeProtection bool = false
+
+// ---------------------------------------------------------------------------------------------------
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName, app: 'webex-sync-remediator' }
+var names = {
+  identity: 'id-${resourceToken}'
+  workspace: 'log-${resourceToken}'
+  appInsights: 'appi-${resourceToken}'
+  storage: 'st${resourceToken}'
+  keyVault: 'kv-${resourceToken}'
+  plan: 'plan-${resourceToken}'
+  functionApp: 'func-${resourceToken}'
+  topic: 'evgt-${resourceToken}'
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    workspaceName: names.workspace
+    appInsightsName: names.appInsights
+    location: location
+    tags: tags
+    retentionInDays: logRetentionDays
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: names.storage
+    location: location
+    tags: tags
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module keyVault 'app/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: names.keyVault
+    location: location
+    tags: tags
+    purgeProtection: keyVaultPurgeProtection
+    webexAccessToken: webexAccessToken
+    webexBotToken: webexBotToken
+    teamsWebhookUrl: teamsWebhookUrl
+    notifyWebhookSecret: notifyWebhookSecret
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    deployerPrincipalId: principalId
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+    workspaceName: monitoring.outputs.workspaceName
+    topicName: topic.outputs.name
+  }
+}
+
+// The topic exists before rbac (the deployer's EventGrid Data Sender role is scoped to it).
+module topic 'app/eventgrid-topic.bicep' = {
+  name: 'eventgrid-topic'
+  scope: rg
+  params: {
+    name: names.topic
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+  }
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: names.functionApp
+    planName: names.plan
+    location: location
+    tags: union(tags, { 'azd-service-name': 'api' })
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    incidentsTableName: storage.outputs.incidentsTableName
+    appInsightsName: monitoring.outputs.appInsightsName
+    workspaceId: monitoring.outputs.workspaceId
+    workspaceCustomerId: monitoring.outputs.workspaceCustomerId
+    keyVaultUri: keyVault.outputs.uri
+    maximumInstanceCount: maximumInstanceCount
+    webexOrgId: webexOrgId
+    webexIdentityAppId: webexIdentityAppId
+    webexIdentityBase: webexIdentityBase
+    webexApiBase: webexApiBase
+    enableWebexSpace: enableWebexSpace
+    webexRoomId: webexRoomId
+    enableTeams: enableTeams
+    enableWebhook: enableWebhook
+    notifyWebhookUrl: notifyWebhookUrl
+    mailSender: enableEmail ? mailSender : ''
+    mailTo: enableEmail ? mailTo : ''
+    autoRestore: enableAutoRestore
+    healthSchedule: healthSchedule
+    graphBaseUrl: graphBaseUrl
+    logAnalyticsEndpoint: logAnalyticsEndpoint
+  }
+  dependsOn: [
+    rbac // the host reads storage and Key Vault references as the identity from its first start
+  ]
+}
+
+// Needs the deployed Event Grid function (Event Grid validates the endpoint when the subscription is created).
+module eventSubscription 'app/eventgrid-subscription.bicep' = if (wireTriggers) {
+  name: 'eventgrid-subscription'
+  scope: rg
+  params: {
+    topicName: topic.outputs.name
+    identityId: identity.outputs.id
+    storageAccountName: storage.outputs.name
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+    functionAppName: api.outputs.name
+    eventGridFunctionName: eventGridFunctionName
+  }
+  dependsOn: [
+    rbac // dead-lettering writes blobs as the identity
+  ]
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    workspaceId: monitoring.outputs.workspaceId
+    appInsightsId: monitoring.outputs.appInsightsId
+    topicId: topic.outputs.id
+    opsEmails: mailTo
+    healthFunctionName: healthFunctionName
+    healthAlertWindowMinutes: healthAlertWindowMinutes
+    poisonQueueName: storage.outputs.poisonQueueName
+    storageAccountName: storage.outputs.name
+  }
+}
+
+// Needs the deployed alert function (its key goes into the action group's webhook URL).
+module auditAlert 'app/audit-alert.bicep' = if (wireTriggers) {
+  name: 'audit-alert'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    workspaceId: monitoring.outputs.workspaceId
+    functionAppName: api.outputs.name
+    alertRoute: alertRoute
+    webexIdentityAppId: webexIdentityAppId
+  }
+}
+
+module graphPermissions 'app/graph-permissions.bicep' = {
+  name: 'graph-permissions'
+  scope: rg
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    enableEmail: enableEmail
+    enableAutoRestore: enableAutoRestore
+  }
+}
+
+module tenantDiagnostics 'app/tenant-diagnostics.bicep' = if (enableTenantDiagnosticSetting) {
+  name: 'tenant-diagnostics-${resourceToken}'
+  scope: tenant()
+  params: {
+    name: 'webex-remediator-${resourceToken}'
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+// Outputs land in .azure/<env>/.env: names and endpoints only, never keys or secrets.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = api.outputs.uri
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.uri
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_EVENTGRID_TOPIC_ENDPOINT string = topic.outputs.endpoint
+output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceCustomerId
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
