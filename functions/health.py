@@ -28,6 +28,4 @@ async def health_check(timer: func.TimerRequest) -> None:
     if outcome.healthy:
         log.info("health check: healthy %s", verdicts)
     else:
-        log.warning(
-            "health check: unhealthy %s; outcomes %s", verdicts, [o.as_dict() for o in outcome.outcomes]
-        )
+        log.warning("health check: unhealthy %s; outcomes %s", verdicts, [o.as_dict() for o in outcome.outcomes])

@@ -63,7 +63,12 @@ async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
 
     def done(verdict: str, evidence: str, **kw: object) -> CheckResult:
         return CheckResult(
-            name, verdict, evidence, (time.perf_counter() - started) * 1000, app_key=app.key, **kw  # type: ignore[arg-type]
+            name,
+            verdict,
+            evidence,
+            (time.perf_counter() - started) * 1000,
+            app_key=app.key,
+            **kw,  # type: ignore[arg-type]
         )
 
     if not app.app_id:
@@ -74,7 +79,9 @@ async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
         if found:
             sp = found[0]
             if sp.account_enabled is False:
-                return done("disabled", f"{app.display_name} ({sp.id}) is disabled (accountEnabled=false)", object_id=sp.id)
+                return done(
+                    "disabled", f"{app.display_name} ({sp.id}) is disabled (accountEnabled=false)", object_id=sp.id
+                )
             return done("healthy", f"{app.display_name} present ({sp.id}), enabled", object_id=sp.id)
         deleted = await graph.deleted_service_principals(app.app_id)
     except TransientError as exc:
@@ -90,7 +97,9 @@ async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
             object_id=d.id,
             soft_deleted=True,
         )
-    return done("missing", f"{app.display_name} not found and not in the recycle bin (hard-deleted)", soft_deleted=False)
+    return done(
+        "missing", f"{app.display_name} not found and not in the recycle bin (hard-deleted)", soft_deleted=False
+    )
 
 
 async def check_webex(svc: Services) -> CheckResult:

@@ -130,7 +130,8 @@ def format_table(rows: list[dict[str, object]]) -> str:
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from shared.demo import run_demo
 
-    return run_demo(out=out, err=err, output_dir=args.output)
+    code: int = run_demo(out=out, err=err, output_dir=args.output)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -86,7 +86,8 @@ def build_graph_client(settings: Settings, credential: AsyncTokenCredential) -> 
         AzureIdentityAuthenticationProvider,
     )
     from kiota_http.middleware.options import RetryHandlerOption
-    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.graph_request_adapter import GraphRequestAdapter
+    from msgraph.graph_service_client import GraphServiceClient
     from msgraph_core import GraphClientFactory
 
     host = urlsplit(settings.graph_base_url).hostname or ""

@@ -18,6 +18,7 @@ Never check-then-write.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -214,10 +215,8 @@ class IncidentStore:
     async def ensure_table(self) -> None:
         from azure.core.exceptions import ResourceExistsError
 
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await self._table.create_table()
-        except ResourceExistsError:
-            pass
 
     async def close(self) -> None:
         await self._table.close()
@@ -249,11 +248,15 @@ class IncidentStore:
         """Open and closed incidents of a tenant (for the CLI, the demo and tests)."""
         from azure.core.exceptions import AzureError
 
-        out: list[Incident] = []
-        query = "PartitionKey eq @pk and (RowKey ge 'closed-' and RowKey lt 'closed.' or RowKey ge 'open-' and RowKey lt 'open.')"
+        query = (
+            "PartitionKey eq @pk and "
+            "(RowKey ge 'closed-' and RowKey lt 'closed.' or RowKey ge 'open-' and RowKey lt 'open.')"
+        )
         try:
-            async for entity in self._table.query_entities(query, parameters={"pk": tenant_id}):
-                out.append(Incident.from_entity(entity))
+            out = [
+                Incident.from_entity(entity)
+                async for entity in self._table.query_entities(query, parameters={"pk": tenant_id})
+            ]
         except AzureError as exc:
             raise _storage_error(exc) from exc
         return out

@@ -59,7 +59,14 @@ async def rows_for_alert(svc: Services, window: AlertWindow) -> list[dict[str, A
     end = min(window.end + pad, clock.now())
     if end <= start:
         end = start + timedelta(minutes=1)
-    return await query_rows(svc.credential(), s.log_analytics_endpoint, workspace, alert_query(svc), start, end)
+    return await query_rows(
+        svc.credential(),
+        endpoint=s.log_analytics_endpoint,
+        workspace_id=workspace,
+        query=alert_query(svc),
+        start=start,
+        end=end,
+    )
 
 
 async def ingest(svc: Services, extraction: Extraction) -> IngestResult:

@@ -30,6 +30,7 @@ def _cell(value: Any) -> Any:
 
 async def query_rows(
     credential: AsyncTokenCredential,
+    *,
     endpoint: str,
     workspace_id: str,
     query: str,
@@ -58,7 +59,8 @@ async def query_rows(
                     if exc.response is not None:
                         from shared.retry import parse_retry_after
 
-                        retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
+                        headers = getattr(exc.response, "headers", None) or {}
+                        retry_after = parse_retry_after(headers.get("Retry-After"))
                     raise TransientError(f"Log Analytics answered {status}", retry_after=retry_after) from exc
                 raise UpstreamError(f"Log Analytics answered {status}", status=status) from exc
             except (ServiceRequestError, ServiceResponseError) as exc:

@@ -161,19 +161,19 @@ async def deliver(
             )  # fmt: skip
             ok, ref, error, retry_after, permanent = False, None, type(exc).__name__, None, False
 
-        def record(c: Incident, dkey: str = dkey) -> Incident | None:
+        outcome = Delivery(
+            status="sent" if ok else "failed",
+            at=format_timestamp(clock.now()),
+            ref=ref,
+            error=None if ok else (error or "failed")[:300],
+            retry_after=retry_after,
+            permanent=bool(permanent) and not ok,
+        )
+
+        def record(c: Incident, dkey: str = dkey, outcome: Delivery = outcome) -> Incident | None:
             prev = c.deliveries.get(dkey)
             attempts = prev.attempts if prev else 1
-            done = Delivery(
-                status="sent" if ok else "failed",
-                at=format_timestamp(clock.now()),
-                attempts=attempts,
-                ref=ref,
-                error=None if ok else (error or "failed")[:300],
-                retry_after=retry_after,
-                permanent=bool(permanent) and not ok,
-            )
-            return replace(c, deliveries={**c.deliveries, dkey: done})
+            return replace(c, deliveries={**c.deliveries, dkey: replace(outcome, attempts=attempts)})
 
         recorded = await svc.store().mutate(current.tenant_id, current.app_key, record)
         current = recorded or current

@@ -8,6 +8,7 @@ Tests turn waiting off with ``stamina.set_testing(True)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -62,6 +63,6 @@ def parse_retry_after(value: str | None) -> float | None:
         if when.tzinfo is None:
             return None
         return max(0.0, (when - clock.now()).total_seconds())
-    if seconds != seconds or seconds < 0 or seconds > 7 * 24 * 3600:  # NaN, negative, absurd
+    if math.isnan(seconds) or seconds < 0 or seconds > 7 * 24 * 3600:  # NaN, negative, absurd
         return None
     return seconds

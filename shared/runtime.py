@@ -98,7 +98,7 @@ class Services:
                 await http.aclose()
         if self._credential is not None:
             await self._credential.close()
-        self._http = self._store = self._queue = self._graph = self._credential = None  # type: ignore[assignment]
+        self._http = self._store = self._queue = self._graph = self._credential = None
         self._ready = False
 
 

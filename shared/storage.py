@@ -38,16 +38,16 @@ def queue_client(cfg: StorageConfig, queue: str = VERIFY_QUEUE) -> QueueClient:
     from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
     from azure.storage.queue.aio import QueueClient
 
-    policies = {
-        "message_encode_policy": TextBase64EncodePolicy(),
-        "message_decode_policy": TextBase64DecodePolicy(),
-    }
+    encode, decode = TextBase64EncodePolicy(), TextBase64DecodePolicy()
     if cfg.connection_string:
-        return QueueClient.from_connection_string(cfg.connection_string, queue_name=queue, **policies)
+        return QueueClient.from_connection_string(
+            cfg.connection_string, queue_name=queue, message_encode_policy=encode, message_decode_policy=decode
+        )
     assert cfg.queue_service_uri is not None
     return QueueClient(
         account_url=cfg.queue_service_uri,
         queue_name=queue,
         credential=_credential(cfg),  # type: ignore[arg-type]
-        **policies,
+        message_encode_policy=encode,
+        message_decode_policy=decode,
     )

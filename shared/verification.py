@@ -69,9 +69,10 @@ async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
 
     store = svc.store()
     s = svc.settings
-    inc = await store.get_open(msg.tenant_id, msg.app_key)
-    if inc is None:
+    found = await store.get_open(msg.tenant_id, msg.app_key)
+    if found is None:
         return VerifyOutcome("no_incident", msg.incident_id, msg.attempt)
+    inc: Incident = found
     if inc.incident_id != msg.incident_id:
         return VerifyOutcome("stale", msg.incident_id, msg.attempt)
     if inc.state == State.RESOLVED:  # a crash after resolving: finish the job
@@ -141,6 +142,7 @@ async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
     elif inc.escalated_at is None:
         last = inc.last_reminder_at or inc.opened_at
         if now - last >= timedelta(hours=s.reminder_hours):
+
             def remind(c: Incident) -> Incident | None:
                 return replace(c, last_reminder_at=now)
 

@@ -8,6 +8,7 @@ nothing sleeps in-process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,7 @@ class VerifyMessage:
             problems.append("v")
         if problems:
             raise PayloadError("verification message has invalid fields: " + ", ".join(problems))
+        assert isinstance(attempt, int)
         return cls(tenant_id=raw["tenant_id"], app_key=raw["app_key"], incident_id=raw["incident_id"], attempt=attempt)
 
 
@@ -76,10 +78,8 @@ class VerifyQueue:
     async def ensure_queue(self) -> None:
         from azure.core.exceptions import ResourceExistsError
 
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await self._client.create_queue()
-        except ResourceExistsError:
-            pass
 
     async def send(self, message: VerifyMessage, *, delay_seconds: float) -> None:
         from azure.core.exceptions import AzureError
@@ -89,6 +89,25 @@ class VerifyQueue:
             await self._client.send_message(message.to_json(), visibility_timeout=delay)
         except AzureError as exc:
             raise TransientError(f"verification queue unavailable: {type(exc).__name__}") from exc
+
+    async def receive(self, *, max_messages: int = 16, hold_seconds: int = 60) -> list[tuple[VerifyMessage, str]]:
+        """Take visible messages off the queue (as the host does before calling the trigger); for
+        the demo and tools that drive verification outside the Functions host. Bad bodies are
+        deleted and skipped, like the trigger drops them."""
+        from azure.core.exceptions import AzureError
+
+        out: list[tuple[VerifyMessage, str]] = []
+        try:
+            async for m in self._client.receive_messages(
+                messages_per_page=max_messages, visibility_timeout=hold_seconds, max_messages=max_messages
+            ):
+                try:
+                    out.append((VerifyMessage.from_json(m.content), m.content))
+                finally:
+                    await self._client.delete_message(m)
+        except AzureError as exc:
+            raise TransientError(f"verification queue unavailable: {type(exc).__name__}") from exc
+        return out
 
     async def close(self) -> None:
         await self._client.close()

@@ -88,7 +88,9 @@ def interpret(response: httpx.Response, elapsed_ms: float) -> SyncStatus:
         return SyncStatus("unauthorized", **base)  # type: ignore[arg-type]
     if code in (408, 429) or code >= 500:
         return SyncStatus(
-            "degraded", retry_after=parse_retry_after(response.headers.get("Retry-After")), **base  # type: ignore[arg-type]
+            "degraded",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            **base,  # type: ignore[arg-type]
         )
     return SyncStatus("unknown", **base)  # type: ignore[arg-type]
 

@@ -377,7 +377,9 @@ async def _send_mime(request: web.Request, state: SimState, m: re.Match[str]) ->
     try:
         mime = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
-        return _bad_request(request, state, "Invalid base64 string for MIME content.", "ErrorMimeContentInvalidBase64String")
+        return _bad_request(
+            request, state, "Invalid base64 string for MIME content.", "ErrorMimeContentInvalidBase64String"
+        )
     msg = message_from_bytes(mime, policy=policy.default)
     recipients = [a.strip() for a in str(msg.get("To") or "").split(",") if a.strip()]
     if not recipients:
@@ -386,7 +388,7 @@ async def _send_mime(request: web.Request, state: SimState, m: re.Match[str]) ->
     for part in msg.walk():
         ctype = part.get_content_type()
         if ctype in ("text/plain", "text/html") and ctype not in parts:
-            parts[ctype] = str(part.get_content())  # type: ignore[attr-defined]
+            parts[ctype] = str(part.get_content())
     state.mails.append(
         {
             "from": m["user"],

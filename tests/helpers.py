@@ -12,7 +12,9 @@ from typing import Any
 import azure.functions as func
 
 
-def eventgrid_event(data: Any, *, event_id: str | None = None, event_type: str = "Webex.AuditRecord") -> func.EventGridEvent:
+def eventgrid_event(
+    data: Any, *, event_id: str | None = None, event_type: str = "Webex.AuditRecord"
+) -> func.EventGridEvent:
     return func.EventGridEvent(
         id=event_id or str(uuid.uuid4()),
         data=data,

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.quality
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
 
 
 def test_mypy_strict_clean() -> None:
