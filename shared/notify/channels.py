@@ -350,7 +350,7 @@ class EmailChannel:
         return bool(self.sender and self.to and self._graph is not None)
 
     async def send(self, rendered: Rendered, *, thread_ref: str | None = None) -> SendResult:
-        from kiota_abstractions.api_error import APIError  # noqa: PLC0415 (Graph stack loads only when mail is sent)
+        from kiota_abstractions.api_error import APIError
 
         if not self.sender or not self.to:
             return SendResult(self.name, ok=False, error="MAIL_SENDER and MAIL_TO are not set")
@@ -368,9 +368,9 @@ class EmailChannel:
         return SendResult(self.name, ok=True, status=202, message_ref=message_id if self.mime else None)
 
     async def _send_mime(self, rendered: Rendered, message_id: str, thread_ref: str | None) -> None:
-        from kiota_abstractions.method import Method  # noqa: PLC0415 (Graph stack loads only when mail is sent)
-        from kiota_abstractions.request_information import RequestInformation  # noqa: PLC0415 (Graph stack loads only when mail is sent)
-        from msgraph.generated.models.o_data_errors.o_data_error import ODataError  # noqa: PLC0415 (Graph stack loads only when mail is sent)
+        from kiota_abstractions.method import Method
+        from kiota_abstractions.request_information import RequestInformation
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
         raw = mime_message(rendered, self.sender or "", self.to, message_id=message_id, thread_ref=thread_ref)
         builder = self._graph.users.by_user_id(self.sender).send_mail
@@ -380,12 +380,12 @@ class EmailChannel:
         await builder.request_adapter.send_no_response_content_async(info, {"XXX": ODataError})
 
     async def _send_json(self, rendered: Rendered) -> None:
-        from msgraph.generated.models.body_type import BodyType  # noqa: PLC0415 (Graph stack loads only when mail is sent)
-        from msgraph.generated.models.email_address import EmailAddress  # noqa: PLC0415 (Graph stack loads only when mail is sent)
-        from msgraph.generated.models.item_body import ItemBody  # noqa: PLC0415 (Graph stack loads only when mail is sent)
-        from msgraph.generated.models.message import Message  # noqa: PLC0415 (Graph stack loads only when mail is sent)
-        from msgraph.generated.models.recipient import Recipient  # noqa: PLC0415 (Graph stack loads only when mail is sent)
-        from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody  # noqa: PLC0415 (Graph stack loads only when mail is sent)
+        from msgraph.generated.models.body_type import BodyType
+        from msgraph.generated.models.email_address import EmailAddress
+        from msgraph.generated.models.item_body import ItemBody
+        from msgraph.generated.models.message import Message
+        from msgraph.generated.models.recipient import Recipient
+        from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 
         if rendered.html is not None:
             body = ItemBody(content_type=BodyType.Html, content=rendered.html)
