@@ -1,0 +1,56 @@
+"""Bad input to each trigger: a clear answer, nothing half-written, nothing retried forever."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from tests.helpers import http_request, incidents
+
+ALERT_V2 = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "reference"
+    / "payloads"
+    / "azmon_common_alert_full_LogAlertsV2_webhook.json"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b'{"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": ', "application/json", 400),
+        (b'{"hello": "world"}', "application/json", 400),
+        (b"<xml/>", "text/xml", 415),
+        (b"[" * 2_000_000, "application/json", 413),
+    ],
+)
+async def test_alert_endpoint_rejects_bad_bodies(
+    sim: Any, app_functions: dict[str, Any], body: bytes, ctype: str, status: int
+) -> None:
+    handler = app_functions["monitor_alert"].get_user_function()
+    response = await handler(http_request(body, content_type=ctype))
+    assert response.status_code == status
+    assert b"error" in response.get_body()
+    assert await incidents() == []
+
+
+async def test_alert_resolved_closes_nothing(sim: Any, app_functions: dict[str, Any]) -> None:
+    alert = json.loads(ALERT_V2.read_text())
+    alert["data"]["essentials"]["monitorCondition"] = "Resolved"
+    handler = app_functions["monitor_alert"].get_user_function()
+    response = await handler(http_request(json.dumps(alert).encode()))
+    assert response.status_code == 202
+    assert await sim.requests(path="/loganalytics/") == []
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"tenant_id": "t"}', b"\xff\xfe", b'{"v": 1, "attempt": "x"}'])
+async def test_verify_drops_bad_messages(sim: Any, app_functions: dict[str, Any], body: bytes) -> None:
+    handler = app_functions["verify_incident"].get_user_function()
+    await handler(func.QueueMessage(id="m1", body=body))  # logged and consumed: returns, no raise
+    assert await incidents() == []
