@@ -72,6 +72,9 @@ var platformSettings = {
   // Entra-authenticated telemetry is accepted, as the identity below.
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // OpenTelemetry mode (host.json telemetryMode): the worker exports its own logs, so the incident
+  // and tenant fields on each line arrive as custom dimensions (shared/telemetry.py).
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
   // DefaultAzureCredential picks the user-assigned identity by this client id.
   AZURE_CLIENT_ID: identityClientId
 }
