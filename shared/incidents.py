@@ -32,6 +32,7 @@ from shared.errors import TransientError
 from shared.timeutil import clock, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
+    from azure.data.tables import TableEntity
     from azure.data.tables.aio import TableClient
 
 MAX_TEXT = 1024
@@ -222,27 +223,25 @@ class IncidentStore:
         await self._table.close()
 
     # --- reads -----------------------------------------------------------------------------------
-    async def get_open(self, tenant_id: str, app_key: str) -> Incident | None:
+    async def _get(self, tenant_id: str, row_key: str, select: list[str] | None = None) -> TableEntity | None:
+        """One row (with its ETag in ``.metadata``), ``None`` when absent; any other storage
+        failure is transient (the platform retries the invocation)."""
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         try:
-            entity = await self._table.get_entity(tenant_id, open_key(app_key))
+            return await self._table.get_entity(tenant_id, row_key, select=select)
         except ResourceNotFoundError:
             return None
         except AzureError as exc:
             raise _storage_error(exc) from exc
-        return Incident.from_entity(entity)
+
+    async def get_open(self, tenant_id: str, app_key: str) -> Incident | None:
+        entity = await self._get(tenant_id, open_key(app_key))
+        return None if entity is None else Incident.from_entity(entity)
 
     async def get_closed(self, tenant_id: str, incident_id: str) -> Incident | None:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-        try:
-            entity = await self._table.get_entity(tenant_id, f"closed-{incident_id}")
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
-        return Incident.from_entity(entity)
+        entity = await self._get(tenant_id, f"closed-{incident_id}")
+        return None if entity is None else Incident.from_entity(entity)
 
     async def list_incidents(self, tenant_id: str) -> list[Incident]:
         """Open and closed incidents of a tenant (for the CLI, the demo and tests)."""
@@ -351,26 +350,11 @@ class IncidentStore:
         return True
 
     async def last_resolved_at(self, tenant_id: str, app_key: str) -> datetime | None:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-        try:
-            entity = await self._table.get_entity(tenant_id, f"last-{app_key}")
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
-        return parse_timestamp(entity.get("resolved_at"))
+        entity = await self._get(tenant_id, f"last-{app_key}")
+        return None if entity is None else parse_timestamp(entity.get("resolved_at"))
 
     async def was_seen(self, tenant_id: str, record_id: str) -> bool:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-        try:
-            await self._table.get_entity(tenant_id, seen_key(record_id), select=["RowKey"])
-        except ResourceNotFoundError:
-            return False
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
-        return True
+        return await self._get(tenant_id, seen_key(record_id), select=["RowKey"]) is not None
 
     async def mark_seen(self, tenant_id: str, record_id: str, outcome: str) -> bool:
         """Record that ``record_id`` was fully processed. Insert-if-absent; ``False`` if another

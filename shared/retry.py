@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import stamina
@@ -22,6 +23,9 @@ MAX_INPROCESS_WAIT = 10.0
 """Longest single wait slept inside a function invocation, in seconds."""
 
 ATTEMPTS = 3
+
+MAX_RETRY_AFTER = 7 * 24 * 3600.0
+"""A ``Retry-After`` longer than this (seconds) is unreadable, not a plan."""
 
 
 def _backoff(exc: Exception) -> bool | float:
@@ -44,9 +48,15 @@ async def with_retry(call: Callable[[], Awaitable[T]], *, attempts: int = ATTEMP
     raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds: an integer, a fraction (Graph sends ``2.128``) or an HTTP date."""
-    if not value:
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` in seconds: a number (Graph sends fractions like ``2.128``) or an HTTP date.
+
+    ``None`` when absent or unreadable (the caller falls back to its own backoff). A date in the
+    past or a negative number means "now" (0); a date without a zone is read as UTC (HTTP dates
+    are GMT); more than a week is treated as garbage rather than obeyed. ``now`` defaults to the
+    project clock so tests can pin it.
+    """
+    if value is None or not value.strip():
         return None
     text = value.strip()
     try:
@@ -54,15 +64,17 @@ def parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         from email.utils import parsedate_to_datetime
 
-        from shared.timeutil import clock
-
         try:
             when = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            return None
-        return max(0.0, (when - clock.now()).total_seconds())
-    if math.isnan(seconds) or seconds < 0 or seconds > 7 * 24 * 3600:  # NaN, negative, absurd
+            when = when.replace(tzinfo=UTC)
+        if now is None:
+            from shared.timeutil import clock
+
+            now = clock.now()
+        seconds = (when - now).total_seconds()
+    if not math.isfinite(seconds) or seconds > MAX_RETRY_AFTER:
         return None
-    return seconds
+    return max(seconds, 0.0)

@@ -24,10 +24,10 @@ from shared.notify.channels import (
     WebexChannel,
     WebhookChannel,
     build_channels,
-    parse_retry_after,
 )
 from shared.notify.render import json_body
 from shared.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
+from shared.retry import parse_retry_after
 
 TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 TOKEN = "NjA1ZjYxOTMtYm90LXRva2VuLXNlY3JldA_P0A1_secret-token"
@@ -310,7 +310,19 @@ def test_build_channels_and_protocol() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("2", 2.0), ("0.25", 0.25), (" 10 ", 10.0), ("-5", 0.0), ("soon", None), (None, None), ("", None), ("nan", None)],
+    [
+        ("2", 2.0),
+        ("0.25", 0.25),
+        ("2.128", 2.128),
+        (" 10 ", 10.0),
+        ("-5", 0.0),
+        ("soon", None),
+        (None, None),
+        ("", None),
+        ("nan", None),
+        ("inf", None),
+        ("99999999", None),
+    ],
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value) == expected
@@ -319,3 +331,6 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 def test_parse_retry_after_http_date() -> None:
     now = datetime(2024, 1, 1, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Mon, 01 Jan 2024 00:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Mon, 01 Jan 2024 00:00:30 -0000", now=now) == 30.0  # zone-less: UTC
+    assert parse_retry_after("Sun, 31 Dec 2023 23:59:00 GMT", now=now) == 0.0  # in the past: now
+    assert parse_retry_after("Mon, 99 Foo 2024 00:00:30 GMT", now=now) is None

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import make_msgid, parsedate_to_datetime
+from email.utils import make_msgid
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
@@ -34,6 +32,7 @@ from shared.config import Settings
 from shared.notify.escape import clean, clip
 from shared.notify.render import Rendered, json_body
 from shared.notify.signing import signature_headers
+from shared.retry import parse_retry_after
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 _ERROR_LIMIT = 300
@@ -74,27 +73,6 @@ class Channel(Protocol):
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds: a number (possibly fractional) or an HTTP date; ``None`` if absent
-    or unreadable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
