@@ -1,17 +1,23 @@
 """HTTP ``POST /api/alerts`` for Azure Monitor action groups (common alert schema).
 
-Function-key auth (action groups cannot add headers: the key travels in the URL). Answers: 202 when
-processed, 400 for a body that is not a common-alert-schema payload, 413 past the size limit, 415
-for a non-JSON content type (none of these is retried by the action group), 503 for a transient
-failure (the action group retries 503 up to 5 times).
+Function-key auth (action groups cannot add headers: the key travels in the URL). The body is
+parsed, normalized and classified in-process and written to the intake queue; the re-query and
+the incident work run in the intake queue function. Answers: 202 once the intake message is stored,
+400 for a body that is not a common-alert-schema payload, 413 past the size limit, 415 for a
+non-JSON content type (none of these is retried by the action group), 503 when the queue write
+failed (the action group retries 503 up to 5 times).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import azure.functions as func
+
+if TYPE_CHECKING:
+    from shared.models import Extraction
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -24,8 +30,8 @@ def _answer(status: int, body: dict[str, object]) -> func.HttpResponse:
 @bp.function_name("monitor_alert")
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 async def monitor_alert(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.errors import ConfigError, PayloadError, TransientError, UpstreamError
-    from shared.ingest import ingest
+    from shared.errors import ConfigError, PayloadError, TransientError
+    from shared.intake import prepare
     from shared.normalize import extract
     from shared.payload import parse_json
     from shared.runtime import get_services
@@ -34,19 +40,25 @@ async def monitor_alert(req: func.HttpRequest) -> func.HttpResponse:
     if ctype and ctype != "application/json" and not ctype.endswith("+json"):
         return _answer(415, {"error": "content type must be application/json"})
     try:
-        svc = await get_services()
-        body = req.get_body()
-        payload = parse_json(body, limit=svc.settings.max_payload_bytes)
+        svc = await get_services(ready=False)
+        payload = parse_json(req.get_body(), limit=svc.settings.max_payload_bytes)
         extraction = extract(payload)
         if not extraction.alerts and not extraction.records:
             raise PayloadError("not a common alert schema payload")
-        result = await ingest(svc, extraction)
+        intake = prepare(extraction, svc.settings.catalogue, origin="alert", ref=_alert_ref(extraction))
+        await svc.intake().send_all(intake.messages)
     except PayloadError as exc:
         return _answer(exc.status, {"error": str(exc)})
-    except (TransientError, UpstreamError) as exc:
-        log.warning("alert processing failed, the action group will retry: %s", exc)
+    except TransientError as exc:
+        log.warning("alert not stored, the action group will retry: %s", exc)
         return _answer(503, {"error": "temporarily unavailable"})
     except ConfigError as exc:
         log.critical("configuration error: %s", exc)
         return _answer(503, {"error": "configuration error"})
-    return _answer(202, {"accepted": True, **result.summary()})
+    log.info("alert accepted: %s", intake.summary())
+    return _answer(202, {"accepted": True, **intake.summary()})
+
+
+def _alert_ref(extraction: Extraction) -> str:
+    """The alert id, for the logs (legacy alerts with embedded rows may have no window)."""
+    return extraction.alerts[0].alert_id if extraction.alerts else "embedded-rows"

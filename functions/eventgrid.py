@@ -2,9 +2,10 @@
 
 Graph change notifications and partner events do not cover service principals, so a producer that
 already holds audit records publishes them here. The Functions Event Grid trigger answers the
-subscription handshake itself. A permanent payload error is logged and acknowledged (returning
-normally: retrying would never succeed, and the subscription's dead-letter keeps failed deliveries);
-a transient error raises so Event Grid redelivers with its backoff.
+subscription handshake itself. The trigger only parses, normalizes and classifies (CPU), then writes
+one durable message to the intake queue and returns: no Graph, Table or notification I/O before the
+ack, so a slow Graph never makes Event Grid redeliver. A permanent payload error is logged and
+acknowledged (retrying would never succeed); a failed queue write raises so Event Grid redelivers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 @bp.event_grid_trigger(arg_name="event")
 async def eventgrid_audit(event: func.EventGridEvent) -> None:
     from shared.errors import ConfigError, PayloadError
-    from shared.ingest import ingest_payload
+    from shared.intake import prepare
+    from shared.normalize import extract
     from shared.runtime import get_services
 
     envelope = {
@@ -34,12 +36,13 @@ async def eventgrid_audit(event: func.EventGridEvent) -> None:
         "data": event.get_json(),
     }
     try:
-        svc = await get_services()
-        result = await ingest_payload(svc, envelope)
+        svc = await get_services(ready=False)
+        intake = prepare(extract(envelope), svc.settings.catalogue, origin="eventgrid", ref=event.id)
     except PayloadError as exc:
         log.error("event %s rejected (not retried): %s", event.id, exc)
         return
     except ConfigError as exc:
         log.critical("configuration error, event %s will be retried: %s", event.id, exc)
         raise
-    log.info("event %s processed: %s", event.id, result.summary())
+    await svc.intake().send_all(intake.messages)  # TransientError: Event Grid redelivers
+    log.info("event %s accepted: %s", event.id, intake.summary())

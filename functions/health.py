@@ -1,7 +1,9 @@
-"""Timer trigger: the health check (schedule from the ``HEALTH_SCHEDULE`` app setting, NCRONTAB).
+"""Timer trigger: the safety net (schedule from the ``HEALTH_SCHEDULE`` app setting, NCRONTAB).
 
-The timer is a singleton across instances; a late tick (``past_due``) runs once like any other.
-``run_on_startup`` stays off: it would fire on every restart and scale-out.
+The timer is a singleton across instances; a late tick (``past_due``) runs once, and one that
+follows the previous run too closely is skipped (:mod:`shared.safety_net`); a run that would overlap
+another skips on the lease. ``run_on_startup`` stays off: it would fire on every restart and
+scale-out.
 """
 
 from __future__ import annotations
@@ -17,15 +19,23 @@ log = logging.getLogger(__name__)
 @bp.function_name("health_check")
 @bp.timer_trigger(arg_name="timer", schedule="%HEALTH_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def health_check(timer: func.TimerRequest) -> None:
-    from shared.health import run_health_check
     from shared.runtime import get_services
+    from shared.safety_net import run_tick
 
     if timer.past_due:
         log.info("health check tick is past due; running once now")
     svc = await get_services()
-    outcome = await run_health_check(svc)
-    verdicts = {r.name: r.verdict for r in outcome.report.results}
-    if outcome.healthy:
-        log.info("health check: healthy %s", verdicts)
+    tick = await run_tick(svc, past_due=timer.past_due)
+    if not tick.ran or tick.health is None:
+        log.info("health check tick skipped (%s)", tick.skipped)
+        return
+    verdicts = {r.name: r.verdict for r in tick.health.report.results}
+    summary = {
+        "audit_records": tick.audit_records,
+        "removed": tick.removed,
+        "outcomes": [o.as_dict() for o in tick.outcomes + tick.health.outcomes if o.outcome != "ignored"],
+    }
+    if tick.health.healthy:
+        log.info("health check: healthy %s %s", verdicts, summary)
     else:
-        log.warning("health check: unhealthy %s; outcomes %s", verdicts, [o.as_dict() for o in outcome.outcomes])
+        log.warning("health check: unhealthy %s %s", verdicts, summary)

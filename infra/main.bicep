@@ -305,6 +305,7 @@ module alerts 'app/alerts.bicep' = {
     healthFunctionName: healthFunctionName
     healthAlertWindowMinutes: healthAlertWindowMinutes
     poisonQueueName: storage.outputs.poisonQueueName
+    intakePoisonQueueName: storage.outputs.intakePoisonQueueName
     storageAccountName: storage.outputs.name
   }
 }

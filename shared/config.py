@@ -23,6 +23,10 @@ from shared.errors import ConfigError
 VERIFY_QUEUE = "webex-verify"
 """Verification queue; the queue trigger binds to the same constant (poison queue: ``-poison``)."""
 
+INTAKE_QUEUE = "webex-intake"
+"""Durable intake: the Event Grid and alert triggers enqueue here and answer at once; the intake
+queue trigger does the Graph / Table / Log Analytics / notification work (poison: ``-poison``)."""
+
 STORAGE_CONNECTION = "AzureWebJobsStorage"
 """The host's own storage connection, reused for incidents and the queue (identity-based in Azure)."""
 
@@ -67,6 +71,7 @@ class Settings(BaseModel):
     verify_deadline_hours: Annotated[float, Field(alias="VERIFY_DEADLINE_HOURS", gt=0, le=24 * 30)] = 24.0
     reminder_hours: Annotated[float, Field(alias="REMINDER_HOURS", gt=0)] = 4.0
     alert_query_padding_minutes: Annotated[int, Field(alias="ALERT_QUERY_PADDING_MINUTES", ge=0, le=1440)] = 15
+    audit_poll_overlap_minutes: Annotated[int, Field(alias="AUDIT_POLL_OVERLAP_MINUTES", ge=0, le=1440)] = 10
     max_payload_bytes: Annotated[int, Field(alias="MAX_PAYLOAD_BYTES", ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     auto_restore: Annotated[bool, Field(alias="AUTO_RESTORE")] = False
 

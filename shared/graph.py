@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -27,6 +27,7 @@ T = TypeVar("T")
 
 REQUEST_TIMEOUT = 20.0
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+AUDIT_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,21 @@ class ServicePrincipal:
     app_id: str
     display_name: str | None
     account_enabled: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class GraphPage:
+    """One page of a Graph collection as raw JSON (so the audit normalizers read it as-is), with
+    the link to the next page or, at the end of a delta round, the delta link."""
+
+    body: dict[str, Any]
+    next_link: str | None
+    delta_link: str | None
+
+    @property
+    def items(self) -> list[Any]:
+        value = self.body.get("value")
+        return value if isinstance(value, list) else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +175,72 @@ class Graph:
             for sp in (getattr(result, "value", None) or [])
             if sp.id
         ]
+
+    async def _get_page(self, build: Callable[[], Any]) -> GraphPage:
+        """GET a request built by ``build()`` and return the raw JSON page. Raw, not kiota models:
+        ``@removed`` and the audit records' nested JSON must reach our own readers untouched."""
+        import json
+
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+        adapter = self.client.request_adapter
+
+        async def call() -> GraphPage:
+            raw = await adapter.send_primitive_async(build(), "bytes", {"XXX": ODataError})
+            body = json.loads(raw or b"{}")  # ValueError → transient (map_graph_error)
+            if not isinstance(body, dict):
+                raise ValueError("Graph page is not a JSON object")
+            nxt, delta = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
+            return GraphPage(body, nxt if isinstance(nxt, str) else None, delta if isinstance(delta, str) else None)
+
+        return await self._call(call)
+
+    def _checked_link(self, link: str) -> str:
+        """Follow only links to the Graph host in use: a link is data from an answer."""
+        base = urlsplit(self.client.request_adapter.base_url)
+        target = urlsplit(link)
+        if (target.scheme, target.netloc.lower()) != (base.scheme, base.netloc.lower()):
+            raise UpstreamError("Graph returned a paging link to another host")
+        return link
+
+    async def service_principal_delta(self, *, ids: list[str] | None = None, link: str | None = None) -> GraphPage:
+        """One page of ``servicePrincipals/delta``: a new round filtered to ``ids`` (the only
+        ``$filter`` delta accepts: ``id eq …``), or the page at ``link`` (next or delta link).
+        Deletions come back as ``{"id", "@removed": {"reason": "changed" | "deleted"}}``."""
+        builder = self.client.service_principals.delta
+        if link is not None:
+            url = self._checked_link(link)
+            return await self._get_page(lambda: builder.with_url(url).to_get_request_information())
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.service_principals.delta.delta_request_builder import DeltaRequestBuilder
+
+        flt = " or ".join(f"id eq '{_guid(i)}'" for i in ids or [])
+        params = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+            filter=flt or None, select=["id", "appId", "accountEnabled"]
+        )
+        config = RequestConfiguration(query_parameters=params)
+        return await self._get_page(lambda: builder.to_get_request_information(config))
+
+    async def directory_audits(self, *, since: datetime | None = None, link: str | None = None) -> GraphPage:
+        """One page of ``auditLogs/directoryAudits`` with ``activityDateTime ge since``, oldest
+        first (so a checkpoint can advance page by page), or the page at ``link``."""
+        builder = self.client.audit_logs.directory_audits
+        if link is not None:
+            url = self._checked_link(link)
+            return await self._get_page(lambda: builder.with_url(url).to_get_request_information())
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
+            DirectoryAuditsRequestBuilder,
+        )
+
+        from shared.timeutil import clock
+
+        start = (since or clock.now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        params = DirectoryAuditsRequestBuilder.DirectoryAuditsRequestBuilderGetQueryParameters(
+            filter=f"activityDateTime ge {start}", orderby=["activityDateTime asc"], top=AUDIT_PAGE_SIZE
+        )
+        config = RequestConfiguration(query_parameters=params)
+        return await self._get_page(lambda: builder.to_get_request_information(config))
 
 
 def _guid(value: str) -> str:

@@ -5,6 +5,10 @@ through the same pipeline whose dedupe makes repeats harmless. A log search aler
 its window is re-queried in the workspace, widened by ``ALERT_QUERY_PADDING_MINUTES`` because audit
 records reach Log Analytics minutes after the change. A ``Resolved`` alert closes nothing: only a
 verification run that sees Webex sync working resolves an incident.
+
+Since the push triggers defer to the intake queue (:mod:`shared.intake`), this runs in the intake
+queue function. An alert window already re-queried (same alert id and condition: the action group's
+retries) is skipped by its ``alertq-`` marker row, so six deliveries ask the workspace once.
 """
 
 from __future__ import annotations
@@ -76,17 +80,23 @@ async def ingest(svc: Services, extraction: Extraction) -> IngestResult:
 
     result = IngestResult(skipped=list(extraction.skipped))
     result.outcomes.extend(await process_extraction(svc, extraction))
+    marks = svc.checkpoints()
     for window in extraction.alerts:
         label = f"{window.alert_id} ({window.condition})"
         if window.condition.lower() == "resolved":
             log.info("alert %s resolved: nothing to close; verification decides", window.alert_id)
             result.alerts.append(f"{label}: resolved, no action")
             continue
+        if await marks.alert_done(window.alert_id, window.condition):
+            log.info("alert %s already re-queried: repeat delivery skipped", window.alert_id)
+            result.alerts.append(f"{label}: already re-queried")
+            continue
         rows = await rows_for_alert(svc, window)
         if rows:
             more = extract(rows)
             result.outcomes.extend(await process_extraction(svc, more))
             result.skipped.extend(more.skipped)
+        await marks.mark_alert_done(window.alert_id, window.condition, len(rows))
         result.alerts.append(f"{label}: {len(rows)} rows re-queried")
     return result
 

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     import httpx
     from azure.core.credentials_async import AsyncTokenCredential
 
+    from shared.checkpoints import Checkpoints
     from shared.graph import Graph
     from shared.incidents import IncidentStore
+    from shared.intake_queue import IntakeQueue
     from shared.verify_queue import VerifyQueue
 
 
@@ -34,6 +36,8 @@ class Services:
         self._http: httpx.AsyncClient | None = None
         self._store: IncidentStore | None = None
         self._queue: VerifyQueue | None = None
+        self._intake: IntakeQueue | None = None
+        self._checkpoints: Checkpoints | None = None
         self._ready = False
         self._lock = asyncio.Lock()
         self.extras: dict[str, Any] = {}
@@ -85,6 +89,29 @@ class Services:
             self._queue = VerifyQueue(queue_client(self.storage))
         return self._queue
 
+    def intake(self) -> IntakeQueue:
+        """The intake queue. Short SDK retries (1 s, 2 s): the push triggers answer within
+        seconds, and a failed write is retried by Event Grid or the action group anyway."""
+        if self._intake is None:
+            from shared.config import INTAKE_QUEUE
+            from shared.intake_queue import IntakeQueue
+            from shared.storage import queue_client
+
+            client = queue_client(
+                self.storage, INTAKE_QUEUE, retry_total=2, initial_backoff=1, increment_base=1, random_jitter_range=1
+            )
+            self._intake = IntakeQueue(client)
+        return self._intake
+
+    def checkpoints(self) -> Checkpoints:
+        if self._checkpoints is None:
+            from shared.checkpoints import Checkpoints
+            from shared.storage import table_client
+
+            table = table_client(self.storage, self.settings.incidents_table)
+            self._checkpoints = Checkpoints(table, self.settings.tenant_id)
+        return self._checkpoints
+
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
@@ -92,6 +119,10 @@ class Services:
             await self._store.close()
         if self._queue is not None:
             await self._queue.close()
+        if self._intake is not None:
+            await self._intake.close()
+        if self._checkpoints is not None:
+            await self._checkpoints.close()
         if self._graph is not None:
             http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
             if http is not None:
@@ -99,20 +130,25 @@ class Services:
         if self._credential is not None:
             await self._credential.close()
         self._http = self._store = self._queue = self._graph = self._credential = None
+        self._intake = None
+        self._checkpoints = None
         self._ready = False
 
 
 _services: dict[int, Services] = {}
 
 
-async def get_services() -> Services:
-    """The process-wide :class:`Services` of the running event loop, ready for use."""
+async def get_services(*, ready: bool = True) -> Services:
+    """The process-wide :class:`Services` of the running event loop, ready for use.
+
+    ``ready=False`` skips creating the table and the verification queue: the push triggers only
+    write to the intake queue and must not touch Table storage before they answer."""
     loop_id = id(asyncio.get_running_loop())
     svc = _services.get(loop_id)
     if svc is None:
         svc = Services(get_settings(), storage_config())
         _services[loop_id] = svc
-    return await svc.ready()
+    return await svc.ready() if ready else svc
 
 
 async def reset_services() -> None:

@@ -60,13 +60,14 @@ async def sim(services_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
     clock.reset()
     control = SimulatorControl(services_env["SIMULATOR_URL"], verify=services_env["SSL_CERT_FILE"])
     await control.reset()
-    # A verification queue per test keeps tests independent.
+    # Empty queues per test keep tests independent.
     from azure.storage.queue.aio import QueueClient
 
     conn = services_env["AzureWebJobsStorage"]
-    async with QueueClient.from_connection_string(conn, "webex-verify") as q:
-        with contextlib.suppress(Exception):  # the queue may not exist yet
-            await q.clear_messages()
+    for name in ("webex-verify", "webex-intake"):
+        async with QueueClient.from_connection_string(conn, name) as q:
+            with contextlib.suppress(Exception):  # the queue may not exist yet
+                await q.clear_messages()
     yield control
     await reset_services()
     reset_settings()

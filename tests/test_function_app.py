@@ -17,8 +17,8 @@ def _trigger(fn: Any) -> dict[str, Any]:
     return next(b for b in bindings if b["type"].endswith("Trigger"))
 
 
-def test_four_functions_registered(functions: dict[str, Any]) -> None:
-    assert set(functions) == {"eventgrid_audit", "monitor_alert", "health_check", "verify_incident"}
+def test_five_functions_registered(functions: dict[str, Any]) -> None:
+    assert set(functions) == {"eventgrid_audit", "monitor_alert", "intake_process", "health_check", "verify_incident"}
 
 
 def test_eventgrid_trigger(functions: dict[str, Any]) -> None:
@@ -45,6 +45,24 @@ def test_queue_trigger(functions: dict[str, Any]) -> None:
     assert t["type"] == "queueTrigger"
     assert t["queueName"] == "webex-verify"
     assert t["connection"] == "AzureWebJobsStorage"
+
+
+def test_intake_queue_trigger(functions: dict[str, Any]) -> None:
+    from shared.config import INTAKE_QUEUE, VERIFY_QUEUE
+
+    t = _trigger(functions["intake_process"])
+    assert t["type"] == "queueTrigger"
+    assert t["queueName"] == INTAKE_QUEUE == "webex-intake"
+    assert INTAKE_QUEUE != VERIFY_QUEUE
+    assert t["connection"] == "AzureWebJobsStorage"
+
+
+def test_push_triggers_have_no_output_bindings(functions: dict[str, Any]) -> None:
+    """The push triggers write to the intake queue through the SDK (one client, base64, a clear
+    error to raise on); an output binding would write only after the function returned."""
+    for name in ("eventgrid_audit", "monitor_alert"):
+        kinds = [b.get_dict_repr()["type"] for b in functions[name].get_bindings()]
+        assert not [k for k in kinds if k == "queue"], name
 
 
 def test_host_json_queue_settings() -> None:

@@ -616,11 +616,17 @@ def test_role_ids_carry_their_names_and_assignments_are_idempotent(texts: dict[s
 
 
 def test_queue_and_table_names_match_the_code(texts: dict[str, str]) -> None:
-    from shared.config import VERIFY_QUEUE, Settings
+    from shared.config import INTAKE_QUEUE, VERIFY_QUEUE, Settings
 
     storage = strip_comments(texts["infra/app/storage.bicep"])
     assert f"var verifyQueueName = '{VERIFY_QUEUE}'" in storage
     assert "var poisonQueueName = '${verifyQueueName}-poison'" in storage  # the host's naming rule
+    assert f"var intakeQueueName = '{INTAKE_QUEUE}'" in storage
+    assert "var intakePoisonQueueName = '${intakeQueueName}-poison'" in storage
+    for var in ("verifyQueueName", "poisonQueueName", "intakeQueueName", "intakePoisonQueueName"):
+        assert re.search(rf"queues@[^']+' = \{{\s*parent: queueService\s*name: {var}\s*\}}", storage), var
+    alerts = strip_comments(texts["infra/app/alerts.bicep"])
+    assert f"param intakePoisonQueueName string = '{INTAKE_QUEUE}-poison'" in alerts
     default_table = Settings.model_fields["incidents_table"].default
     assert f"var incidentsTableName = '{default_table}'" in storage
 

@@ -1,5 +1,5 @@
-"""Issue 2's spine, end to end on real local parts: Event Grid → incident (Azurite) → e-mail and
-Webex notices (recorded by the simulator) → verification queue → verify fails (701018) → an admin
+"""Issue 2's spine, end to end on real local parts: Event Grid → intake queue → incident (Azurite) →
+e-mail and Webex notices (recorded by the simulator) → verification queue → verify fails (701018) → an admin
 consents → verify resolves with a "fixed" notice."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from shared.catalogue import INTEGRATION_APP_ID
-from tests.helpers import eventgrid_event, incidents, raw_queue_bodies, receive_verify_messages
+from tests.helpers import eventgrid_event, incidents, raw_queue_bodies, receive_verify_messages, run_intake
 
 
 def consent(tenant: str) -> str:
@@ -28,6 +28,8 @@ async def test_deletion_to_resolution(sim: Any, app_functions: dict[str, Any], s
     event = eventgrid_event(records[0])
     for _ in range(3):  # Event Grid delivers at least once: the same event three times
         await handler(event)
+    assert await incidents() == [], "the trigger only enqueues; the intake function does the work"
+    assert await run_intake(app_functions) == 3
 
     rows = await incidents()
     assert len(rows) == 1
@@ -72,6 +74,7 @@ async def test_deletion_to_resolution(sim: Any, app_functions: dict[str, Any], s
 
     # A late duplicate of the old deletion does not reopen the fixed outage.
     await handler(event)
+    assert await run_intake(app_functions) == 1
     assert [i.state for i in await incidents()] == ["resolved"]
 
 
@@ -85,4 +88,5 @@ async def test_eventgrid_bad_payload_is_acknowledged(sim: Any, app_functions: di
         event_time=None, data_version="1.0",
     )  # fmt: skip
     await handler(event)  # returns: logged, not retried
+    assert await run_intake(app_functions) == 0, "nothing enqueued"
     assert await incidents() == []

@@ -15,6 +15,9 @@ param topicId string
 param storageAccountName string
 param poisonQueueName string
 
+@description('Poison queue of the intake queue (a pushed event or alert that failed 5 times).')
+param intakePoisonQueueName string = 'webex-intake-poison'
+
 @description('Comma-separated addresses for the alerts about the remediator itself; empty: rules fire without notifying.')
 param opsEmails string = ''
 
@@ -39,7 +42,7 @@ var poisonQueryLines = [
   'StorageQueueLogs'
   '| where AccountName == "${storageAccountName}"'
   '| where OperationName == "PutMessage"'
-  '| where Uri contains "/${poisonQueueName}/messages"'
+  '| where Uri contains "/${poisonQueueName}/messages" or Uri contains "/${intakePoisonQueueName}/messages"'
   '| project TimeGenerated, Uri, StatusText, CallerIpAddress'
 ]
 var poisonQuery = join(poisonQueryLines, '\n')
@@ -80,8 +83,8 @@ resource poisonRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   tags: tags
   kind: 'LogAlert'
   properties: {
-    displayName: 'Webex remediator: verification message moved to the poison queue'
-    description: 'A verification run failed 5 times; its incident needs a person. Inspect ${poisonQueueName} (docs/deploy.md).'
+    displayName: 'Webex remediator: message moved to a poison queue'
+    description: 'A verification run or a pushed event/alert failed 5 times; it needs a person. Inspect ${poisonQueueName} and ${intakePoisonQueueName} (docs/deploy.md).'
     severity: 2
     enabled: true
     scopes: [

@@ -1,5 +1,5 @@
-// Storage for the Functions host (Flex deployment package, leases), the verification queue and its
-// poison queue, the incidents table and the Event Grid dead-letter container. Shared keys are off:
+// Storage for the Functions host (Flex deployment package, leases), the intake and verification
+// queues and their poison queues, the incidents table and the Event Grid dead-letter container. Shared keys are off:
 // every client (host, app, Event Grid dead-lettering) authenticates with Entra ID.
 
 param name string
@@ -17,10 +17,12 @@ param workspaceId string
 ])
 param skuName string = 'Standard_LRS'
 
-// Names the code relies on: shared/config.py VERIFY_QUEUE ("webex-verify", the host adds "-poison")
-// and INCIDENTS_TABLE's default.
+// Names the code relies on: shared/config.py VERIFY_QUEUE ("webex-verify") and INTAKE_QUEUE
+// ("webex-intake"; the host adds "-poison" to each) and INCIDENTS_TABLE's default.
 var verifyQueueName = 'webex-verify'
 var poisonQueueName = '${verifyQueueName}-poison'
+var intakeQueueName = 'webex-intake'
+var intakePoisonQueueName = '${intakeQueueName}-poison'
 var incidentsTableName = 'incidents'
 var deploymentContainerName = 'deployment-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
@@ -112,6 +114,18 @@ resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@202
   name: poisonQueueName
 }
 
+// The push triggers (Event Grid, alert webhook) write here and answer at once; the intake function
+// does the Graph / Log Analytics / notification work.
+resource intakeQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: intakeQueueName
+}
+
+resource intakePoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: intakePoisonQueueName
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: account
   name: 'default'
@@ -144,4 +158,6 @@ output deploymentContainerName string = deploymentContainer.name
 output deadLetterContainerName string = deadLetterContainer.name
 output verifyQueueName string = verifyQueue.name
 output poisonQueueName string = poisonQueue.name
+output intakeQueueName string = intakeQueue.name
+output intakePoisonQueueName string = intakePoisonQueue.name
 output incidentsTableName string = incidentsTable.name

@@ -1,0 +1,212 @@
+"""The timer's tick: every detection the platform cannot push, under one lease.
+
+The push paths can be missing (no Event Grid producer, no diagnostic setting, no alert) or late
+(audit rows reach Log Analytics minutes after the change). Each tick therefore, in this order:
+
+1. **polls ``auditLogs/directoryAudits``** from a stored checkpoint minus an overlap
+   (``AUDIT_POLL_OVERLAP_MINUTES``; audit records can appear late), oldest first, page by page. Each
+   page goes through the same pipeline as pushed records (dedupe by record id), so the incident
+   carries who did it even without Log Analytics. The checkpoint advances only after a page's
+   records were processed: a failure re-reads that page next tick.
+2. **follows the service-principal delta link** kept in Table storage. ``@removed`` with reason
+   ``changed`` is a soft delete (recycle bin), ``deleted`` a hard one. The link is stored after its
+   removals were processed.
+3. **runs the state checks** (:mod:`shared.health`): presence and ``accountEnabled`` by appId, the
+   recycle bin, Webex's sync status.
+4. **re-tracks the delta** when the set of present Webex service-principal ids changed (consent
+   re-creates an SP under a new id; delta filters only by ``id eq …``).
+
+A lease row makes a run that overlaps the next skip (the platform keeps one timer across instances,
+but a slow run and the next tick, or a restart, can still overlap); a past-due tick that follows a
+run by less than :data:`PAST_DUE_GAP` is skipped — the missed ticks are not replayed as a burst.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import TransientError, UpstreamError
+from shared.models import Action, Kind
+from shared.timeutil import clock, format_timestamp, parse_timestamp
+
+if TYPE_CHECKING:
+    from shared.checks import HealthReport
+    from shared.health import HealthOutcome
+    from shared.pipeline import RecordOutcome
+    from shared.runtime import Services
+
+log = logging.getLogger(__name__)
+
+LEASE = "health"
+LEASE_TTL = timedelta(minutes=10)
+"""As long as ``functionTimeout``: the host has stopped a run by then, so the lease may pass on."""
+PAST_DUE_GAP = timedelta(seconds=30)
+AUDIT_STATE = "audit-poll"
+DELTA_STATE = "sp-delta"
+MAX_PAGES = 50
+"""Pages read per tick (5,000 audit records); the rest waits for the next tick, from the checkpoint."""
+
+
+@dataclass(slots=True)
+class TickOutcome:
+    ran: bool
+    skipped: str | None = None
+    audit_records: int = 0
+    removed: list[str] = field(default_factory=list)
+    outcomes: list[RecordOutcome] = field(default_factory=list)
+    health: HealthOutcome | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+async def run_tick(svc: Services, *, past_due: bool = False) -> TickOutcome:
+    """One tick (see the module docstring). Raises the first transient error at the end, after
+    every step had its chance, so one slow API does not hide the others."""
+    from shared.checkpoints import LeaseRefused
+    from shared.health import run_health_check
+
+    cp = svc.checkpoints()
+    owner = f"{svc.worker_id}-{secrets.token_hex(4)}"
+    lease = await cp.acquire(LEASE, owner, LEASE_TTL, min_gap=PAST_DUE_GAP if past_due else None)
+    if isinstance(lease, LeaseRefused):
+        return TickOutcome(ran=False, skipped=lease.reason)
+    out = TickOutcome(ran=True)
+    first: TransientError | None = None
+    try:
+        for step in (_poll_audit, _follow_delta):
+            try:
+                await step(svc, out)
+            except TransientError as exc:
+                first = first or exc
+                out.problems.append(f"{step.__name__.strip('_')}: {exc}")
+            except UpstreamError as exc:  # e.g. 403: a permission is missing; the checks still run
+                out.problems.append(f"{step.__name__.strip('_')}: {exc}")
+        out.health = await run_health_check(svc)
+        try:
+            await _track_delta(svc, out.health.report)
+        except (TransientError, UpstreamError) as exc:
+            out.problems.append(f"track_delta: {exc}")
+    finally:
+        await cp.release(lease)
+    for problem in out.problems:
+        log.warning("health tick: %s", problem)
+    if first is not None:
+        raise first
+    return out
+
+
+async def _poll_audit(svc: Services, out: TickOutcome) -> None:
+    from shared.normalize import extract
+    from shared.pipeline import process_extraction
+
+    cp = svc.checkpoints()
+    graph = await svc.graph()
+    state = await cp.get_state(AUDIT_STATE)
+    started = clock.now()
+    since = parse_timestamp(state.values.get("since"))
+    overlap = timedelta(minutes=svc.settings.audit_poll_overlap_minutes)
+    page = await graph.directory_audits(since=(since or started) - overlap)
+    newest = since
+    for _ in range(MAX_PAGES):
+        extraction = extract(page.body)
+        out.outcomes.extend(await process_extraction(svc, extraction))  # raises: checkpoint stays
+        out.audit_records += len(extraction.records)
+        times = [r.event_time for r in extraction.records if r.event_time is not None]
+        if times:
+            newest = max([*times, *([newest] if newest else [])])
+        last = page.next_link is None
+        if last and (newest is None or newest < started):
+            newest = started  # nothing newer exists; late records are what the overlap re-reads
+        if newest is not None and newest != since:
+            saved = await cp.put_state(AUDIT_STATE, {"since": format_timestamp(newest)}, state.etag)
+            if saved is None:
+                log.warning("audit poll checkpoint changed by another writer; resuming next tick")
+                return
+            state, since = saved, newest
+        if last:
+            return
+        assert page.next_link is not None
+        page = await graph.directory_audits(link=page.next_link)
+
+
+def _delta_ids(state_values: dict[str, Any]) -> dict[str, str]:
+    try:
+        ids = json.loads(state_values.get("ids") or "{}")
+    except ValueError:
+        return {}
+    return {str(k).lower(): str(v) for k, v in ids.items()} if isinstance(ids, dict) else {}
+
+
+async def _follow_delta(svc: Services, out: TickOutcome) -> None:
+    cp = svc.checkpoints()
+    state = await cp.get_state(DELTA_STATE)
+    link = state.values.get("link")
+    if not isinstance(link, str) or not link:
+        return
+    ids = _delta_ids(state.values)
+    graph = await svc.graph()
+    page = await graph.service_principal_delta(link=link)
+    removed: list[tuple[str, str, str]] = []
+    for _ in range(MAX_PAGES):
+        for item in page.items:
+            gone = item.get("@removed") if isinstance(item, dict) else None
+            sp_id = str(item.get("id") or "").lower() if isinstance(item, dict) else ""
+            if isinstance(gone, dict) and sp_id in ids:
+                removed.append((ids[sp_id], sp_id, str(gone.get("reason") or "").lower()))
+        if page.next_link is None:
+            break
+        page = await graph.service_principal_delta(link=page.next_link)
+    for app_key, sp_id, reason in removed:
+        out.removed.append(f"{app_key}:{sp_id}:{reason}")
+        out.outcomes.append(await _process_removal(svc, app_key, sp_id, reason))
+    if page.delta_link:
+        await cp.put_state(DELTA_STATE, {"link": page.delta_link, "ids": json.dumps(ids)}, state.etag)
+
+
+async def _process_removal(svc: Services, app_key: str, sp_id: str, reason: str) -> RecordOutcome:
+    """A delta ``@removed`` → the incident a deletion opens (``changed``: soft, else hard)."""
+    from shared.classify import Classification
+    from shared.models import TargetResource
+    from shared.pipeline import health_record, process_record
+
+    app = svc.settings.catalogue.by_key(app_key)
+    soft = reason == "changed"
+    if app_key == svc.settings.catalogue.integration.key:
+        kind = Kind.INTEGRATION_DELETED if soft else Kind.INTEGRATION_HARD_DELETED
+        action = Action.NOTIFY_CONSENT
+    else:
+        kind, action = Kind.IDENTITY_APP_DELETED, Action.NOTIFY_REPROVISION
+    detail = f"service principal removed ({'soft' if soft else 'hard'} delete, delta reason {reason or 'none'})"
+    record = health_record(app_key, detail, sp_id)
+    c = Classification(kind=kind, action=action, app=app, target=TargetResource(id=sp_id), rule="delta")
+    return await process_record(svc, record, c)
+
+
+async def _track_delta(svc: Services, report: HealthReport) -> None:
+    """Start a new delta round when the present Webex SP ids changed (or none is tracked yet)."""
+    present = {
+        r.object_id.lower(): r.app_key
+        for r in report.results
+        if r.name.startswith("graph.service_principal.") and r.verdict in ("healthy", "disabled")
+        if r.object_id and r.app_key
+    }
+    cp = svc.checkpoints()
+    state = await cp.get_state(DELTA_STATE)
+    if state.values.get("link") and _delta_ids(state.values) == present:
+        return
+    if not present:
+        if state.values.get("link"):
+            await cp.put_state(DELTA_STATE, {"link": "", "ids": "{}"}, state.etag)
+        return
+    graph = await svc.graph()
+    page = await graph.service_principal_delta(ids=sorted(present))
+    for _ in range(MAX_PAGES):  # the first round lists the current objects: only its end matters
+        if page.next_link is None:
+            break
+        page = await graph.service_principal_delta(link=page.next_link)
+    if page.delta_link:
+        await cp.put_state(DELTA_STATE, {"link": page.delta_link, "ids": json.dumps(present)}, state.etag)
