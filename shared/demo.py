@@ -1,7 +1,8 @@
 """``python -m shared.cli demo``: one whole incident lifecycle on local stand-ins.
 
-It runs the same core the Functions triggers call — the Event Grid payload through
-``ingest_payload``, verification runs taken off the real Storage queue in Azurite — against the
+It runs the same core the Functions triggers call — the Event Grid payload classified and written
+to the intake queue, intake and verification messages taken off the real Storage queues in Azurite
+— against the
 loopback simulator standing in for Microsoft Graph, Entra ID and Webex. ``make demo`` starts both
 services; the demo only needs ``SIMULATOR_URL`` and ``AzureWebJobsStorage``. Verification delays are
 shortened to seconds so the story fits in a terminal.
@@ -31,7 +32,9 @@ def run_demo(*, out: TextIO, err: TextIO, output_dir: str) -> int:
 
 async def _demo(out: TextIO, folder: Path) -> int:
     from shared.config import load_settings, storage_config
-    from shared.ingest import ingest_payload
+    from shared.ingest import ingest
+    from shared.intake import prepare
+    from shared.normalize import extract
     from shared.runtime import Services
     from shared.verification import run_verification
     from simulator.client import SimulatorControl
@@ -61,8 +64,9 @@ async def _demo(out: TextIO, folder: Path) -> int:
         record = records[-1]
         say(f"{ACTOR} deletes “Cisco Webex Identity Integration” (audit record {record['id']})")
 
+        event_id = str(uuid.uuid4())
         envelope = {
-            "id": str(uuid.uuid4()),
+            "id": event_id,
             "eventType": "Webex.AuditRecord",
             "subject": "auditLogs/directoryAudits",
             "eventTime": record.get("activityDateTime"),
@@ -71,11 +75,16 @@ async def _demo(out: TextIO, folder: Path) -> int:
         }
         outcomes: list[str] = []
         for _ in range(3):  # Event Grid is at-least-once: deliver the same event three times
-            result = await ingest_payload(svc, envelope)
+            # What the Event Grid trigger does: CPU-only classification, one durable queue write.
+            intake = prepare(extract(envelope), settings.catalogue, origin="eventgrid", ref=event_id)
+            await svc.intake().send_all(intake.messages)
+        say("Event Grid delivered the event 3 times; each was acknowledged after one intake-queue write")
+        for intake_message in await svc.intake().receive():  # what the intake queue trigger does
+            result = await ingest(svc, intake_message.extraction())
             outcomes.extend(o.outcome for o in result.outcomes)
         inc = await svc.store().get_open(settings.tenant_id, "integration")
         assert inc is not None, "the deletion must open an incident"
-        say(f"detected via Event Grid (3 deliveries → {', '.join(outcomes)}): kind {inc.kind}")
+        say(f"intake queue processed ({', '.join(outcomes)}): kind {inc.kind}")
         say(f"incident {inc.incident_id} opened (state {inc.state})")
         for key, d in sorted(inc.deliveries.items()):
             say(f"notified: {key.split('/')[0]} ({d.status})")

@@ -67,8 +67,13 @@ async def raw_queue_bodies(queue: str = "webex-verify") -> list[str]:
     """Peek the raw (still base64) queue bodies, to prove the host's encoding is used."""
     from azure.storage.queue.aio import QueueClient
 
+    from azure.core.exceptions import ResourceNotFoundError
+
     async with QueueClient.from_connection_string(os.environ["AzureWebJobsStorage"], queue) as q:
-        return [m.content for m in await q.peek_messages(max_messages=32)]
+        try:
+            return [m.content for m in await q.peek_messages(max_messages=32)]
+        except ResourceNotFoundError:  # never written to: nothing queued
+            return []
 
 
 async def run_intake(app_functions: dict[str, Any]) -> int:
