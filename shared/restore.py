@@ -2,7 +2,9 @@
 
 Entra keeps a deleted service principal in the recycle bin for 30 days; restoring it
 (``POST /directory/deletedItems/{id}/restore``, Application.ReadWrite.All) brings it back with the
-same object id *and* its admin-consent grants, which is the whole fix for a soft delete. A restore
+same object id and its previous configuration (Microsoft documents every part but Conditional Access
+policies). Whether the admin-consent grants came back with it is exactly what the verification run
+checks (Webex answers 701018 otherwise), so a restore is a first attempt, not a claimed fix. It
 changes the tenant, so it is tried at most once per incident and every outcome is told to people.
 
 Where it hooks in: :func:`shared.pipeline.process_record` asks :func:`auto_restore` before the

@@ -165,3 +165,75 @@ async def test_auto_restore_off_by_default(sim: Any, app_functions: dict[str, An
     assert await sim.requests(path=RESTORE_PATH, method="POST") == []
     (inc,) = await incidents()
     assert not inc.restore_attempted and inc.restore_outcome is None and inc.state == "notified"
+
+
+async def test_timer_path_restores_once_without_any_event(heal: Any, app_functions: dict[str, Any]) -> None:
+    """No event reached us (no diagnostic setting, Event Grid down): the health timer finds the app in
+    the recycle bin, and the same incident logic restores it once."""
+    from azure.functions.timer import TimerRequest
+
+    tick = app_functions["health_check"].get_user_function()
+    await heal.delete("integration")
+    await tick(TimerRequest(past_due=False))
+    await tick(TimerRequest(past_due=False))  # healthy again: asks for a verification, restores nothing
+    assert len(await heal.requests(path=RESTORE_PATH, method="POST")) == 1
+    (inc,) = await incidents()
+    assert inc.restore_outcome == "restored" and inc.sources == ("health",)
+    got = await delivered(heal)
+    assert all(len(p) == 1 and not asks_for_consent(c, p[0]) for c, p in got.items())
+    verify = app_functions["verify_incident"].get_user_function()
+    for msg in await receive_verify_messages(wait=8.0, expect=2):
+        await verify(msg)
+    assert [i.state for i in await incidents()] == ["resolved"]
+
+
+async def test_a_claim_left_by_a_dead_worker_is_settled_not_retried(
+    heal: Any, app_functions: dict[str, Any], services_env: dict[str, str]
+) -> None:
+    """A worker claimed the restore and died before recording what happened. While its claim is
+    fresh nobody sends anything (it may still be working); once the lease is over the verification
+    settles it as failed and sends the consent notice — and the restore is never tried again."""
+    from shared.incidents import Incident, new_incident_id
+    from shared.runtime import get_services
+    from shared.timeutil import clock
+
+    svc = await get_services()
+    now = clock.now()
+    claimed = Incident(
+        tenant_id=svc.settings.tenant_id, app_key="integration", app_id=INTEGRATION_APP_ID,
+        incident_id=new_incident_id("integration", now), kind="integration_deleted", action="notify_consent",
+        state="open", opened_at=now, updated_at=now, first_record_id="crashed", soft_or_hard="soft",
+        sources=("graph",), restore_attempted=True, restore_outcome="claimed", restore_at=now,
+    )  # fmt: skip
+    await svc.store().open_or_attach(claimed, "graph")
+    records = await heal.delete("integration")
+    await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(records[0]))
+    assert {c: len(p) for c, p in (await delivered(heal)).items()} == dict.fromkeys(
+        ("email", "webex", "teams", "webhook"), 0
+    ), "the claimant may still be working: nothing sent yet"
+
+    clock.advance(180)  # past the restore lease
+    await verify_once(app_functions)
+    (inc,) = await incidents()
+    assert inc.restore_outcome == "failed" and "did not complete" in (inc.reason or "")
+    got = await delivered(heal)
+    for channel, posts in got.items():
+        assert len(posts) == 1 and asks_for_consent(channel, posts[0]), channel
+        assert "did not complete" in notice_text(channel, posts[0]), channel
+    assert await heal.requests(path=RESTORE_PATH, method="POST") == [], "never re-tried"
+
+
+async def test_identity_app_is_restored_too(heal: Any, app_functions: dict[str, Any]) -> None:
+    records = await heal.delete("identity")
+    await open_twice(app_functions, records[0])
+    restores = await heal.requests(path=RESTORE_PATH, method="POST")
+    assert len(restores) == 1
+    identity_app_id = (await heal.state())["config"]["identity_app_id"]
+    assert any(sp["appId"] == identity_app_id for sp in (await heal.state())["service_principals"])
+    (inc,) = await incidents()
+    assert inc.kind == "identity_app_deleted" and inc.restore_outcome == "restored"
+    got = await delivered(heal)
+    assert [p["json"]["notice"] for p in got["webhook"]] == ["restored"]
+    assert all(len(p) == 1 and "Wizard App set-up" not in notice_text(c, p[0]) for c, p in got.items()), (
+        "no re-run steps"
+    )
