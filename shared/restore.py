@@ -9,7 +9,10 @@ changes the tenant, so it is tried at most once per incident and every outcome i
 
 Where it hooks in: :func:`shared.pipeline.process_record` asks :func:`auto_restore` before the
 opening notice of a deletion incident (``integration_deleted``, ``integration_hard_deleted``,
-``identity_app_deleted``); the answer picks the notice:
+``identity_app_deleted``); the answer picks the notice. Not a new classifier ``Action``: the action
+says what the admins' fix is (consent, re-run the wizard), and that stays true whenever the restore
+cannot be done; *trying the restore first* is a deployment choice, so it is decided here, at the
+pipeline, from the setting:
 
 =============  ==========================================================================
 outcome        what happens
