@@ -84,6 +84,9 @@ param mailTo string = ''
 @description('Restore a soft-deleted Webex service principal from the recycle bin automatically. Grants the identity Application.ReadWrite.All, a highly privileged permission: off by default.')
 param enableAutoRestore bool = false
 
+@description('Write a warning into the Webex service principals\' notes ("Required by Webex directory sync …") so the next admin sees it in the portal before deleting. Needs Application.ReadWrite.All, like auto-restore: off by default.')
+param enablePreventionNotes bool = false
+
 @description('Create the tenant diagnostic setting that streams Entra AuditLogs into the workspace (needs a Global or Security Administrator, and deployment rights at tenant scope). Turn off when the tenant already streams AuditLogs, and point the alert at that workspace yourself.')
 param enableTenantDiagnosticSetting bool = true
 
@@ -265,6 +268,7 @@ module api 'app/api.bicep' = {
     mailSender: enableEmail ? mailSender : ''
     mailTo: enableEmail ? mailTo : ''
     autoRestore: enableAutoRestore
+    preventionNotes: enablePreventionNotes
     healthSchedule: healthSchedule
     graphBaseUrl: graphBaseUrl
     logAnalyticsEndpoint: logAnalyticsEndpoint
@@ -331,7 +335,7 @@ module graphPermissions 'app/graph-permissions.bicep' = {
   params: {
     identityPrincipalId: identity.outputs.principalId
     enableEmail: enableEmail
-    enableAutoRestore: enableAutoRestore
+    enableApplicationWrite: enableAutoRestore || enablePreventionNotes
   }
 }
 

@@ -33,6 +33,7 @@ class CheckResult:
     object_id: str | None = None
     soft_deleted: bool | None = None
     retry_after: float | None = None
+    notes: str | None = None  # the service principal's notes, read in the same call (shared.prevention)
 
     @property
     def ok(self) -> bool:
@@ -80,9 +81,12 @@ async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
             sp = found[0]
             if sp.account_enabled is False:
                 return done(
-                    "disabled", f"{app.display_name} ({sp.id}) is disabled (accountEnabled=false)", object_id=sp.id
+                    "disabled",
+                    f"{app.display_name} ({sp.id}) is disabled (accountEnabled=false)",
+                    object_id=sp.id,
+                    notes=sp.notes,
                 )
-            return done("healthy", f"{app.display_name} present ({sp.id}), enabled", object_id=sp.id)
+            return done("healthy", f"{app.display_name} present ({sp.id}), enabled", object_id=sp.id, notes=sp.notes)
         deleted = await graph.deleted_service_principals(app.app_id)
     except TransientError as exc:
         return done("degraded", f"Graph: {exc}", retry_after=exc.retry_after)

@@ -74,6 +74,7 @@ class Settings(BaseModel):
     audit_poll_overlap_minutes: Annotated[int, Field(alias="AUDIT_POLL_OVERLAP_MINUTES", ge=0, le=1440)] = 10
     max_payload_bytes: Annotated[int, Field(alias="MAX_PAYLOAD_BYTES", ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     auto_restore: Annotated[bool, Field(alias="AUTO_RESTORE")] = False
+    prevention_notes: Annotated[bool, Field(alias="PREVENTION_NOTES")] = False
 
     @field_validator("tenant_id")
     @classmethod

@@ -36,6 +36,7 @@ class ServicePrincipal:
     app_id: str
     display_name: str | None
     account_enabled: bool | None
+    notes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +86,11 @@ def map_graph_error(exc: BaseException) -> Exception:
         status = exc.response_status_code
         retry_after = parse_retry_after(_header(exc.response_headers, "retry-after"))
         request_id = _header(exc.response_headers, "request-id")
+        code = getattr(getattr(exc, "error", None), "code", None)
+        answer = f"Graph answered {status}" + (f" ({str(code)[:80]})" if code else "")
         if status is None or status in _TRANSIENT_STATUS:
-            return TransientError(f"Graph answered {status}", retry_after=retry_after)
-        return UpstreamError(f"Graph answered {status}", status=status, tracking_id=request_id)
+            return TransientError(answer, retry_after=retry_after)
+        return UpstreamError(answer, status=status, tracking_id=request_id)
     if isinstance(exc, (httpx.TimeoutException, httpx.TransportError)):
         return TransientError(f"Graph unreachable: {type(exc).__name__}")
     if isinstance(exc, ValueError):  # malformed JSON in a 2xx answer
@@ -143,13 +146,17 @@ class Graph:
         )
 
         params = ServicePrincipalsRequestBuilder.ServicePrincipalsRequestBuilderGetQueryParameters(
-            filter=f"appId eq '{_guid(app_id)}'", select=["id", "appId", "displayName", "accountEnabled"]
+            filter=f"appId eq '{_guid(app_id)}'", select=["id", "appId", "displayName", "accountEnabled", "notes"]
         )
         config = RequestConfiguration(query_parameters=params)
         result = await self._call(lambda: self.client.service_principals.get(request_configuration=config))
         return [
             ServicePrincipal(
-                id=str(sp.id), app_id=str(sp.app_id), display_name=sp.display_name, account_enabled=sp.account_enabled
+                id=str(sp.id),
+                app_id=str(sp.app_id),
+                display_name=sp.display_name,
+                account_enabled=sp.account_enabled,
+                notes=sp.notes,
             )
             for sp in (getattr(result, "value", None) or [])
             if sp.id and sp.app_id
@@ -241,6 +248,40 @@ class Graph:
         )
         config = RequestConfiguration(query_parameters=params)
         return await self._get_page(lambda: builder.to_get_request_information(config))
+
+    async def restore_deleted(self, object_id: str) -> str:
+        """``POST /directory/deletedItems/{id}/restore``: ONE attempt, never retried here.
+
+        A retry after a timeout or a 5xx could restore twice or race an admin; the caller records a
+        claim on the incident before calling and treats any failure as "not restored" (the admins
+        get the consent notice). Needs Application.ReadWrite.All. Returns the restored object id.
+        """
+        builder = self.client.directory.deleted_items.by_directory_object_id(_object_id(object_id)).restore
+        try:
+            restored = await builder.post()
+        except Exception as exc:
+            mapped = map_graph_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        return str(getattr(restored, "id", None) or object_id)
+
+    async def update_notes(self, object_id: str, notes: str) -> None:
+        """``PATCH /servicePrincipals/{id}`` with ``notes`` only (idempotent, so retried)."""
+        from msgraph.generated.models.service_principal import ServicePrincipal as GraphServicePrincipal
+
+        body = GraphServicePrincipal(notes=notes)
+        builder = self.client.service_principals.by_service_principal_id(_object_id(object_id))
+        await self._call(lambda: builder.patch(body))
+
+
+def _object_id(value: str) -> str:
+    """Object ids go into a URL path: Graph's own ids only (GUIDs), never event text."""
+    from shared.catalogue import is_guid
+
+    if not is_guid(value):
+        raise ValueError("object id must be a GUID")
+    return value.lower()
 
 
 def _guid(value: str) -> str:

@@ -61,6 +61,10 @@ async def run_health_check(svc: Services) -> HealthOutcome:
 
     report = await run_checks(svc)
     outcome = HealthOutcome(report)
+    if svc.settings.prevention_notes:  # opt-in; why here and not at verification: shared.prevention
+        from shared.prevention import ensure_notes
+
+        await ensure_notes(svc, report)
     cat = svc.settings.catalogue
     store = svc.store()
     broken: set[str] = set()

@@ -100,6 +100,8 @@ class Incident:
     resolved_at: datetime | None = None
     escalated_at: datetime | None = None
     restore_attempted: bool = False
+    restore_outcome: str | None = None  # claimed | restored | impossible | failed (shared.restore)
+    restore_at: datetime | None = None
     reason: str | None = None
     etag: str | None = None
 
@@ -123,14 +125,14 @@ class Incident:
         for name in (
             "tenant_id", "app_key", "app_id", "incident_id", "kind", "action", "state", "first_record_id",
             "activity", "initiator_kind", "initiator_label", "target_object_id", "soft_or_hard",
-            "last_verdict", "reason",
+            "last_verdict", "reason", "restore_outcome",
         ):  # fmt: skip
             value = getattr(self, name)
             if value is not None:
                 entity[name] = value
         for name in (
             "opened_at", "updated_at", "event_time", "next_verify_at", "last_reminder_at", "resolved_at",
-            "escalated_at",
+            "escalated_at", "restore_at",
         ):  # fmt: skip
             value = getattr(self, name)
             if value is not None:
@@ -180,6 +182,8 @@ class Incident:
             resolved_at=ts("resolved_at"),
             escalated_at=ts("escalated_at"),
             restore_attempted=bool(entity.get("restore_attempted", False)),
+            restore_outcome=entity.get("restore_outcome"),
+            restore_at=ts("restore_at"),
             reason=entity.get("reason"),
             etag=etag,
         )

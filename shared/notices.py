@@ -147,9 +147,12 @@ async def deliver(
         if reason is not None:
             view = replace(view, reason=reason)
         thread_ref = None
-        if view.is_follow_up:
-            opened = current.deliveries.get(f"{channel.name}/opened")
-            thread_ref = opened.ref if opened and opened.status == "sent" else None
+        if view.is_follow_up:  # thread under the first notice: "opened", or "restored" when it replaced it
+            for root in ("opened", "restored"):
+                first = current.deliveries.get(f"{channel.name}/{root}")
+                if first and first.status == "sent" and first.ref:
+                    thread_ref = first.ref
+                    break
         try:
             result = await channel.send(render(view, channel.name), thread_ref=thread_ref)
             ok, ref, error = result.ok, result.message_ref, result.error
@@ -191,7 +194,7 @@ async def deliver(
                 "notice %s failed on %s for incident %s: %s", key, channel.name, current.incident_id, error, extra=extra
             )
 
-    if str(notice) == "opened" and not report.failed and current.state == State.OPEN:
+    if str(notice) in ("opened", "restored") and not report.failed and current.state == State.OPEN:
 
         def notified(c: Incident) -> Incident | None:
             return replace(c, state=State.NOTIFIED) if c.state == State.OPEN else None

@@ -7,6 +7,9 @@ Every detection path ends here, so the invariants live here once:
   (``seen``) only *after* its work is done, so a crash re-processes instead of losing it.
 - **Late records do not reopen a fixed outage**: a deletion older than the app's last resolution is
   stale (alerts lag the timer by minutes).
+- **Self-healing is opt-in and decided once**: with ``AUTO_RESTORE=true`` a deletion incident asks
+  :func:`shared.restore.auto_restore` before its first notice; a successful restore replaces the
+  consent notice with a ``restored`` one (the flow is documented in :mod:`shared.restore`).
 - **Nothing is lost**: a notice that could not be delivered makes the invocation fail with a
   :class:`TransientError` (the platform retries; sent channels are not re-sent), and the record is
   not marked seen until everything went out.
@@ -111,7 +114,8 @@ async def schedule_verification(svc: Services, inc: Incident, *, delay: float | 
 
 async def process_record(svc: Services, record: AuditRecord, c: Classification) -> RecordOutcome:
     """Act on one classified record (see the module docstring for the guarantees)."""
-    from shared.notices import deliver
+    from shared import restore
+    from shared.notices import DeliveryReport, deliver
     from shared.notify.view import NoticeKind
 
     s = svc.settings
@@ -158,7 +162,13 @@ async def process_record(svc: Services, record: AuditRecord, c: Classification) 
 
         inc = await store.mutate(inc.tenant_id, inc.app_key, upgrade) or inc
 
-    inc, report = await deliver(svc, inc, NoticeKind.OPENED)
+    notice: NoticeKind | None = NoticeKind.OPENED
+    if restore.applies(svc, inc):  # opt-in self-healing decides which notice opens (shared.restore)
+        inc, restored = await restore.auto_restore(svc, inc)
+        notice = {"restored": NoticeKind.RESTORED, "in_progress": None}.get(restored, NoticeKind.OPENED)
+    report = DeliveryReport()
+    if notice is not None:
+        inc, report = await deliver(svc, inc, notice)
     if inc.next_verify_at is None:
         inc = await schedule_verification(svc, inc)
     if report.pending:

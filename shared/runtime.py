@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from shared.verify_queue import VerifyQueue
 
 
+HTTP_TIMEOUT = 15.0
+"""Read/write timeout of the shared httpx client (Webex, Teams, webhook), in seconds."""
+
+
 class Services:
     """Settings plus lazily created clients. ``worker_id`` tags delivery claims."""
 
@@ -70,7 +74,7 @@ class Services:
         if self._http is None:
             import httpx
 
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False)
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(HTTP_TIMEOUT, connect=5.0), follow_redirects=False)
         return self._http
 
     def store(self) -> IncidentStore:

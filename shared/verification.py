@@ -128,6 +128,10 @@ async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
         return replace(c, last_verdict=summary) if c.incident_id == inc.incident_id else None
 
     inc = await store.mutate(inc.tenant_id, inc.app_key, note) or inc
+    if inc.restore_attempted:  # the restore did not fix it: the consent notice after all (shared.restore)
+        from shared.restore import follow_up
+
+        inc = await follow_up(svc, inc, report)
     if now >= deadline and inc.escalated_at is None:
 
         def escalate(c: Incident) -> Incident | None:

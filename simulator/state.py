@@ -128,6 +128,8 @@ class SimState:
         self.change_seq = 0
         self.mails: list[dict[str, Any]] = []
         self.webex_messages: list[dict[str, Any]] = []
+        self.teams_posts: list[dict[str, Any]] = []  # simulator.receivers
+        self.webhook_posts: list[dict[str, Any]] = []
         self.la_queries: list[dict[str, Any]] = []
         self.requests.clear()
         self.faults.clear()
@@ -449,6 +451,8 @@ class SimState:
             "audit_records": [e.record for e in self.audits],
             "sent_mails": self.mails,
             "webex_messages": self.webex_messages,
+            "teams_posts": self.teams_posts,
+            "webhook_posts": self.webhook_posts,
             "log_analytics_queries": self.la_queries,
             "faults": [f.describe() for f in self.faults],
         }

@@ -529,6 +529,7 @@ def test_parameters_file_matches_main_and_feeds_no_secret(texts: dict[str, str])
     for name in ("webexOrgId", "mailSender", "mailTo", "enableAutoRestore", "enableEmail"):
         assert name in declared
     assert declared["enableAutoRestore"] == "false"
+    assert declared["enablePreventionNotes"] == "false", "self-healing features are off by default"
     assert declared["enableTenantDiagnosticSetting"] == "true"
     assert "healthSchedule" in declared
 
@@ -585,8 +586,12 @@ def test_graph_permissions_are_least_privilege(texts: dict[str, str]) -> None:
         "Application.Read.All": None,
         "AuditLog.Read.All": None,
         "Mail.Send": "enableEmail",
-        "Application.ReadWrite.All": "enableAutoRestore",
+        "Application.ReadWrite.All": "enableApplicationWrite",
     }
+    main = strip_comments(texts["infra/main.bicep"])
+    assert re.search(r"enableApplicationWrite:\s*enableAutoRestore \|\| enablePreventionNotes\b", main), (
+        "Application.ReadWrite.All is granted when auto-restore OR prevention notes is on"
+    )
 
 
 def test_role_ids_carry_their_names_and_assignments_are_idempotent(texts: dict[str, str]) -> None:

@@ -84,7 +84,6 @@ def test_reenable_and_reprovision_steps() -> None:
         (NoticeKind.REMINDER, "[Reminder]", True),
         (NoticeKind.ESCALATED, "[Escalated]", True),
         (NoticeKind.RESOLVED, "[Resolved]", False),
-        (NoticeKind.RESTORED, "[Restored]", False),
     ],
 )
 def test_follow_up_notices(notice: NoticeKind, subject_start: str, consent_shown: bool) -> None:
@@ -98,6 +97,24 @@ def test_follow_up_notices(notice: NoticeKind, subject_start: str, consent_shown
     if notice is NoticeKind.RESOLVED:
         assert "1 h 07 min" in r.text and "1 h 07 min" in webex
         assert "Steps:" not in r.text
+
+
+def test_restored_notice_replaces_the_opening_one() -> None:
+    """With AUTO_RESTORE the restored notice is the first an admin sees: full details, no consent
+    link, and what is left to do (find out who deleted it)."""
+    view = sample(NoticeKind.RESTORED)
+    r = render(view, "email")
+    assert r.subject and r.subject.startswith("[Restored]")
+    assert CONSENT not in r.text and "Grant admin consent" not in (r.html or "")
+    assert "Restored automatically" in r.text and "Details:" in r.text and "Steps:" in r.text
+    assert "AUTO_RESTORE" in r.text and "Impact:" not in r.text
+    webex = render(view, "webex").text
+    assert webex.startswith("**Restored automatically:") and CONSENT not in webex and "**Details**" in webex
+    card = render(view, "teams").payload or {}
+    assert all(a["title"] != "Grant admin consent" for a in card["attachments"][0]["content"]["actions"])
+    doc = render(view, "webhook").payload or {}
+    assert doc["notice"] == "restored" and doc["consent_needed"] is False and doc["impact"] is None
+    assert len(doc["fix_steps"]) == 3
 
 
 def test_render_preview_shapes() -> None:

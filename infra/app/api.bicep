@@ -49,6 +49,7 @@ param notifyWebhookUrl string
 param mailSender string
 param mailTo string
 param autoRestore bool
+param preventionNotes bool
 param healthSchedule string
 param graphBaseUrl string
 param logAnalyticsEndpoint string
@@ -105,6 +106,7 @@ var appSettings = {
   MAIL_SENDER: mailSender
   MAIL_TO: mailTo
   AUTO_RESTORE: autoRestore ? 'true' : 'false'
+  PREVENTION_NOTES: preventionNotes ? 'true' : 'false'
   HEALTH_SCHEDULE: healthSchedule
   INCIDENTS_TABLE: incidentsTableName
   GRAPH_BASE_URL: graphBaseUrl

@@ -12,8 +12,8 @@ param identityPrincipalId string
 @description('E-mail notices on: grant Mail.Send.')
 param enableEmail bool
 
-@description('Auto-restore on: grant Application.ReadWrite.All.')
-param enableAutoRestore bool
+@description('Auto-restore or prevention notes on: grant Application.ReadWrite.All.')
+param enableApplicationWrite bool
 
 var graphAppId = '00000003-0000-0000-c000-000000000000' // Microsoft Graph
 
@@ -52,8 +52,9 @@ resource mailSend 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableEmail) {
   resourceId: graph.id
 }
 
-// POST /directory/deletedItems/{id}/restore for a service principal the app does not own.
-resource applicationReadWrite 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableAutoRestore) {
+// POST /directory/deletedItems/{id}/restore (auto-restore) and PATCH /servicePrincipals/{id} notes
+// (prevention notes) on service principals the app does not own.
+resource applicationReadWrite 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableApplicationWrite) {
   appRoleId: graphRoles.applicationReadWriteAll
   principalId: identityPrincipalId
   resourceId: graph.id

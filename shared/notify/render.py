@@ -26,7 +26,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from shared.notify.escape import Safe, cap_utf8, card_md, clean, clip, plain, subject_line, webex_md
-from shared.notify.view import IMPACT, FixStep, IncidentView, NoticeKind
+from shared.notify.view import IMPACT, FixStep, IncidentView, NoticeKind, restored_steps
 from shared.timeutil import format_timestamp
 
 ChannelName = Literal["email", "teams", "webex", "webhook"]
@@ -149,8 +149,8 @@ def headline(view: IncidentView) -> str:
             return f"Resolved: Webex directory sync works again for “{view.app_display_name}”."
         case _:
             return (
-                f"“{view.app_display_name}” was restored automatically from the Microsoft Entra recycle bin; "
-                "sync is being verified."
+                f"Restored automatically: {what}. The project restored it from the Microsoft Entra recycle bin "
+                "(AUTO_RESTORE); Webex directory sync is being verified."
             )
 
 
@@ -195,6 +195,8 @@ def facts(view: IncidentView) -> list[tuple[str, str]]:
 
 
 def _steps(view: IncidentView) -> tuple[FixStep, ...]:
+    if view.notice is NoticeKind.RESTORED:
+        return restored_steps(view.links)
     return view.fix_steps if view.still_broken else ()
 
 

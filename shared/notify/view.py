@@ -41,11 +41,13 @@ class NoticeKind(StrEnum):
     REMINDER = "reminder"  # still broken
     RESOLVED = "resolved"  # fixed, with the time it took
     ESCALATED = "escalated"  # the deadline passed, still broken
-    RESTORED = "restored"  # the project restored the app itself (opt-in AUTO_RESTORE)
+    RESTORED = "restored"  # the project restored the app itself (opt-in AUTO_RESTORE), instead of "opened"
 
 
-FOLLOW_UPS = frozenset({NoticeKind.REMINDER, NoticeKind.RESOLVED, NoticeKind.ESCALATED, NoticeKind.RESTORED})
-"""Notices that continue a conversation (a Webex thread reply) rather than start one."""
+FOLLOW_UPS = frozenset({NoticeKind.REMINDER, NoticeKind.RESOLVED, NoticeKind.ESCALATED})
+"""Notices that continue a conversation (a Webex thread reply) rather than start one. ``restored``
+is not one: it replaces the opening notice of an auto-restored incident, so it carries the full
+details (who deleted what, when) and later notices thread under it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +211,29 @@ def fix_steps_for(
             FixStep("Make sure “Allow Azure AD sync” is on in the same Directory synchronization page."),
         )
     return ()
+
+
+def restored_steps(links: Links | None = None) -> tuple[FixStep, ...]:
+    """What an admin still does after an automatic restore: find out why it was deleted."""
+    links = links or Links()
+    return (
+        FixStep(
+            "Nothing to fix: the app is back with its permissions. Find out who deleted it (Details below) and "
+            "why; the app is required by Webex directory sync.",
+            links.audit_log,
+            "Open the Entra audit log",
+        ),
+        FixStep(
+            "If the deletion was intended (the organization is leaving Webex directory sync), turn AUTO_RESTORE "
+            "off before deleting the app again, or it is restored again."
+        ),
+        FixStep(
+            "In Control Hub → Management → Organization settings → Directory synchronization, make sure "
+            "“Allow Azure AD sync” is on.",
+            links.control_hub_settings,
+            "Open Control Hub settings",
+        ),
+    )
 
 
 def _target(record: AuditRecord, app: WebexApp) -> TargetResource | None:
