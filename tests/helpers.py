@@ -76,15 +76,22 @@ async def raw_queue_bodies(queue: str = "webex-verify") -> list[str]:
             return []
 
 
-async def run_intake(app_functions: dict[str, Any]) -> int:
+async def run_intake(app_functions: dict[str, Any], *, concurrent: bool = False) -> int:
     """Play the host for the intake queue: take every message the push triggers wrote and call the
-    intake function with it as a real ``func.QueueMessage``. Returns how many were processed."""
+    intake function with it as a real ``func.QueueMessage``. Returns how many were processed.
+    ``concurrent`` hands a batch to the function all at once, as several instances would."""
+    import asyncio
+
     handler = app_functions["intake_process"].get_user_function()
     done = 0
     while True:
         batch = await receive_messages("webex-intake", wait=0, expect=32)
         if not batch:
             return done
+        if concurrent:
+            await asyncio.gather(*(handler(msg) for msg in batch))
+            done += len(batch)
+            continue
         for msg in batch:
             await handler(msg)
             done += 1

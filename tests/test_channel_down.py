@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.errors import TransientError
-from tests.helpers import eventgrid_event, incidents, receive_verify_messages
+from tests.helpers import eventgrid_event, incidents, receive_verify_messages, run_intake
 from tests.notice_helpers import CHANNEL_PATHS, delivered, enable_all_channels
 
 CHANNELS = tuple(CHANNEL_PATHS)
@@ -48,8 +48,9 @@ async def test_one_channel_down_is_delivered_later_exactly_once(
     handler = app_functions["eventgrid_audit"].get_user_function()
     event = eventgrid_event(records[0])
 
-    with pytest.raises(TransientError, match=channel):  # fails so Event Grid redelivers
-        await handler(event)
+    await handler(event)  # acknowledged after the intake-queue write
+    with pytest.raises(TransientError, match=channel):  # the intake run fails so the queue redelivers
+        await run_intake(app_functions)
     got = await delivered(channels)
     others = [c for c in CHANNELS if c != channel]
     assert {c: len(got[c]) for c in others} == dict.fromkeys(others, 1), "the others deliver at once"
@@ -75,6 +76,7 @@ async def test_one_channel_down_is_delivered_later_exactly_once(
     assert inc.deliveries[f"{channel}/opened"].status == "sent" and inc.deliveries[f"{channel}/opened"].attempts == 2
 
     await handler(event)  # Event Grid's redelivery finds nothing left to send
+    await run_intake(app_functions)
     (msg,) = await receive_verify_messages(wait=8.0)
     await verify(msg)
     got = await delivered(channels)
@@ -90,6 +92,7 @@ async def test_webhook_delivery_is_signed_with_the_configured_secret(
 
     records = await channels.delete("integration")
     await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(records[0]))
+    await run_intake(app_functions)
     (post,) = (await channels.state())["webhook_posts"]
     assert verify_webhook(post["raw"].encode(), WEBHOOK_SECRET.encode(), post["signature"], post["timestamp"])
     assert post["body"]["notice"] == "opened" and post["body"]["consent_needed"] is True
