@@ -160,6 +160,32 @@ class Graph:
             if sp.id
         ]
 
+    async def permission_grants(self, client_sp_id: str) -> list[PermissionGrant]:
+        """Delegated grants held by a service principal (object id): the admin consent Webex needs."""
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.oauth2_permission_grants.oauth2_permission_grants_request_builder import (
+            Oauth2PermissionGrantsRequestBuilder,
+        )
+
+        params = Oauth2PermissionGrantsRequestBuilder.Oauth2PermissionGrantsRequestBuilderGetQueryParameters(
+            filter=f"clientId eq '{_guid(client_sp_id)}'"
+        )
+        config = RequestConfiguration(query_parameters=params)
+        result = await self._call(lambda: self.client.oauth2_permission_grants.get(request_configuration=config))
+        return [
+            PermissionGrant(id=str(g.id), consent_type=g.consent_type, scope=g.scope, resource_id=g.resource_id)
+            for g in (getattr(result, "value", None) or [])
+            if g.id
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionGrant:
+    id: str
+    consent_type: str | None
+    scope: str | None
+    resource_id: str | None
+
 
 def _guid(value: str) -> str:
     """App ids go into an OData filter: only catalogue GUIDs are allowed there (no injection)."""

@@ -52,6 +52,8 @@ def api_of(path: str) -> str:
         return "webexidentity"
     if _TOKEN_PATH.match(path):
         return "aad"
+    if path.startswith("/secrets/") or path == "/secrets":
+        return "keyvault"
     return "other"
 
 
@@ -69,7 +71,7 @@ def _redacted_headers(request: web.Request, state: SimState) -> tuple[dict[str, 
     aad = state.tokens.get(token) if token else None
     auth = {
         "authorization": token is not None,
-        "token_valid": bool(token and (aad is not None or token in state.config.webex_tokens())),
+        "token_valid": bool(token and (aad is not None or state.webex_token_valid(token))),
         "token_scope": aad.scope if aad else None,
     }
     return headers, auth
@@ -132,6 +134,8 @@ def _default_error_body(status: int, api: str, state: SimState, request: web.Req
     if api == "webexidentity":
         tracking = headers.setdefault("trackingid", atlas_tracking_id(state.request_seq))
         return atlas_error_body(str(status), message, tracking, key=str(status))
+    if api == "keyvault":
+        return {"error": {"code": "Throttled" if status == 429 else "InternalError", "message": message}}
     if api == "aad":
         return {
             "error": "temporarily_unavailable",
@@ -155,6 +159,9 @@ async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse
     state.request_seq += 1
     headers, auth = _redacted_headers(request, state)
     parsed, text, form = _body_views(raw, request.content_type)
+    if api_of(request.path) == "keyvault" and isinstance(parsed, dict) and "value" in parsed:
+        parsed = {**parsed, "value": "<redacted>"}  # a secret's value is never recorded
+        text = json.dumps(parsed)
     entry: dict[str, Any] = {
         "seq": state.request_seq,
         "method": request.method,
@@ -190,6 +197,8 @@ async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse
         response = await _run(handler, request, entry)
     if api == "webex" and "trackingid" not in response.headers:
         response.headers["trackingid"] = webex_tracking_id()
+    if api == "webexidentity" and "trackingid" not in response.headers:  # Control Hub tags every answer
+        response.headers["trackingid"] = atlas_tracking_id(state.request_seq)
     entry["status"] = response.status
     return response
 
