@@ -6,8 +6,9 @@ import azure.functions as func
 from functions.alerts import bp as alerts_bp
 from functions.eventgrid import bp as eventgrid_bp
 from functions.health import bp as health_bp
+from functions.poison import bp as poison_bp
 from functions.verify import bp as verify_bp
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (eventgrid_bp, alerts_bp, health_bp, verify_bp):
+for blueprint in (eventgrid_bp, alerts_bp, health_bp, verify_bp, poison_bp):
     app.register_functions(blueprint)

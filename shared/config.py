@@ -23,6 +23,9 @@ from shared.errors import ConfigError
 VERIFY_QUEUE = "webex-verify"
 """Verification queue; the queue trigger binds to the same constant (poison queue: ``-poison``)."""
 
+POISON_QUEUE = f"{VERIFY_QUEUE}-poison"
+"""Where the queue extension moves a verification message after ``maxDequeueCount`` (5) failures."""
+
 STORAGE_CONNECTION = "AzureWebJobsStorage"
 """The host's own storage connection, reused for incidents and the queue (identity-based in Azure)."""
 

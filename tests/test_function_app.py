@@ -17,8 +17,8 @@ def _trigger(fn: Any) -> dict[str, Any]:
     return next(b for b in bindings if b["type"].endswith("Trigger"))
 
 
-def test_four_functions_registered(functions: dict[str, Any]) -> None:
-    assert set(functions) == {"eventgrid_audit", "monitor_alert", "health_check", "verify_incident"}
+def test_five_functions_registered(functions: dict[str, Any]) -> None:
+    assert set(functions) == {"eventgrid_audit", "monitor_alert", "health_check", "verify_incident", "verify_poison"}
 
 
 def test_eventgrid_trigger(functions: dict[str, Any]) -> None:
@@ -44,6 +44,13 @@ def test_queue_trigger(functions: dict[str, Any]) -> None:
     t = _trigger(functions["verify_incident"])
     assert t["type"] == "queueTrigger"
     assert t["queueName"] == "webex-verify"
+    assert t["connection"] == "AzureWebJobsStorage"
+
+
+def test_poison_queue_trigger(functions: dict[str, Any]) -> None:
+    t = _trigger(functions["verify_poison"])
+    assert t["type"] == "queueTrigger"
+    assert t["queueName"] == "webex-verify-poison", "the host's <queue>-poison naming rule"
     assert t["connection"] == "AzureWebJobsStorage"
 
 
