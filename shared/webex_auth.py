@@ -209,6 +209,7 @@ class WebexAuth:
         self._source = source
         self._cached: _Cached | None = None
         self._dead: tuple[str, str] | None = None  # (fingerprint, evidence) of a refused refresh token
+        self._unsaved: str | None = None  # a rotated refresh token we could not store yet
         self._lock = asyncio.Lock()
 
     @property
@@ -242,6 +243,9 @@ class WebexAuth:
             if current is not None and current is not stale and clock.now() < current.renew_at:
                 return current.token  # another task refreshed while we waited
             creds = await self._source.load()
+            if self._unsaved is not None:  # newer than what the store holds: use it, store it now
+                creds = Credentials(client_secret=creds.client_secret, refresh_token=self._unsaved)
+                await self._save(self._unsaved)
             if not self._settings.webex_client_id or not creds.client_secret or not creds.refresh_token:
                 missing = [
                     name
@@ -259,8 +263,10 @@ class WebexAuth:
             pair = await self._exchange(creds.client_secret, creds.refresh_token, origin)
             new_refresh = pair.get("refresh_token")
             if isinstance(new_refresh, str) and new_refresh and new_refresh != creds.refresh_token:
-                await self._source.save_refresh_token(new_refresh)
-                log.info("Webex issued a new refresh token; stored it (%s)", self.mode)
+                # Webex may already have retired the old token: never lose the new one, even when
+                # the store is down (kept in memory and stored on the next refresh).
+                self._unsaved = new_refresh
+                await self._save(new_refresh)
                 origin = fingerprint(new_refresh)
             lifetime = _seconds(pair.get("expires_in"), default=3600.0)
             margin = min(MAX_MARGIN, timedelta(seconds=lifetime / 10))
@@ -269,6 +275,17 @@ class WebexAuth:
             if force:
                 log.info("Webex access token renewed after a refusal")
             return token
+
+    async def _save(self, token: str) -> None:
+        assert self._source is not None
+        try:
+            await self._source.save_refresh_token(token)
+        except TransientError as exc:
+            log.warning("could not store the new Webex refresh token yet (%s); kept in memory", exc)
+            return
+        if self._unsaved == token:
+            self._unsaved = None
+        log.info("Webex issued a new refresh token; stored it (%s)", self.mode)
 
     async def _exchange(self, client_secret: str, refresh_token: str, origin: str) -> dict[str, Any]:
         import httpx

@@ -32,7 +32,7 @@ EXCERPT = 200
 
 @dataclass(frozen=True, slots=True)
 class ScimAnswer:
-    verdict: str  # healthy | unauthorized | degraded | unknown | not_configured
+    verdict: str  # healthy | unauthorized | degraded | unknown | not_configured (no token, or no SCIM scope)
     status: int | None = None
     tracking_id: str | None = None
     total: int | None = None
@@ -65,7 +65,11 @@ def _verdict(response: httpx.Response) -> str:
     code = response.status_code
     if 200 <= code < 300:
         return "healthy"
-    if code in (401, 403):
+    if code == 403:
+        # The token is good but lacks the SCIM scope (identity:people_read): no second opinion, and
+        # no reason to keep an incident open over it.
+        return "not_configured"
+    if code == 401:
         return "unauthorized"
     if code in (408, 429) or code >= 500:
         return "degraded"
@@ -107,7 +111,11 @@ async def check_scim(
         status=response.status_code,
         tracking_id=response.headers.get("trackingid"),
         total=total if isinstance(total, int) else None,
-        excerpt=None if verdict == "healthy" else (response.text[:EXCERPT] or None),
+        excerpt=None
+        if verdict == "healthy"
+        else "403: the token lacks the SCIM scope (identity:people_read); no second opinion"
+        if response.status_code == 403
+        else (response.text[:EXCERPT] or None),
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
         canary_modified=modified,
         elapsed_ms=elapsed,

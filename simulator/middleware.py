@@ -36,6 +36,7 @@ from simulator.timefmt import graph_time
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _TOKEN_PATH = re.compile(r"^/[^/]+/oauth2/v2\.0/token$")
 _SECRET_FIELDS = ("client_secret", "client_assertion", "refresh_token", "assertion", "code")
+_SECRET_JSON = ("clientSecret", "client_secret", "refresh_token", "access_token")
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 MALFORMED_BODY = '{"@odata.context":"truncated","value":[{"id":"'
 
@@ -159,9 +160,10 @@ async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse
     state.request_seq += 1
     headers, auth = _redacted_headers(request, state)
     parsed, text, form = _body_views(raw, request.content_type)
-    if api_of(request.path) == "keyvault" and isinstance(parsed, dict) and "value" in parsed:
-        parsed = {**parsed, "value": "<redacted>"}  # a secret's value is never recorded
-        text = json.dumps(parsed)
+    secret_keys = (*_SECRET_JSON, "value") if api_of(request.path) == "keyvault" else _SECRET_JSON
+    if isinstance(parsed, dict) and any(k in parsed for k in secret_keys):
+        parsed = {k: "<redacted>" if k in secret_keys else v for k, v in parsed.items()}
+        text = json.dumps(parsed)  # secret values (Key Vault, service-app secrets) are never recorded
     entry: dict[str, Any] = {
         "seq": state.request_seq,
         "method": request.method,

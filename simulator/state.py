@@ -106,6 +106,13 @@ class TokenInfo:
     issued: datetime
 
 
+def _org_b64(org_id: str) -> str:
+    """Webex API ids are base64 of ``ciscospark://us/ORGANIZATION/<uuid>``."""
+    import base64
+
+    return base64.b64encode(f"ciscospark://us/ORGANIZATION/{org_id}".encode()).decode().rstrip("=")
+
+
 def _as_list(value: Any) -> list[Any]:
     """Audit ``oldValue``/``newValue`` always encode a list (``[]`` for nothing)."""
     if isinstance(value, list):
@@ -478,8 +485,20 @@ class SimState:
         expires = self.webex_refresh_tokens.get(refresh_token)
         if expires is None or now >= expires:
             return "invalid_grant"
+        return self._webex_pair(refresh_token, rotate=self.webex_policy.rotate)
+
+    def issue_webex_pair(self, client_id: str, client_secret: str, target_org: str) -> dict[str, Any] | str:
+        """``POST /v1/applications/{id}/token``: a fresh token pair for an authorized service app."""
+        if client_id != self.config.webex_client_id or client_secret != self.config.webex_client_secret:
+            return "invalid_client"
+        if target_org not in (self.config.org_id, _org_b64(self.config.org_id)):
+            return "not_authorized"
+        return self._webex_pair("simwx-refresh-" + secrets.token_urlsafe(32), rotate=False)
+
+    def _webex_pair(self, refresh_token: str, *, rotate: bool) -> dict[str, Any]:
+        now = self.clock.now()
         policy = self.webex_policy
-        if policy.rotate:
+        if rotate:
             del self.webex_refresh_tokens[refresh_token]
             refresh_token = "simwx-refresh-" + secrets.token_urlsafe(32)
         self.webex_refresh_tokens[refresh_token] = now + timedelta(seconds=policy.refresh_lifetime)

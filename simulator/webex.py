@@ -219,8 +219,32 @@ async def access_token(request: web.Request) -> web.Response:
     return json_response(result)
 
 
+async def application_token(request: web.Request) -> web.Response:
+    """``POST /v1/applications/{applicationId}/token`` (JSON ``clientId``, ``clientSecret``,
+    ``targetOrgId``), called with a developer's or integration's token: the service app's first
+    token pair in an org whose full admin authorized it ("Generate tokens" on developer.webex.com)."""
+    state = request.app[STATE]
+    if not _authorized(request, state):
+        return _error(401, _UNAUTHORIZED)
+    try:
+        body = json.loads(await request.text())
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not all(
+        isinstance(body.get(k), str) for k in ("clientId", "clientSecret", "targetOrgId")
+    ):
+        return _error(400, "clientId, clientSecret and targetOrgId are required.")  # fmt: skip
+    result = state.issue_webex_pair(body["clientId"], body["clientSecret"], body["targetOrgId"])
+    if result == "invalid_client":
+        return _error(401, INVALID_CLIENT)
+    if result == "not_authorized":
+        return _error(403, "The service app is not authorized in the target organization.")
+    return json_response(result)
+
+
 def register(app: web.Application) -> None:
     app.router.add_post("/webexapis/v1/access_token", access_token)
+    app.router.add_post("/webexapis/v1/applications/{app_id}/token", application_token)
     app.router.add_post("/webexapis/v1/messages", post_message)
     app.router.add_get("/webexapis/v1/people/me", people_me)
     app.router.add_get("/webexapis/identity/scim/{org}/v2/Users", scim_users)

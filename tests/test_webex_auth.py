@@ -206,3 +206,77 @@ async def test_no_token_or_secret_reaches_the_logs(
         assert secret and secret not in text
     vault_free = (await sim.state())["webex_tokens"]
     assert vault_free["refresh_tokens"] == 0
+
+
+async def test_throttled_token_endpoint_reschedules_with_its_retry_after(
+    sim: Any, app_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await sim.add_fault(TOKEN_PATH, status=429, retry_after=120, times=None)
+    svc = await _fresh(monkeypatch, **app_creds)
+    result = await _status(svc)
+    assert result.verdict == "degraded" and result.retry_after == 120
+    assert "429" in result.evidence and "trackingid ROUTER_" in result.evidence
+    assert len(await sim.requests(path=TOKEN_PATH)) == 1, "a 2-minute wait is not slept in process"
+    assert await sim.requests(path=STATUS_PATH) == []
+
+
+async def test_rotated_token_survives_a_failed_write_back(
+    sim: Any, app_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
+) -> None:
+    await sim.set_secret("wx-refresh", app_creds["WEBEX_REFRESH_TOKEN"])
+    await sim.set_secret("wx-secret", app_creds["WEBEX_CLIENT_SECRET"])
+    await sim.webex_tokens(rotate=True, access_lifetime=600)
+    await sim.add_fault("^/secrets/wx-refresh$", method="PUT", status=403, times=1)  # e.g. a role missing
+    monkeypatch.delenv("WEBEX_REFRESH_TOKEN", raising=False)
+    monkeypatch.delenv("WEBEX_CLIENT_SECRET", raising=False)
+    svc = await _fresh(
+        monkeypatch,
+        WEBEX_CLIENT_ID=app_creds["WEBEX_CLIENT_ID"],
+        WEBEX_KEY_VAULT_URL=services_env["SIMULATOR_URL"],
+        WEBEX_REFRESH_TOKEN_SECRET="wx-refresh",
+        WEBEX_CLIENT_SECRET_SECRET="wx-secret",
+    )
+    assert (await _status(svc)).verdict == "healthy"
+    assert len((await sim.state())["key_vault"]["wx-refresh"]) == 1, "the write-back failed"
+
+    clock.advance(3600)  # the old refresh token is retired: only the one kept in memory works
+    await sim.advance_clock(3600)
+    assert (await _status(svc)).verdict == "healthy"
+    assert [r["status"] for r in await sim.requests(path=TOKEN_PATH)] == [200, 200]
+    assert len((await sim.state())["key_vault"]["wx-refresh"]) >= 2, "stored on the next refresh"
+
+
+async def test_first_token_pair_from_the_applications_endpoint_then_refresh(
+    sim: Any, app_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
+) -> None:
+    """The bootstrap an admin does once ("Generate tokens"): the pair's refresh token is all the app
+    needs from then on."""
+    import ssl
+
+    import httpx
+
+    trust = ssl.create_default_context(cafile=services_env["SSL_CERT_FILE"])
+    async with httpx.AsyncClient(verify=trust) as c:
+        r = await c.post(
+            f"{services_env['WEBEX_API_BASE']}/applications/Y2lzY29zcGFyazovL3VzL0FQUExJQ0FUSU9OL2FiYw/token",
+            headers={"Authorization": f"Bearer {services_env['WEBEX_ACCESS_TOKEN']}"},
+            json={"clientId": app_creds["WEBEX_CLIENT_ID"], "clientSecret": app_creds["WEBEX_CLIENT_SECRET"],
+                  "targetOrgId": services_env["WEBEX_ORG_ID"]},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        pair = r.json()
+        assert set(pair) == {"access_token", "expires_in", "refresh_token", "refresh_token_expires_in", "token_type"}
+        wrong = await c.post(
+            f"{services_env['WEBEX_API_BASE']}/applications/x/token",
+            headers={"Authorization": f"Bearer {services_env['WEBEX_ACCESS_TOKEN']}"},
+            json={"clientId": app_creds["WEBEX_CLIENT_ID"], "clientSecret": "nope", "targetOrgId": "x"},
+        )
+        assert wrong.status_code == 401
+    recorded = await sim.requests(path="/applications/.*/token$", method="POST")
+    assert [r["status"] for r in recorded] == [200, 401]
+    assert all(r["json"]["clientSecret"] == "<redacted>" for r in recorded), "secrets are never recorded"
+
+    svc = await _fresh(monkeypatch, **{**app_creds, "WEBEX_REFRESH_TOKEN": pair["refresh_token"]})
+    assert (await _status(svc)).verdict == "healthy"
+    (refresh,) = await sim.requests(path=TOKEN_PATH, method="POST")
+    assert refresh["status"] == 200, "the generated refresh token is accepted by /access_token"

@@ -148,3 +148,15 @@ async def test_429_without_retry_after_backs_off_then_uses_the_default(sim: Any)
     assert status.verdict == "degraded" and status.retry_after == DEFAULT_429_BACKOFF
     ids = [c for c in status.evidence.split() if c.startswith("ATLAS_")]
     assert len(set(ids)) == 3, "every failed call's trackingid is kept"
+
+
+async def test_scim_without_its_scope_is_no_reason_to_stay_unhealthy(sim: Any) -> None:
+    from shared.checks import run_checks
+    from shared.runtime import get_services
+
+    await sim.add_fault(SCIM, status=403)
+    report = await run_checks(await get_services())
+    scim = next(r for r in report.results if r.name == "webex.scim")
+    assert scim.verdict == "not_configured"
+    assert "lacks the SCIM scope" in scim.evidence
+    assert report.healthy
