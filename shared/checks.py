@@ -261,6 +261,11 @@ async def check_scim(svc: Services, status_verdict: str | None, since: datetime 
     )
 
 
+GRANTS_PERMISSION = "Directory.Read.All (application) on Microsoft Graph"
+"""What ``GET /oauth2PermissionGrants`` needs (learn.microsoft.com/graph/api/oauth2permissiongrant-list);
+the deployment grants less by default, so without it this check reports ``not_configured``."""
+
+
 async def check_consent_grant(svc: Services, app: WebexApp) -> CheckResult:
     """The Identity Integration's admin-consent grant (``oauth2PermissionGrants`` by clientId):
     the SP can be back while its grant is not (consent revoked, or re-created without consent)."""
@@ -280,6 +285,8 @@ async def check_consent_grant(svc: Services, app: WebexApp) -> CheckResult:
     except TransientError as exc:
         return done("degraded", f"Graph: {exc}", retry_after=exc.retry_after)
     except UpstreamError as exc:
+        if exc.status == 403:  # optional permission: no grant check rather than a never-healthy report
+            return done("not_configured", f"Graph 403: reading grants needs {GRANTS_PERMISSION}; check skipped")
         return done("error", f"Graph: {exc}")
     admin = [g for g in grants if (g.consent_type or "").lower() == "allprincipals"]
     if not admin:

@@ -160,3 +160,14 @@ async def test_scim_without_its_scope_is_no_reason_to_stay_unhealthy(sim: Any) -
     assert scim.verdict == "not_configured"
     assert "lacks the SCIM scope" in scim.evidence
     assert report.healthy
+
+
+async def test_grant_check_without_graph_permission_is_skipped_not_failed(sim: Any) -> None:
+    from shared.checks import run_checks
+    from shared.runtime import get_services
+
+    await sim.add_fault("/oauth2PermissionGrants$", status=403)
+    report = await run_checks(await get_services())
+    grant = next(r for r in report.results if r.name == "graph.consent_grant.integration")
+    assert grant.verdict == "not_configured" and "Directory.Read.All" in grant.evidence
+    assert report.healthy
