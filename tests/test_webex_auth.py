@@ -280,3 +280,48 @@ async def test_first_token_pair_from_the_applications_endpoint_then_refresh(
     assert (await _status(svc)).verdict == "healthy"
     (refresh,) = await sim.requests(path=TOKEN_PATH, method="POST")
     assert refresh["status"] == 200, "the generated refresh token is accepted by /access_token"
+
+
+async def test_health_timer_meets_an_expired_authorization_every_tick_and_notifies_once(
+    sim: Any, app_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch, app_functions: dict[str, Any]
+) -> None:
+    from azure.functions.timer import TimerRequest
+
+    await _fresh(monkeypatch, **app_creds)
+    await sim.revoke_webex_tokens()
+    tick = app_functions["health_check"].get_user_function()
+    for _ in range(5):  # five minutes of the default schedule: no exception, no loop, one notice
+        await tick(TimerRequest(past_due=False))
+    state = await sim.state()
+    assert len([m for m in state["webex_messages"] if "authorization expired" in m["markdown"]]) == 1
+    assert len([m for m in state["sent_mails"] if "authorization expired" in m["message"]["subject"]]) == 1
+    assert len(await sim.requests(path=TOKEN_PATH)) == 1
+
+
+async def test_after_reauthorization_checks_recover_and_a_later_expiry_notifies_again(
+    sim: Any, app_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
+) -> None:
+    import ssl
+
+    import httpx
+
+    svc = await _fresh(monkeypatch, **app_creds)
+    await sim.revoke_webex_tokens()
+    assert (await _status(svc)).verdict == "authorization_expired"
+
+    # The admin re-authorizes and stores the new refresh token (here: the app setting).
+    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=services_env["SSL_CERT_FILE"])) as c:
+        r = await c.post(
+            f"{services_env['WEBEX_API_BASE']}/applications/app-1/token",
+            headers={"Authorization": f"Bearer {services_env['WEBEX_ACCESS_TOKEN']}"},
+            json={"clientId": app_creds["WEBEX_CLIENT_ID"], "clientSecret": app_creds["WEBEX_CLIENT_SECRET"],
+                  "targetOrgId": services_env["WEBEX_ORG_ID"]},
+        )  # fmt: skip
+    svc = await _fresh(monkeypatch, WEBEX_REFRESH_TOKEN=r.json()["refresh_token"])
+    assert (await _status(svc)).verdict == "healthy"
+
+    await sim.revoke_webex_tokens()
+    clock.advance(30 * 24 * 3600)
+    assert (await _status(svc)).verdict == "authorization_expired"
+    notices = [m for m in (await sim.state())["webex_messages"] if "authorization expired" in m["markdown"]]
+    assert len(notices) == 2, "one notice per dead refresh token"
