@@ -121,8 +121,13 @@ async def test_rotated_refresh_token_is_kept_in_table_storage_and_preferred(
 
 
 async def test_key_vault_secrets_are_read_and_the_rotated_token_written_back(
-    sim: Any, app_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
+    sim: Any,
+    app_creds: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    services_env: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     await sim.set_secret("wx-refresh", app_creds["WEBEX_REFRESH_TOKEN"])
     await sim.set_secret("wx-secret", app_creds["WEBEX_CLIENT_SECRET"])
     await sim.webex_tokens(rotate=True)
@@ -150,6 +155,11 @@ async def test_key_vault_secrets_are_read_and_the_rotated_token_written_back(
     svc = await _fresh(monkeypatch)  # a new process reads the new version
     assert (await _status(svc)).verdict == "healthy"
     assert [r["status"] for r in await sim.requests(path=TOKEN_PATH)] == [200, 200]
+    logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
+    assert "/secrets/wx-refresh" in logged, "azure-core logged the vault calls (so the check below means something)"
+    for version in vault["wx-refresh"]:
+        assert version["value"] not in logged
+    assert app_creds["WEBEX_CLIENT_SECRET"] not in logged
 
 
 async def test_revoked_authorization_is_one_clear_notice_not_a_crash_loop(
