@@ -7,11 +7,12 @@ from functions.alerts import bp as alerts_bp
 from functions.eventgrid import bp as eventgrid_bp
 from functions.health import bp as health_bp
 from functions.intake import bp as intake_bp
+from functions.poison import bp as poison_bp
 from functions.verify import bp as verify_bp
 from shared.telemetry import configure as configure_telemetry
 
 configure_telemetry()  # incident fields on every log record; App Insights export only in Azure
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (eventgrid_bp, alerts_bp, intake_bp, health_bp, verify_bp):
+for blueprint in (eventgrid_bp, alerts_bp, intake_bp, health_bp, verify_bp, poison_bp):
     app.register_functions(blueprint)

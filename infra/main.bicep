@@ -41,6 +41,9 @@ param webexIdentityBase string = 'https://identity-b-us.webex.com'
 @description('Webex public API base URL.')
 param webexApiBase string = 'https://webexapis.com/v1'
 
+@description('Optional. Client id of the Webex service app. When set, the app renews its own Webex access token with the refresh token and client secret it reads from Key Vault (secrets "webex-refresh-token" and "webex-client-secret"; set them after deployment, docs/deploy.md) and writes rotated refresh tokens back.')
+param webexClientId string = ''
+
 @secure()
 @description('Optional. Webex service-app access token, stored in Key Vault as secret "webex-access-token". Leave empty and set the secret after deployment instead (docs/deploy.md).')
 param webexAccessToken string = ''
@@ -260,6 +263,7 @@ module api 'app/api.bicep' = {
     webexIdentityAppId: webexIdentityAppId
     webexIdentityBase: webexIdentityBase
     webexApiBase: webexApiBase
+    webexClientId: webexClientId
     enableWebexSpace: enableWebexSpace
     webexRoomId: webexRoomId
     enableTeams: enableTeams

@@ -8,8 +8,10 @@ slow API does not hide the others' results.
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared.catalogue import WebexApp
@@ -18,7 +20,10 @@ from shared.timeutil import format_timestamp
 
 if TYPE_CHECKING:
     from shared.runtime import Services
+    from shared.webex_auth import WebexAuthExpired
     from shared.webex_status import SyncStatus
+
+log = logging.getLogger(__name__)
 
 OK_VERDICTS = frozenset({"healthy", "not_configured"})
 
@@ -106,32 +111,216 @@ async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
     )
 
 
-async def check_webex(svc: Services) -> CheckResult:
+DEFAULT_429_BACKOFF = 60.0
+"""Seconds before the next run when Webex throttles without ``Retry-After`` and in-process retries
+did not get through."""
+
+
+async def _status_with_retry(svc: Services, token: str) -> tuple[SyncStatus, list[str]]:
+    """The status call under the project's retry policy: a short ``Retry-After`` is honoured in
+    process, a long one is returned (the run is rescheduled, never slept). Every failed call's
+    ``trackingid`` is kept for Cisco support."""
+    from shared.retry import with_retry
     from shared.webex_status import check_sync_status
 
     s = svc.settings
-    token = s.webex_access_token.get_secret_value() if s.webex_access_token else None
-    status: SyncStatus = await check_sync_status(await svc.http(), s.webex_identity_base, s.webex_org_id, token)
+    http = await svc.http()
+    tracking: list[str] = []
+    last: list[SyncStatus] = []
+
+    async def once() -> SyncStatus:
+        status = await check_sync_status(http, s.webex_identity_base, s.webex_org_id, token)
+        last.append(status)
+        if status.verdict != "healthy" and status.tracking_id:
+            tracking.append(status.tracking_id)
+        if status.verdict == "degraded":  # no Retry-After: stamina's exponential backoff
+            raise TransientError(f"Webex status answered {status.status}", retry_after=status.retry_after)
+        return status
+
+    try:
+        return await with_retry(once), tracking
+    except TransientError:
+        final = last[-1]
+        if final.status == 429 and final.retry_after is None:
+            final = replace(final, retry_after=DEFAULT_429_BACKOFF)
+        return final, tracking
+
+
+def _evidence(status: SyncStatus, tracking: list[str]) -> str:
+    earlier = [t for t in tracking if t != status.tracking_id]
     parts = [p for p in (
         f"HTTP {status.status}" if status.status is not None else None,
         f"trackingid {status.tracking_id}" if status.tracking_id else None,
+        f"earlier failed calls: trackingid {', '.join(earlier)}" if earlier else None,
         status.excerpt,
     ) if p]  # fmt: skip
+    return "; ".join(parts) or status.verdict
+
+
+async def _auth_expired(svc: Services, name: str, exc: WebexAuthExpired, started: float) -> CheckResult:
+    """One notice per dead refresh token (not one per health tick), then a clear verdict."""
+    if not svc.extras.get("quiet"):
+        from shared.operational import OperationalNotice, send_operational
+
+        notice = OperationalNotice(
+            kind="webex_authorization_expired",
+            title="The Webex sync remediator's Webex authorization expired",
+            lines=(
+                "Re-authorize the service app in Control Hub → Management → Apps → Service apps, then store "
+                "the new refresh token (Key Vault secret or app setting, as deployed).",
+                "Until then the remediator cannot confirm whether Webex directory sync works.",
+                f"Evidence: {exc.detail}",
+            ),
+        )
+        try:
+            await send_operational(svc, notice, once_key=f"webex-auth-expired:{exc.origin}")
+        except Exception:  # the verdict matters more than the notice; the next tick tries again
+            log.exception("could not send the Webex authorization notice")
     return CheckResult(
-        "webex.sync_status",
+        name, "authorization_expired", str(exc), (time.perf_counter() - started) * 1000, app_key="integration"
+    )
+
+
+async def check_webex(svc: Services) -> CheckResult:
+    """Control Hub's sync status with our current token; a refused token is renewed once."""
+    from shared.webex_auth import WebexAuthExpired
+
+    name = "webex.sync_status"
+    started = time.perf_counter()
+    auth = await svc.webex_auth()
+    try:
+        token = await auth.access_token()
+        if not token:
+            return CheckResult(name, "not_configured", "WEBEX_ACCESS_TOKEN (or a Webex service app) is not set", 0.0,
+                               app_key="integration")  # fmt: skip
+        status, tracking = await _status_with_retry(svc, token)
+        if status.verdict == "unauthorized" and auth.refreshable:
+            token = await auth.renew() or token
+            again, more = await _status_with_retry(svc, token)
+            status, tracking = again, tracking + more
+    except WebexAuthExpired as exc:
+        return await _auth_expired(svc, name, exc, started)
+    except TransientError as exc:
+        return CheckResult(name, "degraded", f"Webex token: {exc}", (time.perf_counter() - started) * 1000,
+                           app_key="integration", retry_after=exc.retry_after)  # fmt: skip
+    svc.extras["webex_status_verdict"] = status.verdict
+    return CheckResult(
+        name,
         status.verdict,
-        "; ".join(parts) or status.verdict,
-        status.elapsed_ms,
+        _evidence(status, tracking),
+        (time.perf_counter() - started) * 1000,
         app_key="integration",
         retry_after=status.retry_after,
     )
 
 
-async def run_checks(svc: Services, apps: tuple[WebexApp, ...] | None = None, *, webex: bool = True) -> HealthReport:
+_AGREES = {
+    ("healthy", "healthy"): "agrees with the status call",
+    ("healthy", "consent_missing"): "our token reads the org, so the status 401 is the tenant's consent, not us",
+    ("healthy", "unauthorized"): "contradicts the status call: the same token reads the org",
+    ("unauthorized", "healthy"): "contradicts the status call: SCIM refuses the same token",
+    ("unauthorized", "unauthorized"): "agrees: our token is refused",
+}
+
+
+async def check_scim(svc: Services, status_verdict: str | None, since: datetime | None = None) -> CheckResult:
+    """The public SCIM API's view (see :mod:`shared.webex_scim`), compared with the status verdict."""
+    from shared.webex_auth import WebexAuthExpired
+    from shared.webex_scim import check_scim as scim_call
+
+    s = svc.settings
+    name = "webex.scim"
+    started = time.perf_counter()
+    try:
+        token = await (await svc.webex_auth()).access_token()
+    except (WebexAuthExpired, TransientError) as exc:
+        verdict = "authorization_expired" if isinstance(exc, WebexAuthExpired) else "degraded"
+        return CheckResult(name, verdict, str(exc), (time.perf_counter() - started) * 1000, app_key="integration")
+    answer = await scim_call(await svc.http(), s.webex_api_base, s.webex_org_id, token, s.webex_scim_canary_user_id)
+    parts: list[str] = []
+    if answer.status is not None:
+        parts.append(f"HTTP {answer.status}")
+    if answer.total is not None:
+        parts.append(f"org answers ({answer.total} users)")
+    if answer.tracking_id and answer.verdict != "healthy":
+        parts.append(f"trackingid {answer.tracking_id}")
+    if answer.excerpt:
+        parts.append(answer.excerpt)
+    opinion = _AGREES.get((answer.verdict, status_verdict or ""))
+    if opinion:
+        parts.append(opinion)
+    if answer.canary_modified is not None:
+        moved = since is not None and answer.canary_modified > since
+        parts.append(
+            f"canary lastModified {format_timestamp(answer.canary_modified)}"
+            + (" (synced since the incident opened)" if moved else " (no sync seen since)" if since else "")
+        )
+    return CheckResult(
+        name,
+        answer.verdict,
+        "; ".join(parts) or answer.verdict,
+        answer.elapsed_ms,
+        app_key="integration",
+        retry_after=answer.retry_after,
+    )
+
+
+GRANTS_PERMISSION = "Directory.Read.All (application) on Microsoft Graph"
+"""What ``GET /oauth2PermissionGrants`` needs (learn.microsoft.com/graph/api/oauth2permissiongrant-list);
+the deployment grants less by default, so without it this check reports ``not_configured``."""
+
+
+async def check_consent_grant(svc: Services, app: WebexApp) -> CheckResult:
+    """The Identity Integration's admin-consent grant (``oauth2PermissionGrants`` by clientId):
+    the SP can be back while its grant is not (consent revoked, or re-created without consent)."""
+    name = f"graph.consent_grant.{app.key}"
+    started = time.perf_counter()
+
+    def done(verdict: str, evidence: str, **kw: object) -> CheckResult:
+        return CheckResult(name, verdict, evidence, (time.perf_counter() - started) * 1000, app_key=app.key,
+                           **kw)  # type: ignore[arg-type]  # fmt: skip
+
+    try:
+        graph = await svc.graph()
+        found = await graph.service_principals_by_app_id(app.app_id or "")
+        if not found:
+            return done("missing", f"{app.display_name} has no service principal, so no consent grant")
+        grants = await graph.permission_grants(found[0].id)
+    except TransientError as exc:
+        return done("degraded", f"Graph: {exc}", retry_after=exc.retry_after)
+    except UpstreamError as exc:
+        if exc.status == 403:  # optional permission: no grant check rather than a never-healthy report
+            return done("not_configured", f"Graph 403: reading grants needs {GRANTS_PERMISSION}; check skipped")
+        return done("error", f"Graph: {exc}")
+    admin = [g for g in grants if (g.consent_type or "").lower() == "allprincipals"]
+    if not admin:
+        return done("consent_missing", f"{app.display_name} ({found[0].id}) holds no admin-consent grant")
+    scopes = " ".join(sorted({sc for g in admin for sc in (g.scope or "").split()}))
+    return done("healthy", f"admin consent present ({len(admin)} grant(s); scopes: {scopes or 'none'})",
+                object_id=found[0].id)  # fmt: skip
+
+
+async def run_checks(
+    svc: Services, apps: tuple[WebexApp, ...] | None = None, *, webex: bool = True, since: datetime | None = None
+) -> HealthReport:
+    """Every check, concurrently where independent. ``since`` (an incident's opening) lets the SCIM
+    canary say whether a sync ran after the outage began."""
     import asyncio
 
-    apps = apps if apps is not None else svc.settings.catalogue.apps
+    cat = svc.settings.catalogue
+    apps = apps if apps is not None else cat.apps
     tasks = [check_service_principal(svc, app) for app in apps]
+    if any(app.key == cat.integration.key for app in apps):
+        tasks.append(check_consent_grant(svc, cat.integration))
+
+    async def webex_checks() -> list[CheckResult]:
+        status = await check_webex(svc)
+        if status.verdict in ("not_configured", "authorization_expired"):
+            return [status]
+        return [status, await check_scim(svc, status.verdict, since)]
+
+    graph_results = asyncio.gather(*tasks)
     if webex:
-        tasks.append(check_webex(svc))
-    return HealthReport(list(await asyncio.gather(*tasks)))
+        graph_done, webex_done = await asyncio.gather(graph_results, webex_checks())
+        return HealthReport([*graph_done, *webex_done])
+    return HealthReport(list(await graph_results))

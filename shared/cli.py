@@ -99,6 +99,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     async def go() -> int:
         svc = Services(settings, storage)
+        svc.extras["quiet"] = True  # a person looking: report, do not notify the admins
         try:
             report = await run_checks(svc)
         finally:
@@ -118,13 +119,18 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def format_table(rows: list[dict[str, object]]) -> str:
     """A plain aligned table a person reads at a glance (evidence cut to keep rows on one line)."""
-    headers = ["check", "verdict", "ms", "evidence"]
-    cells = [[str(r["check"]), str(r["verdict"]), str(r["ms"]), str(r["evidence"])[:110]] for r in rows]
+    headers = ["check", "verdict", "evidence", "ms"]
+    cells = [[str(r["check"]), str(r["verdict"]), _one_line(str(r["evidence"]), 110), str(r["ms"])] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells)
     return "\n".join(lines)
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

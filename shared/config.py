@@ -26,6 +26,8 @@ VERIFY_QUEUE = "webex-verify"
 INTAKE_QUEUE = "webex-intake"
 """Durable intake: the Event Grid and alert triggers enqueue here and answer at once; the intake
 queue trigger does the Graph / Table / Log Analytics / notification work (poison: ``-poison``)."""
+POISON_QUEUE = f"{VERIFY_QUEUE}-poison"
+"""Where the queue extension moves a verification message after ``maxDequeueCount`` (5) failures."""
 
 STORAGE_CONNECTION = "AzureWebJobsStorage"
 """The host's own storage connection, reused for incidents and the queue (identity-based in Azure)."""
@@ -57,6 +59,15 @@ class Settings(BaseModel):
     webex_bot_token: Annotated[SecretStr | None, Field(alias="WEBEX_BOT_TOKEN")] = None
     webex_room_id: Annotated[str | None, Field(alias="WEBEX_ROOM_ID")] = None
     webex_identity_app_id: Annotated[str | None, Field(alias="WEBEX_IDENTITY_APP_ID")] = None
+    # Webex service app (shared/webex_auth.py): client id in settings; client secret and refresh
+    # token from Key Vault (WEBEX_KEY_VAULT_URL) or from these settings (Key Vault references work).
+    webex_client_id: Annotated[str | None, Field(alias="WEBEX_CLIENT_ID")] = None
+    webex_client_secret: Annotated[SecretStr | None, Field(alias="WEBEX_CLIENT_SECRET")] = None
+    webex_refresh_token: Annotated[SecretStr | None, Field(alias="WEBEX_REFRESH_TOKEN")] = None
+    webex_key_vault_url: Annotated[str | None, Field(alias="WEBEX_KEY_VAULT_URL")] = None
+    webex_refresh_token_secret: Annotated[str, Field(alias="WEBEX_REFRESH_TOKEN_SECRET")] = "webex-refresh-token"  # noqa: S105 - a name
+    webex_client_secret_secret: Annotated[str, Field(alias="WEBEX_CLIENT_SECRET_SECRET")] = "webex-client-secret"  # noqa: S105 - a name
+    webex_scim_canary_user_id: Annotated[str | None, Field(alias="WEBEX_SCIM_CANARY_USER_ID")] = None
 
     teams_webhook_url: Annotated[SecretStr | None, Field(alias="TEAMS_WEBHOOK_URL")] = None
     notify_webhook_url: Annotated[str | None, Field(alias="NOTIFY_WEBHOOK_URL")] = None
@@ -68,6 +79,7 @@ class Settings(BaseModel):
     incidents_table: Annotated[str, Field(alias="INCIDENTS_TABLE")] = "incidents"
     health_schedule: Annotated[str, Field(alias="HEALTH_SCHEDULE")] = "0 */1 * * * *"
     verify_delays: Annotated[tuple[int, ...], Field(alias="VERIFY_DELAYS")] = (60, 120, 300, 600, 900, 1800)
+    """Seconds before run 1, 2, 3 …; past the list the last delay repeats (every 30 min by default)."""
     verify_deadline_hours: Annotated[float, Field(alias="VERIFY_DEADLINE_HOURS", gt=0, le=24 * 30)] = 24.0
     reminder_hours: Annotated[float, Field(alias="REMINDER_HOURS", gt=0)] = 4.0
     alert_query_padding_minutes: Annotated[int, Field(alias="ALERT_QUERY_PADDING_MINUTES", ge=0, le=1440)] = 15
@@ -108,7 +120,25 @@ class Settings(BaseModel):
     def _url(cls, v: str) -> str:
         return _https_url(v.strip())
 
-    @field_validator("notify_webhook_url")
+    @field_validator("webex_refresh_token_secret", "webex_client_secret_secret")
+    @classmethod
+    def _secret_name(cls, v: str) -> str:
+        v = v.strip()
+        if not v or len(v) > 127 or not all(c.isascii() and (c.isalnum() or c == "-") for c in v):
+            raise ValueError("must be a Key Vault secret name (1-127 letters, digits and dashes)")
+        return v
+
+    @field_validator("webex_client_id", "webex_scim_canary_user_id")
+    @classmethod
+    def _plain_id(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if len(v) > 200 or any(c in v for c in "/?#\\ "):
+            raise ValueError("must be an id without spaces or URL characters")
+        return v
+
+    @field_validator("notify_webhook_url", "webex_key_vault_url")
     @classmethod
     def _optional_url(cls, v: str | None) -> str | None:
         return _https_url(v.strip()) if v and v.strip() else None
@@ -165,6 +195,11 @@ class Settings(BaseModel):
     @property
     def email_enabled(self) -> bool:
         return bool(self.mail_sender and self.mail_to)
+
+    @property
+    def webex_service_app(self) -> bool:
+        """Tokens come from the service app's refresh token (else the static WEBEX_ACCESS_TOKEN)."""
+        return bool(self.webex_client_id and (self.webex_key_vault_url or self.webex_refresh_token))
 
     @property
     def webex_messages_enabled(self) -> bool:

@@ -274,6 +274,24 @@ class Graph:
         builder = self.client.service_principals.by_service_principal_id(_object_id(object_id))
         await self._call(lambda: builder.patch(body))
 
+    async def permission_grants(self, client_sp_id: str) -> list[PermissionGrant]:
+        """Delegated grants held by a service principal (object id): the admin consent Webex needs."""
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.oauth2_permission_grants.oauth2_permission_grants_request_builder import (
+            Oauth2PermissionGrantsRequestBuilder,
+        )
+
+        params = Oauth2PermissionGrantsRequestBuilder.Oauth2PermissionGrantsRequestBuilderGetQueryParameters(
+            filter=f"clientId eq '{_guid(client_sp_id)}'"
+        )
+        config = RequestConfiguration(query_parameters=params)
+        result = await self._call(lambda: self.client.oauth2_permission_grants.get(request_configuration=config))
+        return [
+            PermissionGrant(id=str(g.id), consent_type=g.consent_type, scope=g.scope, resource_id=g.resource_id)
+            for g in (getattr(result, "value", None) or [])
+            if g.id
+        ]
+
 
 def _object_id(value: str) -> str:
     """Object ids go into a URL path: Graph's own ids only (GUIDs), never event text."""
@@ -282,6 +300,14 @@ def _object_id(value: str) -> str:
     if not is_guid(value):
         raise ValueError("object id must be a GUID")
     return value.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionGrant:
+    id: str
+    consent_type: str | None
+    scope: str | None
+    resource_id: str | None
 
 
 def _guid(value: str) -> str:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shared.incidents import IncidentStore
     from shared.intake_queue import IntakeQueue
     from shared.verify_queue import VerifyQueue
+    from shared.webex_auth import WebexAuth
 
 
 HTTP_TIMEOUT = 15.0
@@ -42,6 +43,7 @@ class Services:
         self._queue: VerifyQueue | None = None
         self._intake: IntakeQueue | None = None
         self._checkpoints: Checkpoints | None = None
+        self._webex_auth: WebexAuth | None = None
         self._ready = False
         self._lock = asyncio.Lock()
         self.extras: dict[str, Any] = {}
@@ -76,6 +78,15 @@ class Services:
 
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(HTTP_TIMEOUT, connect=5.0), follow_redirects=False)
         return self._http
+
+    async def webex_auth(self) -> WebexAuth:
+        """The process's Webex token holder (its cache must outlive one invocation)."""
+        if self._webex_auth is None:
+            from shared.webex_auth import build_auth
+
+            credential = self.credential() if self.settings.webex_key_vault_url else None
+            self._webex_auth = build_auth(self.settings, self.storage, await self.http(), credential)
+        return self._webex_auth
 
     def store(self) -> IncidentStore:
         if self._store is None:
@@ -117,6 +128,9 @@ class Services:
         return self._checkpoints
 
     async def aclose(self) -> None:
+        if self._webex_auth is not None:
+            await self._webex_auth.aclose()
+            self._webex_auth = None
         if self._http is not None:
             await self._http.aclose()
         if self._store is not None:

@@ -36,6 +36,12 @@ class VerifyOutcome:
     next_delay: float | None = None
 
 
+def delay_after(delays: tuple[int, ...], runs_done: int) -> float:
+    """Seconds until the next run after ``runs_done`` runs: ``delays[runs_done]``, and past the end
+    of the list its last value again (default 1, 2, 5, 10, 15, 30 min, then every 30 min)."""
+    return float(delays[min(max(runs_done, 0), len(delays) - 1)])
+
+
 def _summary(report: HealthReport) -> str:
     return "; ".join(f"{r.name}={r.verdict}" for r in report.results)[:1000]
 
@@ -97,7 +103,7 @@ async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
 
     app = s.catalogue.by_key(inc.app_key)
     apps = (app,) if app is not None else None
-    report = await run_checks(svc, apps, webex=True)
+    report = await run_checks(svc, apps, webex=True, since=inc.opened_at)
     verdicts = tuple((r.name, r.verdict) for r in report.results)
     summary = _summary(report)
 
@@ -153,8 +159,7 @@ async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
             inc = await store.mutate(inc.tenant_id, inc.app_key, remind) or inc
             inc, _ = await deliver(svc, inc, NoticeKind.REMINDER, f"reminder-{now.strftime('%Y%m%dT%H%M%S')}")
 
-    delays = s.verify_delays
-    delay = float(delays[min(inc.verify_attempts, len(delays) - 1)])
+    delay = delay_after(s.verify_delays, inc.verify_attempts)
     hint = report.longest_retry_after
     if hint is not None:
         delay = max(delay, hint)

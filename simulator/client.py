@@ -41,7 +41,8 @@ class SimulatorControl:
     # -------------------------------------------------------------- setup
     async def reset(self, **options: Any) -> dict[str, Any]:
         """Healthy tenant again. ``options``: tenant_id, org_id, identity_app_id, webex_access_token,
-        webex_bot_token, room_id, workspace_id, client_id, client_secret, ingestion_delay_seconds, seed."""
+        webex_bot_token, room_id, webex_client_id, webex_client_secret, webex_refresh_token, workspace_id,
+        client_id, client_secret, ingestion_delay_seconds, seed."""
         result: dict[str, Any] = await self._call("POST", "/reset", json=options)
         return result
 
@@ -125,6 +126,31 @@ class SimulatorControl:
     async def advance_clock(self, seconds: float) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("POST", "/clock/advance", json={"seconds": seconds})
         return result
+
+    # -------------------------------------------------------------- Webex service app and Key Vault
+    async def webex_tokens(
+        self, *, access_lifetime: int | None = None, refresh_lifetime: int | None = None, rotate: bool | None = None
+    ) -> dict[str, Any]:
+        """Token lifetimes (seconds, on the simulator clock) and refresh-token rotation."""
+        body = {
+            k: v
+            for k, v in (
+                ("access_lifetime", access_lifetime),
+                ("refresh_lifetime", refresh_lifetime),
+                ("rotate", rotate),
+            )
+            if v is not None
+        }
+        result: dict[str, Any] = await self._call("POST", "/webex/tokens", json=body)
+        return result
+
+    async def revoke_webex_tokens(self) -> int:
+        """The service app is de-authorized in Control Hub: refresh and access tokens die."""
+        return int((await self._call("POST", "/webex/revoke"))["revoked"])
+
+    async def set_secret(self, name: str, value: str) -> str:
+        """Store a Key Vault secret (a new version); returns the version id."""
+        return str((await self._call("POST", "/keyvault/secrets", json={"name": name, "value": value}))["version"])
 
 
 class SimulatorControlError(RuntimeError):

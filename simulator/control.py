@@ -150,6 +150,34 @@ async def advance_clock(request: web.Request, state: SimState, data: dict[str, A
     return {"now": snap["now"], "offset_seconds": snap["clock_offset_seconds"]}
 
 
+async def webex_tokens(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Change the Webex token endpoint's behaviour: lifetimes (seconds) and refresh-token rotation."""
+    policy = state.webex_policy
+    for name in ("access_lifetime", "refresh_lifetime"):
+        if name in data:
+            value = data[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise BadInput(f"{name} must be a positive integer (seconds)")
+            setattr(policy, name, value)
+    if "rotate" in data:
+        if not isinstance(data["rotate"], bool):
+            raise BadInput("rotate must be a boolean")
+        policy.rotate = data["rotate"]
+    return dict(state.snapshot()["webex_tokens"])
+
+
+async def webex_revoke(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """An admin de-authorizes the service app in Control Hub: every issued token stops working."""
+    return {"revoked": state.revoke_webex_tokens()}
+
+
+async def put_secret(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    name, value = data.get("name"), data.get("value")
+    if not isinstance(name, str) or not name or not isinstance(value, str):
+        raise BadInput("name and value must be strings")
+    return {"name": name, "version": state.set_secret(name, value)["version"]}
+
+
 def register(app: web.Application) -> None:
     r = app.router
     r.add_post("/_sim/reset", _handler(reset))
@@ -166,3 +194,6 @@ def register(app: web.Application) -> None:
     r.add_delete("/_sim/requests", _handler(clear_requests))
     r.add_get("/_sim/state", _handler(get_state))
     r.add_post("/_sim/clock/advance", _handler(advance_clock))
+    r.add_post("/_sim/webex/tokens", _handler(webex_tokens))
+    r.add_post("/_sim/webex/revoke", _handler(webex_revoke))
+    r.add_post("/_sim/keyvault/secrets", _handler(put_secret))

@@ -36,6 +36,7 @@ from simulator.timefmt import graph_time
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _TOKEN_PATH = re.compile(r"^/[^/]+/oauth2/v2\.0/token$")
 _SECRET_FIELDS = ("client_secret", "client_assertion", "refresh_token", "assertion", "code")
+_SECRET_JSON = ("clientSecret", "client_secret", "refresh_token", "access_token")
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 MALFORMED_BODY = '{"@odata.context":"truncated","value":[{"id":"'
 
@@ -52,6 +53,8 @@ def api_of(path: str) -> str:
         return "webexidentity"
     if _TOKEN_PATH.match(path):
         return "aad"
+    if path.startswith("/secrets/") or path == "/secrets":
+        return "keyvault"
     return "other"
 
 
@@ -69,7 +72,7 @@ def _redacted_headers(request: web.Request, state: SimState) -> tuple[dict[str, 
     aad = state.tokens.get(token) if token else None
     auth = {
         "authorization": token is not None,
-        "token_valid": bool(token and (aad is not None or token in state.config.webex_tokens())),
+        "token_valid": bool(token and (aad is not None or state.webex_token_valid(token))),
         "token_scope": aad.scope if aad else None,
     }
     return headers, auth
@@ -132,6 +135,8 @@ def _default_error_body(status: int, api: str, state: SimState, request: web.Req
     if api == "webexidentity":
         tracking = headers.setdefault("trackingid", atlas_tracking_id(state.request_seq))
         return atlas_error_body(str(status), message, tracking, key=str(status))
+    if api == "keyvault":
+        return {"error": {"code": "Throttled" if status == 429 else "InternalError", "message": message}}
     if api == "aad":
         return {
             "error": "temporarily_unavailable",
@@ -155,6 +160,10 @@ async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse
     state.request_seq += 1
     headers, auth = _redacted_headers(request, state)
     parsed, text, form = _body_views(raw, request.content_type)
+    secret_keys = (*_SECRET_JSON, "value") if api_of(request.path) == "keyvault" else _SECRET_JSON
+    if isinstance(parsed, dict) and any(k in parsed for k in secret_keys):
+        parsed = {k: "<redacted>" if k in secret_keys else v for k, v in parsed.items()}
+        text = json.dumps(parsed)  # secret values (Key Vault, service-app secrets) are never recorded
     entry: dict[str, Any] = {
         "seq": state.request_seq,
         "method": request.method,
@@ -190,6 +199,8 @@ async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse
         response = await _run(handler, request, entry)
     if api == "webex" and "trackingid" not in response.headers:
         response.headers["trackingid"] = webex_tracking_id()
+    if api == "webexidentity" and "trackingid" not in response.headers:  # Control Hub tags every answer
+        response.headers["trackingid"] = atlas_tracking_id(state.request_seq)
     entry["status"] = response.status
     return response
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from simulator import aad, control, graph, loganalytics, receivers, webex
+from simulator import aad, control, graph, keyvault, loganalytics, receivers, webex
 from simulator.keys import STATE
 from simulator.middleware import simulate
 from simulator.state import SimConfig, SimState
@@ -32,6 +32,7 @@ def build_app(state: SimState) -> web.Application:
     graph.register(app)
     loganalytics.register(app)
     webex.register(app)
+    keyvault.register(app)  # before aad: /secrets/{name} must not read as /{tenant}/…
     aad.register(app)
     receivers.register(app)
     return app

@@ -12,7 +12,7 @@ import random
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from simulator.audit import Actor, AuditEntry, directory_audit, ingestion_time, prop
@@ -50,6 +50,9 @@ class SimConfig:
     webex_access_token: str = field(default_factory=lambda: "simwx-admin-" + secrets.token_urlsafe(24))
     webex_bot_token: str = field(default_factory=lambda: "simwx-bot-" + secrets.token_urlsafe(24))
     room_id: str = field(default_factory=lambda: "Y2lzY29zcGFyazovL3VzL1JPT00v" + uuid.uuid4().hex)
+    webex_client_id: str = field(default_factory=lambda: "C" + secrets.token_hex(32))
+    webex_client_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    webex_refresh_token: str = field(default_factory=lambda: "simwx-refresh-" + secrets.token_urlsafe(32))
     ingestion_delay_seconds: float = 0.0
     seed: int | None = None
 
@@ -63,12 +66,29 @@ class SimConfig:
         "webex_access_token",
         "webex_bot_token",
         "room_id",
+        "webex_client_id",
+        "webex_client_secret",
+        "webex_refresh_token",
         "ingestion_delay_seconds",
         "seed",
     )
 
     def webex_tokens(self) -> set[str]:
         return {self.webex_access_token, self.webex_bot_token}
+
+
+@dataclass(slots=True)
+class WebexTokenPolicy:
+    """How the simulated Webex token endpoint behaves (``/_sim/webex/tokens`` changes it).
+
+    Lifetimes are measured on the simulator clock, so advancing it expires tokens. Real Webex access
+    tokens of service apps live about 14 days and refresh tokens 90 days (renewed while used);
+    ``rotate`` makes every refresh hand out a new refresh token and retire the old one.
+    """
+
+    access_lifetime: int = 14 * 24 * 3600
+    refresh_lifetime: int = 90 * 24 * 3600
+    rotate: bool = False
 
 
 @dataclass(slots=True)
@@ -84,6 +104,13 @@ class TokenInfo:
     scope: str
     client_id: str
     issued: datetime
+
+
+def _org_b64(org_id: str) -> str:
+    """Webex API ids are base64 of ``ciscospark://us/ORGANIZATION/<uuid>``."""
+    import base64
+
+    return base64.b64encode(f"ciscospark://us/ORGANIZATION/{org_id}".encode()).decode().rstrip("=")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -131,6 +158,13 @@ class SimState:
         self.teams_posts: list[dict[str, Any]] = []  # simulator.receivers
         self.webhook_posts: list[dict[str, Any]] = []
         self.la_queries: list[dict[str, Any]] = []
+        self.webex_policy = WebexTokenPolicy()
+        self.webex_access_tokens: dict[str, datetime] = {}
+        self.webex_refresh_tokens: dict[str, datetime] = {
+            self.config.webex_refresh_token: self.clock.now() + timedelta(seconds=self.webex_policy.refresh_lifetime)
+        }
+        self.vault: dict[str, list[dict[str, Any]]] = {}
+        self.last_sync = self.clock.now()
         self.requests.clear()
         self.faults.clear()
         graph = self._new_sp(GRAPH_APP_ID, "Microsoft Graph", MICROSOFT_TENANT)
@@ -215,6 +249,13 @@ class SimState:
         its admin-consented grant."""
         sp = self.sp_by_app("integration")
         return bool(sp and sp["accountEnabled"] and self.grants_of(sp["id"]))
+
+    def synced_at(self) -> datetime:
+        """When Webex last synced from Entra: continuously while the integration works, frozen at
+        the last good moment while it is broken (what a synced user's ``meta.lastModified`` shows)."""
+        if self.integration_healthy():
+            self.last_sync = self.clock.now()
+        return self.last_sync
 
     # ---------------------------------------------------------------- audit
     def remediator_actor(self) -> Actor:
@@ -427,6 +468,77 @@ class SimState:
                 return app
         return None
 
+    # ---------------------------------------------------------------- Webex service-app tokens
+    def webex_token_valid(self, token: str | None) -> bool:
+        """A static token from the config, or a service-app access token not yet expired."""
+        if not token:
+            return False
+        if token in self.config.webex_tokens():
+            return True
+        expires = self.webex_access_tokens.get(token)
+        return expires is not None and self.clock.now() < expires
+
+    def refresh_webex_token(self, client_id: str, client_secret: str, refresh_token: str) -> dict[str, Any] | str:
+        """``grant_type=refresh_token``: a token pair, or the error kind (``invalid_client`` /
+        ``invalid_grant``) when the client or the refresh token is not (or no longer) good."""
+        if client_id != self.config.webex_client_id or client_secret != self.config.webex_client_secret:
+            return "invalid_client"
+        now = self.clock.now()
+        expires = self.webex_refresh_tokens.get(refresh_token)
+        if expires is None or now >= expires:
+            return "invalid_grant"
+        return self._webex_pair(refresh_token, rotate=self.webex_policy.rotate)
+
+    def issue_webex_pair(self, client_id: str, client_secret: str, target_org: str) -> dict[str, Any] | str:
+        """``POST /v1/applications/{id}/token``: a fresh token pair for an authorized service app."""
+        if client_id != self.config.webex_client_id or client_secret != self.config.webex_client_secret:
+            return "invalid_client"
+        if target_org not in (self.config.org_id, _org_b64(self.config.org_id)):
+            return "not_authorized"
+        return self._webex_pair("simwx-refresh-" + secrets.token_urlsafe(32), rotate=False)
+
+    def _webex_pair(self, refresh_token: str, *, rotate: bool) -> dict[str, Any]:
+        now = self.clock.now()
+        policy = self.webex_policy
+        if rotate:
+            del self.webex_refresh_tokens[refresh_token]
+            refresh_token = "simwx-refresh-" + secrets.token_urlsafe(32)
+        self.webex_refresh_tokens[refresh_token] = now + timedelta(seconds=policy.refresh_lifetime)
+        access = "simwx-sa-" + secrets.token_urlsafe(32)
+        self.webex_access_tokens[access] = now + timedelta(seconds=policy.access_lifetime)
+        return {
+            "access_token": access,
+            "expires_in": policy.access_lifetime,
+            "refresh_token": refresh_token,
+            "refresh_token_expires_in": policy.refresh_lifetime,
+            "token_type": "Bearer",
+        }
+
+    def revoke_webex_tokens(self) -> int:
+        """The service app's authorization is withdrawn in Control Hub: every token dies."""
+        count = len(self.webex_refresh_tokens) + len(self.webex_access_tokens)
+        self.webex_refresh_tokens.clear()
+        self.webex_access_tokens.clear()
+        return count
+
+    # ---------------------------------------------------------------- Key Vault secrets
+    def set_secret(self, name: str, value: str) -> dict[str, Any]:
+        version = uuid.UUID(int=self.rng.getrandbits(128), version=4).hex
+        entry = {"value": value, "version": version, "created": int(self.clock.now().timestamp())}
+        self.vault.setdefault(name, []).append(entry)
+        return entry
+
+    def get_secret(self, name: str, version: str | None = None) -> dict[str, Any]:
+        versions = self.vault.get(name)
+        if not versions:
+            raise NotFoundError(name)
+        if version is None:
+            return versions[-1]
+        for entry in versions:
+            if entry["version"] == version:
+                return entry
+        raise NotFoundError(f"{name}/{version}")
+
     def issue_token(self, scope: str, client_id: str) -> str:
         token = "simaad." + secrets.token_urlsafe(32)
         self.tokens[token] = TokenInfo(scope, client_id, self.clock.now())
@@ -453,6 +565,16 @@ class SimState:
             "webex_messages": self.webex_messages,
             "teams_posts": self.teams_posts,
             "webhook_posts": self.webhook_posts,
+            "webex_tokens": {
+                "policy": {
+                    "access_lifetime": self.webex_policy.access_lifetime,
+                    "refresh_lifetime": self.webex_policy.refresh_lifetime,
+                    "rotate": self.webex_policy.rotate,
+                },
+                "refresh_tokens": len(self.webex_refresh_tokens),
+                "access_tokens": len(self.webex_access_tokens),
+            },
+            "key_vault": {name: [dict(v) for v in versions] for name, versions in self.vault.items()},
             "log_analytics_queries": self.la_queries,
             "faults": [f.describe() for f in self.faults],
         }

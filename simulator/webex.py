@@ -37,8 +37,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 def _authorized(request: web.Request, state: SimState) -> bool:
-    token = bearer(request)
-    return token is not None and token in state.config.webex_tokens()
+    return state.webex_token_valid(bearer(request))
 
 
 _UNAUTHORIZED = "The request requires a valid access token set in the Authorization request header."
@@ -123,7 +122,7 @@ async def scim_users(request: web.Request) -> web.Response:
         start = max(1, int(request.query.get("startIndex", "1")))
     except ValueError:
         return _error(400, "count and startIndex must be integers.")
-    users = [_scim_user(i) for i in range(1, 4)]
+    users = [_scim_user(i, state) for i in range(1, 4)]
     page = users[start - 1 : start - 1 + count]
     return json_response(
         {
@@ -136,7 +135,20 @@ async def scim_users(request: web.Request) -> web.Response:
     )
 
 
-def _scim_user(n: int) -> dict[str, Any]:
+async def scim_user(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if not _authorized(request, state):
+        return _error(401, _UNAUTHORIZED)
+    if request.match_info["org"] != state.config.org_id:
+        return _error(403, "The caller is not authorized to access this organization.")
+    for i in range(1, 4):
+        user = _scim_user(i, state)
+        if user["id"] == request.match_info["user"]:
+            return json_response(user)
+    return _error(404, "User not found.")
+
+
+def _scim_user(n: int, state: SimState) -> dict[str, Any]:
     uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim-user-{n}"))
     return {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -146,7 +158,11 @@ def _scim_user(n: int) -> dict[str, Any]:
         "name": {"givenName": f"User{n}", "familyName": "Contoso"},
         "displayName": f"User {n}",
         "emails": [{"value": f"user{n}@contoso.com", "type": "work", "primary": True}],
-        "meta": {"resourceType": "User", "created": "2024-01-01T00:00:00.000Z"},
+        "meta": {
+            "resourceType": "User",
+            "created": "2024-01-01T00:00:00.000Z",
+            "lastModified": webex_time(state.synced_at()),
+        },
     }
 
 
@@ -178,8 +194,59 @@ async def sync_status(request: web.Request) -> web.Response:
     return json_response(body, 200, headers)
 
 
+INVALID_REFRESH = "The refresh token provided is expired, revoked, malformed, or invalid."
+INVALID_CLIENT = "The client_id or client_secret provided is invalid."
+
+
+async def access_token(request: web.Request) -> web.Response:
+    """``POST /v1/access_token`` (form): ``grant_type=refresh_token`` with the service app's
+    ``client_id``, ``client_secret`` and ``refresh_token``. Answers the token pair Webex documents
+    (``access_token``, ``expires_in``, ``refresh_token``, ``refresh_token_expires_in``,
+    ``token_type``); an expired or revoked refresh token is a 400, a wrong client a 401."""
+    state = request.app[STATE]
+    form = await request.post()
+    grant = str(form.get("grant_type", ""))
+    if grant != "refresh_token":
+        return _error(400, f"Unsupported grant_type: {grant[:40]!r}.")
+    missing = [k for k in ("client_id", "client_secret", "refresh_token") if not form.get(k)]
+    if missing:
+        return _error(400, f"Missing required parameter(s): {', '.join(missing)}.")
+    result = state.refresh_webex_token(str(form["client_id"]), str(form["client_secret"]), str(form["refresh_token"]))
+    if result == "invalid_client":
+        return _error(401, INVALID_CLIENT)
+    if result == "invalid_grant":
+        return _error(400, INVALID_REFRESH)
+    return json_response(result)
+
+
+async def application_token(request: web.Request) -> web.Response:
+    """``POST /v1/applications/{applicationId}/token`` (JSON ``clientId``, ``clientSecret``,
+    ``targetOrgId``), called with a developer's or integration's token: the service app's first
+    token pair in an org whose full admin authorized it ("Generate tokens" on developer.webex.com)."""
+    state = request.app[STATE]
+    if not _authorized(request, state):
+        return _error(401, _UNAUTHORIZED)
+    try:
+        body = json.loads(await request.text())
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not all(
+        isinstance(body.get(k), str) for k in ("clientId", "clientSecret", "targetOrgId")
+    ):
+        return _error(400, "clientId, clientSecret and targetOrgId are required.")  # fmt: skip
+    result = state.issue_webex_pair(body["clientId"], body["clientSecret"], body["targetOrgId"])
+    if result == "invalid_client":
+        return _error(401, INVALID_CLIENT)
+    if result == "not_authorized":
+        return _error(403, "The service app is not authorized in the target organization.")
+    return json_response(result)
+
+
 def register(app: web.Application) -> None:
+    app.router.add_post("/webexapis/v1/access_token", access_token)
+    app.router.add_post("/webexapis/v1/applications/{app_id}/token", application_token)
     app.router.add_post("/webexapis/v1/messages", post_message)
     app.router.add_get("/webexapis/v1/people/me", people_me)
     app.router.add_get("/webexapis/identity/scim/{org}/v2/Users", scim_users)
+    app.router.add_get("/webexapis/identity/scim/{org}/v2/Users/{user}", scim_user)
     app.router.add_get("/webexidentity/extIntegration/azureAD/{org}/v1/WebexApplications/status", sync_status)

@@ -65,9 +65,8 @@ async def receive_messages(queue: str, *, wait: float = 6.0, expect: int = 1) ->
 
 async def raw_queue_bodies(queue: str = "webex-verify") -> list[str]:
     """Peek the raw (still base64) queue bodies, to prove the host's encoding is used."""
-    from azure.storage.queue.aio import QueueClient
-
     from azure.core.exceptions import ResourceNotFoundError
+    from azure.storage.queue.aio import QueueClient
 
     async with QueueClient.from_connection_string(os.environ["AzureWebJobsStorage"], queue) as q:
         try:

@@ -18,7 +18,14 @@ def _trigger(fn: Any) -> dict[str, Any]:
 
 
 def test_five_functions_registered(functions: dict[str, Any]) -> None:
-    assert set(functions) == {"eventgrid_audit", "monitor_alert", "intake_process", "health_check", "verify_incident"}
+    assert set(functions) == {
+        "eventgrid_audit",
+        "monitor_alert",
+        "intake_process",
+        "health_check",
+        "verify_incident",
+        "verify_poison",
+    }
 
 
 def test_eventgrid_trigger(functions: dict[str, Any]) -> None:
@@ -63,6 +70,13 @@ def test_push_triggers_have_no_output_bindings(functions: dict[str, Any]) -> Non
     for name in ("eventgrid_audit", "monitor_alert"):
         kinds = [b.get_dict_repr()["type"] for b in functions[name].get_bindings()]
         assert not [k for k in kinds if k == "queue"], name
+
+
+def test_poison_queue_trigger(functions: dict[str, Any]) -> None:
+    t = _trigger(functions["verify_poison"])
+    assert t["type"] == "queueTrigger"
+    assert t["queueName"] == "webex-verify-poison", "the host's <queue>-poison naming rule"
+    assert t["connection"] == "AzureWebJobsStorage"
 
 
 def test_host_json_queue_settings() -> None:

@@ -41,6 +41,9 @@ param webexOrgId string
 param webexIdentityAppId string
 param webexIdentityBase string
 param webexApiBase string
+
+@description('Webex service-app client id; empty: the static access token is used.')
+param webexClientId string
 param enableWebexSpace bool
 param webexRoomId string
 param enableTeams bool
@@ -98,6 +101,12 @@ var appSettings = {
   WEBEX_IDENTITY_BASE: webexIdentityBase
   WEBEX_API_BASE: webexApiBase
   WEBEX_ACCESS_TOKEN: secretRefs.webexAccessToken
+  // Service app (shared/webex_auth.py): read AND written by the app (rotated refresh tokens become
+  // new secret versions), so these are read through the SDK, not as Key Vault references.
+  WEBEX_CLIENT_ID: webexClientId
+  WEBEX_KEY_VAULT_URL: keyVaultUri
+  WEBEX_REFRESH_TOKEN_SECRET: 'webex-refresh-token'
+  WEBEX_CLIENT_SECRET_SECRET: 'webex-client-secret'
   WEBEX_BOT_TOKEN: enableWebexSpace ? secretRefs.webexBotToken : ''
   WEBEX_ROOM_ID: enableWebexSpace ? webexRoomId : ''
   TEAMS_WEBHOOK_URL: enableTeams ? secretRefs.teamsWebhookUrl : ''

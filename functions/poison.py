@@ -1,0 +1,31 @@
+"""Queue trigger on ``webex-verify-poison``: a verification message that failed five times.
+
+Thin: the core (tell the admins, re-arm the incident's verification) is :mod:`shared.poison`. A
+transient failure here raises, so the host retries this message too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from shared.config import POISON_QUEUE, STORAGE_CONNECTION
+
+bp = func.Blueprint()
+log = logging.getLogger(__name__)
+
+
+@bp.function_name("verify_poison")
+@bp.queue_trigger(arg_name="msg", queue_name=POISON_QUEUE, connection=STORAGE_CONNECTION)
+async def verify_poison(msg: func.QueueMessage) -> None:
+    from shared.poison import handle_poisoned
+    from shared.runtime import get_services
+
+    svc = await get_services()
+    outcome = await handle_poisoned(svc, msg.get_body(), dequeue_count=msg.dequeue_count)
+    log.warning(
+        "poisoned verification message %s (dequeued %s times): %s",
+        msg.id, msg.dequeue_count, outcome.outcome,
+        extra={"incident_id": outcome.incident_id} if outcome.incident_id else None,
+    )  # fmt: skip
