@@ -96,6 +96,12 @@ async def run_intake(app_functions: dict[str, Any], *, concurrent: bool = False)
             done += 1
 
 
+async def deliver_event(app_functions: dict[str, Any], record: dict[str, Any]) -> None:
+    """One Event Grid delivery of ``record`` as the host makes it, then the intake queue's run."""
+    await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(record))
+    await run_intake(app_functions)
+
+
 async def incidents() -> list[Any]:
     from shared.runtime import get_services
 

@@ -8,7 +8,7 @@ from typing import Any
 from azure.functions.queue import QueueMessage
 
 from shared.notify.escape import webex_md
-from tests.helpers import eventgrid_event, incidents, receive_verify_messages
+from tests.helpers import deliver_event, incidents, receive_verify_messages
 
 
 def _poisoned(body: bytes) -> QueueMessage:
@@ -18,7 +18,7 @@ def _poisoned(body: bytes) -> QueueMessage:
 
 async def test_poisoned_message_notifies_once_and_rearms(sim: Any, app_functions: dict[str, Any]) -> None:
     records = await sim.delete("integration")
-    await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(records[0]))
+    await deliver_event(app_functions, records[0])
     (first,) = await receive_verify_messages()  # the run that (we pretend) failed 5 times
     (inc,) = await incidents()
 

@@ -10,7 +10,7 @@ import azure.functions as func
 import pytest
 
 from shared.timeutil import clock
-from tests.helpers import eventgrid_event, incidents, receive_verify_messages
+from tests.helpers import deliver_event, incidents, receive_verify_messages
 
 
 def test_default_schedule_is_1_2_5_10_15_30_minutes_then_every_30() -> None:
@@ -25,7 +25,7 @@ def test_default_schedule_is_1_2_5_10_15_30_minutes_then_every_30() -> None:
 
 async def _open_incident(sim: Any, app_functions: dict[str, Any]) -> Any:
     records = await sim.delete("integration", actor="mallory@contoso.example")
-    await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(records[0]))
+    await deliver_event(app_functions, records[0])
     await receive_verify_messages()  # the first run's message; we drive the runs ourselves below
     (inc,) = await incidents()
     return inc
