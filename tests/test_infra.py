@@ -543,6 +543,7 @@ GRAPH_APP_ROLES = {
     "AuditLog.Read.All": "b0afded3-3588-46d8-8b3d-9842eff778da",
     "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
     "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
+    "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
 }
 
 AZURE_ROLES = {
@@ -587,6 +588,7 @@ def test_graph_permissions_are_least_privilege(texts: dict[str, str]) -> None:
         "AuditLog.Read.All": None,
         "Mail.Send": "enableEmail",
         "Application.ReadWrite.All": "enableApplicationWrite",
+        "Directory.Read.All": "enableConsentGrantCheck",
     }
     main = strip_comments(texts["infra/main.bicep"])
     assert re.search(r"enableApplicationWrite:\s*enableAutoRestore \|\| enablePreventionNotes\b", main), (

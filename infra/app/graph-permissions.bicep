@@ -15,6 +15,9 @@ param enableEmail bool
 @description('Auto-restore or prevention notes on: grant Application.ReadWrite.All.')
 param enableApplicationWrite bool
 
+@description('Consent-grant check on: grant Directory.Read.All (listing oauth2PermissionGrants needs it).')
+param enableConsentGrantCheck bool
+
 var graphAppId = '00000003-0000-0000-c000-000000000000' // Microsoft Graph
 
 // Microsoft Graph app role ids (application permissions), identical in every tenant.
@@ -23,6 +26,7 @@ var graphRoles = {
   auditLogReadAll: 'b0afded3-3588-46d8-8b3d-9842eff778da' // AuditLog.Read.All
   mailSend: 'b633e1c5-b582-4048-a93e-9f11b44c7e96' // Mail.Send
   applicationReadWriteAll: '1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9' // Application.ReadWrite.All
+  directoryReadAll: '7ab1d382-f21e-4acd-a863-ba3e13f7da61' // Directory.Read.All
 }
 
 resource graph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
@@ -56,6 +60,16 @@ resource mailSend 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableEmail) {
 // (prevention notes) on service principals the app does not own.
 resource applicationReadWrite 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableApplicationWrite) {
   appRoleId: graphRoles.applicationReadWriteAll
+  principalId: identityPrincipalId
+  resourceId: graph.id
+}
+
+// GET /oauth2PermissionGrants?$filter=clientId eq '…': whether the Identity Integration still holds
+// its admin consent (the SP can be back while the grant is not). Graph documents Directory.Read.All as
+// the least privilege for this read, broader than anything else here, so it is opt-in; without it
+// the check reports not_configured and Webex's own 701018 answer still detects missing consent.
+resource directoryRead 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableConsentGrantCheck) {
+  appRoleId: graphRoles.directoryReadAll
   principalId: identityPrincipalId
   resourceId: graph.id
 }
