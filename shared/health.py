@@ -70,11 +70,16 @@ async def run_health_check(svc: Services) -> HealthOutcome:
     broken: set[str] = set()
     for app in cat.apps:
         findings = [f for r in report.for_app(app.key) if (f := _finding(r, app.key)) is not None]
-        sp = next((r for r in report.for_app(app.key) if r.name.startswith("graph.")), None)
+        sp = next((r for r in report.for_app(app.key) if r.name.startswith("graph.service_principal.")), None)
         if app.key == cat.integration.key and not findings and sp is not None and sp.verdict == "healthy":
+            # The SP is there but its consent is not: Webex says so (701018), or Graph shows no
+            # admin-consent grant (opt-in check; ``not_configured`` without Directory.Read.All).
             webex = next((r for r in report.results if r.name == "webex.sync_status"), None)
+            grant = next((r for r in report.for_app(app.key) if r.name.startswith("graph.consent_grant.")), None)
             if webex is not None and webex.verdict == "consent_missing":
                 findings.append((Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "Webex reports consent missing (701018)"))
+            elif grant is not None and grant.verdict == "consent_missing":
+                findings.append((Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "no admin-consent grant in Entra"))
         for kind, action, detail in findings:
             broken.add(app.key)
             object_id = sp.object_id if sp else None

@@ -108,3 +108,24 @@ async def test_past_due_tick_right_after_a_run_is_skipped(sim: Any) -> None:
     late = await _tick(past_due=True)
     assert late.ran, "a past-due tick after the gap runs once"
     assert await sim.requests(path="/auditLogs/directoryAudits$")
+
+
+async def test_missing_consent_grant_alone_opens_a_consent_incident(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SP is present and enabled but its admin-consent grant is gone, and Webex is not asked
+    (no Webex token configured): the grant check is the only witness and still opens the incident."""
+    from shared.config import reset_settings
+    from shared.health import run_health_check
+    from shared.runtime import reset_services
+
+    monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
+    reset_settings()
+    await reset_services()
+    await sim.revoke(actor="mallory@contoso.example")
+
+    outcome = await run_health_check(await _svc())
+    verdicts = {r.name: r.verdict for r in outcome.report.results}
+    assert verdicts["graph.service_principal.integration"] == "healthy"
+    assert verdicts["graph.consent_grant.integration"] == "consent_missing"
+    assert verdicts["webex.sync_status"] == "not_configured"
+    (inc,) = await incidents()
+    assert (inc.kind, inc.app_key) == ("consent_revoked", "integration")
