@@ -25,6 +25,7 @@ async def intake_process(msg: func.QueueMessage) -> None:
     from shared.errors import PayloadError
     from shared.ingest import ingest
     from shared.intake import IntakeMessage
+    from shared.logcontext import bind
     from shared.runtime import get_services
 
     try:
@@ -34,4 +35,6 @@ async def intake_process(msg: func.QueueMessage) -> None:
         return
     svc = await get_services()
     result = await ingest(svc, message.extraction())
-    log.info("intake %s from %s %s: %s", msg.id, message.origin, message.ref, result.summary())
+    touched = {o.incident_id for o in result.outcomes if o.incident_id}
+    with bind(tenant_id=svc.settings.tenant_id, incident_id=touched.pop() if len(touched) == 1 else None):
+        log.info("intake %s from %s %s: %s", msg.id, message.origin, message.ref, result.summary())

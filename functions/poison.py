@@ -19,13 +19,13 @@ log = logging.getLogger(__name__)
 @bp.function_name("verify_poison")
 @bp.queue_trigger(arg_name="msg", queue_name=POISON_QUEUE, connection=STORAGE_CONNECTION)
 async def verify_poison(msg: func.QueueMessage) -> None:
+    from shared.logcontext import bind
     from shared.poison import handle_poisoned
     from shared.runtime import get_services
 
     svc = await get_services()
     outcome = await handle_poisoned(svc, msg.get_body(), dequeue_count=msg.dequeue_count)
-    log.warning(
-        "poisoned verification message %s (dequeued %s times): %s",
-        msg.id, msg.dequeue_count, outcome.outcome,
-        extra={"incident_id": outcome.incident_id} if outcome.incident_id else None,
-    )  # fmt: skip
+    with bind(incident_id=outcome.incident_id):
+        log.warning(
+            "poisoned verification message %s (dequeued %s times): %s", msg.id, msg.dequeue_count, outcome.outcome
+        )

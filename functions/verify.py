@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 @bp.queue_trigger(arg_name="msg", queue_name=VERIFY_QUEUE, connection=STORAGE_CONNECTION)
 async def verify_incident(msg: func.QueueMessage) -> None:
     from shared.errors import PayloadError
+    from shared.logcontext import bind
     from shared.runtime import get_services
     from shared.verification import run_verification
     from shared.verify_queue import VerifyMessage
@@ -32,8 +33,5 @@ async def verify_incident(msg: func.QueueMessage) -> None:
         return
     svc = await get_services()
     outcome = await run_verification(svc, message)
-    log.info(
-        "verification of %s attempt %s: %s",
-        message.incident_id, message.attempt, outcome.outcome,
-        extra={"incident_id": message.incident_id, "tenant_id": message.tenant_id},
-    )  # fmt: skip
+    with bind(tenant_id=message.tenant_id, incident_id=message.incident_id, app=message.app_key):
+        log.info("verification of %s attempt %s: %s", message.incident_id, message.attempt, outcome.outcome)

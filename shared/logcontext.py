@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 #: The structured fields this project puts on log records (what the README's KQL queries use).
-FIELDS = ("tenant_id", "incident_id", "app", "kind", "source")
+FIELDS = ("tenant_id", "incident_id", "app", "kind")
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _bound: ContextVar[Mapping[str, str]] = ContextVar("webex_remediator_log_fields", default=_EMPTY)

@@ -112,7 +112,17 @@ def _claimable(d: Delivery | None, now_iso: str) -> bool:
 async def deliver(
     svc: Services, inc: Incident, notice: NoticeKind, key: str | None = None, *, reason: str | None = None
 ) -> tuple[Incident, DeliveryReport]:
-    """Send ``notice`` for ``inc`` on every enabled channel that has not had it yet."""
+    """Send ``notice`` for ``inc`` on every enabled channel that has not had it yet (every line
+    logged meanwhile, channel and SDK lines included, carries the incident's fields)."""
+    from shared.logcontext import bind
+
+    with bind(tenant_id=inc.tenant_id, incident_id=inc.incident_id, app=inc.app_key, kind=inc.kind):
+        return await _deliver(svc, inc, notice, key, reason=reason)
+
+
+async def _deliver(
+    svc: Services, inc: Incident, notice: NoticeKind, key: str | None, *, reason: str | None
+) -> tuple[Incident, DeliveryReport]:
     from shared.notify.render import render
 
     key = key or str(notice)
@@ -158,10 +168,7 @@ async def deliver(
             ok, ref, error = result.ok, result.message_ref, result.error
             retry_after, permanent = result.retry_after, getattr(result, "permanent", False)
         except Exception as exc:  # a channel bug must not stop the others
-            log.exception(
-                "channel %s failed for incident %s", channel.name, current.incident_id,
-                extra={"incident_id": current.incident_id, "tenant_id": current.tenant_id},
-            )  # fmt: skip
+            log.exception("channel %s failed for incident %s", channel.name, current.incident_id)
             ok, ref, error, retry_after, permanent = False, None, type(exc).__name__, None, False
 
         outcome = Delivery(
@@ -180,9 +187,8 @@ async def deliver(
 
         recorded = await svc.store().mutate(current.tenant_id, current.app_key, record)
         current = recorded or current
-        extra: dict[str, Any] = {
-            "incident_id": current.incident_id, "tenant_id": current.tenant_id, "channel": channel.name, "notice": key,
-        }  # fmt: skip
+        event = "notice_sent" if ok else "notice_failed"
+        extra: dict[str, Any] = {"event": event, "channel": channel.name, "notice": key}
         if ok:
             report.sent.append(channel.name)
             log.info("notice %s sent on %s for incident %s", key, channel.name, current.incident_id, extra=extra)

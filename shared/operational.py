@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shared.logcontext import bind
 from shared.notify.escape import card_md, clean, clip, plain, subject_line, webex_md
 from shared.timeutil import clock, format_timestamp
 
@@ -125,8 +126,8 @@ async def send_operational(svc: Services, notice: OperationalNotice, *, once_key
                 await table.delete_entity(svc.settings.tenant_id, marker)
             except AzureError:
                 log.warning("could not clear the marker of unsent notice %s", notice.kind)
-        log.info("operational notice %s sent on %s", notice.kind, ", ".join(sent) or "no channel",
-                 extra={"incident_id": notice.incident_id} if notice.incident_id else None)  # fmt: skip
+        with bind(incident_id=notice.incident_id):
+            log.info("operational notice %s sent on %s", notice.kind, ", ".join(sent) or "no channel")
         return sent
     finally:
         if table is not None:

@@ -113,10 +113,16 @@ async def schedule_verification(svc: Services, inc: Incident, *, delay: float | 
 
 
 async def process_record(svc: Services, record: AuditRecord, c: Classification) -> RecordOutcome:
-    """Act on one classified record (see the module docstring for the guarantees)."""
-    from shared import restore
-    from shared.notices import DeliveryReport, deliver
-    from shared.notify.view import NoticeKind
+    """Act on one classified record (see the module docstring for the guarantees); its log lines
+    carry the tenant, app and kind, and the incident id once it is known."""
+    from shared.logcontext import bind
+
+    with bind(tenant_id=svc.settings.tenant_id, app=c.app.key if c.app else None, kind=str(c.kind)):
+        return await _process_record(svc, record, c)
+
+
+async def _process_record(svc: Services, record: AuditRecord, c: Classification) -> RecordOutcome:
+    from shared.logcontext import bind
 
     s = svc.settings
     store = svc.store()
@@ -124,7 +130,7 @@ async def process_record(svc: Services, record: AuditRecord, c: Classification) 
     if c.action == Action.IGNORE or c.app is None:
         return RecordOutcome(**base, outcome="ignored")
     if record.tenant_id and record.tenant_id.lower() != s.tenant_id:
-        log.warning("record %s belongs to another tenant; ignored", record.record_id, extra={"tenant_id": s.tenant_id})
+        log.warning("record %s belongs to another tenant; ignored", record.record_id)
         return RecordOutcome(**base, outcome="foreign_tenant")
     dedupe = record.source != Source.HEALTH
     if dedupe and await store.was_seen(s.tenant_id, record.record_id):
@@ -149,9 +155,34 @@ async def process_record(svc: Services, record: AuditRecord, c: Classification) 
 
     candidate = new_incident(svc, record, c)
     inc, created = await store.open_or_attach(candidate, str(record.source))
-    extra = {"incident_id": inc.incident_id, "tenant_id": inc.tenant_id}
+    with bind(incident_id=inc.incident_id):
+        return await _act(svc, record, c, inc=inc, created=created, candidate=candidate, base=base)
+
+
+async def _act(
+    svc: Services,
+    record: AuditRecord,
+    c: Classification,
+    *,
+    inc: Incident,
+    created: bool,
+    candidate: Incident,
+    base: dict[str, str],
+) -> RecordOutcome:
+    """The part of :func:`process_record` that runs once the incident is known: severity upgrade,
+    the opt-in restore, the opening notice, the first verification, the record marked seen."""
+    from shared import restore
+    from shared.notices import DeliveryReport, deliver
+    from shared.notify.view import NoticeKind
+
+    s = svc.settings
+    store = svc.store()
+    dedupe = record.source != Source.HEALTH
     if created:
-        log.info("incident %s opened: %s on %s", inc.incident_id, c.kind, c.app.key, extra=extra)
+        log.info(
+            "incident %s opened: %s on %s", inc.incident_id, c.kind, inc.app_key,
+            extra={"event": "incident_opened", "source": str(record.source)},
+        )  # fmt: skip
     elif _SEVERITY.get(c.kind, 0) > _SEVERITY.get(Kind(inc.kind), 0):
         stronger = candidate
 

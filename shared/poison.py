@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.errors import PayloadError
+from shared.logcontext import bind
 
 if TYPE_CHECKING:
     from shared.runtime import Services
@@ -72,8 +73,9 @@ async def handle_poisoned(svc: Services, body: bytes | str, *, dequeue_count: in
     )
     sent = await send_operational(svc, notice, once_key=f"poison:{inc.incident_id}:{inc.verify_attempts}")
     await schedule_verification(svc, inc, delay=delay)
-    log.warning(
-        "incident %s: poisoned verification message re-armed (next run in %.0f s)", inc.incident_id, delay,
-        extra={"incident_id": inc.incident_id, "tenant_id": inc.tenant_id},
-    )  # fmt: skip
+    with bind(tenant_id=inc.tenant_id, incident_id=inc.incident_id, app=inc.app_key):
+        log.warning(
+            "incident %s: poisoned verification message re-armed (next run in %.0f s)", inc.incident_id, delay,
+            extra={"event": "verification_poisoned"},
+        )  # fmt: skip
     return PoisonOutcome("rearmed", inc.incident_id, tuple(sent), delay)

@@ -123,8 +123,10 @@ async def auto_restore(svc: Services, inc: Incident) -> tuple[Incident, str]:
         return claimed, str(claimed.restore_outcome) if claimed.restore_outcome in FINAL else "in_progress"
 
     outcome, reason = await _attempt(svc, claimed)
-    extra = {"incident_id": claimed.incident_id, "tenant_id": claimed.tenant_id}
-    log.info("auto-restore for incident %s: %s (%s)", claimed.incident_id, outcome, reason or "-", extra=extra)
+    log.info(
+        "auto-restore for incident %s: %s (%s)", claimed.incident_id, outcome, reason or "-",
+        extra={"event": "auto_restore", "outcome": outcome},
+    )  # fmt: skip
     recorded = await _record(svc, claimed, outcome, reason)
     return recorded, str(recorded.restore_outcome or outcome)
 

@@ -42,6 +42,10 @@ def delay_after(delays: tuple[int, ...], runs_done: int) -> float:
     return float(delays[min(max(runs_done, 0), len(delays) - 1)])
 
 
+def _seconds(ttr: timedelta | None) -> float | None:
+    return None if ttr is None else round(ttr.total_seconds(), 3)
+
+
 def _summary(report: HealthReport) -> str:
     return "; ".join(f"{r.name}={r.verdict}" for r in report.results)[:1000]
 
@@ -68,6 +72,14 @@ async def _flush_pending(svc: Services, inc: Incident) -> Incident:
 
 
 async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
+    """One verification run; every line it logs carries the incident's tenant, id and app."""
+    from shared.logcontext import bind
+
+    with bind(tenant_id=msg.tenant_id, incident_id=msg.incident_id, app=msg.app_key):
+        return await _run_verification(svc, msg)
+
+
+async def _run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
     from shared.checks import run_checks
     from shared.notices import deliver
     from shared.notify.view import NoticeKind
@@ -99,7 +111,6 @@ async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
     if claimed is None or not won:
         return VerifyOutcome("stale", msg.incident_id, msg.attempt)
     inc = await _flush_pending(svc, claimed)
-    extra = {"incident_id": inc.incident_id, "tenant_id": inc.tenant_id}
 
     app = s.catalogue.by_key(inc.app_key)
     apps = (app,) if app is not None else None
@@ -121,7 +132,9 @@ async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
         await _finish_resolution(svc, resolved)
         log.info(
             "incident %s resolved after %s runs (time to recover %s)",
-            inc.incident_id, msg.attempt + 1, resolved.time_to_recover, extra=extra,
+            inc.incident_id, msg.attempt + 1, resolved.time_to_recover,
+            extra={"event": "incident_resolved", "ttr_seconds": _seconds(resolved.time_to_recover),
+                   "attempts": msg.attempt + 1},
         )  # fmt: skip
         return VerifyOutcome("resolved", inc.incident_id, msg.attempt, verdicts)
 
@@ -148,7 +161,10 @@ async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
         inc = await store.mutate(inc.tenant_id, inc.app_key, escalate) or inc
         inc, _ = await deliver(svc, inc, NoticeKind.ESCALATED)
         outcome = "escalated"
-        log.warning("incident %s escalated: still broken after the deadline", inc.incident_id, extra=extra)
+        log.warning(
+            "incident %s escalated: still broken after the deadline", inc.incident_id,
+            extra={"event": "incident_escalated"},
+        )  # fmt: skip
     elif inc.escalated_at is None:
         last = inc.last_reminder_at or inc.opened_at
         if now - last >= timedelta(hours=s.reminder_hours):

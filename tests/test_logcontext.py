@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
@@ -72,3 +73,53 @@ def test_exporter_only_when_azure_says_so(monkeypatch: pytest.MonkeyPatch) -> No
     )
     monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
     assert telemetry.configure() is False  # locally: the factory only, nothing heavy imported
+
+
+def test_code_binds_fields_instead_of_passing_them_as_extra() -> None:
+    """``extra={"incident_id": ...}`` inside a bound block would collide with the factory
+    (``logging`` refuses to overwrite a record attribute), so the code must use ``bind``."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for path in [*root.joinpath("shared").rglob("*.py"), *root.joinpath("functions").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.keyword) and node.arg == "extra" and isinstance(node.value, ast.Dict):
+                keys = {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+                if keys & set(logcontext.FIELDS):
+                    offenders.append(f"{path.relative_to(root)}:{node.value.lineno}")
+    assert offenders == []
+
+
+async def test_every_incident_line_of_a_lifecycle_carries_its_fields(
+    sim: Any, app_functions: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Deletion → intake → notices → verification → resolved: each line that names the incident
+    carries ``incident_id`` and ``tenant_id`` as fields, and the lifecycle events the README's KQL
+    reads are there with their fields."""
+    from tests.helpers import deliver_event, incidents, receive_verify_messages
+
+    caplog.set_level(logging.DEBUG)
+    records = await sim.delete("integration", actor="mallory@contoso.example")
+    await deliver_event(app_functions, records[0])
+    (inc,) = await incidents()
+    await sim.consent()
+    verify = app_functions["verify_incident"].get_user_function()
+    for msg in await receive_verify_messages(wait=8.0):
+        await verify(msg)
+
+    naming = [r for r in caplog.records if inc.incident_id in r.getMessage()]
+    assert len(naming) >= 5
+    for r in naming:
+        assert getattr(r, "incident_id", None) == inc.incident_id, r.getMessage()
+        assert getattr(r, "tenant_id", None) == inc.tenant_id, r.getMessage()
+    events: dict[str, list[logging.LogRecord]] = {}
+    for r in caplog.records:
+        if hasattr(r, "event"):
+            events.setdefault(r.event, []).append(r)  # type: ignore[attr-defined]
+    assert len(events["incident_opened"]) == 1
+    assert events["incident_opened"][0].kind == "integration_deleted"  # type: ignore[attr-defined]
+    assert {r.channel for r in events["notice_sent"]} == {"email", "webex"}  # type: ignore[attr-defined]
+    (resolved,) = events["incident_resolved"]
+    assert resolved.incident_id == inc.incident_id and resolved.ttr_seconds > 0  # type: ignore[attr-defined]
