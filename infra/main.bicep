@@ -97,7 +97,7 @@ param enableConsentGrantCheck bool = false
 param enableTenantDiagnosticSetting bool = true
 
 @description('NCRONTAB (6 fields, seconds first) of the health-check timer.')
-param healthSchedule string = '0 */5 * * * *'
+param healthSchedule string = '0 */1 * * * *'
 
 @allowed([
   15
