@@ -90,9 +90,6 @@ param enableAutoRestore bool = false
 @description('Write a warning into the Webex service principals\' notes ("Required by Webex directory sync …") so the next admin sees it in the portal before deleting. Needs Application.ReadWrite.All, like auto-restore: off by default.')
 param enablePreventionNotes bool = false
 
-@description('Check that the Webex Identity Integration still holds its admin-consent grant (oauth2PermissionGrants). Needs Directory.Read.All, a broad read permission: off by default (Webex\'s own 701018 answer still detects missing consent).')
-param enableConsentGrantCheck bool = false
-
 @description('Create the tenant diagnostic setting that streams Entra AuditLogs into the workspace (needs a Global or Security Administrator, and deployment rights at tenant scope). Turn off when the tenant already streams AuditLogs, and point the alert at that workspace yourself.')
 param enableTenantDiagnosticSetting bool = true
 
@@ -343,7 +340,6 @@ module graphPermissions 'app/graph-permissions.bicep' = {
     identityPrincipalId: identity.outputs.principalId
     enableEmail: enableEmail
     enableApplicationWrite: enableAutoRestore || enablePreventionNotes
-    enableConsentGrantCheck: enableConsentGrantCheck
   }
 }
 

@@ -588,7 +588,7 @@ def test_graph_permissions_are_least_privilege(texts: dict[str, str]) -> None:
         "AuditLog.Read.All": None,
         "Mail.Send": "enableEmail",
         "Application.ReadWrite.All": "enableApplicationWrite",
-        "Directory.Read.All": "enableConsentGrantCheck",
+        "Directory.Read.All": None,
     }
     main = strip_comments(texts["infra/main.bicep"])
     assert re.search(r"enableApplicationWrite:\s*enableAutoRestore \|\| enablePreventionNotes\b", main), (

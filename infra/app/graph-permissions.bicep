@@ -15,9 +15,6 @@ param enableEmail bool
 @description('Auto-restore or prevention notes on: grant Application.ReadWrite.All.')
 param enableApplicationWrite bool
 
-@description('Consent-grant check on: grant Directory.Read.All (listing oauth2PermissionGrants needs it).')
-param enableConsentGrantCheck bool
-
 var graphAppId = '00000003-0000-0000-c000-000000000000' // Microsoft Graph
 
 // Microsoft Graph app role ids (application permissions), identical in every tenant.
@@ -64,11 +61,11 @@ resource applicationReadWrite 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (ena
   resourceId: graph.id
 }
 
-// GET /oauth2PermissionGrants?$filter=clientId eq '…': whether the Identity Integration still holds
-// its admin consent (the SP can be back while the grant is not). Graph documents Directory.Read.All as
-// the least privilege for this read, broader than anything else here, so it is opt-in; without it
-// the check reports not_configured and Webex's own 701018 answer still detects missing consent.
-resource directoryRead 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableConsentGrantCheck) {
+// Microsoft documents app-only GET auditLogs/directoryAudits as needing AuditLog.Read.All AND
+// Directory.Read.All (the timer's audit poll, always on), and Directory.Read.All as the least privilege
+// for GET /oauth2PermissionGrants (the admin-consent grant check). Read-only, but broad: it reads the
+// whole directory.
+resource directoryRead 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   appRoleId: graphRoles.directoryReadAll
   principalId: identityPrincipalId
   resourceId: graph.id
