@@ -6,11 +6,16 @@ subscription handshake itself. The trigger only parses, normalizes and classifie
 one durable message to the intake queue and returns: no Graph, Table or notification I/O before the
 ack, so a slow Graph never makes Event Grid redeliver. A permanent payload error is logged and
 acknowledged (retrying would never succeed); a failed queue write raises so Event Grid redelivers.
+
+A subscription may deliver the Event Grid schema or CloudEvents 1.0: the worker then hands over a
+``func.EventGridEvent`` or a ``func.CloudEvent`` (whatever the annotation says), so the envelope is
+rebuilt from either, ``data_base64`` included, for the normalizers.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import azure.functions as func
 
@@ -26,15 +31,7 @@ async def eventgrid_audit(event: func.EventGridEvent) -> None:
     from shared.normalize import extract
     from shared.runtime import get_services
 
-    envelope = {
-        "id": event.id,
-        "eventType": event.event_type,
-        "subject": event.subject,
-        "eventTime": event.event_time.isoformat() if event.event_time else None,
-        "dataVersion": event.data_version,
-        "topic": event.topic,
-        "data": event.get_json(),
-    }
+    envelope = _envelope(event)
     try:
         svc = await get_services(ready=False)
         intake = prepare(extract(envelope), svc.settings.catalogue, origin="eventgrid", ref=event.id)
@@ -46,3 +43,32 @@ async def eventgrid_audit(event: func.EventGridEvent) -> None:
         raise
     await svc.intake().send_all(intake.messages)  # TransientError: Event Grid redelivers
     log.info("event %s accepted: %s", event.id, intake.summary())
+
+
+def _envelope(event: func.EventGridEvent | func.CloudEvent) -> dict[str, Any]:
+    """The event as its JSON envelope, in the schema it arrived in."""
+    if isinstance(event, func.CloudEvent):
+        envelope: dict[str, Any] = {
+            "specversion": event.specversion,
+            "id": event.id,
+            "source": event.source,
+            "type": event.type,
+            "subject": event.subject,
+            "time": event.time.isoformat() if event.time else None,
+            "datacontenttype": event.datacontenttype,
+        }
+        extensions = event.extension_attrs
+        if event.get_json() is None and "data_base64" in extensions:
+            envelope["data_base64"] = extensions["data_base64"]
+        else:
+            envelope["data"] = event.get_json()
+        return envelope
+    return {
+        "id": event.id,
+        "eventType": event.event_type,
+        "subject": event.subject,
+        "eventTime": event.event_time.isoformat() if event.event_time else None,
+        "dataVersion": event.data_version,
+        "topic": event.topic,
+        "data": event.get_json(),
+    }

@@ -54,3 +54,42 @@ async def test_verify_drops_bad_messages(sim: Any, app_functions: dict[str, Any]
     handler = app_functions["verify_incident"].get_user_function()
     await handler(func.QueueMessage(id="m1", body=body))  # logged and consumed: returns, no raise
     assert await incidents() == []
+
+
+def _as_delivered(body: dict[str, Any]) -> Any:
+    """What the Python worker hands the trigger for this JSON body (its own Event Grid decoder:
+    an ``EventGridEvent`` or, for a CloudEvents subscription, a ``CloudEvent``)."""
+    from azure.functions.eventgrid import EventGridEventInConverter
+    from azure.functions.meta import Datum
+
+    return EventGridEventInConverter.decode(Datum(type="json", value=json.dumps(body)), trigger_metadata=None)
+
+
+@pytest.mark.parametrize("encoding", ["data", "data_base64"])
+async def test_cloudevents_delivery_is_processed_like_the_event_grid_schema(
+    sim: Any, app_functions: dict[str, Any], encoding: str
+) -> None:
+    import base64
+
+    from tests.helpers import run_intake
+
+    records = await sim.delete("integration", actor="mallory@contoso.example")
+    body: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": "ce-0001",
+        "source": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.EventGrid/topics/audit",
+        "type": "Webex.AuditRecord",
+        "time": "2026-11-29T06:00:00.1234567+00:00",
+        "datacontenttype": "application/json",
+    }
+    if encoding == "data":
+        body["data"] = records[0]
+    else:
+        body["data_base64"] = base64.b64encode(json.dumps(records[0]).encode()).decode()
+    event = _as_delivered(body)
+    assert isinstance(event, func.CloudEvent), "the worker really hands over a CloudEvent"
+
+    await app_functions["eventgrid_audit"].get_user_function()(event)
+    assert await run_intake(app_functions) == 1
+    (inc,) = await incidents()
+    assert inc.kind == "integration_deleted" and inc.initiator_label == "mallory@contoso.example"
