@@ -153,7 +153,7 @@ resource healthRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   }
 }
 
-// Event Grid gave up on an event (after 30 attempts / 24 h, or at once on a 400): it is in the
+// Event Grid gave up on an event (after 30 attempts / 24 h): it is in the
 // dead-letter container and nobody has processed it.
 resource deadLetterRule 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   name: 'webex-eventgrid-deadletter-${resourceToken}'

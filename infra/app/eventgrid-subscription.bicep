@@ -36,8 +36,9 @@ resource subscription 'Microsoft.EventGrid/topics/eventSubscriptions@2022-06-15'
         preferredBatchSizeInKilobytes: 64
       }
     }
-    // Event Grid's own maximum: 30 attempts over 24 h, then the event is dead-lettered. The function
-    // answers 400 to a payload it can never read, which dead-letters at once instead of retrying.
+    // Event Grid's own maximum: 30 attempts over 24 h, then the event is dead-lettered. An Azure
+    // Function endpoint cannot answer 400 itself: the trigger logs and acknowledges a payload it can
+    // never read (no retry storm) and raises only when the intake write failed (so Event Grid retries).
     retryPolicy: {
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440

@@ -88,7 +88,7 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
-// Events Event Grid could not deliver after its retries (or that the function refused with 400).
+// Events Event Grid could not deliver within its retry policy (the intake write kept failing).
 resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: deadLetterContainerName
