@@ -83,6 +83,7 @@ class Settings(BaseModel):
     verify_deadline_hours: Annotated[float, Field(alias="VERIFY_DEADLINE_HOURS", gt=0, le=24 * 30)] = 24.0
     reminder_hours: Annotated[float, Field(alias="REMINDER_HOURS", gt=0)] = 4.0
     alert_query_padding_minutes: Annotated[int, Field(alias="ALERT_QUERY_PADDING_MINUTES", ge=0, le=1440)] = 15
+    alert_query: Annotated[str, Field(alias="ALERT_QUERY", max_length=20_000)] = ""
     audit_poll_overlap_minutes: Annotated[int, Field(alias="AUDIT_POLL_OVERLAP_MINUTES", ge=0, le=1440)] = 10
     max_payload_bytes: Annotated[int, Field(alias="MAX_PAYLOAD_BYTES", ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     auto_restore: Annotated[bool, Field(alias="AUTO_RESTORE")] = False

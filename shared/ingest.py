@@ -14,7 +14,6 @@ retries) is skipped by its ``alertq-`` marker row, so six deliveries ask the wor
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -47,7 +46,7 @@ class IngestResult:
 def alert_query(svc: Services) -> str:
     from shared.kql import default_alert_query
 
-    return os.environ.get("ALERT_QUERY", "").strip() or default_alert_query(svc.settings.webex_identity_app_id)
+    return svc.settings.alert_query.strip() or default_alert_query(svc.settings.webex_identity_app_id)
 
 
 async def rows_for_alert(svc: Services, window: AlertWindow) -> list[dict[str, Any]]:

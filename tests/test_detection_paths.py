@@ -106,3 +106,24 @@ async def test_restored_signal_asks_for_verification_and_closes_nothing(
         await verify(msg)
     (done,) = await incidents()
     assert done.state == "resolved", "the verification run, not the signal, resolves it"
+
+
+async def test_alert_requery_uses_the_alert_query_setting(
+    sim: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant's own KQL (``ALERT_QUERY``) replaces the shipped one in the re-query it sends."""
+    from shared.config import reset_settings
+    from shared.runtime import reset_services
+
+    custom = 'AuditLogs | where OperationName =~ "Remove service principal" // tenant override'
+    monkeypatch.setenv("ALERT_QUERY", custom)
+    reset_settings()
+    await reset_services()
+    await sim.delete("integration")
+    now = datetime.now(UTC)
+    alert = app_functions["monitor_alert"].get_user_function()
+    response = await alert(http_request(alert_body("Fired", start=now - timedelta(minutes=5), end=now)))
+    assert response.status_code == 202
+    await run_intake(app_functions)
+    (query,) = await sim.requests(path="/loganalytics/", method="POST")
+    assert query["json"]["query"] == custom
