@@ -43,7 +43,7 @@ async def monitor_alert(req: func.HttpRequest) -> func.HttpResponse:
         svc = await get_services(ready=False)
         payload = parse_json(req.get_body(), limit=svc.settings.max_payload_bytes)
         extraction = extract(payload)
-        if not extraction.alerts and not extraction.records:
+        if not extraction.alerts and not extraction.records and not extraction.skipped:
             raise PayloadError("not a common alert schema payload")
         intake = prepare(extraction, svc.settings.catalogue, origin="alert", ref=_alert_ref(extraction))
         await svc.intake().send_all(intake.messages)

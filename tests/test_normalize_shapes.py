@@ -253,9 +253,20 @@ def test_alert_without_id_or_window_is_an_error(mutate: Any) -> None:
         extract(alert)
 
 
-def test_metric_alert_is_an_error() -> None:
+def test_metric_alert_is_noted_not_an_error() -> None:
+    """Readable, but not a log search alert: nothing to re-query, said in a note (not exit 2 / 400)."""
     alert = parse_json((REFERENCE / "azmon_common_alert_schema_full_metric_sample.json").read_bytes(), limit=10**6)
-    with pytest.raises(PayloadError, match="search window"):
+    out = extract(alert)
+    assert out.records == [] and out.alerts == []
+    (note,) = out.skipped
+    assert "not a log search alert" in note and "Metric" in note
+
+
+def test_alert_without_an_id_is_still_an_error() -> None:
+    alert = parse_json((REFERENCE / "azmon_common_alert_schema_full_metric_sample.json").read_bytes(), limit=10**6)
+    del alert["data"]["essentials"]["alertId"]
+    del alert["data"]["essentials"]["originAlertId"]
+    with pytest.raises(PayloadError, match="alertId"):
         extract(alert)
 
 

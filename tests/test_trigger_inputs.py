@@ -93,3 +93,16 @@ async def test_cloudevents_delivery_is_processed_like_the_event_grid_schema(
     assert await run_intake(app_functions) == 1
     (inc,) = await incidents()
     assert inc.kind == "integration_deleted" and inc.initiator_label == "mallory@contoso.example"
+
+
+async def test_metric_alert_is_acknowledged_with_nothing_queued(sim: Any, app_functions: dict[str, Any]) -> None:
+    """A metric alert routed to the endpoint by mistake is readable: 202 with the reason, nothing
+    queued (a 4xx would only make someone chase a bug that is a routing choice)."""
+    from tests.helpers import raw_queue_bodies
+
+    body = (ALERT_V2.parent / "azmon_common_alert_schema_full_metric_sample.json").read_bytes()
+    response = await app_functions["monitor_alert"].get_user_function()(http_request(body))
+    assert response.status_code == 202
+    answer = json.loads(response.get_body())
+    assert answer["queued"] == 0 and "not a log search alert" in json.dumps(answer)
+    assert await raw_queue_bodies("webex-intake") == []

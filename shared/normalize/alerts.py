@@ -51,8 +51,10 @@ def _workspace_from_links(condition: dict[str, Any]) -> str | None:
 def alert_into(obj: dict[str, Any], out: Extraction, ctx: Context, where: str) -> None:
     """Add the window (and any embedded rows) of the lower-keyed alert ``obj`` to ``out``.
 
-    Raises :class:`PayloadError` when the alert has no ``essentials.alertId`` or no readable
-    window: such an alert gives us nothing to re-query, and retrying will not change that.
+    Raises :class:`PayloadError` when the alert has no ``essentials.alertId`` or unreadable window
+    times: retrying will not change that. A well-formed alert that is not a log search alert (a
+    metric or activity-log alert routed here by mistake) is noted in ``out.skipped``: it is readable,
+    it just carries nothing about audit records.
     """
     data = as_dict(obj.get("data"))
     essentials = as_dict(get(data, "essentials")) if data else None
@@ -83,7 +85,13 @@ def alert_into(obj: dict[str, Any], out: Extraction, ctx: Context, where: str) -
             count = ctx_keys.get("resultcount")
             complete = embedded > 0 and (not isinstance(count, int) or embedded >= count)
     else:
-        raise PayloadError("alert has no search window (not a log search alert)")
+        signal = text(get(essentials, "signalType")) or "unknown"
+        if signal.lower() == "log":
+            raise PayloadError("log alert has no search window")
+        out.skipped.append(
+            f"{where}: alert {alert_id} is not a log search alert (signal {signal}): nothing to re-query"
+        )
+        return
     if start is None or end is None:
         raise PayloadError("alert search window times are unreadable")
     if complete:
