@@ -2,8 +2,11 @@
 
 ``GET {WEBEX_IDENTITY_BASE}/extIntegration/azureAD/{orgId}/v1/WebexApplications/status`` is the
 call Control Hub makes (seen in the seed tech note); it is not a documented public API, so the host
-is configurable and the parsing forgiving: 2xx is healthy, a 401 whose body carries code ``701018``
-means the tenant's consent is gone, any other 401/403 means *our* token is the problem.
+is configurable and the parsing forgiving: a 401 whose body carries code ``701018`` means the
+tenant's consent is gone, any other 401/403 means *our* token is the problem. A 2xx is healthy only
+when its body says nothing bad: an error code, or a ``status``/``state`` word such as ``ERROR`` or
+``DISABLED`` on the org or an application, makes it ``unknown`` (evidence kept, incident stays open)
+rather than a resolution nobody can trust.
 """
 
 from __future__ import annotations
@@ -36,6 +39,27 @@ class SyncStatus:
     @property
     def healthy(self) -> bool:
         return self.verdict == "healthy"
+
+
+_BAD_WORDS = frozenset({
+    "error", "failed", "failure", "disabled", "unauthorized", "invalid", "expired", "deleted", "missing",
+    "not_found", "notfound", "revoked",
+})  # fmt: skip
+
+
+def _status_words(body: Any) -> set[str]:
+    """Lower-cased ``status``/``state`` values of the body and of its ``applications`` entries."""
+    words: set[str] = set()
+    items = [body] if isinstance(body, dict) else []
+    if isinstance(body, dict):
+        apps = next((v for k, v in body.items() if k.lower() == "applications"), None)
+        if isinstance(apps, list):
+            items.extend(a for a in apps[:50] if isinstance(a, dict))
+    for item in items:
+        for key, value in item.items():
+            if key.lower() in ("status", "state") and isinstance(value, str):
+                words.add(value.strip().lower())
+    return words
 
 
 def _codes(body: Any) -> set[str]:
@@ -81,7 +105,13 @@ def interpret(response: httpx.Response, elapsed_ms: float) -> SyncStatus:
     }
     code = response.status_code
     if 200 <= code < 300:
-        return SyncStatus("healthy" if body is not None or not text else "unknown", **base)  # type: ignore[arg-type]
+        if text and body is None:
+            return SyncStatus("unknown", **base)  # type: ignore[arg-type]
+        if CONSENT_MISSING_CODE in _codes(body):
+            return SyncStatus("consent_missing", **base)  # type: ignore[arg-type]
+        if _codes(body) or _status_words(body) & _BAD_WORDS:
+            return SyncStatus("unknown", **base)  # type: ignore[arg-type]
+        return SyncStatus("healthy", **base)  # type: ignore[arg-type]
     if code == 401 and CONSENT_MISSING_CODE in _codes(body):
         return SyncStatus("consent_missing", **base)  # type: ignore[arg-type]
     if code in (401, 403):

@@ -171,3 +171,31 @@ async def test_grant_check_without_graph_permission_is_skipped_not_failed(sim: A
     grant = next(r for r in report.results if r.name == "graph.consent_grant.integration")
     assert grant.verdict == "not_configured" and "Directory.Read.All" in grant.evidence
     assert report.healthy
+
+
+@pytest.mark.parametrize(
+    ("body", "verdict"),
+    [
+        ({"orgId": "o", "status": "ENABLED", "applications": [{"appId": "a", "status": "ENABLED"}]}, "healthy"),
+        ({}, "healthy"),
+        (None, "healthy"),  # an empty 2xx: nothing says anything is wrong
+        ({"status": "ERROR"}, "unknown"),
+        ({"status": "ENABLED", "applications": [{"appId": "a", "Status": "DISABLED"}]}, "unknown"),
+        ({"State": "Failed"}, "unknown"),
+        ({"errorCode": "701018"}, "consent_missing"),  # a 2xx that still carries the seed's code
+        ({"error": {"code": "100001"}}, "unknown"),
+        ("not json{", "unknown"),
+    ],
+)
+def test_a_2xx_is_healthy_only_when_its_body_says_nothing_bad(body: Any, verdict: str) -> None:
+    import json as _json
+
+    import httpx
+
+    from shared.webex_status import interpret
+
+    content = b"" if body is None else (body.encode() if isinstance(body, str) else _json.dumps(body).encode())
+    response = httpx.Response(200, content=content, headers={"trackingid": "ATLAS_x"})
+    result = interpret(response, 1.0)
+    assert result.verdict == verdict
+    assert result.tracking_id == "ATLAS_x"
