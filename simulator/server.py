@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from simulator import aad, control, graph, loganalytics, webex
+from simulator import aad, control, graph, hooks, loganalytics, webex
 from simulator.keys import STATE
 from simulator.middleware import simulate
 from simulator.state import SimConfig, SimState
@@ -33,6 +33,7 @@ def build_app(state: SimState) -> web.Application:
     loganalytics.register(app)
     webex.register(app)
     aad.register(app)
+    hooks.register(app)
     return app
 
 
