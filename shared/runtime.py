@@ -26,6 +26,9 @@ class Services:
     """Settings plus lazily created clients. ``worker_id`` tags delivery claims."""
 
     def __init__(self, settings: Settings, storage: StorageConfig) -> None:
+        from shared.logsafety import install
+
+        install()  # before any client exists: URLs with secrets in their query never reach a log line
         self.settings = settings
         self.storage = storage
         self.worker_id = f"{os.getpid()}-{id(self):x}"
