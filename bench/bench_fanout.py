@@ -3,7 +3,8 @@
 ``python -m devtools.services -- python bench/bench_fanout.py [tenants] [latency_s] [limit]``.
 Every Graph call to the simulator is slowed by a delay fault (default 100 ms), then
 :func:`shared.fanout.fan_out` runs :func:`shared.fanout.integration_presence` for ``tenants`` tenant
-ids (default 1,000) with ``limit`` calls in flight (default 50) on one shared HTTP client. Prints the
+ids (default 1,000) with ``limit`` calls in flight (default
+:data:`shared.fanout.DEFAULT_LIMIT`) on one shared HTTP client. Prints the
 run time (goal ≤ 60 s), the serial time it replaces (tenants × latency), the speed-up, and the
 process's peak RSS (goal ≤ 150 MB; the simulator runs in the parent process and is not counted),
 then one JSON line. The simulator serves one tenant, so every tenant id reads the same directory —
@@ -22,6 +23,8 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from shared.fanout import DEFAULT_LIMIT
 
 
 async def run(tenants: int, latency: float, limit: int) -> dict[str, object]:
@@ -78,7 +81,7 @@ async def run(tenants: int, latency: float, limit: int) -> dict[str, object]:
 def main() -> None:
     tenants = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     latency = float(sys.argv[2]) if len(sys.argv) > 2 else 0.1
-    limit = int(sys.argv[3]) if len(sys.argv) > 3 else 50
+    limit = int(sys.argv[3]) if len(sys.argv) > 3 else DEFAULT_LIMIT
     figures = asyncio.run(run(tenants, latency, limit))
     print(f"{tenants} tenants, {figures['latency_ms']} ms per Graph call, {limit} in flight, one worker")
     print(f"  run time   : {figures['seconds']} s   (goal <= 60 s; serial would be {figures['serial_seconds']} s)")
