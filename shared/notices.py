@@ -135,7 +135,7 @@ async def deliver(
             deliveries = {**c.deliveries, dkey: Delivery(status="claimed", at=now_iso, attempts=attempts)}
             return replace(c, deliveries=deliveries)
 
-        claimed = await svc.store().mutate(current.tenant_id, current.app_key, claim)
+        claimed = await svc.store().mutate(current.tenant_id, current.app_key, claim, known=current)
         if claimed is None:
             return current, report  # the incident closed under us
         current = claimed
@@ -175,7 +175,7 @@ async def deliver(
             attempts = prev.attempts if prev else 1
             return replace(c, deliveries={**c.deliveries, dkey: replace(outcome, attempts=attempts)})
 
-        recorded = await svc.store().mutate(current.tenant_id, current.app_key, record)
+        recorded = await svc.store().mutate(current.tenant_id, current.app_key, record, known=current)
         current = recorded or current
         extra: dict[str, Any] = {
             "incident_id": current.incident_id, "tenant_id": current.tenant_id, "channel": channel.name, "notice": key,
@@ -196,7 +196,7 @@ async def deliver(
         def notified(c: Incident) -> Incident | None:
             return replace(c, state=State.NOTIFIED) if c.state == State.OPEN else None
 
-        current = await svc.store().mutate(current.tenant_id, current.app_key, notified) or current
+        current = await svc.store().mutate(current.tenant_id, current.app_key, notified, known=current) or current
     return current, report
 
 

@@ -59,10 +59,12 @@ def _queue_retry() -> object:
     return ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2, random_jitter_range=1)
 
 
-def queue_client(cfg: StorageConfig, queue: str = VERIFY_QUEUE) -> QueueClient:
+def queue_client(cfg: StorageConfig, queue: str = VERIFY_QUEUE, **options: Any) -> QueueClient:
+    """``options`` go to the client; without a ``retry_policy`` the bounded one below is used."""
     from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
     from azure.storage.queue.aio import QueueClient
 
+    options.setdefault("retry_policy", _queue_retry())
     encode, decode = TextBase64EncodePolicy(), TextBase64DecodePolicy()
     if cfg.connection_string:
         return QueueClient.from_connection_string(
@@ -70,7 +72,7 @@ def queue_client(cfg: StorageConfig, queue: str = VERIFY_QUEUE) -> QueueClient:
             queue_name=queue,
             message_encode_policy=encode,
             message_decode_policy=decode,
-            retry_policy=_queue_retry(),
+            **options,
         )
     assert cfg.queue_service_uri is not None
     return QueueClient(
@@ -79,5 +81,5 @@ def queue_client(cfg: StorageConfig, queue: str = VERIFY_QUEUE) -> QueueClient:
         credential=_credential(cfg),  # type: ignore[arg-type]
         message_encode_policy=encode,
         message_decode_policy=decode,
-        retry_policy=_queue_retry(),
+        **options,
     )

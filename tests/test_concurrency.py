@@ -135,3 +135,37 @@ async def test_two_writers_with_stale_etags_lose_nothing(sim: Any) -> None:
     (final,) = await incidents()
     assert {"writer-a", "writer-b"} <= set(final.sources)
     assert {f"a{i}" for i in range(10)} | {f"b{i}" for i in range(10)} <= set(final.sources)
+
+
+async def test_mutate_from_a_known_copy_never_trusts_it_blindly(sim: Any) -> None:
+    """``mutate(known=…)`` skips the read only for a write the ETag still guards: a stale copy is
+    refused by storage and re-read; a "nothing to do" seen on the copy is re-checked on a fresh read."""
+    from shared.ingest import ingest_payload
+    from shared.runtime import get_services
+
+    svc = await get_services()
+    store = svc.store()
+    await ingest_payload(svc, (await sim.delete("integration"))[0])
+    (inc,) = await incidents()
+    stale = await store.get_open(inc.tenant_id, inc.app_key)
+    assert stale is not None
+    fresh = await store.mutate(inc.tenant_id, inc.app_key, lambda c: replace(c, sources=(*c.sources, "x")))
+    assert fresh is not None and fresh.etag != stale.etag
+
+    seen: list[tuple[str, ...]] = []
+
+    def add_y(c: Any) -> Any:
+        seen.append(c.sources)
+        return replace(c, sources=(*c.sources, "y"))
+
+    after = await store.mutate(inc.tenant_id, inc.app_key, add_y, known=stale)
+    assert after is not None and {"x", "y"} <= set(after.sources)
+    assert "x" not in seen[0] and "x" in seen[-1], "first tried on the copy, then on the re-read row"
+
+    def only_once_x_is_there(c: Any) -> Any:
+        return replace(c, reason="x seen") if "x" in c.sources else None
+
+    done = await store.mutate(inc.tenant_id, inc.app_key, only_once_x_is_there, known=stale)
+    assert done is not None and done.reason == "x seen", "a no-op decided on the stale copy is not believed"
+    (final,) = await incidents()
+    assert final.reason == "x seen" and {"x", "y"} <= set(final.sources)
