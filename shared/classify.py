@@ -96,6 +96,28 @@ RULES: tuple[Rule, ...] = (
 )
 # fmt: on
 
+RULE_ACTIVITIES: frozenset[str] = frozenset().union(*(rule.activities for rule in RULES))
+"""Every activity some rule reads (lower-cased, single-spaced). A record with any other activity is
+``unrelated`` whatever its targets say, which lets normalization defer them (normalize/deferred.py)."""
+
+
+_ACTIVITY_KEYS: dict[str, str] = {}
+
+
+def activity_key(activity: str) -> str:
+    """The form activities are matched in: lower-cased, runs of whitespace folded to one space.
+
+    A log repeats a few dozen activity names, so the folded form is remembered (bounded).
+    """
+    key = _ACTIVITY_KEYS.get(activity)
+    if key is None:
+        key = " ".join(activity.lower().split())
+        if len(activity) <= 200:  # real names are short; hostile ones are not worth keeping
+            if len(_ACTIVITY_KEYS) >= 1024:
+                _ACTIVITY_KEYS.clear()
+            _ACTIVITY_KEYS[activity] = key
+    return key
+
 
 @dataclass(frozen=True, slots=True)
 class Classification:
@@ -113,6 +135,7 @@ def _unrelated(rule: str, app: WebexApp | None = None, target: TargetResource | 
 
 
 _NOT_WEBEX = _unrelated("not-a-webex-app")
+_NO_RULE = _unrelated("no-rule-for-activity")
 
 
 def webex_target(record: AuditRecord, catalogue: Catalogue) -> tuple[WebexApp, TargetResource] | None:
@@ -125,14 +148,20 @@ def webex_target(record: AuditRecord, catalogue: Catalogue) -> tuple[WebexApp, T
 
 
 def classify(record: AuditRecord, catalogue: Catalogue) -> Classification:
-    """Classify one record with :data:`RULES`. Never raises."""
+    """Classify one record with :data:`RULES`. Never raises.
+
+    The activity is looked at first: it costs one set probe, and for the many records no rule reads
+    it answers without touching (or, for deferred records, normalizing) the targets.
+    """
+    activity = activity_key(record.activity)
+    if activity not in RULE_ACTIVITIES:
+        return _NO_RULE
     found = webex_target(record, catalogue)
     if found is None:
         return _NOT_WEBEX
     app, target = found
     if record.result is not None and record.result.lower() == "failure":
         return _unrelated("failed-operation", app, target)
-    activity = " ".join(record.activity.lower().split())
     for rule in RULES:
         if activity not in rule.activities:
             continue

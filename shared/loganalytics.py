@@ -54,6 +54,8 @@ async def query_rows(
                 )
             except HttpResponseError as exc:
                 status = exc.status_code
+                if status is not None and status < 400:  # a 2xx whose body the SDK could not decode
+                    raise TransientError("Log Analytics sent an unreadable answer") from exc
                 if status is None or status in (408, 429) or status >= 500:
                     retry_after = None
                     if exc.response is not None:

@@ -145,7 +145,7 @@ async def _deliver(
             deliveries = {**c.deliveries, dkey: Delivery(status="claimed", at=now_iso, attempts=attempts)}
             return replace(c, deliveries=deliveries)
 
-        claimed = await svc.store().mutate(current.tenant_id, current.app_key, claim)
+        claimed = await svc.store().mutate(current.tenant_id, current.app_key, claim, known=current)
         if claimed is None:
             return current, report  # the incident closed under us
         current = claimed
@@ -185,7 +185,7 @@ async def _deliver(
             attempts = prev.attempts if prev else 1
             return replace(c, deliveries={**c.deliveries, dkey: replace(outcome, attempts=attempts)})
 
-        recorded = await svc.store().mutate(current.tenant_id, current.app_key, record)
+        recorded = await svc.store().mutate(current.tenant_id, current.app_key, record, known=current)
         current = recorded or current
         event = "notice_sent" if ok else "notice_failed"
         extra: dict[str, Any] = {"event": event, "channel": channel.name, "notice": key}
@@ -205,7 +205,7 @@ async def _deliver(
         def notified(c: Incident) -> Incident | None:
             return replace(c, state=State.NOTIFIED) if c.state == State.OPEN else None
 
-        current = await svc.store().mutate(current.tenant_id, current.app_key, notified) or current
+        current = await svc.store().mutate(current.tenant_id, current.app_key, notified, known=current) or current
     return current, report
 
 

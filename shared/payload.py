@@ -26,9 +26,10 @@ _QUOTE = b'"'
 _ESCAPED_BACKSLASH = b"\\\\"
 _ESCAPED_QUOTE = b'\\"'
 _BLANKED = b"  "  # same length as the escapes: CPython replaces equal-length patterns in place
-# One ``bytes.translate`` pass deletes everything but brackets and quotes and folds ``{}`` into
+# One ``bytes.translate`` pass deletes everything but brackets, quotes and colons and folds ``{}`` into
 # ``[]``: depth does not depend on the bracket kind (mismatched kinds are the parser's to report).
-_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
+_COLON = b":"
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}":')
 _FOLD = bytes.maketrans(b"{}", b"[]")
 _BOM = b"\xef\xbb\xbf"
 _SHOW = 60  # never echo more than this many characters of input in a message
@@ -71,19 +72,21 @@ def _snippet(text: str) -> str:
     return repr(short)
 
 
-def structure_depth(data: bytes) -> tuple[int, int]:
-    """``(depth, leftover)``: the bracket nesting depth of the JSON text ``data`` (capped at
-    ``MAX_DEPTH + 1``) and how many brackets did not pair up (``0`` for well-formed text).
+def structure_scan(data: bytes) -> tuple[int, int, int]:
+    """``(depth, leftover, members)``: the bracket nesting depth of the JSON text ``data`` (capped at
+    ``MAX_DEPTH + 1``), how many brackets did not pair up (``0`` for well-formed text), and how many
+    object members (``"key": value``) the text holds.
 
     Exact for valid JSON, iterative, and linear per nesting level at C speed:
 
     1. drop escape pairs ``\\\\`` then ``\\"`` — left-to-right replacement parses runs of
        backslashes exactly as JSON does, so every remaining ``"`` delimits a string;
-    2. keep only ``[]{}"``, with ``{}`` folded into ``[]``;
-    3. drop adjacent ``""`` pairs: whatever lay between them held no bracket, and removing two
+    2. keep only ``[]{}":``, with ``{}`` folded into ``[]``;
+    3. drop adjacent ``""`` pairs: whatever lay between them held nothing kept, and removing two
        quotes keeps every other quote's open/close parity — what remains are strings that contain
-       brackets, rare enough to split on;
-    4. keep the text outside strings (even fields of ``split('"')``);
+       brackets or colons (timestamps, URLs, JSON-encoded values), split on;
+    4. keep the text outside strings (even fields of ``split('"')``); outside strings a ``:`` only
+       ever separates a key from its value, so counting them counts the members;
     5. peel innermost ``[]`` pairs: valid JSON empties in exactly ``depth`` passes.
     """
     text = data.replace(_ESCAPED_BACKSLASH, _BLANKED).replace(_ESCAPED_QUOTE, _BLANKED)
@@ -96,14 +99,43 @@ def structure_depth(data: bytes) -> tuple[int, int]:
             skeleton = shorter
         if _QUOTE in skeleton:
             skeleton = b"".join(skeleton.split(_QUOTE)[0::2])
+    members = skeleton.count(_COLON)
+    if members:
+        skeleton = skeleton.translate(None, _COLON)
     for depth in range(MAX_DEPTH + 1):
         if not skeleton:
-            return depth, 0
+            return depth, 0, members
         peeled = skeleton.replace(b"[]", b"")  # one pass removes exactly the innermost level
         if len(peeled) == len(skeleton):
-            return depth, len(skeleton)
+            return depth, len(skeleton), members
         skeleton = peeled
-    return MAX_DEPTH + 1, len(skeleton)
+    return MAX_DEPTH + 1, len(skeleton), members
+
+
+def structure_depth(data: bytes) -> tuple[int, int]:
+    """``(depth, leftover)`` of :func:`structure_scan`."""
+    depth, leftover, _ = structure_scan(data)
+    return depth, leftover
+
+
+def _counting_decoder() -> tuple[json.JSONDecoder, list[int]]:
+    """A decoder whose ``object_hook`` adds up the members every decoded object kept.
+
+    ``object_hook`` receives the finished dict (built by the C scanner with its key cache), so it
+    costs one cheap call per object, where ``object_pairs_hook`` makes the scanner build a list of
+    pairs and a second dict for every object. A duplicate key is then seen as a dict holding fewer
+    members than the text has colons outside strings (:func:`structure_scan`).
+    """
+    kept = [0]
+
+    def count(obj: dict[str, Any]) -> dict[str, Any]:
+        kept[0] += len(obj)
+        return obj
+
+    decoder = json.JSONDecoder(
+        object_hook=count, parse_constant=_reject_constant, parse_float=_finite_float, strict=True
+    )
+    return decoder, kept
 
 
 def parse_json(data: bytes | bytearray | memoryview | str, *, limit: int) -> Any:
@@ -135,14 +167,20 @@ def parse_json(data: bytes | bytearray | memoryview | str, *, limit: int) -> Any
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError(f"invalid UTF-8 at byte {exc.start}") from None
-    depth, leftover = structure_depth(raw)
+    depth, leftover, members = structure_scan(raw)
     if depth > MAX_DEPTH:
         raise PayloadError(f"JSON nested deeper than {MAX_DEPTH} levels")
     if leftover > MAX_DEPTH:
         # Valid JSON leaves nothing; a long unpaired run is truncated or hostile text that could
         # make the recursive parser dive deep before failing, so it is refused here.
         raise PayloadError(f"invalid JSON: {leftover} unbalanced brackets (truncated or malformed)")
+    decoder, kept = _counting_decoder()
     try:
+        value = decoder.decode(text)
+        if kept[0] == members:
+            return value
+        # Fewer members kept than written: a key repeated somewhere. The exact (slower) decoder
+        # finds and names it.
         return _DECODER.decode(text)
     except _Hostile as exc:
         raise PayloadError(f"hostile JSON: {exc}") from None

@@ -109,7 +109,7 @@ async def schedule_verification(svc: Services, inc: Incident, *, delay: float | 
             return None
         return replace(c, next_verify_at=due)
 
-    return await svc.store().mutate(inc.tenant_id, inc.app_key, note) or inc
+    return await svc.store().mutate(inc.tenant_id, inc.app_key, note, known=inc) or inc
 
 
 async def process_record(svc: Services, record: AuditRecord, c: Classification) -> RecordOutcome:

@@ -33,6 +33,9 @@ class Services:
     """Settings plus lazily created clients. ``worker_id`` tags delivery claims."""
 
     def __init__(self, settings: Settings, storage: StorageConfig) -> None:
+        from shared.logsafety import install
+
+        install()  # before any client exists: URLs with secrets in their query never reach a log line
         self.settings = settings
         self.storage = storage
         self.worker_id = f"{os.getpid()}-{id(self):x}"
@@ -112,10 +115,7 @@ class Services:
             from shared.intake_queue import IntakeQueue
             from shared.storage import queue_client
 
-            client = queue_client(
-                self.storage, INTAKE_QUEUE, retry_total=2, initial_backoff=1, increment_base=1, random_jitter_range=1
-            )
-            self._intake = IntakeQueue(client)
+            self._intake = IntakeQueue(queue_client(self.storage, INTAKE_QUEUE))  # bounded retry (shared.storage)
         return self._intake
 
     def checkpoints(self) -> Checkpoints:

@@ -99,6 +99,32 @@ def get(obj: dict[Any, Any], key: str) -> Any:
     return None
 
 
+_KEY_MAPS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_KEY_MAPS_MAX = 512
+_KEY_MAP_KEYS = 64
+
+
+def key_map(obj: dict[Any, Any]) -> dict[str, Any]:
+    """``{lower-cased key: key as spelled}`` for ``obj`` (first spelling wins, as in :func:`get`).
+
+    Cached by the tuple of keys: records from one source share their keys, so building the tuple
+    and one probe replace a case-insensitive scan per missing field. Bounded: cleared when full.
+    """
+    if len(obj) > _KEY_MAP_KEYS:  # not a record shape worth remembering (or hostile): no cache
+        return {k.lower(): k for k in reversed(obj) if isinstance(k, str)}
+    keys = tuple(obj)
+    found = _KEY_MAPS.get(keys)
+    if found is None:
+        found = {}
+        for k in keys:
+            if isinstance(k, str):
+                found.setdefault(k.lower(), k)
+        if len(_KEY_MAPS) >= _KEY_MAPS_MAX:
+            _KEY_MAPS.clear()
+        _KEY_MAPS[keys] = found
+    return found
+
+
 def text(value: Any, cap: int = NAME_CAP) -> str | None:
     """A string field, capped; numbers are accepted as their text; anything else is ``None``."""
     if type(value) is str:

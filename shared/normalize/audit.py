@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+from shared.classify import RULE_ACTIVITIES, activity_key
 from shared.models import AuditRecord, Initiator, ModifiedProperty, Source, TargetResource
 from shared.normalize._util import (
     MAX_DETAILS,
@@ -26,10 +28,12 @@ from shared.normalize._util import (
     decode_value,
     first_guid,
     get,
+    key_map,
     short,
     text,
     timestamp,
 )
+from shared.normalize.deferred import DeferredRecord, Rest
 
 _UNKNOWN = Initiator()
 # Modified properties that carry the app's appId (first GUID inside), in the order they are trusted.
@@ -202,54 +206,82 @@ def record_from(
     casing is still found by the case-insensitive fallback in :func:`get`.
     """
     n = spelling
-
-    def field(key: str) -> Any:
-        # Exact spelling first (one C-level probe); the case-insensitive scan only on a miss.
-        return obj[key] if key in obj else get(obj, key)
-
-    activity = text(field(n.activity)) or text(field(n.operation)) or fallback_activity
+    activity = text(_field(obj, n.activity)) or text(_field(obj, n.operation)) or fallback_activity
     if not activity or not activity.strip():
         ctx.skip(where, "record has no activity name")
         return None
-    raw_time = field(n.time)
-    correlation = text(field(n.correlation))
-    record_id = text(field(n.id))
+    record_id = text(_field(obj, n.id))
     if not record_id:
+        raw_time = _field(obj, n.time)
+        correlation = text(_field(obj, n.correlation))
         if correlation and type(raw_time) is str:
             record_id = derived_id(correlation, raw_time, activity)
         else:
             ctx.skip(where, f"record {short(activity)} has no id and no correlationId+time to derive one")
             return None
-    tenant = text(field(n.tenant)) or tenant
+    activity = activity.strip()
+    if activity_key(activity) not in RULE_ACTIVITIES:
+        raw_targets = _field(obj, n.targets)
+        raw_details = _field(obj, n.additional)
+        if (raw_targets is None or type(raw_targets) is list) and (raw_details is None or type(raw_details) is list):
+            # No rule reads this record: normalize the rest only if someone asks (deferred.py).
+            return DeferredRecord.create(
+                record_id, activity, source, partial(_rest, obj, n, tenant, ingested, fallback_result)
+            )
+    rest = _rest(obj, n, tenant, ingested, fallback_result)
+    raw_targets = _field(obj, n.targets)
+    if raw_targets and not rest[-2] and as_list(raw_targets) is None:
+        ctx.skip(where, f"record {short(record_id)}: targetResources is not a list or JSON array")
+        return None
+    return AuditRecord(record_id, activity, source, *rest)
+
+
+def _field(obj: dict[Any, Any], key: str) -> Any:
+    """``obj[key]``: the source's exact spelling first (one C-level probe); on a miss (an absent
+    field, another casing) through the record's case-insensitive key map, cached per key tuple —
+    every record of one source has the same keys, so that is one tuple and one probe."""
+    if key in obj:
+        return obj[key]
+    actual = key_map(obj).get(key.lower())
+    return None if actual is None else obj[actual]
+
+
+def _rest(
+    obj: dict[Any, Any],
+    n: Spelling,
+    tenant: str | None,
+    ingested: datetime | None,
+    fallback_result: str | None,
+) -> Rest:
+    """Every field of a modern record after id, activity and source, in :class:`AuditRecord` order."""
     if ingested is None and n is PASCAL:
-        ingested = timestamp(field(n.time_generated))
-    result = text(field(n.result)) or text(field(n.result_type)) or fallback_result
-    details = details_from(field(n.additional))
+        ingested = timestamp(_field(obj, n.time_generated))
+    result = text(_field(obj, n.result)) or text(_field(obj, n.result_type)) or fallback_result
+    targets, details = _targets_and_details(_field(obj, n.targets), _field(obj, n.additional))
+    return (
+        text(_field(obj, n.tenant)) or tenant,
+        timestamp(_field(obj, n.time)),
+        ingested,
+        result.lower() if result else None,
+        text(_field(obj, n.category)),
+        text(_field(obj, n.correlation)),
+        text(_field(obj, n.logged_by)),
+        initiator_from(_field(obj, n.initiator)),
+        targets,
+        details,
+    )
+
+
+def _targets_and_details(
+    raw_targets: Any, raw_details: Any
+) -> tuple[tuple[TargetResource, ...], tuple[tuple[str, str], ...]]:
+    details = details_from(raw_details)
     detail_app_id = None
     for key, val in details:
         if key.lower() == "appid":
             detail_app_id = val.strip().lower() or None
             break
-    raw_targets = field(n.targets)
-    targets = targets_from(raw_targets, detail_app_id)
-    if raw_targets and not targets and as_list(raw_targets) is None:
-        ctx.skip(where, f"record {short(record_id)}: targetResources is not a list or JSON array")
-        return None
-    return AuditRecord(
-        record_id,
-        activity.strip(),
-        source,
-        tenant,
-        timestamp(raw_time),
-        ingested,
-        result.lower() if result else None,
-        text(field(n.category)),
-        correlation,
-        text(field(n.logged_by)),
-        initiator_from(field(n.initiator)),
-        targets,
-        details,
-    )
+    return targets_from(raw_targets, detail_app_id), details
 
 
 # The 2019 stream: properties.targetResourceType names the "__"-joined fields of targetResourceName.

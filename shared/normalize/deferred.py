@@ -1,0 +1,111 @@
+"""Audit records whose fields past id and activity are normalized only when someone reads them.
+
+Nearly every record in a real tenant's audit log is about users, groups and devices: its activity
+is in no row of the rules table (:data:`shared.classify.RULE_ACTIVITIES`), so the classifier calls
+it ``unrelated`` from the activity alone. Normalizing the rest of such a record (initiator, times,
+targets with their JSON-encoded modified properties, additional details) is most of the cost of
+extraction, so for those records it is deferred: the record keeps the raw object and fills every
+other field on first access. Nothing is lost — the CLI, a test or a log line that reads ``targets``
+gets exactly what eager normalization gives, and the record still compares, hashes and prints as
+an :class:`AuditRecord` with the same values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from shared.models import AuditRecord, Initiator, Source, TargetResource
+
+Rest = tuple[
+    str | None,  # tenant_id
+    datetime | None,  # event_time
+    datetime | None,  # ingested_time
+    str | None,  # result
+    str | None,  # category
+    str | None,  # correlation_id
+    str | None,  # logged_by_service
+    Initiator,
+    tuple[TargetResource, ...],
+    tuple[tuple[str, str], ...],
+]
+"""The deferred fields, in :class:`AuditRecord` order (everything after ``source``)."""
+
+DEFERRED_FIELDS = (
+    "tenant_id", "event_time", "ingested_time", "result", "category", "correlation_id",
+    "logged_by_service", "initiator", "targets", "additional_details",
+)  # fmt: skip
+
+
+class DeferredRecord(AuditRecord):
+    """An :class:`AuditRecord` whose :data:`DEFERRED_FIELDS` are computed on first read.
+
+    Immutable like its base: the fill caches a pure function of the raw record, once.
+    """
+
+    __slots__ = ("_pending",)
+
+    @classmethod
+    def create(cls, record_id: str, activity: str, source: Source, compute: Callable[[], Rest]) -> DeferredRecord:
+        """A record with its three eager fields set and ``compute`` to fill the rest on first read.
+
+        Built without the dataclass ``__init__``, which would assign (through the descriptors) the
+        ten fields that are about to be deferred: that alone cost as much as the activity check.
+        """
+        record = cls.__new__(cls)
+        _ID.__set__(record, record_id)
+        _ACTIVITY.__set__(record, activity)
+        _SOURCE.__set__(record, source)
+        object.__setattr__(record, "_pending", compute)
+        return record
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any :class:`AuditRecord` (deferred or not) with the same field values."""
+        if not isinstance(other, AuditRecord):
+            return NotImplemented
+        return _values(self) == _values(other)
+
+    def __hash__(self) -> int:
+        return hash(_values(self))
+
+    def fill(self) -> None:
+        """Compute the deferred fields now (idempotent)."""
+        compute = getattr(self, "_pending", None)
+        if compute is None:
+            return
+        for slot, value in zip(_SLOTS, compute(), strict=True):
+            slot.__set__(self, value)
+        object.__setattr__(self, "_pending", None)
+
+
+class _Deferred:
+    """Descriptor over one dataclass slot of :class:`AuditRecord` that fills the record first."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, name: str) -> None:
+        self.slot: Any = AuditRecord.__dict__[name]
+
+    def __get__(self, obj: DeferredRecord | None, owner: type[Any]) -> Any:
+        if obj is None:
+            return self
+        obj.fill()
+        return self.slot.__get__(obj, owner)
+
+    def __set__(self, obj: DeferredRecord, value: Any) -> None:  # the dataclass __init__ only
+        self.slot.__set__(obj, value)
+
+
+def _values(record: AuditRecord) -> tuple[Any, ...]:
+    return tuple(getattr(record, f.name) for f in _FIELDS)
+
+
+_FIELDS = dataclasses.fields(AuditRecord)
+_ID: Any = AuditRecord.__dict__["record_id"]
+_ACTIVITY: Any = AuditRecord.__dict__["activity"]
+_SOURCE: Any = AuditRecord.__dict__["source"]
+_SLOTS = tuple(AuditRecord.__dict__[name] for name in DEFERRED_FIELDS)
+for _name in DEFERRED_FIELDS:
+    setattr(DeferredRecord, _name, _Deferred(_name))

@@ -1,0 +1,103 @@
+"""A fault-injecting pass-through in front of Azurite's table or queue endpoint.
+
+The simulator's faults apply to the APIs it serves; the incidents table and the verification queue
+are real Azurite. To prove that a throttled, failing, slow or reset storage call loses nothing, the
+tests point a storage client at this proxy: every request is forwarded to Azurite unchanged (Shared
+Key signatures cover the path, not the host and port, so they stay valid) unless a
+:class:`~simulator.faults.Fault` matches it first, answered as Azure Storage would (the storage error
+XML for an HTTP status, a reset connection, a delay, or a malformed body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from simulator.faults import Fault, take_fault
+
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"})
+_STORAGE_ERROR = (
+    '<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code>'
+    "<Message>Simulated fault ({status}).</Message></Error>"
+)
+_CODES = {429: "ServerBusy", 500: "InternalError", 503: "ServerBusy"}
+
+
+class StorageFaultProxy:
+    """``await start()``, point a client at :attr:`base_url`, add :class:`Fault` s to :attr:`faults`."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target.rstrip("/")
+        self.faults: list[Fault] = []
+        self.requests: list[dict[str, Any]] = []
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> StorageFaultProxy:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        self._session = aiohttp.ClientSession(auto_decompress=False)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound port only here
+        assert isinstance(server, asyncio.base_events.Server)
+        self.port = int(server.sockets[0].getsockname()[1])
+        self._runner = runner
+        return self
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        entry: dict[str, Any] = {"method": request.method, "path": request.path, "fault": None, "status": None}
+        self.requests.append(entry)
+        fault = take_fault(self.faults, request.method, request.path)
+        if fault is not None:
+            entry["fault"] = fault.id
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.drop:
+                entry["status"] = "dropped"
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=500)
+            if fault.malformed:
+                entry["status"] = fault.status or 200
+                return web.Response(
+                    status=fault.status or 200, text='{"odata.metadata":"trunc', content_type="application/json"
+                )
+            if fault.status is not None:
+                entry["status"] = fault.status
+                headers = {"x-ms-error-code": _CODES.get(fault.status, "InternalError"), **fault.headers}
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = fault.retry_after
+                text = _STORAGE_ERROR.format(code=headers["x-ms-error-code"], status=fault.status)
+                return web.Response(status=fault.status, text=text, content_type="application/xml", headers=headers)
+        assert self._session is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        async with self._session.request(
+            request.method,
+            self.target + request.path_qs,
+            data=body or None,
+            headers=headers,
+            allow_redirects=False,
+            skip_auto_headers=("Content-Type", "Accept-Encoding", "User-Agent"),  # signed as sent, no extras
+        ) as upstream:
+            payload = await upstream.read()
+            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
+            entry["status"] = upstream.status
+            return web.Response(status=upstream.status, body=payload, headers=out_headers)

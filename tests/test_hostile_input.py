@@ -1,0 +1,171 @@
+"""Hostile input to every parser: only the project's typed errors, 4xx answers or exit 2, in bounded memory.
+
+Random bytes, deep nesting, huge strings, wrong types, invalid UTF-8, duplicate keys and a 10 MB body
+go to ``parse_json``, ``extract`` (and the classifier behind it), the verification-queue message
+parser, the alert endpoint and the ``classify`` CLI (as a real subprocess). Example counts are modest
+(the ``hostile`` settings profile) so the suite stays fast; raise ``HYPOTHESIS_PROFILE=hostile-deep``
+for a longer local run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.catalogue import INTEGRATION_APP_ID, Catalogue
+from shared.classify import classify_extraction
+from shared.errors import PayloadError
+from shared.normalize import extract
+from shared.payload import parse_json
+from shared.verify_queue import VerifyMessage
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT = 11 * 1024 * 1024
+settings.register_profile(
+    "hostile", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.register_profile("hostile-deep", max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
+PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "hostile"))
+
+_scalar = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+_wrong_types = st.recursive(
+    _scalar, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4)
+)
+
+
+def _record(overrides: dict[str, Any]) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": "Directory_x_1",
+        "activityDisplayName": "Delete service principal",
+        "activityDateTime": "2024-05-01T10:11:12.1234567+00:00",
+        "result": "success",
+        "initiatedBy": {"user": {"userPrincipalName": "a@b.c"}},
+        "targetResources": [
+            {
+                "id": "sp",
+                "type": "ServicePrincipal",
+                "displayName": "Cisco Webex Identity Integration",
+                "modifiedProperties": [
+                    {"displayName": "AppId", "oldValue": None, "newValue": f'["{INTEGRATION_APP_ID}"]'}
+                ],
+            }
+        ],
+        "additionalDetails": [{"key": "AppId", "value": INTEGRATION_APP_ID}],
+    }
+    base.update(overrides)
+    return base
+
+
+_record_keys = st.sampled_from(
+    ["id", "activityDisplayName", "activityDateTime", "result", "initiatedBy", "targetResources", "additionalDetails"]
+)
+_hostile_bodies = st.one_of(
+    st.binary(max_size=400),
+    st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.integers(min_value=60, max_value=5000).map(lambda n: b"[" * n + b"]" * n),
+    st.integers(min_value=60, max_value=5000).map(lambda n: b'{"a":' * n + b"1" + b"}" * n),
+    st.text(min_size=1, max_size=8).map(lambda k: json.dumps(k).encode()).map(lambda k: b"{" + k + b":1," + k + b":2}"),
+    st.dictionaries(_record_keys, _wrong_types, max_size=4).map(lambda o: json.dumps(_record(o)).encode()),
+    st.binary(min_size=1, max_size=50).map(lambda b: b'{"value": ["' + b + b'"]}'),
+)
+
+
+def _only_payload_errors(body: bytes) -> None:
+    with contextlib.suppress(PayloadError):
+        classify_extraction(extract(parse_json(body, limit=LIMIT)), Catalogue())
+
+
+@PROFILE
+@given(_hostile_bodies)
+def test_parse_extract_classify_raise_only_payload_error(body: bytes) -> None:
+    _only_payload_errors(body)
+
+
+@PROFILE
+@given(st.dictionaries(_record_keys, _wrong_types, max_size=5))
+def test_wrong_types_in_a_webex_record(overrides: dict[str, Any]) -> None:
+    extraction = extract(_record(overrides))
+    for record, verdict in classify_extraction(extraction, Catalogue()):
+        assert verdict.kind is not None and record.record_id
+
+
+@PROFILE
+@given(st.one_of(st.binary(max_size=300), _hostile_bodies, st.text(max_size=100)))
+def test_verify_message_parse(body: bytes | str) -> None:
+    with contextlib.suppress(PayloadError):
+        msg = VerifyMessage.from_json(body)
+        assert msg.attempt >= 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"value": ["' + b"a" * (10 * 1024 * 1024) + b'"]}', id="10MB-string"),
+        pytest.param(b"[" + b",".join([b'"' + b"x" * 1022 + b'"'] * 10240) + b"]", id="10MB-array"),
+        pytest.param(b"[" * (10 * 1024 * 1024), id="10MB-open-brackets"),
+        pytest.param(b'{"a": "' + b"\xff" * (10 * 1024 * 1024) + b'"}', id="10MB-invalid-utf8"),
+        pytest.param(json.dumps({"value": [_record({"id": str(i)}) for i in range(9000)]}).encode(), id="9000-records"),
+    ],
+)
+def test_ten_megabytes_in_bounded_memory(body: bytes) -> None:
+    tracemalloc.start()
+    try:
+        _only_payload_errors(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= 12 * len(body) + 4 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB for a {len(body) / 1e6:.0f} MB body"
+
+
+def test_over_the_limit_is_413_before_decoding() -> None:
+    body = b" " * (LIMIT + 1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(PayloadError) as info:
+            parse_json(body, limit=LIMIT)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.status == 413
+    assert peak < 1024 * 1024
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_hostile_bodies)
+async def test_alert_endpoint_answers_4xx_or_202(sim: Any, app_functions: dict[str, Any], body: bytes) -> None:
+    from tests.helpers import http_request
+
+    handler = app_functions["monitor_alert"].get_user_function()
+    response = await handler(http_request(body))
+    assert response.status_code in (202, 400, 413, 415), (response.status_code, response.get_body()[:200])
+
+
+@settings(max_examples=24, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_hostile_bodies)
+def test_classify_cli_exits_0_or_2(tmp_path_factory: pytest.TempPathFactory, body: bytes) -> None:
+    path = tmp_path_factory.mktemp("cli") / "payload.json"
+    path.write_bytes(body)
+    proc = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "classify", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode in (0, 2), proc.stderr[-500:]
+    assert "Traceback" not in proc.stderr
+    if proc.returncode == 2:
+        problems = [line for line in proc.stderr.splitlines() if line.startswith("classify:")]
+        assert len(problems) == 1, proc.stderr
