@@ -34,11 +34,11 @@ from shared.errors import TransientError
 from shared.retry import MAX_INPROCESS_WAIT
 from simulator.faults import Fault
 from simulator.receivers import HOOKS_PREFIX, TEAMS_PREFIX, teams_url, webhook_url
+from simulator.storage_proxy import StorageFaultProxy
+from tests.helpers import incidents
 
 TEAMS_PATH = TEAMS_PREFIX + "/wf-webex-remediator/triggers/manual/paths/invoke"
 WEBHOOK_PATH = HOOKS_PREFIX + "/itsm"
-from simulator.storage_proxy import StorageFaultProxy
-from tests.helpers import incidents
 
 CLIENT_TIMEOUT = 0.5
 """Client timeouts are shortened to this for the matrix; the ``timeout`` fault answers later."""

@@ -17,11 +17,11 @@ import azure.functions as func
 import pytest
 
 from simulator.receivers import HOOKS_PREFIX, TEAMS_PREFIX
+from tests.helpers import incidents
+from tests.test_faults import _alert_now
 
 TEAMS_PATH = TEAMS_PREFIX + "/wf-webex-remediator/triggers/manual/paths/invoke"
 WEBHOOK_PATH = HOOKS_PREFIX + "/itsm"
-from tests.helpers import incidents
-from tests.test_faults import _alert_now
 
 FUNCTION_KEY = "fnkey-Zx9Qm2Lr7Tp4Wv8Ys1Nb6Hc3Jd5Kf0Ga"
 TEAMS_SIG = "tsig-Qw3Er5Ty7Ui9Op1As2Df4Gh6Jk8Lz0Xc"
