@@ -58,3 +58,17 @@ def test_function_app_import_is_light() -> None:
     result = _run(sys.executable, "-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_readme_documents_every_setting() -> None:
+    """Each setting ``shared/config.py`` reads has a row in the README's settings table (the
+    Bicep/deploy.md side is held by tests/test_infra.py)."""
+    import re
+
+    from shared.config import Settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", section))
+    names = {f.alias for f in Settings.model_fields.values() if f.alias}
+    assert sorted(names - documented) == []
