@@ -13,7 +13,7 @@ import logging
 
 import azure.functions as func
 
-from shared.config import INTAKE_QUEUE, STORAGE_CONNECTION
+from shared.names import INTAKE_QUEUE, STORAGE_CONNECTION
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)

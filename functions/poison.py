@@ -10,7 +10,7 @@ import logging
 
 import azure.functions as func
 
-from shared.config import POISON_QUEUE, STORAGE_CONNECTION
+from shared.names import POISON_QUEUE, STORAGE_CONNECTION
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)

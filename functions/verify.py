@@ -11,7 +11,7 @@ import logging
 
 import azure.functions as func
 
-from shared.config import STORAGE_CONNECTION, VERIFY_QUEUE
+from shared.names import STORAGE_CONNECTION, VERIFY_QUEUE
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)

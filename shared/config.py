@@ -19,18 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from shared.catalogue import Catalogue, is_guid, is_valid_tenant
 from shared.errors import ConfigError
+from shared.names import INTAKE_QUEUE, POISON_QUEUE, STORAGE_CONNECTION, VERIFY_QUEUE
 
-VERIFY_QUEUE = "webex-verify"
-"""Verification queue; the queue trigger binds to the same constant (poison queue: ``-poison``)."""
-
-INTAKE_QUEUE = "webex-intake"
-"""Durable intake: the Event Grid and alert triggers enqueue here and answer at once; the intake
-queue trigger does the Graph / Table / Log Analytics / notification work (poison: ``-poison``)."""
-POISON_QUEUE = f"{VERIFY_QUEUE}-poison"
-"""Where the queue extension moves a verification message after ``maxDequeueCount`` (5) failures."""
-
-STORAGE_CONNECTION = "AzureWebJobsStorage"
-"""The host's own storage connection, reused for incidents and the queue (identity-based in Azure)."""
+__all__ = ["INTAKE_QUEUE", "POISON_QUEUE", "STORAGE_CONNECTION", "VERIFY_QUEUE"]
 
 
 def _https_url(value: str) -> str:

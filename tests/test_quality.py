@@ -72,3 +72,11 @@ def test_readme_documents_every_setting() -> None:
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", section))
     names = {f.alias for f in Settings.model_fields.values() if f.alias}
     assert sorted(names - documented) == []
+
+
+def test_function_app_import_does_not_load_pydantic() -> None:
+    """Declaring the bindings needs only names (shared.names); settings validation (pydantic, about
+    150 ms) waits for the first invocation."""
+    result = _run(sys.executable, "-c", "import sys, function_app; print('pydantic' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

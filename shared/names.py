@@ -1,0 +1,21 @@
+"""Names the trigger bindings and the core must agree on (queues, the storage connection).
+
+Kept apart from :mod:`shared.config` so that ``function_app`` can declare its bindings without
+importing pydantic (≈150 ms of a cold start): ``functions/`` import these names from here, and
+:mod:`shared.config` re-exports them for the core.
+"""
+
+from __future__ import annotations
+
+VERIFY_QUEUE = "webex-verify"
+"""Verification queue; the queue trigger binds to the same constant (poison queue: ``-poison``)."""
+
+INTAKE_QUEUE = "webex-intake"
+"""Durable intake: the Event Grid and alert triggers enqueue here and answer at once; the intake
+queue trigger does the Graph / Table / Log Analytics / notification work (poison: ``-poison``)."""
+
+POISON_QUEUE = f"{VERIFY_QUEUE}-poison"
+"""Where the queue extension moves a verification message after ``maxDequeueCount`` (5) failures."""
+
+STORAGE_CONNECTION = "AzureWebJobsStorage"
+"""The host's own storage connection, reused for incidents and the queue (identity-based in Azure)."""
