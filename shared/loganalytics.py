@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
 SERVER_TIMEOUT = 60
+# azure-core's default retry policy sleeps any Retry-After in-process (a 429 with "Retry-After: 600"
+# held the invocation ten minutes) and backs off up to 120 s. Status retries are off here: with_retry
+# (stamina) retries with bounded waits and hands a long Retry-After back to the platform; a dropped
+# connection is still retried twice with short backoff.
+_SDK_RETRY = {"retry_total": 2, "retry_status": 0, "retry_backoff_factor": 0.5, "retry_backoff_max": 4}
 MAX_ROWS = 10_000
 
 
@@ -47,7 +52,7 @@ async def query_rows(
     from azure.monitor.query.aio import LogsQueryClient
 
     async def once() -> list[dict[str, Any]]:
-        async with LogsQueryClient(credential, endpoint=endpoint) as client:
+        async with LogsQueryClient(credential, endpoint=endpoint, **_SDK_RETRY) as client:
             try:
                 response = await client.query_workspace(
                     workspace_id, query, timespan=(start, end), server_timeout=SERVER_TIMEOUT
