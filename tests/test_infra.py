@@ -516,6 +516,24 @@ def test_secrets_are_secure_parameters_without_defaults_and_never_literals(texts
     assert api.count("@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/") == 4
 
 
+# A Key Vault reference whose secret does not exist reaches the app as its literal text: each one is
+# set only while the channel or mode that needs it (and whose docs ask for the secret) is on.
+SECRET_REF_CONDITIONS = {
+    "WEBEX_ACCESS_TOKEN": "empty(webexClientId)",  # static-token mode; a service app has no such secret
+    "WEBEX_BOT_TOKEN": "enableWebexSpace",
+    "TEAMS_WEBHOOK_URL": "enableTeams",
+    "NOTIFY_WEBHOOK_SECRET": "enableWebhook",
+}
+
+
+def test_every_key_vault_reference_is_conditional_on_what_needs_it(texts: dict[str, str]) -> None:
+    api = strip_comments(texts["infra/app/api.bicep"])
+    for setting, condition in SECRET_REF_CONDITIONS.items():
+        line = next(ln for ln in api.splitlines() if ln.strip().startswith(f"{setting}:"))
+        value = line.split(":", 1)[1].strip()
+        assert re.fullmatch(rf"{re.escape(condition)} \? secretRefs\.\w+ : ''", value), line
+
+
 def test_parameters_file_matches_main_and_feeds_no_secret(texts: dict[str, str]) -> None:
     main = texts["infra/main.bicep"]
     declared = bicep_params(main)
