@@ -187,8 +187,7 @@ def check_teams(view: IncidentView) -> None:
     assert all(a["type"] == "Action.OpenUrl" for a in actions)
     urls = [a["url"] for a in actions]
     expected = [EXPECTED_CONSENT] if view.consent_needed else []
-    if view.still_broken:
-        expected += [Links().enterprise_apps, Links().control_hub_settings]
+    expected += [Links().enterprise_apps, Links().audit_log, Links().control_hub_settings]
     assert urls == expected
     assert set(_urls(wire)) <= TRUSTED_URLS
     for block in card["body"]:
@@ -297,3 +296,24 @@ def test_no_unicode_format_characters_leak_from_event_text() -> None:
         text = render(view, channel).text  # type: ignore[arg-type]
         assert "a\u202eb" not in text and "ab" in text.replace("\u200b", "")
         assert all(unicodedata.category(ch) != "Cc" or ch == "\n" for ch in text)
+
+
+DEEP_LINKS = {"Enterprise applications": Links().enterprise_apps, "Entra audit log": Links().audit_log,
+              "Control Hub settings": Links().control_hub_settings}  # fmt: skip
+
+
+@pytest.mark.parametrize("notice", [NoticeKind.OPENED, NoticeKind.RESTORED])
+@pytest.mark.parametrize("text", ["mallory@contoso.example", COMBO, "😀" * 20_000], ids=["plain", "combo", "huge"])
+def test_webex_opening_message_carries_the_deep_links_within_the_limit(text: str, notice: NoticeKind) -> None:
+    md = render(hostile_view(text, notice), "webex").text
+    assert len(md.encode("utf-8")) <= WEBEX_MAX_BYTES
+    for label, url in DEEP_LINKS.items():
+        assert f"[{label}]({url})" in md, label  # before the details, so truncation never eats it
+
+
+@pytest.mark.parametrize("notice", list(NoticeKind))
+def test_teams_card_carries_the_deep_links(notice: NoticeKind) -> None:
+    payload = render(hostile_view(COMBO, notice), "teams").payload or {}
+    actions = payload["attachments"][0]["content"]["actions"]
+    links = {a["title"]: a["url"] for a in actions if a["title"] != "Grant admin consent"}
+    assert links == DEEP_LINKS
