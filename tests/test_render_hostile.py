@@ -317,3 +317,28 @@ def test_teams_card_carries_the_deep_links(notice: NoticeKind) -> None:
     actions = payload["attachments"][0]["content"]["actions"]
     links = {a["title"]: a["url"] for a in actions if a["title"] != "Grant admin consent"}
     assert links == DEEP_LINKS
+
+
+def test_deploy_doc_webhook_snippet_verifies_a_real_delivery() -> None:
+    """The verification snippet and header names in docs/deploy.md match what the channel sends."""
+    from pathlib import Path
+
+    from shared.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_headers
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## The generic webhook") :]
+    section = section[: section.index("\n## ", 1)]
+    assert f"`{SIGNATURE_HEADER}`" in section and f"`{TIMESTAMP_HEADER}`" in section
+    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    assert snippet is not None
+    namespace: dict[str, object] = {}
+    exec(snippet.group(1), namespace)  # our own documentation
+    verify = namespace["verify"]
+    assert callable(verify)
+    body = json_body(render(hostile_view(COMBO), "webhook").payload or {})
+    headers = signature_headers(body, b"s3cret")
+    assert verify(body, headers, b"s3cret") is True
+    assert verify(body + b" ", headers, b"s3cret") is False
+    assert verify(body, headers, b"other") is False
+    old = signature_headers(body, b"s3cret", now=1_700_000_000)
+    assert verify(body, old, b"s3cret") is False, "replayed (old timestamp)"
