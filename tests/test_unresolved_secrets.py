@@ -130,3 +130,23 @@ async def test_kv_literal_teams_url_other_channels_still_deliver(
     webex = [m for m in (await sim.state())["webex_messages"] if "partly misconfigured" in m.get("markdown", "")]
     assert len(webex) == 1
     assert got["teams"] == []
+
+
+async def test_kv_literal_access_token_is_never_sent_as_a_bearer_token(
+    sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import io
+    import json
+
+    from shared.cli import main
+
+    monkeypatch.setenv("WEBEX_ACCESS_TOKEN", REF.format("webex-access-token"))
+    out, err = io.StringIO(), io.StringIO()
+    code = await asyncio.get_running_loop().run_in_executor(None, main, ["check", "--json"], out, err)
+    assert code == 1, err.getvalue()
+    verdicts = {c["check"]: c["verdict"] for c in json.loads(out.getvalue())["checks"]}
+    assert verdicts["webex.sync_status"] == "not_configured"
+    assert verdicts["config.channels"] == "misconfigured"
+    webex_calls = await sim.requests(path=r"^/webex")
+    assert webex_calls == [], "the literal reference text never reaches Webex"
