@@ -81,8 +81,11 @@ param enableEmail bool = false
 @description('Mailbox (UPN) the e-mail notices are sent from; required when enableEmail is true.')
 param mailSender string = ''
 
-@description('Comma-separated recipients of the e-mail notices. Also receive the Azure Monitor alerts about the remediator itself.')
+@description('Comma-separated recipients of the e-mail notices. Also receive the Azure Monitor alerts about the remediator itself unless opsEmails is set.')
 param mailTo string = ''
+
+@description('Comma-separated recipients of the Azure Monitor alerts about the remediator itself (poison queue, health timer stopped, Event Grid dead letters). Empty: mailTo. Sent by Azure Monitor, so they need neither enableEmail nor Mail.Send; with enableWebhook they also go to notifyWebhookUrl.')
+param opsEmails string = ''
 
 @description('Restore a soft-deleted Webex service principal from the recycle bin automatically. Grants the identity Application.ReadWrite.All, a highly privileged permission: off by default.')
 param enableAutoRestore bool = false
@@ -309,7 +312,8 @@ module alerts 'app/alerts.bicep' = {
     workspaceId: monitoring.outputs.workspaceId
     appInsightsId: monitoring.outputs.appInsightsId
     topicId: topic.outputs.id
-    opsEmails: mailTo
+    opsEmails: empty(trim(opsEmails)) ? mailTo : opsEmails
+    opsWebhookUrl: enableWebhook ? notifyWebhookUrl : ''
     healthFunctionName: healthFunctionName
     healthAlertWindowMinutes: healthAlertWindowMinutes
     poisonQueueName: storage.outputs.poisonQueueName

@@ -95,6 +95,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"check: {exc}", file=err)
         return 2
     from shared.checks import run_checks
+    from shared.config_report import config_check
     from shared.runtime import Services
 
     async def go() -> int:
@@ -104,6 +105,9 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             report = await run_checks(svc)
         finally:
             await svc.aclose()
+        # A half-configured channel is a row, not exit 2: the checks above still ran (and the
+        # channels that are configured still work), so it is "unhealthy" like any failed check.
+        report.results.insert(0, config_check(settings))
         rows = [
             {"check": r.name, "verdict": r.verdict, "evidence": r.evidence, "ms": round(r.elapsed_ms, 1)}
             for r in report.results

@@ -8,6 +8,7 @@ sides).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,13 +16,25 @@ from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from shared.catalogue import Catalogue, is_guid, is_valid_tenant
 from shared.errors import ConfigError
 from shared.names import INTAKE_QUEUE, POISON_QUEUE, STORAGE_CONNECTION, VERIFY_QUEUE
 
 __all__ = ["INTAKE_QUEUE", "POISON_QUEUE", "STORAGE_CONNECTION", "VERIFY_QUEUE"]
+
+KEY_VAULT_REFERENCE_PREFIX = "@microsoft.keyvault("
+"""App Service passes a Key Vault reference it could not resolve (secret missing, no access) to the
+app as its literal text. Such a value is a placeholder, not a value: read as "unset"."""
+
+log = logging.getLogger(__name__)
+
+
+def is_unresolved_reference(value: object) -> bool:
+    """Is ``value`` the literal text of an App Service Key Vault reference (case-insensitive)?"""
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return isinstance(raw, str) and raw.strip().lower().startswith(KEY_VAULT_REFERENCE_PREFIX)
 
 
 def _https_url(value: str) -> str:
@@ -79,6 +92,25 @@ class Settings(BaseModel):
     max_payload_bytes: Annotated[int, Field(alias="MAX_PAYLOAD_BYTES", ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     auto_restore: Annotated[bool, Field(alias="AUTO_RESTORE")] = False
     prevention_notes: Annotated[bool, Field(alias="PREVENTION_NOTES")] = False
+
+    unresolved_references: tuple[str, ...] = ()
+    """Setting names whose value was an unresolved Key Vault reference, read as unset (no alias: no
+    app setting feeds it; :meth:`_drop_unresolved_references` fills it)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unresolved_references(cls, data: Any) -> Any:
+        """One secret missing from Key Vault must not stop every trigger: the setting whose reference
+        did not resolve counts as unset (its channel or feature is off), and its NAME is remembered
+        so the admins are told (shared.config_problems) — never its value."""
+        if not isinstance(data, Mapping):
+            return data
+        unresolved = sorted(k for k, v in data.items() if k != "unresolved_references" and is_unresolved_reference(v))
+        if not unresolved:
+            return data
+        kept = {k: v for k, v in data.items() if k not in unresolved}
+        kept["unresolved_references"] = tuple(sorted({*data.get("unresolved_references", ()), *unresolved}))
+        return kept
 
     @field_validator("tenant_id")
     @classmethod
@@ -197,6 +229,58 @@ class Settings(BaseModel):
     def webex_messages_enabled(self) -> bool:
         return bool(self.webex_bot_token and self.webex_room_id)
 
+    @property
+    def webhook_enabled(self) -> bool:
+        """The generic webhook sends only signed: a URL without its HMAC key stays off (and is
+        reported by :attr:`problems`), it never sends unsigned."""
+        return bool(self.notify_webhook_url and self.notify_webhook_secret is not None)
+
+    @property
+    def problems(self) -> tuple[SettingProblem, ...]:
+        """What is wrong with the configuration without making it unusable: each problem turns one
+        channel or feature off, never the app (a ConfigError would stop every trigger, and with it
+        every other channel). Reported by the health timer (once, to the admins) and by ``check``."""
+        found = [
+            SettingProblem(
+                (name,), f"{name}: its Key Vault reference did not resolve; {_NEEDED_FOR.get(name, 'read as unset')}"
+            )
+            for name in self.unresolved_references
+        ]
+        pairs = (
+            ("NOTIFY_WEBHOOK_URL", self.notify_webhook_url, "NOTIFY_WEBHOOK_SECRET", self.notify_webhook_secret,
+             "the webhook channel is off (notices are only sent signed)"),
+            ("WEBEX_ROOM_ID", self.webex_room_id, "WEBEX_BOT_TOKEN", self.webex_bot_token,
+             "the Webex space channel is off"),
+            ("MAIL_SENDER", self.mail_sender, "MAIL_TO", self.mail_to, "the e-mail channel is off"),
+        )  # fmt: skip
+        for first, first_value, second, second_value, effect in pairs:
+            for have, have_value, lack, lack_value in ((first, first_value, second, second_value),
+                                                       (second, second_value, first, first_value)):  # fmt: skip
+                if have_value and not lack_value and lack not in self.unresolved_references:
+                    found.append(SettingProblem((have, lack), f"{have} is set but {lack} is not: {effect}"))
+        return tuple(found)
+
+
+_NEEDED_FOR = {
+    "TEAMS_WEBHOOK_URL": "the Teams channel is off",
+    "WEBEX_BOT_TOKEN": "the Webex space channel is off",
+    "NOTIFY_WEBHOOK_SECRET": "the webhook channel is off (notices are only sent signed)",
+    "NOTIFY_WEBHOOK_URL": "the webhook channel is off",
+    "WEBEX_ACCESS_TOKEN": "the Webex sync-status checks have no token",
+    "WEBEX_CLIENT_SECRET": "the Webex service app cannot renew its token",
+    "WEBEX_REFRESH_TOKEN": "the Webex service app cannot renew its token",
+    "MAIL_SENDER": "the e-mail channel is off",
+    "MAIL_TO": "the e-mail channel is off",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SettingProblem:
+    """One configuration problem: the app-setting names involved (never values) and what it means."""
+
+    settings: tuple[str, ...]
+    message: str
+
 
 @lru_cache(maxsize=8)
 def _catalogue(identity_app_id: str | None) -> Catalogue:
@@ -242,15 +326,30 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     names = {f.alias for f in Settings.model_fields.values() if f.alias}
     raw = {k: v for k, v in env.items() if k in names and v != ""}
+    unresolved = sorted(k for k, v in raw.items() if is_unresolved_reference(v))
+    for name in unresolved:
+        log.warning(
+            "app setting %s holds a Key Vault reference App Service could not resolve (secret missing or no "
+            "access): read as unset, so what needs it stays off until the secret exists and the app restarts",
+            name,
+            extra={"event": "setting_unresolved", "setting": name},
+        )
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "settings"
             msg = "missing" if err["type"] == "missing" else str(err["msg"]).removeprefix("Value error, ")
+            if name in unresolved and err["type"] == "missing":
+                msg = "its Key Vault reference did not resolve (create the secret, grant access, restart the app)"
             problems.append(f"{name}: {msg}")
         raise ConfigError(problems) from None
+    for problem in settings.problems:
+        if not set(problem.settings) <= set(unresolved):  # those were logged above
+            log.warning("configuration: %s", problem.message,
+                        extra={"event": "setting_problem", "setting": ",".join(problem.settings)})  # fmt: skip
+    return settings
 
 
 @lru_cache(maxsize=1)

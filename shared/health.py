@@ -55,12 +55,14 @@ def _finding(result: CheckResult, app_key: str) -> tuple[Kind, Action, str] | No
 async def run_health_check(svc: Services) -> HealthOutcome:
     from shared.checks import run_checks
     from shared.classify import Classification
+    from shared.config_report import announce_config_problems
     from shared.models import TargetResource
     from shared.pipeline import health_record, process_record, schedule_verification
     from shared.timeutil import clock
 
     report = await run_checks(svc)
     outcome = HealthOutcome(report)
+    await announce_config_problems(svc)  # once: a missing secret turned a channel off (shared.config_report)
     if svc.settings.prevention_notes:  # opt-in; why here and not at verification: shared.prevention
         from shared.prevention import ensure_notes
 

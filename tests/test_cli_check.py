@@ -18,6 +18,7 @@ from shared.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = {
+    "config.channels",
     "graph.service_principal.integration",
     "graph.service_principal.identity",
     "graph.consent_grant.integration",
@@ -109,6 +110,32 @@ async def test_subprocess_exit_codes_against_the_simulator(sim: Any) -> None:
     misconfigured = await _in_thread(_subprocess, env=env)
     assert misconfigured.returncode == 2
     assert "WEBEX_ORG_ID: missing" in misconfigured.stderr
+
+
+async def test_webhook_url_without_secret_is_a_misconfigured_row_not_a_config_error(
+    sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOTIFY_WEBHOOK_URL", "https://hooks.example/itsm")
+    monkeypatch.delenv("NOTIFY_WEBHOOK_SECRET", raising=False)
+    code, out, err = await _in_thread(_cli, "--json")
+    assert code == 1, err  # unhealthy like any failed check; the other checks still ran
+    doc = json.loads(out)
+    rows = {c["check"]: c for c in doc["checks"]}
+    assert set(rows) == CHECKS
+    assert rows["config.channels"]["verdict"] == "misconfigured"
+    assert "NOTIFY_WEBHOOK_URL is set but NOTIFY_WEBHOOK_SECRET is not" in rows["config.channels"]["evidence"]
+    assert rows["graph.service_principal.integration"]["verdict"] == "healthy"
+
+
+async def test_unresolved_key_vault_reference_is_a_misconfigured_row(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = "@Microsoft.KeyVault(SecretUri=https://kv-x.vault.azure.net/secrets/teams-webhook-url)"
+    monkeypatch.setenv("TEAMS_WEBHOOK_URL", reference)
+    code, out, err = await _in_thread(_cli)
+    assert code == 1, err
+    rows = _table_rows(out)
+    assert rows["config.channels"][1] == "misconfigured"
+    assert "TEAMS_WEBHOOK_URL: its Key Vault reference did not resolve" in out
+    assert "kv-x" not in out + err, "the setting is named, its value never shown"
 
 
 async def _in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:

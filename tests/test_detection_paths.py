@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import eventgrid_event, http_request, incidents, receive_verify_messages, run_intake
+from tests.notice_helpers import CHANNEL_PATHS, delivered, enable_all_channels, notice_text
 
 ALERT_V2 = (
     Path(__file__).resolve().parents[2] / "shared" / "reference" / "payloads"
@@ -34,10 +35,11 @@ def alert_body(condition: str, *, start: datetime, end: datetime, alert_id: str 
 
 
 async def test_same_deletion_by_alert_event_grid_and_timer_is_one_incident(
-    sim: Any, app_functions: dict[str, Any]
+    sim: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
 ) -> None:
     from azure.functions.timer import TimerRequest
 
+    await enable_all_channels(monkeypatch, services_env)  # e-mail, Webex, Teams and the signed webhook
     (record,) = await sim.delete("integration", actor="mallory@contoso.example")
     now = datetime.now(UTC)
     alert = app_functions["monitor_alert"].get_user_function()
@@ -68,8 +70,12 @@ async def test_same_deletion_by_alert_event_grid_and_timer_is_one_incident(
     (inc,) = await incidents()
     assert inc.state == "notified"
     assert "health" in inc.sources, "the timer found the same outage and joined the incident"
-    assert len(await sim.requests(path="/sendMail$", method="POST")) == 1, "one e-mail"
-    assert len(await sim.requests(path="/webexapis/v1/messages$", method="POST")) == 1, "one Webex message"
+    # Exactly one notice per channel, all for this incident (every POST counted, accepted or not).
+    for channel, path in CHANNEL_PATHS.items():
+        posts = await sim.requests(path=path, method="POST")
+        assert len(posts) == 1, f"{channel}: {len(posts)} notices"
+        assert inc.incident_id in notice_text(channel, posts[0]), channel
+    assert {c: len(v) for c, v in (await delivered(sim)).items()} == dict.fromkeys(CHANNEL_PATHS, 1)
     assert len((await sim.state())["sent_mails"]) == 1
 
 

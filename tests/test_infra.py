@@ -516,6 +516,24 @@ def test_secrets_are_secure_parameters_without_defaults_and_never_literals(texts
     assert api.count("@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/") == 4
 
 
+# A Key Vault reference whose secret does not exist reaches the app as its literal text: each one is
+# set only while the channel or mode that needs it (and whose docs ask for the secret) is on.
+SECRET_REF_CONDITIONS = {
+    "WEBEX_ACCESS_TOKEN": "empty(webexClientId)",  # static-token mode; a service app has no such secret
+    "WEBEX_BOT_TOKEN": "enableWebexSpace",
+    "TEAMS_WEBHOOK_URL": "enableTeams",
+    "NOTIFY_WEBHOOK_SECRET": "enableWebhook",
+}
+
+
+def test_every_key_vault_reference_is_conditional_on_what_needs_it(texts: dict[str, str]) -> None:
+    api = strip_comments(texts["infra/app/api.bicep"])
+    for setting, condition in SECRET_REF_CONDITIONS.items():
+        line = next(ln for ln in api.splitlines() if ln.strip().startswith(f"{setting}:"))
+        value = line.split(":", 1)[1].strip()
+        assert re.fullmatch(rf"{re.escape(condition)} \? secretRefs\.\w+ : ''", value), line
+
+
 def test_parameters_file_matches_main_and_feeds_no_secret(texts: dict[str, str]) -> None:
     main = texts["infra/main.bicep"]
     declared = bicep_params(main)
@@ -680,3 +698,28 @@ def test_azure_yaml_declares_the_function_service() -> None:
         assert re.search(rf"^    {re.escape(line)}\s*$", body, re.M), line
     hook = re.search(r"run: (\./infra/scripts/[\w.-]+\.sh)", text)
     assert hook and (ROOT / hook.group(1)).exists()
+
+
+def test_alerts_about_the_app_reach_someone_without_mail_to(texts: dict[str, str]) -> None:
+    """The remediator's own alerts (poison queue, timer stopped, dead letters) go to opsEmails, else
+    MAIL_TO, and to the generic webhook when it is on: an empty MAIL_TO no longer means nobody."""
+    main = strip_comments(texts["infra/main.bicep"])
+    alerts = strip_comments(texts["infra/app/alerts.bicep"])
+    assert bicep_params(main)["opsEmails"] == "''"
+    given = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert given["opsEmails"]["value"] == "${OPS_EMAILS=}"
+    call = _block(main, main.index("module alerts 'app/alerts.bicep'") + main[main.index("module alerts") :].index("{"))
+    assert "opsEmails: empty(trim(opsEmails)) ? mailTo : opsEmails" in call
+    assert "opsWebhookUrl: enableWebhook ? notifyWebhookUrl : ''" in call
+    assert "param opsWebhookUrl string = ''" in alerts
+    group = _block(alerts, alerts.index("resource opsGroup"))
+    assert "if (notifyOps)" in alerts and "var notifyOps = !empty(opsAddresses) || !empty(opsWebhooks)" in alerts
+    receivers = group[group.index("webhookReceivers: [") :]
+    receiver = _block(
+        receivers, receivers.index("for (uri, i) in opsWebhooks: {") + len("for (uri, i) in opsWebhooks: ")
+    )
+    assert "serviceUri: uri" in receiver and "useCommonAlertSchema: true" in receiver
+    # every rule notifies the group whenever there is one (e-mail or webhook), never only with e-mail
+    assert "empty(opsAddresses) ? [] : [opsGroup.id]" not in alerts
+    assert alerts.count("notifyOps ? [opsGroup.id] : []") == 2
+    assert re.search(r"actions: !notifyOps \? \[\] : \[\s*\{\s*actionGroupId: opsGroup\.id", alerts)

@@ -187,8 +187,7 @@ def check_teams(view: IncidentView) -> None:
     assert all(a["type"] == "Action.OpenUrl" for a in actions)
     urls = [a["url"] for a in actions]
     expected = [EXPECTED_CONSENT] if view.consent_needed else []
-    if view.still_broken:
-        expected += [Links().enterprise_apps, Links().control_hub_settings]
+    expected += [Links().enterprise_apps, Links().audit_log, Links().control_hub_settings]
     assert urls == expected
     assert set(_urls(wire)) <= TRUSTED_URLS
     for block in card["body"]:
@@ -297,3 +296,49 @@ def test_no_unicode_format_characters_leak_from_event_text() -> None:
         text = render(view, channel).text  # type: ignore[arg-type]
         assert "a\u202eb" not in text and "ab" in text.replace("\u200b", "")
         assert all(unicodedata.category(ch) != "Cc" or ch == "\n" for ch in text)
+
+
+DEEP_LINKS = {"Enterprise applications": Links().enterprise_apps, "Entra audit log": Links().audit_log,
+              "Control Hub settings": Links().control_hub_settings}  # fmt: skip
+
+
+@pytest.mark.parametrize("notice", [NoticeKind.OPENED, NoticeKind.RESTORED])
+@pytest.mark.parametrize("text", ["mallory@contoso.example", COMBO, "😀" * 20_000], ids=["plain", "combo", "huge"])
+def test_webex_opening_message_carries_the_deep_links_within_the_limit(text: str, notice: NoticeKind) -> None:
+    md = render(hostile_view(text, notice), "webex").text
+    assert len(md.encode("utf-8")) <= WEBEX_MAX_BYTES
+    for label, url in DEEP_LINKS.items():
+        assert f"[{label}]({url})" in md, label  # before the details, so truncation never eats it
+
+
+@pytest.mark.parametrize("notice", list(NoticeKind))
+def test_teams_card_carries_the_deep_links(notice: NoticeKind) -> None:
+    payload = render(hostile_view(COMBO, notice), "teams").payload or {}
+    actions = payload["attachments"][0]["content"]["actions"]
+    links = {a["title"]: a["url"] for a in actions if a["title"] != "Grant admin consent"}
+    assert links == DEEP_LINKS
+
+
+def test_deploy_doc_webhook_snippet_verifies_a_real_delivery() -> None:
+    """The verification snippet and header names in docs/deploy.md match what the channel sends."""
+    from pathlib import Path
+
+    from shared.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_headers
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## The generic webhook") :]
+    section = section[: section.index("\n## ", 1)]
+    assert f"`{SIGNATURE_HEADER}`" in section and f"`{TIMESTAMP_HEADER}`" in section
+    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    assert snippet is not None
+    namespace: dict[str, object] = {}
+    exec(snippet.group(1), namespace)  # our own documentation
+    verify = namespace["verify"]
+    assert callable(verify)
+    body = json_body(render(hostile_view(COMBO), "webhook").payload or {})
+    headers = signature_headers(body, b"s3cret")
+    assert verify(body, headers, b"s3cret") is True
+    assert verify(body + b" ", headers, b"s3cret") is False
+    assert verify(body, headers, b"other") is False
+    old = signature_headers(body, b"s3cret", now=1_700_000_000)
+    assert verify(body, old, b"s3cret") is False, "replayed (old timestamp)"

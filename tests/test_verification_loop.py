@@ -117,3 +117,66 @@ async def test_long_retry_after_reschedules_instead_of_sleeping(sim: Any, app_fu
     assert inc.state == "verifying", "throttled is not healthy: the incident stays open"
     assert round((inc.next_verify_at - clock.now()).total_seconds()) == 3600
     assert len(await sim.requests(path="/WebexApplications/status$")) == 1
+
+
+def _reminders(got: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Delivered reminder notices per channel, recognised in each channel's own format."""
+    from tests.notice_helpers import notice_text
+
+    def is_reminder(channel: str, request: dict[str, Any]) -> bool:
+        if channel == "webhook":
+            return bool(request["json"].get("notice") == "reminder")
+        text = notice_text(channel, request)
+        return "Subject: [Reminder]" in text if channel == "email" else "Reminder: Webex directory sync" in text
+
+    return {channel: [r for r in requests if is_reminder(channel, r)] for channel, requests in got.items()}
+
+
+async def test_reminder_every_period_while_broken_once_per_channel_threaded(
+    sim: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
+) -> None:
+    from shared.config import get_settings
+    from tests.notice_helpers import delivered, enable_all_channels
+
+    await enable_all_channels(monkeypatch, services_env)
+    period = get_settings().reminder_hours * 3600
+    assert period == 4 * 3600, "REMINDER_HOURS defaults to 4 h"
+
+    async def advance(seconds: float) -> None:
+        clock.advance(seconds)
+        await sim.advance_clock(seconds)
+
+    async def count() -> dict[str, int]:
+        return {c: len(r) for c, r in _reminders(await delivered(sim)).items()}
+
+    inc = await _open_incident(sim, app_functions)
+    none = {"email": 0, "webex": 0, "teams": 0, "webhook": 0}
+    await _run(app_functions)
+    await advance(period - 60)  # one minute before the period ends
+    inc = await _run(app_functions)
+    assert inc.state == "verifying" and inc.last_reminder_at is None
+    assert await count() == none, "no reminder before the period"
+
+    await advance(60)
+    inc = await _run(app_functions)
+    assert await count() == dict.fromkeys(none, 1), "one reminder per channel once the period is over"
+    assert inc.last_reminder_at is not None and (clock.now() - inc.last_reminder_at).total_seconds() < 30
+
+    for _ in range(3):  # more runs inside the same period remind nobody again
+        await advance(1200)
+        inc = await _run(app_functions)
+    assert await count() == dict.fromkeys(none, 1)
+
+    await advance(period - 3600)  # 8 h after opening: the second period is over
+    inc = await _run(app_functions)
+    assert await count() == dict.fromkeys(none, 2), "exactly one more per channel for the second period"
+    assert inc.state == "verifying" and inc.escalated_at is None
+
+    state = await sim.state()
+    opening = state["webex_messages"][0]
+    assert "parentId" not in opening and "Webex directory sync is broken" in opening["markdown"]
+    replies = [m for m in state["webex_messages"] if "Reminder:" in m.get("markdown", "")]
+    assert len(replies) == 2
+    assert all(m.get("parentId") == opening["id"] for m in replies), "reminders are replies in the incident thread"
+    webhook = _reminders(await delivered(sim))["webhook"]
+    assert {r["json"]["incident_id"] for r in webhook} == {inc.incident_id}

@@ -1,5 +1,6 @@
 // Azure Monitor alerts about the remediator itself (poison queue written, health timer stopped,
-// Event Grid dead-lettered). They go to people by e-mail: an app that is down cannot tell anyone.
+// Event Grid dead-lettered). Azure Monitor delivers them, by e-mail and (when the generic webhook is
+// on) to the ITSM/paging webhook: an app that is down cannot tell anyone itself.
 
 param location string
 param tags object
@@ -18,8 +19,11 @@ param poisonQueueName string
 @description('Poison queue of the intake queue (a pushed event or alert that failed 5 times).')
 param intakePoisonQueueName string = 'webex-intake-poison'
 
-@description('Comma-separated addresses for the alerts about the remediator itself; empty: rules fire without notifying.')
+@description('Comma-separated addresses for the alerts about the remediator itself (main.bicep: opsEmails, else mailTo).')
 param opsEmails string = ''
+
+@description('HTTPS endpoint that also receives these alerts (the generic notice webhook when it is enabled), in the common alert schema; empty: e-mail only. With neither, the rules fire without notifying.')
+param opsWebhookUrl string = ''
 
 @description('Name of the timer function (request name in Application Insights).')
 param healthFunctionName string = 'health_check'
@@ -56,8 +60,10 @@ var healthQueryLines = [
 var healthQuery = join(healthQueryLines, '\n')
 
 var opsAddresses = empty(trim(opsEmails)) ? [] : split(replace(opsEmails, ' ', ''), ',')
+var opsWebhooks = empty(trim(opsWebhookUrl)) ? [] : [trim(opsWebhookUrl)]
+var notifyOps = !empty(opsAddresses) || !empty(opsWebhooks)
 
-resource opsGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(opsAddresses)) {
+resource opsGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (notifyOps) {
   name: 'ag-ops-${resourceToken}'
   location: 'Global'
   tags: tags
@@ -68,6 +74,15 @@ resource opsGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(opsA
       for (address, i) in opsAddresses: {
         name: 'ops-${i}'
         emailAddress: trim(address)
+        useCommonAlertSchema: true
+      }
+    ]
+    // Not HMAC-signed like the app's own notices (Azure Monitor sends it): receivers tell the two
+    // apart by schemaId "azureMonitorCommonAlertSchema" (docs/deploy.md).
+    webhookReceivers: [
+      for (uri, i) in opsWebhooks: {
+        name: 'ops-webhook-${i}'
+        serviceUri: uri
         useCommonAlertSchema: true
       }
     ]
@@ -110,7 +125,7 @@ resource poisonRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
       ]
     }
     actions: {
-      actionGroups: empty(opsAddresses) ? [] : [opsGroup.id]
+      actionGroups: notifyOps ? [opsGroup.id] : []
     }
   }
 }
@@ -148,7 +163,7 @@ resource healthRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
       ]
     }
     actions: {
-      actionGroups: empty(opsAddresses) ? [] : [opsGroup.id]
+      actionGroups: notifyOps ? [opsGroup.id] : []
     }
   }
 }
@@ -183,7 +198,7 @@ resource deadLetterRule 'Microsoft.Insights/metricAlerts@2018-03-01' = {
         }
       ]
     }
-    actions: empty(opsAddresses) ? [] : [
+    actions: !notifyOps ? [] : [
       {
         actionGroupId: opsGroup.id
       }

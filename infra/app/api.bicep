@@ -84,8 +84,9 @@ var platformSettings = {
 }
 
 // Secrets are Key Vault references (versionless: a rotated secret is picked up within a day, or at
-// once on restart); the template never sees a secret value. A channel's reference is set only when
-// the channel is enabled: an unresolvable reference would reach the app as its literal text.
+// once on restart); the template never sees a secret value. A reference is set only while what needs
+// it is enabled: an unresolvable reference reaches the app as its literal text (the app reads that as
+// unset, warns, and tells the admins once: shared/config.py, shared/config_report.py).
 var secretRefs = {
   webexAccessToken: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/webex-access-token)'
   webexBotToken: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/webex-bot-token)'
@@ -100,7 +101,9 @@ var appSettings = {
   WEBEX_IDENTITY_APP_ID: webexIdentityAppId
   WEBEX_IDENTITY_BASE: webexIdentityBase
   WEBEX_API_BASE: webexApiBase
-  WEBEX_ACCESS_TOKEN: secretRefs.webexAccessToken
+  // Static-token mode only: with a service app there is no webex-access-token secret, and its
+  // unresolved reference would be the literal text (read as unset by the app, but never needed).
+  WEBEX_ACCESS_TOKEN: empty(webexClientId) ? secretRefs.webexAccessToken : ''
   // Service app (shared/webex_auth.py): read AND written by the app (rotated refresh tokens become
   // new secret versions), so these are read through the SDK, not as Key Vault references.
   WEBEX_CLIENT_ID: webexClientId

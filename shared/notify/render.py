@@ -280,17 +280,14 @@ def teams_card(view: IncidentView) -> dict[str, Any]:
                 "style": "positive",
             }
         )
-    if v.still_broken:
-        actions.append(
-            {"type": "Action.OpenUrl", "title": "Enterprise applications", "url": trusted_url(v.links.enterprise_apps)}
-        )
-        actions.append(
-            {
-                "type": "Action.OpenUrl",
-                "title": "Control Hub settings",
-                "url": trusted_url(v.links.control_hub_settings),
-            }
-        )
+    # The same three deep links as every other channel, in every notice (the audit log says who did
+    # it and when, also once it is fixed).
+    for title, url in (
+        ("Enterprise applications", v.links.enterprise_apps),
+        ("Entra audit log", v.links.audit_log),
+        ("Control Hub settings", v.links.control_hub_settings),
+    ):
+        actions.append({"type": "Action.OpenUrl", "title": title, "url": trusted_url(url)})
     content: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
