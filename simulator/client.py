@@ -77,6 +77,11 @@ class SimulatorControl:
         result: dict[str, Any] = await self._call("POST", "/scenario/restore", json={"app": app, "actor": actor})
         return result
 
+    async def activity(self, activity: str, app: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """Audit an unrelated change (about ``app``'s service principal, or a user); returns the record."""
+        result = await self._call("POST", "/scenario/activity", json={"activity": activity, "app": app, "actor": actor})
+        return dict(result["records"][0])
+
     # -------------------------------------------------------------- faults
     async def add_fault(
         self,

@@ -101,6 +101,15 @@ async def restore(request: web.Request, state: SimState, data: dict[str, Any]) -
     return {"service_principal": state.restore(gone.sp["id"], _actor(data)), "records": [state.audits[-1].record]}
 
 
+async def activity(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """An unrelated audited change (noise): ``{"activity", "app"?: integration|identity, "actor"?}``."""
+    name = data.get("activity")
+    if not isinstance(name, str):
+        raise BadInput("activity must be a string")
+    app = _app(data) if data.get("app") is not None else None
+    return {"records": [state.record_activity(name, app, _actor(data))]}
+
+
 async def add_fault(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
     fault = Fault.from_json(data)
     state.faults.append(fault)
@@ -187,6 +196,7 @@ def register(app: web.Application) -> None:
     r.add_post("/_sim/scenario/consent", _handler(consent))
     r.add_post("/_sim/scenario/revoke", _handler(revoke))
     r.add_post("/_sim/scenario/restore", _handler(restore))
+    r.add_post("/_sim/scenario/activity", _handler(activity))
     r.add_post("/_sim/faults", _handler(add_fault))
     r.add_get("/_sim/faults", _handler(list_faults))
     r.add_delete("/_sim/faults", _handler(clear_faults))

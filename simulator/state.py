@@ -445,6 +445,35 @@ class SimState:
             records.append(self._audit("Remove delegated permission grant", "Unassign", sp, modified, actor))
         return records
 
+    def record_activity(self, activity: str, app: str | None, actor: Actor) -> dict[str, Any]:
+        """Something else happening in the tenant, audited but changing nothing here: about the
+        app's service principal when ``app`` is given (e.g. "Add owner to service principal"), else
+        about a user ("Update user"). The audit log is mostly such records; the poll must skip them."""
+        if not activity.strip() or len(activity) > 200:
+            raise ScenarioError("activity must be a non-empty name")
+        if app is not None:
+            sp = self.sp_by_app(app)
+            if sp is None:
+                raise ScenarioError(f"{app} service principal is not present")
+            return self._audit(activity, "Update", sp, [], actor)
+        when = self.clock.now()
+        rec = directory_audit(
+            activity=activity,
+            operation_type="Update",
+            when=when,
+            tenant_id=self.config.tenant_id,
+            actor=actor,
+            target_id=self._uuid(),
+            target_name="Adele Vance",
+            app_id="",
+            modified=[prop("Department", ["Sales"], ["Marketing"])],
+            rng=self.rng,
+            target_type="User",
+        )
+        rec["category"] = "UserManagement"
+        self.audits.append(AuditEntry(rec, when, ingestion_time(when, self.config.ingestion_delay_seconds)))
+        return rec
+
     def restore(self, sp_id: str, actor: Actor) -> dict[str, Any]:
         """Graph restore: back into servicePrincipals with the SAME id, grants included."""
         gone = self.deleted.pop(sp_id.lower(), None)
