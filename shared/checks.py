@@ -19,6 +19,7 @@ from shared.errors import TransientError, UpstreamError
 from shared.timeutil import format_timestamp
 
 if TYPE_CHECKING:
+    from shared.graph import ServicePrincipal
     from shared.runtime import Services
     from shared.webex_auth import WebexAuthExpired
     from shared.webex_status import SyncStatus
@@ -39,6 +40,7 @@ class CheckResult:
     soft_deleted: bool | None = None
     retry_after: float | None = None
     notes: str | None = None  # the service principal's notes, read in the same call (shared.prevention)
+    app_id: str | None = None  # the appId checked (the Identity app's may be found by name, not configured)
 
     @property
     def ok(self) -> bool:
@@ -63,25 +65,39 @@ class HealthReport:
 
 
 async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
-    """Present by appId and enabled; when absent, the recycle bin tells soft from hard delete."""
+    """Present by appId and enabled; when absent, the recycle bin tells soft from hard delete.
+    The Identity app without a configured appId is found by name (:mod:`shared.identity_app`)."""
+    from shared.identity_app import resolve_identity_app
+
     name = f"graph.service_principal.{app.key}"
     started = time.perf_counter()
+    how = ""
 
     def done(verdict: str, evidence: str, **kw: object) -> CheckResult:
         return CheckResult(
             name,
             verdict,
-            evidence,
+            evidence + how,
             (time.perf_counter() - started) * 1000,
             app_key=app.key,
+            app_id=app.app_id,
             **kw,  # type: ignore[arg-type]
         )
 
-    if not app.app_id:
-        return done("not_configured", f"{app.display_name}: appId not configured (WEBEX_IDENTITY_APP_ID)")
     try:
+        found: list[ServicePrincipal] | None = None
+        if not app.app_id and app.key == svc.settings.catalogue.identity.key:
+            resolved = await resolve_identity_app(svc)
+            if resolved.app is None:
+                verdict = "ambiguous" if resolved.how == "ambiguous" else "not_configured"
+                return done(verdict, f"{app.display_name}: {resolved.evidence}")
+            app, how = resolved.app, f" [{resolved.evidence}]"
+            found = [resolved.present] if resolved.present is not None else None
+        if not app.app_id:
+            return done("not_configured", f"{app.display_name}: appId not configured")
         graph = await svc.graph()
-        found = await graph.service_principals_by_app_id(app.app_id)
+        if found is None:
+            found = await graph.service_principals_by_app_id(app.app_id)
         if found:
             sp = found[0]
             if sp.account_enabled is False:

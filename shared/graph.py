@@ -140,13 +140,23 @@ class Graph:
 
     async def service_principals_by_app_id(self, app_id: str) -> list[ServicePrincipal]:
         """Presence is checked by appId: consent re-creates the SP under a new object id."""
+        return await self._service_principals(f"appId eq '{_guid(app_id)}'")
+
+    async def service_principals_by_display_name(self, name: str) -> list[ServicePrincipal]:
+        """``displayName eq '…'`` (Graph compares case-insensitively); the caller still keeps only
+        exact matches. Used only to find the per-tenant Identity app when its appId is unknown."""
+        if not name.strip() or len(name) > 256:
+            raise ValueError("display name must be 1-256 characters")
+        return await self._service_principals("displayName eq '{}'".format(name.replace("'", "''")))
+
+    async def _service_principals(self, flt: str) -> list[ServicePrincipal]:
         from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.service_principals.service_principals_request_builder import (
             ServicePrincipalsRequestBuilder,
         )
 
         params = ServicePrincipalsRequestBuilder.ServicePrincipalsRequestBuilderGetQueryParameters(
-            filter=f"appId eq '{_guid(app_id)}'", select=["id", "appId", "displayName", "accountEnabled", "notes"]
+            filter=flt, select=["id", "appId", "displayName", "accountEnabled", "notes"]
         )
         config = RequestConfiguration(query_parameters=params)
         result = await self._call(lambda: self.client.service_principals.get(request_configuration=config))

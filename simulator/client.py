@@ -82,6 +82,11 @@ class SimulatorControl:
         result = await self._call("POST", "/scenario/activity", json={"activity": activity, "app": app, "actor": actor})
         return dict(result["records"][0])
 
+    async def add_service_principal(self, display_name: str, app_id: str | None = None) -> dict[str, Any]:
+        """Another enterprise app in the tenant (any name; a new appId unless given)."""
+        result = await self._call("POST", "/scenario/add-sp", json={"display_name": display_name, "app_id": app_id})
+        return dict(result["service_principal"])
+
     # -------------------------------------------------------------- faults
     async def add_fault(
         self,

@@ -110,6 +110,14 @@ async def activity(request: web.Request, state: SimState, data: dict[str, Any]) 
     return {"records": [state.record_activity(name, app, _actor(data))]}
 
 
+async def add_sp(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Another service principal: ``{"display_name", "app_id"?, "actor"?}``."""
+    name, app_id = data.get("display_name"), data.get("app_id")
+    if not isinstance(name, str) or not (app_id is None or isinstance(app_id, str)):
+        raise BadInput("display_name must be a string, app_id a string or absent")
+    return {"service_principal": state.add_service_principal(name, app_id, _actor(data))}
+
+
 async def add_fault(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
     fault = Fault.from_json(data)
     state.faults.append(fault)
@@ -197,6 +205,7 @@ def register(app: web.Application) -> None:
     r.add_post("/_sim/scenario/revoke", _handler(revoke))
     r.add_post("/_sim/scenario/restore", _handler(restore))
     r.add_post("/_sim/scenario/activity", _handler(activity))
+    r.add_post("/_sim/scenario/add-sp", _handler(add_sp))
     r.add_post("/_sim/faults", _handler(add_fault))
     r.add_get("/_sim/faults", _handler(list_faults))
     r.add_delete("/_sim/faults", _handler(clear_faults))

@@ -445,6 +445,24 @@ class SimState:
             records.append(self._audit("Remove delegated permission grant", "Unassign", sp, modified, actor))
         return records
 
+    def add_service_principal(
+        self, display_name: str, app_id: str | None = None, actor: Actor | None = None
+    ) -> dict[str, Any]:
+        """Another enterprise app appears in the tenant (a look-alike, a second wizard run): any
+        name, a new appId unless given. "Add service principal" is audited as Entra does."""
+        if not display_name.strip() or len(display_name) > 256:
+            raise ScenarioError("display_name must be 1-256 characters")
+        sp = self._new_sp(app_id or self._uuid(), display_name, self.config.tenant_id)
+        self._add_sp(sp)
+        self._audit(
+            "Add service principal",
+            "Add",
+            sp,
+            self._sp_properties(sp, removing=False),
+            actor or Actor(upn=DEFAULT_ACTOR),
+        )
+        return sp
+
     def record_activity(self, activity: str, app: str | None, actor: Actor) -> dict[str, Any]:
         """Something else happening in the tenant, audited but changing nothing here: about the
         app's service principal when ``app`` is given (e.g. "Add owner to service principal"), else
