@@ -302,6 +302,32 @@ class Graph:
             if g.id
         ]
 
+    async def app_role_assignments(self, sp_id: str) -> list[AppRoleAssignment]:
+        """``GET /servicePrincipals/{id}/appRoleAssignments``: the application permissions granted
+        TO the service principal (Application.Read.All is the documented least privilege)."""
+        builder = self.client.service_principals.by_service_principal_id(_object_id(sp_id)).app_role_assignments
+        result = await self._call(builder.get)
+        return [
+            AppRoleAssignment(
+                id=str(a.id),
+                app_role_id=str(a.app_role_id) if a.app_role_id else None,
+                resource_id=str(a.resource_id) if a.resource_id else None,
+                resource_display_name=a.resource_display_name,
+            )
+            for a in (getattr(result, "value", None) or [])
+            if a.id
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class AppRoleAssignment:
+    """An application permission held by a service principal (``appRoleId`` on ``resource``)."""
+
+    id: str
+    app_role_id: str | None
+    resource_id: str | None
+    resource_display_name: str | None
+
 
 def directory_audit_filter(since: datetime) -> str:
     """The audit poll's ``$filter``: ``activityDateTime ge <since> and (activityDisplayName eq 'a'

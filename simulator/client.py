@@ -87,6 +87,11 @@ class SimulatorControl:
         result = await self._call("POST", "/scenario/add-sp", json={"display_name": display_name, "app_id": app_id})
         return dict(result["service_principal"])
 
+    async def assign_app_role(self, app: str = "integration", app_role_id: str | None = None) -> dict[str, Any]:
+        """Grant the app an application permission on Microsoft Graph; returns the assignment."""
+        result = await self._call("POST", "/scenario/app-role", json={"app": app, "app_role_id": app_role_id})
+        return dict(result["assignment"])
+
     # -------------------------------------------------------------- faults
     async def add_fault(
         self,

@@ -118,6 +118,14 @@ async def add_sp(request: web.Request, state: SimState, data: dict[str, Any]) ->
     return {"service_principal": state.add_service_principal(name, app_id, _actor(data))}
 
 
+async def app_role(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Grant the app an application permission on Graph: ``{"app"?, "app_role_id"?, "actor"?}``."""
+    role = data.get("app_role_id")
+    if role is not None and not isinstance(role, str):
+        raise BadInput("app_role_id must be a string")
+    return {"assignment": state.assign_app_role(_app(data), role, _actor(data)), "records": [state.audits[-1].record]}
+
+
 async def add_fault(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
     fault = Fault.from_json(data)
     state.faults.append(fault)
@@ -206,6 +214,7 @@ def register(app: web.Application) -> None:
     r.add_post("/_sim/scenario/restore", _handler(restore))
     r.add_post("/_sim/scenario/activity", _handler(activity))
     r.add_post("/_sim/scenario/add-sp", _handler(add_sp))
+    r.add_post("/_sim/scenario/app-role", _handler(app_role))
     r.add_post("/_sim/faults", _handler(add_fault))
     r.add_get("/_sim/faults", _handler(list_faults))
     r.add_delete("/_sim/faults", _handler(clear_faults))

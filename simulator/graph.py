@@ -241,6 +241,14 @@ async def get_sp(request: web.Request, state: SimState, m: re.Match[str]) -> web
     return _entity(request, state.get_sp(m["id"]), "servicePrincipals/$entity")
 
 
+@route("GET", r"/servicePrincipals/(?P<id>[0-9a-fA-F-]{36})/appRoleAssignments")
+async def sp_app_role_assignments(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
+    """Application permissions granted TO the service principal (appRoleAssignment objects)."""
+    sp = state.get_sp(m["id"])
+    items = _filtered(state.app_roles_of(sp["id"]), request)
+    return _page(request, items, f"servicePrincipals('{sp['id']}')/appRoleAssignments")
+
+
 @route("PATCH", r"/servicePrincipals/(?P<id>[0-9a-fA-F-]{36})")
 async def patch_sp(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
     state.get_sp(m["id"])
