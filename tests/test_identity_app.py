@@ -124,3 +124,23 @@ async def test_configured_app_id_wins_over_name_and_memory(sim: Any) -> None:
     assert await _name_lookups(sim) == [], "no name look-up when the appId is configured"
     by_app = await sim.requests(path="/servicePrincipals$", method="GET")
     assert any(f"appId eq '{configured}'" == r["query"].get("$filter") for r in by_app)
+
+
+async def test_identity_app_found_by_name_is_auto_restored_after_deletion(
+    sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str], app_functions: dict[str, Any]
+) -> None:
+    """The incident comes from the audit record (matched by name, so it carries no appId); the
+    remembered appId still finds the recycle-bin copy to restore."""
+    from shared.health import run_health_check
+    from tests.test_auto_restore import RESTORE_PATH, open_twice
+
+    monkeypatch.setenv("AUTO_RESTORE", "true")
+    await _unset_identity_app_id(monkeypatch)
+    assert _verdict((await run_health_check(await _svc())).report).verdict == "healthy"
+    app_id = (await sim.state())["config"]["identity_app_id"]
+    records = await sim.delete("identity", actor="mallory@contoso.example")
+    await open_twice(app_functions, records[0])
+    assert len(await sim.requests(path=RESTORE_PATH, method="POST")) == 1
+    assert any(sp["appId"] == app_id for sp in (await sim.state())["service_principals"])
+    (inc,) = await incidents()
+    assert inc.kind == "identity_app_deleted" and inc.app_id is None and inc.restore_outcome == "restored"
