@@ -5,7 +5,8 @@
                    restart) sees a live lease and skips instead of doubling Graph traffic and
                    notices. A crashed run's lease simply expires.
 ``state-<name>``   a cursor the timer resumes from: the service-principal delta link and the ids it
-                   tracks, the audit-log poll checkpoint. Replaced only with the ETag it was read
+                   tracks, the audit-log poll checkpoint, the "Cisco Webex Identity" appId found
+                   by name (:mod:`shared.identity_app`). Replaced only with the ETag it was read
                    with, so two writers never silently overwrite each other.
 ``alertq-<hash>``  an alert window (alert id + condition) already re-queried in Log Analytics: an
                    action group delivers the same alert up to 6 times; the workspace is asked once.

@@ -12,13 +12,16 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from shared.catalogue import WebexApp
 from shared.errors import TransientError, UpstreamError
 from shared.timeutil import format_timestamp
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from shared.graph import AppRoleAssignment, ServicePrincipal
     from shared.runtime import Services
     from shared.webex_auth import WebexAuthExpired
     from shared.webex_status import SyncStatus
@@ -39,6 +42,7 @@ class CheckResult:
     soft_deleted: bool | None = None
     retry_after: float | None = None
     notes: str | None = None  # the service principal's notes, read in the same call (shared.prevention)
+    app_id: str | None = None  # the appId checked (the Identity app's may be found by name, not configured)
 
     @property
     def ok(self) -> bool:
@@ -63,25 +67,39 @@ class HealthReport:
 
 
 async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
-    """Present by appId and enabled; when absent, the recycle bin tells soft from hard delete."""
+    """Present by appId and enabled; when absent, the recycle bin tells soft from hard delete.
+    The Identity app without a configured appId is found by name (:mod:`shared.identity_app`)."""
+    from shared.identity_app import resolve_identity_app
+
     name = f"graph.service_principal.{app.key}"
     started = time.perf_counter()
+    how = ""
 
     def done(verdict: str, evidence: str, **kw: object) -> CheckResult:
         return CheckResult(
             name,
             verdict,
-            evidence,
+            evidence + how,
             (time.perf_counter() - started) * 1000,
             app_key=app.key,
+            app_id=app.app_id,
             **kw,  # type: ignore[arg-type]
         )
 
-    if not app.app_id:
-        return done("not_configured", f"{app.display_name}: appId not configured (WEBEX_IDENTITY_APP_ID)")
     try:
+        found: list[ServicePrincipal] | None = None
+        if not app.app_id and app.key == svc.settings.catalogue.identity.key:
+            resolved = await resolve_identity_app(svc)
+            if resolved.app is None:
+                verdict = "ambiguous" if resolved.how == "ambiguous" else "not_configured"
+                return done(verdict, f"{app.display_name}: {resolved.evidence}")
+            app, how = resolved.app, f" [{resolved.evidence}]"
+            found = [resolved.present] if resolved.present is not None else None
+        if not app.app_id:
+            return done("not_configured", f"{app.display_name}: appId not configured")
         graph = await svc.graph()
-        found = await graph.service_principals_by_app_id(app.app_id)
+        if found is None:
+            found = await graph.service_principals_by_app_id(app.app_id)
         if found:
             sp = found[0]
             if sp.account_enabled is False:
@@ -267,12 +285,46 @@ async def check_scim(svc: Services, status_verdict: str | None, since: datetime 
 
 GRANTS_PERMISSION = "Directory.Read.All (application) on Microsoft Graph"
 """What ``GET /oauth2PermissionGrants`` needs (learn.microsoft.com/graph/api/oauth2permissiongrant-list);
-the deployment grants less by default, so without it this check reports ``not_configured``."""
+granted by the deployment (the audit poll needs it too). If a tenant removes it, Graph answers 403."""
+ROLES_PERMISSION = "Application.Read.All (application) on Microsoft Graph"
+"""What ``GET /servicePrincipals/{id}/appRoleAssignments`` needs (serviceprincipal-list-approleassignments)."""
+
+_T = TypeVar("_T")
+
+
+async def _unless_forbidden(call: Awaitable[_T]) -> _T | None:
+    """``None`` when Graph answers 403 (a permission the tenant removed); other errors propagate."""
+    try:
+        return await call
+    except UpstreamError as exc:
+        if exc.status == 403:
+            return None
+        raise
+
+
+def _roles_text(roles: list[AppRoleAssignment]) -> str:
+    by_resource: dict[str, list[str]] = {}
+    for r in roles:
+        by_resource.setdefault(r.resource_display_name or r.resource_id or "unknown API", []).append(
+            r.app_role_id or "?"
+        )
+    return "; ".join(f"{res}: {', '.join(sorted(ids))}" for res, ids in sorted(by_resource.items()))
 
 
 async def check_consent_grant(svc: Services, app: WebexApp) -> CheckResult:
-    """The Identity Integration's admin-consent grant (``oauth2PermissionGrants`` by clientId):
-    the SP can be back while its grant is not (consent revoked, or re-created without consent)."""
+    """The Identity Integration's consent: the admin-consent (``AllPrincipals``) delegated grant in
+    ``oauth2PermissionGrants`` by clientId, AND the application permissions granted to it
+    (``servicePrincipals/{id}/appRoleAssignments``), both reported as evidence. The SP can be back
+    while its consent is not (revoked, or re-created without consent), so the verdict is
+    ``consent_missing`` only when neither an admin-consent grant nor any app role is held.
+
+    Webex's integration works through delegated admin consent (what the consent URL grants and what
+    the simulator models); app roles are read so a tenant that granted application permissions
+    instead is not told its consent is missing. A 403 on one list is noted in the evidence and the
+    other decides; 403 on the delegated grants (the main witness) with no app role is
+    ``not_configured`` rather than a guess."""
+    import asyncio
+
     name = f"graph.consent_grant.{app.key}"
     started = time.perf_counter()
 
@@ -285,19 +337,35 @@ async def check_consent_grant(svc: Services, app: WebexApp) -> CheckResult:
         found = await graph.service_principals_by_app_id(app.app_id or "")
         if not found:
             return done("missing", f"{app.display_name} has no service principal, so no consent grant")
-        grants = await graph.permission_grants(found[0].id)
+        sp_id = found[0].id
+        grants, roles = await asyncio.gather(
+            _unless_forbidden(graph.permission_grants(sp_id)), _unless_forbidden(graph.app_role_assignments(sp_id))
+        )
     except TransientError as exc:
         return done("degraded", f"Graph: {exc}", retry_after=exc.retry_after)
     except UpstreamError as exc:
-        if exc.status == 403:  # optional permission: no grant check rather than a never-healthy report
-            return done("not_configured", f"Graph 403: reading grants needs {GRANTS_PERMISSION}; check skipped")
         return done("error", f"Graph: {exc}")
-    admin = [g for g in grants if (g.consent_type or "").lower() == "allprincipals"]
-    if not admin:
-        return done("consent_missing", f"{app.display_name} ({found[0].id}) holds no admin-consent grant")
-    scopes = " ".join(sorted({sc for g in admin for sc in (g.scope or "").split()}))
-    return done("healthy", f"admin consent present ({len(admin)} grant(s); scopes: {scopes or 'none'})",
-                object_id=found[0].id)  # fmt: skip
+    admin = [g for g in grants or [] if (g.consent_type or "").lower() == "allprincipals"]
+    parts: list[str] = []
+    if grants is None:
+        parts.append(f"delegated grants unreadable (Graph 403: needs {GRANTS_PERMISSION})")
+    elif admin:
+        scopes = " ".join(sorted({sc for g in admin for sc in (g.scope or "").split()}))
+        parts.append(f"admin consent present ({len(admin)} grant(s); scopes: {scopes or 'none'})")
+    else:
+        parts.append("no admin-consent (AllPrincipals) delegated grant")
+    if roles is None:
+        parts.append(f"app role assignments unreadable (Graph 403: needs {ROLES_PERMISSION})")
+    elif roles:
+        parts.append(f"{len(roles)} application permission(s) granted ({_roles_text(roles)})")
+    else:
+        parts.append("no application permissions (app role assignments)")
+    evidence = f"{app.display_name} ({sp_id}): " + "; ".join(parts)
+    if admin or roles:
+        return done("healthy", evidence, object_id=sp_id)
+    if grants is None:
+        return done("not_configured", evidence + "; check skipped")
+    return done("consent_missing", evidence, object_id=sp_id)
 
 
 async def run_checks(

@@ -16,7 +16,7 @@ fix (re-run the Control Hub wizard) is different.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.catalogue import Catalogue, WebexApp
 from shared.models import Action, AuditRecord, Extraction, Kind, TargetResource
@@ -62,32 +62,34 @@ def enabled(target: TargetResource) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One row of the rules table."""
+    """One row of the rules table. ``activities`` are written as Entra writes them (the audit
+    poll's server-side filter and the alert KQL are built from them); ``match`` is their lower-cased
+    set the classifier compares against."""
 
     name: str
-    activities: frozenset[str]
+    activities: tuple[str, ...]
     app: str  # INTEGRATION, IDENTITY or ANY (either catalogue app)
     kind: Kind
     action: Action
     condition: Callable[[TargetResource], bool] | None = None
+    match: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "match", frozenset(" ".join(a.lower().split()) for a in self.activities))
 
 
-def _acts(*names: str) -> frozenset[str]:
-    return frozenset(n.lower() for n in names)
-
-
-_SOFT_DELETE = _acts("Delete service principal", "Remove service principal")
-_HARD_DELETE = _acts("Hard delete service principal")
-_UPDATE = _acts("Update service principal")
-_REVOKE = _acts("Remove delegated permission grant", "Remove app role assignment from service principal")
-_RESTORE = _acts("Add service principal", "Restore service principal", "Consent to application")
+_SOFT_DELETE = ("Delete service principal", "Remove service principal")
+_HARD_DELETE = ("Hard delete service principal",)
+_UPDATE = ("Update service principal",)
+_REVOKE = ("Remove delegated permission grant", "Remove app role assignment from service principal")
+_RESTORE = ("Consent to application", "Add service principal", "Restore service principal")
 
 # fmt: off
 RULES: tuple[Rule, ...] = (
     #     name                        activities    app          kind                            action                     condition
     Rule("integration-soft-deleted",  _SOFT_DELETE, INTEGRATION, Kind.INTEGRATION_DELETED,      Action.NOTIFY_CONSENT),
     Rule("integration-hard-deleted",  _HARD_DELETE, INTEGRATION, Kind.INTEGRATION_HARD_DELETED, Action.NOTIFY_CONSENT),
-    Rule("identity-app-deleted",      _SOFT_DELETE | _HARD_DELETE,
+    Rule("identity-app-deleted",      _SOFT_DELETE + _HARD_DELETE,
                                                     IDENTITY,    Kind.IDENTITY_APP_DELETED,     Action.NOTIFY_REPROVISION),
     Rule("app-disabled",              _UPDATE,      ANY,         Kind.INTEGRATION_DISABLED,     Action.NOTIFY_REENABLE,    disabled),
     Rule("app-re-enabled",            _UPDATE,      ANY,         Kind.INTEGRATION_RESTORED,     Action.VERIFY,             enabled),
@@ -96,7 +98,7 @@ RULES: tuple[Rule, ...] = (
 )
 # fmt: on
 
-RULE_ACTIVITIES: frozenset[str] = frozenset().union(*(rule.activities for rule in RULES))
+RULE_ACTIVITIES: frozenset[str] = frozenset().union(*(rule.match for rule in RULES))
 """Every activity some rule reads (lower-cased, single-spaced). A record with any other activity is
 ``unrelated`` whatever its targets say, which lets normalization defer them (normalize/deferred.py)."""
 
@@ -117,6 +119,11 @@ def activity_key(activity: str) -> str:
                 _ACTIVITY_KEYS.clear()
             _ACTIVITY_KEYS[activity] = key
     return key
+
+
+WATCHED_ACTIVITIES: tuple[str, ...] = tuple(dict.fromkeys(a for rule in RULES for a in rule.activities))
+"""Every activity some rule acts on, in table order, each once: the one list the audit poll's
+``$filter``, the shipped alert KQL and the infra alert rule are checked against."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +170,7 @@ def classify(record: AuditRecord, catalogue: Catalogue) -> Classification:
     if record.result is not None and record.result.lower() == "failure":
         return _unrelated("failed-operation", app, target)
     for rule in RULES:
-        if activity not in rule.activities:
+        if activity not in rule.match:
             continue
         if rule.app not in (ANY, app.key):
             continue

@@ -140,13 +140,23 @@ class Graph:
 
     async def service_principals_by_app_id(self, app_id: str) -> list[ServicePrincipal]:
         """Presence is checked by appId: consent re-creates the SP under a new object id."""
+        return await self._service_principals(f"appId eq '{_guid(app_id)}'")
+
+    async def service_principals_by_display_name(self, name: str) -> list[ServicePrincipal]:
+        """``displayName eq '…'`` (Graph compares case-insensitively); the caller still keeps only
+        exact matches. Used only to find the per-tenant Identity app when its appId is unknown."""
+        if not name.strip() or len(name) > 256:
+            raise ValueError("display name must be 1-256 characters")
+        return await self._service_principals("displayName eq '{}'".format(name.replace("'", "''")))
+
+    async def _service_principals(self, flt: str) -> list[ServicePrincipal]:
         from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.service_principals.service_principals_request_builder import (
             ServicePrincipalsRequestBuilder,
         )
 
         params = ServicePrincipalsRequestBuilder.ServicePrincipalsRequestBuilderGetQueryParameters(
-            filter=f"appId eq '{_guid(app_id)}'", select=["id", "appId", "displayName", "accountEnabled", "notes"]
+            filter=flt, select=["id", "appId", "displayName", "accountEnabled", "notes"]
         )
         config = RequestConfiguration(query_parameters=params)
         result = await self._call(lambda: self.client.service_principals.get(request_configuration=config))
@@ -229,8 +239,9 @@ class Graph:
         return await self._get_page(lambda: builder.to_get_request_information(config))
 
     async def directory_audits(self, *, since: datetime | None = None, link: str | None = None) -> GraphPage:
-        """One page of ``auditLogs/directoryAudits`` with ``activityDateTime ge since``, oldest
-        first (so a checkpoint can advance page by page), or the page at ``link``."""
+        """One page of ``auditLogs/directoryAudits`` narrowed server-side by
+        :func:`directory_audit_filter` (``since`` and the watched activities), oldest first (so a
+        checkpoint can advance page by page), or the page at ``link`` (which carries the filter)."""
         builder = self.client.audit_logs.directory_audits
         if link is not None:
             url = self._checked_link(link)
@@ -242,9 +253,8 @@ class Graph:
 
         from shared.timeutil import clock
 
-        start = (since or clock.now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         params = DirectoryAuditsRequestBuilder.DirectoryAuditsRequestBuilderGetQueryParameters(
-            filter=f"activityDateTime ge {start}", orderby=["activityDateTime asc"], top=AUDIT_PAGE_SIZE
+            filter=directory_audit_filter(since or clock.now()), orderby=["activityDateTime asc"], top=AUDIT_PAGE_SIZE
         )
         config = RequestConfiguration(query_parameters=params)
         return await self._get_page(lambda: builder.to_get_request_information(config))
@@ -291,6 +301,56 @@ class Graph:
             for g in (getattr(result, "value", None) or [])
             if g.id
         ]
+
+    async def app_role_assignments(self, sp_id: str) -> list[AppRoleAssignment]:
+        """``GET /servicePrincipals/{id}/appRoleAssignments``: the application permissions granted
+        TO the service principal (Application.Read.All is the documented least privilege)."""
+        builder = self.client.service_principals.by_service_principal_id(_object_id(sp_id)).app_role_assignments
+        result = await self._call(builder.get)
+        return [
+            AppRoleAssignment(
+                id=str(a.id),
+                app_role_id=str(a.app_role_id) if a.app_role_id else None,
+                resource_id=str(a.resource_id) if a.resource_id else None,
+                resource_display_name=a.resource_display_name,
+            )
+            for a in (getattr(result, "value", None) or [])
+            if a.id
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class AppRoleAssignment:
+    """An application permission held by a service principal (``appRoleId`` on ``resource``)."""
+
+    id: str
+    app_role_id: str | None
+    resource_id: str | None
+    resource_display_name: str | None
+
+
+def directory_audit_filter(since: datetime) -> str:
+    """The audit poll's ``$filter``: ``activityDateTime ge <since> and (activityDisplayName eq 'a'
+    or activityDisplayName eq 'b' …)`` over :data:`shared.classify.WATCHED_ACTIVITIES`.
+
+    Why this shape: without it every tick re-read the whole tenant's audit log for the overlap
+    window (user, group, device, policy changes…), up to 50 pages a minute, to keep a handful of
+    records. Graph documents ``$filter`` on directoryAudits with ``eq``, ``ge``, ``le`` and
+    ``startswith`` only (List directoryAudits, "Optional query parameters"): ``activityDateTime``
+    takes ``eq/ge/le``, ``activityDisplayName`` ``eq/startswith``, ``loggedByService`` ``eq``, and
+    ``category`` takes no filter at all — so ``category eq 'ApplicationManagement'`` and ``in (…)``
+    are out. ``eq`` clauses joined by ``or`` inside ``and`` is the form Microsoft's own samples and
+    widely used tools send. The nine activities make a ~560-character filter (under 1 KB
+    percent-encoded), far below the URL limits Graph enforces, and they narrow to exactly what the
+    classifier acts on, which ``loggedByService eq 'Core Directory'`` would not (that is most of the
+    log). Names are sent as Entra writes them; the classifier still matches case-insensitively, and
+    the delta and presence checks do not depend on this poll (it adds who-did-it).
+    """
+    from shared.classify import WATCHED_ACTIVITIES
+
+    start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    names = " or ".join("activityDisplayName eq '{}'".format(a.replace("'", "''")) for a in WATCHED_ACTIVITIES)
+    return f"activityDateTime ge {start} and ({names})"
 
 
 def _object_id(value: str) -> str:

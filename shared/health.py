@@ -11,7 +11,7 @@ queue message was lost) gets a new one.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -82,11 +82,14 @@ async def run_health_check(svc: Services) -> HealthOutcome:
                 findings.append((Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "Webex reports consent missing (701018)"))
             elif grant is not None and grant.verdict == "consent_missing":
                 findings.append((Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "no admin-consent grant in Entra"))
+        watched = replace(app, app_id=sp.app_id) if sp is not None and sp.app_id and not app.app_id else app
         for kind, action, detail in findings:
             broken.add(app.key)
             object_id = sp.object_id if sp else None
             record = health_record(app.key, detail, object_id)
-            c = Classification(kind=kind, action=action, app=app, target=TargetResource(id=object_id), rule="health")
+            c = Classification(
+                kind=kind, action=action, app=watched, target=TargetResource(id=object_id), rule="health"
+            )
             outcome.outcomes.append(await process_record(svc, record, c))
 
     for app in cat.apps:

@@ -8,18 +8,9 @@ because activity names and ids differ in casing between documents and real data.
 from __future__ import annotations
 
 from shared.catalogue import IDENTITY_APP_NAME, INTEGRATION_APP_ID
+from shared.classify import WATCHED_ACTIVITIES
 
-WATCHED_ACTIVITIES = (
-    "Delete service principal",
-    "Remove service principal",
-    "Hard delete service principal",
-    "Update service principal",
-    "Remove delegated permission grant",
-    "Remove app role assignment from service principal",
-    "Consent to application",
-    "Add service principal",
-    "Restore service principal",
-)
+__all__ = ["WATCHED_ACTIVITIES", "default_alert_query"]
 
 
 def default_alert_query(identity_app_id: str | None = None) -> str:

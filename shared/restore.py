@@ -146,15 +146,25 @@ async def _attempt(svc: Services, inc: Incident) -> tuple[str, str | None]:
             f"{_NOT_DONE}: the application was permanently deleted (hard delete), so nothing is left in the "
             "recycle bin to restore."
         )
-    if not inc.app_id:
-        return "impossible", f"{_NOT_DONE}: the app's appId is not configured (WEBEX_IDENTITY_APP_ID)."
+    app_id = inc.app_id
     try:
+        if not app_id and inc.app_key == svc.settings.catalogue.identity.key:
+            # An incident opened from an audit record matched by name carries no appId; the one
+            # found by name earlier and remembered (shared.identity_app) finds the recycle-bin copy.
+            from shared.identity_app import resolve_identity_app
+
+            resolved = await resolve_identity_app(svc)
+            app_id = resolved.app.app_id if resolved.app is not None else None
+        if not app_id:
+            return "impossible", (
+                f"{_NOT_DONE}: the app's appId is not configured (WEBEX_IDENTITY_APP_ID) and was never seen by name."
+            )
         graph = await svc.graph()
-        if await graph.service_principals_by_app_id(inc.app_id):
+        if await graph.service_principals_by_app_id(app_id):
             return "not_needed", (
                 f"{_NOT_DONE}: the service principal is present again (restored or re-created by an admin)."
             )
-        deleted = await graph.deleted_service_principals(inc.app_id)
+        deleted = await graph.deleted_service_principals(app_id)
     except (TransientError, UpstreamError) as exc:
         return "failed", f"{_NOT_DONE}: the recycle bin could not be read ({exc})."
     if not deleted:

@@ -4,7 +4,8 @@ The push paths can be missing (no Event Grid producer, no diagnostic setting, no
 (audit rows reach Log Analytics minutes after the change). Each tick therefore, in this order:
 
 1. **polls ``auditLogs/directoryAudits``** from a stored checkpoint minus an overlap
-   (``AUDIT_POLL_OVERLAP_MINUTES``; audit records can appear late), oldest first, page by page. Each
+   (``AUDIT_POLL_OVERLAP_MINUTES``; audit records can appear late), narrowed server-side to the
+   activities the rules act on (:func:`shared.graph.directory_audit_filter`), oldest first. Each
    page goes through the same pipeline as pushed records (dedupe by record id), so the incident
    carries who did it even without Log Analytics. The checkpoint advances only after a page's
    records were processed: a failure re-reads that page next tick.

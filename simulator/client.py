@@ -77,6 +77,21 @@ class SimulatorControl:
         result: dict[str, Any] = await self._call("POST", "/scenario/restore", json={"app": app, "actor": actor})
         return result
 
+    async def activity(self, activity: str, app: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """Audit an unrelated change (about ``app``'s service principal, or a user); returns the record."""
+        result = await self._call("POST", "/scenario/activity", json={"activity": activity, "app": app, "actor": actor})
+        return dict(result["records"][0])
+
+    async def add_service_principal(self, display_name: str, app_id: str | None = None) -> dict[str, Any]:
+        """Another enterprise app in the tenant (any name; a new appId unless given)."""
+        result = await self._call("POST", "/scenario/add-sp", json={"display_name": display_name, "app_id": app_id})
+        return dict(result["service_principal"])
+
+    async def assign_app_role(self, app: str = "integration", app_role_id: str | None = None) -> dict[str, Any]:
+        """Grant the app an application permission on Microsoft Graph; returns the assignment."""
+        result = await self._call("POST", "/scenario/app-role", json={"app": app, "app_role_id": app_role_id})
+        return dict(result["assignment"])
+
     # -------------------------------------------------------------- faults
     async def add_fault(
         self,

@@ -101,6 +101,31 @@ async def restore(request: web.Request, state: SimState, data: dict[str, Any]) -
     return {"service_principal": state.restore(gone.sp["id"], _actor(data)), "records": [state.audits[-1].record]}
 
 
+async def activity(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """An unrelated audited change (noise): ``{"activity", "app"?: integration|identity, "actor"?}``."""
+    name = data.get("activity")
+    if not isinstance(name, str):
+        raise BadInput("activity must be a string")
+    app = _app(data) if data.get("app") is not None else None
+    return {"records": [state.record_activity(name, app, _actor(data))]}
+
+
+async def add_sp(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Another service principal: ``{"display_name", "app_id"?, "actor"?}``."""
+    name, app_id = data.get("display_name"), data.get("app_id")
+    if not isinstance(name, str) or not (app_id is None or isinstance(app_id, str)):
+        raise BadInput("display_name must be a string, app_id a string or absent")
+    return {"service_principal": state.add_service_principal(name, app_id, _actor(data))}
+
+
+async def app_role(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Grant the app an application permission on Graph: ``{"app"?, "app_role_id"?, "actor"?}``."""
+    role = data.get("app_role_id")
+    if role is not None and not isinstance(role, str):
+        raise BadInput("app_role_id must be a string")
+    return {"assignment": state.assign_app_role(_app(data), role, _actor(data)), "records": [state.audits[-1].record]}
+
+
 async def add_fault(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
     fault = Fault.from_json(data)
     state.faults.append(fault)
@@ -187,6 +212,9 @@ def register(app: web.Application) -> None:
     r.add_post("/_sim/scenario/consent", _handler(consent))
     r.add_post("/_sim/scenario/revoke", _handler(revoke))
     r.add_post("/_sim/scenario/restore", _handler(restore))
+    r.add_post("/_sim/scenario/activity", _handler(activity))
+    r.add_post("/_sim/scenario/add-sp", _handler(add_sp))
+    r.add_post("/_sim/scenario/app-role", _handler(app_role))
     r.add_post("/_sim/faults", _handler(add_fault))
     r.add_get("/_sim/faults", _handler(list_faults))
     r.add_delete("/_sim/faults", _handler(clear_faults))

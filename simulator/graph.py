@@ -29,6 +29,7 @@ from simulator.odata import (
     parse_filter,
     parse_select,
     parse_top,
+    require_supported,
     select,
 )
 from simulator.state import NotFoundError, ScenarioError, SimState
@@ -240,6 +241,14 @@ async def get_sp(request: web.Request, state: SimState, m: re.Match[str]) -> web
     return _entity(request, state.get_sp(m["id"]), "servicePrincipals/$entity")
 
 
+@route("GET", r"/servicePrincipals/(?P<id>[0-9a-fA-F-]{36})/appRoleAssignments")
+async def sp_app_role_assignments(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
+    """Application permissions granted TO the service principal (appRoleAssignment objects)."""
+    sp = state.get_sp(m["id"])
+    items = _filtered(state.app_roles_of(sp["id"]), request)
+    return _page(request, items, f"servicePrincipals('{sp['id']}')/appRoleAssignments")
+
+
 @route("PATCH", r"/servicePrincipals/(?P<id>[0-9a-fA-F-]{36})")
 async def patch_sp(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
     state.get_sp(m["id"])
@@ -298,10 +307,32 @@ async def purge(request: web.Request, state: SimState, m: re.Match[str]) -> web.
 
 
 # ------------------------------------------------------------------ audit logs
+_EQ, _EQ_START = frozenset({"eq"}), frozenset({"eq", "startswith"})
+AUDIT_FILTERS: dict[str, frozenset[str]] = {
+    "activitydatetime": frozenset({"eq", "ge", "le"}),
+    "activitydisplayname": _EQ_START,
+    "correlationid": _EQ,
+    "id": _EQ,
+    "loggedbyservice": _EQ,
+    "initiatedby/user/id": _EQ,
+    "initiatedby/user/displayname": _EQ,
+    "initiatedby/user/userprincipalname": _EQ_START,
+    "initiatedby/app/appid": _EQ,
+    "initiatedby/app/displayname": _EQ,
+    "targetresources": frozenset({"any"}),
+    "targetresources/id": _EQ,
+    "targetresources/displayname": _EQ_START,
+}
+"""What learn.microsoft.com documents for ``$filter`` on directoryAudits (resource page and List
+directoryAudits: ``eq``, ``ge``, ``le``, ``startswith``): ``category``, ``result``, ``in``,
+``ne`` and ``not`` are refused, so the app cannot come to depend on an undocumented filter."""
+
+
 @route("GET", r"/auditLogs/directoryAudits")
 async def directory_audits(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
     records = [e.record for e in state.audits]
     flt = parse_filter(request.query.get("$filter"))
+    require_supported(flt, AUDIT_FILTERS)
     records = [r for r in records if flt is None or flt(r)]
     records = order_by(records, request.query.get("$orderby") or "activityDateTime desc")
     return _page(request, records, "auditLogs/directoryAudits")

@@ -5,7 +5,9 @@ simulator cannot read fails with 400 ``Request_UnsupportedQuery`` (as Graph does
 matching everything — a wrong filter in the app must show up in tests. Supported: ``eq ne gt ge lt
 le``, ``in (...)``, ``and or not``, parentheses, ``startswith``/``endswith``/``contains``, and
 ``path/any(x: x/prop eq 'v')``. String comparisons are case-insensitive, as they are for the GUID and
-name properties Graph filters on.
+name properties Graph filters on. A parsed filter also lists which operator it applies to which
+property (:attr:`Filter.uses`), so a route can refuse what Graph does not document for its
+collection (:func:`require_supported`), as ``auditLogs/directoryAudits`` does.
 """
 
 from __future__ import annotations
@@ -167,6 +169,14 @@ class _Parser:
         self.toks = tokens
         self.i = 0
         self.paths: list[str] = []
+        self.uses: list[tuple[str, str]] = []
+        self.lambdas: dict[str, str] = {}  # lambda variable -> the collection path it ranges over
+
+    def use(self, path: str, op: str) -> None:
+        head, _, rest = path.partition("/")
+        if head in self.lambdas:
+            path = f"{self.lambdas[head]}/{rest}" if rest else self.lambdas[head]
+        self.uses.append((path, op))
 
     def peek(self, offset: int = 0) -> _Tok | None:
         j = self.i + offset
@@ -208,6 +218,7 @@ class _Parser:
 
     def unary(self) -> Predicate:
         if self.keyword("not"):
+            self.use("", "not")
             inner = self.unary()
             return lambda o, e: not inner(o, e)
         return self.primary()
@@ -242,9 +253,12 @@ class _Parser:
             if name.lower().endswith("/any") or name.lower().endswith("/all"):
                 return self.lambda_(name)
             raise ODataError(f"Unsupported query function '{name}'")
+        left_tok = self.peek()
         left = self.operand()
         op_tok = self.take("word")
         op = op_tok.text.lower()
+        if left_tok is not None and left_tok.kind == "word" and isinstance(_literal(left_tok), _Unquoted):
+            self.use(left_tok.text, op)
         if op == "in":
             self.take("(")
             values: list[Any] = []
@@ -264,7 +278,10 @@ class _Parser:
     def function(self, name: str) -> Predicate:
         self.take("word")
         self.take("(")
+        first_tok = self.peek()
         first = self.operand()
+        if first_tok is not None and first_tok.kind == "word":
+            self.use(first_tok.text, name)
         self.take(",")
         second = self.operand()
         self.take(")")
@@ -290,7 +307,10 @@ class _Parser:
         self.take("(")
         var = self.take("word").text
         self.take(":")
+        self.use(collection_path, quantifier.lower())
+        self.lambdas[var] = collection_path
         body = self.expr()
+        self.lambdas.pop(var, None)
         self.take(")")
         every = quantifier.lower() == "all"
 
@@ -306,10 +326,14 @@ class _Parser:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """A parsed ``$filter``; ``paths`` lists the properties it reads (for per-API allowlists)."""
+    """A parsed ``$filter``; ``paths`` lists the properties it reads (for per-API allowlists) and
+    ``uses`` each (property, operator) pair, lambda variables resolved to their collection
+    (``targetResources/any(t: t/id eq 'x')`` → ``("targetResources", "any")``,
+    ``("targetResources/id", "eq")``)."""
 
     predicate: Predicate
     paths: tuple[str, ...]
+    uses: tuple[tuple[str, str], ...] = ()
 
     def __call__(self, item: Mapping[str, Any]) -> bool:
         return self.predicate(item, {})
@@ -323,7 +347,19 @@ def parse_filter(text: str | None) -> Filter | None:
         raise ODataError("Filter expression too long")
     parser = _Parser(_tokenize(text))
     predicate = parser.parse()
-    return Filter(predicate, tuple(parser.paths))
+    return Filter(predicate, tuple(parser.paths), tuple(parser.uses))
+
+
+def require_supported(flt: Filter | None, supported: Mapping[str, frozenset[str]]) -> None:
+    """Refuse a filter that applies an operator to a property outside ``supported`` (property,
+    lower-cased → operators), the way Graph answers 400 for what a collection does not support.
+    ``and``/``or`` and parentheses are always allowed; ``not`` only where listed under ``""``."""
+    if flt is None:
+        return
+    for path, op in flt.uses:
+        if op not in supported.get(path.lower(), frozenset()):
+            shown = f"'{op}' on '{path}'" if path else f"'{op}'"
+            raise ODataError(f"Unsupported or invalid query filter clause specified: {shown}")
 
 
 def parse_top(text: str | None, default: int, maximum: int) -> int:

@@ -93,10 +93,12 @@ class WebexTokenPolicy:
 
 @dataclass(slots=True)
 class Deleted:
-    """A soft-deleted service principal and the grants a restore brings back."""
+    """A soft-deleted service principal and the grants (delegated, and app roles it held) a
+    restore brings back."""
 
     sp: dict[str, Any]
     grants: list[dict[str, Any]]
+    app_roles: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -150,6 +152,7 @@ class SimState:
         self.service_principals: dict[str, dict[str, Any]] = {}
         self.deleted: dict[str, Deleted] = {}
         self.grants: dict[str, dict[str, Any]] = {}
+        self.app_role_assignments: dict[str, dict[str, Any]] = {}  # application permissions, none by default
         self.audits: list[AuditEntry] = []
         self.changes: list[tuple[int, str]] = []
         self.change_seq = 0
@@ -244,6 +247,38 @@ class SimState:
     def grants_of(self, sp_id: str) -> list[dict[str, Any]]:
         return [g for g in self.grants.values() if g["clientId"] == sp_id]
 
+    def app_roles_of(self, sp_id: str) -> list[dict[str, Any]]:
+        """App role assignments held BY the service principal (its application permissions)."""
+        return [a for a in self.app_role_assignments.values() if a["principalId"] == sp_id]
+
+    def assign_app_role(self, app: str, app_role_id: str | None, actor: Actor) -> dict[str, Any]:
+        """Grant the app an application permission on Microsoft Graph (an app role assignment),
+        audited as "Add app role assignment to service principal"."""
+        sp = self.sp_by_app(app)
+        if sp is None:
+            raise ScenarioError(f"{app} service principal is not present")
+        role = app_role_id or "df021288-bdef-4463-88db-98f22de89214"  # User.Read.All (application)
+        assignment = {
+            "id": secrets.token_urlsafe(32)[:43],
+            "deletedDateTime": None,
+            "appRoleId": role,
+            "createdDateTime": seconds_time(self.clock.now()),
+            "principalDisplayName": sp["displayName"],
+            "principalId": sp["id"],
+            "principalType": "ServicePrincipal",
+            "resourceDisplayName": "Microsoft Graph",
+            "resourceId": self.graph_sp_id,
+        }
+        self.app_role_assignments[assignment["id"]] = assignment
+        modified = [
+            prop("AppRole.Id", [], [role]),
+            prop("AppRole.Value", [], ["User.Read.All"]),
+            prop("ServicePrincipal.ObjectID", [], [sp["id"]]),
+            prop("ServicePrincipal.AppId", [], [sp["appId"]]),
+        ]
+        self._audit("Add app role assignment to service principal", "Assign", sp, modified, actor)
+        return assignment
+
     def integration_healthy(self) -> bool:
         """What Control Hub's status call reflects: the integration SP exists, is enabled and holds
         its admin-consented grant."""
@@ -328,10 +363,13 @@ class SimState:
         grants = self.grants_of(sp["id"])
         for g in grants:
             del self.grants[g["id"]]
+        roles = self.app_roles_of(sp["id"])
+        for a in roles:
+            del self.app_role_assignments[a["id"]]
         del self.service_principals[sp["id"]]
         gone = copy.deepcopy(sp)
         gone["deletedDateTime"] = seconds_time(self.clock.now())
-        self.deleted[sp["id"]] = Deleted(gone, grants)
+        self.deleted[sp["id"]] = Deleted(gone, grants, roles)
         self._changed(sp["id"])
         return self._audit("Delete service principal", "Delete", sp, self._sp_properties(sp, removing=True), actor)
 
@@ -445,6 +483,53 @@ class SimState:
             records.append(self._audit("Remove delegated permission grant", "Unassign", sp, modified, actor))
         return records
 
+    def add_service_principal(
+        self, display_name: str, app_id: str | None = None, actor: Actor | None = None
+    ) -> dict[str, Any]:
+        """Another enterprise app appears in the tenant (a look-alike, a second wizard run): any
+        name, a new appId unless given. "Add service principal" is audited as Entra does."""
+        if not display_name.strip() or len(display_name) > 256:
+            raise ScenarioError("display_name must be 1-256 characters")
+        sp = self._new_sp(app_id or self._uuid(), display_name, self.config.tenant_id)
+        self._add_sp(sp)
+        self._audit(
+            "Add service principal",
+            "Add",
+            sp,
+            self._sp_properties(sp, removing=False),
+            actor or Actor(upn=DEFAULT_ACTOR),
+        )
+        return sp
+
+    def record_activity(self, activity: str, app: str | None, actor: Actor) -> dict[str, Any]:
+        """Something else happening in the tenant, audited but changing nothing here: about the
+        app's service principal when ``app`` is given (e.g. "Add owner to service principal"), else
+        about a user ("Update user"). The audit log is mostly such records; the poll must skip them."""
+        if not activity.strip() or len(activity) > 200:
+            raise ScenarioError("activity must be a non-empty name")
+        if app is not None:
+            sp = self.sp_by_app(app)
+            if sp is None:
+                raise ScenarioError(f"{app} service principal is not present")
+            return self._audit(activity, "Update", sp, [], actor)
+        when = self.clock.now()
+        rec = directory_audit(
+            activity=activity,
+            operation_type="Update",
+            when=when,
+            tenant_id=self.config.tenant_id,
+            actor=actor,
+            target_id=self._uuid(),
+            target_name="Adele Vance",
+            app_id="",
+            modified=[prop("Department", ["Sales"], ["Marketing"])],
+            rng=self.rng,
+            target_type="User",
+        )
+        rec["category"] = "UserManagement"
+        self.audits.append(AuditEntry(rec, when, ingestion_time(when, self.config.ingestion_delay_seconds)))
+        return rec
+
     def restore(self, sp_id: str, actor: Actor) -> dict[str, Any]:
         """Graph restore: back into servicePrincipals with the SAME id, grants included."""
         gone = self.deleted.pop(sp_id.lower(), None)
@@ -459,6 +544,8 @@ class SimState:
         self._add_sp(sp)
         for g in gone.grants:
             self.grants[g["id"]] = g
+        for a in gone.app_roles:
+            self.app_role_assignments[a["id"]] = a
         self._audit("Restore service principal", "Update", sp, self._sp_properties(sp, removing=False), actor)
         return sp
 
@@ -560,6 +647,7 @@ class SimState:
             "service_principals": list(self.service_principals.values()),
             "deleted_items": [d.sp for d in self.deleted.values()],
             "oauth2_permission_grants": list(self.grants.values()),
+            "app_role_assignments": list(self.app_role_assignments.values()),
             "audit_records": [e.record for e in self.audits],
             "sent_mails": self.mails,
             "webex_messages": self.webex_messages,

@@ -48,6 +48,28 @@ async def test_audit_poll_names_who_did_it_and_dedupes_the_overlap(sim: Any) -> 
     assert len(await sim.requests(path="/sendMail$", method="POST")) == 1, "one e-mail for the incident"
 
 
+async def test_audit_poll_fetches_only_the_activities_the_classifier_acts_on(sim: Any) -> None:
+    """The poll narrows server-side: an unrelated change in the tenant, and an unwatched activity on
+    a Webex app itself, are not even fetched; the deletion is. The filter is built from the rules."""
+    from shared.classify import WATCHED_ACTIVITIES
+
+    noise = await sim.activity("Update user", actor="hr@contoso.example")
+    owner = await sim.activity("Add owner to service principal", app="integration")
+    (deleted,) = await sim.delete("integration", actor="mallory@contoso.example")
+    tick = await _tick()
+
+    (poll,) = await sim.requests(path="/auditLogs/directoryAudits$", method="GET")
+    flt = poll["query"]["$filter"]
+    assert flt.startswith("activityDateTime ge ") and " and (" in flt
+    assert [f"activityDisplayName eq '{a}'" in flt for a in WATCHED_ACTIVITIES] == [True] * len(WATCHED_ACTIVITIES)
+    assert "Update user" not in flt and "Add owner" not in flt
+    assert tick.audit_records == 1, "only the deletion came back from Graph"
+    seen = {o.record_id for o in tick.outcomes}
+    assert deleted["id"] in seen and noise["id"] not in seen and owner["id"] not in seen
+    (inc,) = await incidents()
+    assert inc.kind == "integration_deleted" and inc.first_record_id == deleted["id"]
+
+
 async def test_checkpoint_does_not_advance_past_unprocessed_records(sim: Any) -> None:
     await sim.delete("integration", actor="mallory@contoso.example")
     await sim.add_fault(r"/sendMail$", method="POST", status=500, times=None)

@@ -289,6 +289,40 @@ async def test_directory_audit_records_have_the_real_shape(env: dict[str, str], 
     assert json.loads(changed["Included Updated Properties"]["newValue"]) == "AccountEnabled"
 
 
+async def test_directory_audits_filter_is_evaluated_and_held_to_what_graph_documents(
+    env: dict[str, str], ctl: SimulatorControl
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    noise = await ctl.activity("Update user")
+    owner = await ctl.activity("Add owner to service principal", app="integration")
+    (deleted,) = await ctl.delete("identity")
+    start = f"{since:%Y-%m-%dT%H:%M:%SZ}"
+    wanted = (
+        "(activityDisplayName eq 'Delete service principal' or activityDisplayName eq 'Hard delete service principal')"
+    )
+    async with _graph(env, await _graph_token(env)) as g:
+        r = await g.get("/auditLogs/directoryAudits", params={"$filter": f"activityDateTime ge {start} and {wanted}"})
+        assert r.status_code == 200
+        assert [v["id"] for v in r.json()["value"]] == [deleted["id"]]
+        r = await g.get("/auditLogs/directoryAudits", params={"$filter": "startswith(activityDisplayName, 'Update')"})
+        assert [v["id"] for v in r.json()["value"]] == [noise["id"]]
+        r = await g.get(
+            "/auditLogs/directoryAudits",
+            params={"$filter": "targetResources/any(t: t/displayName eq 'Cisco Webex Identity Integration')"},
+        )
+        assert [v["id"] for v in r.json()["value"]] == [owner["id"]]
+        for undocumented in (
+            "category eq 'ApplicationManagement'",
+            "activityDisplayName in ('Delete service principal')",
+            "activityDisplayName ne 'Update user'",
+            "not (activityDisplayName eq 'Update user')",
+            f"activityDateTime gt {start}",
+        ):
+            r = await g.get("/auditLogs/directoryAudits", params={"$filter": undocumented})
+            assert r.status_code == 400, undocumented
+            assert r.json()["error"]["code"] == "Request_UnsupportedQuery"
+
+
 async def test_delta_reports_soft_then_hard_deletion(env: dict[str, str], ctl: SimulatorControl) -> None:
     sp_id = _sp_id(await ctl.state())
     async with _graph(env, await _graph_token(env)) as g:
