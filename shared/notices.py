@@ -123,90 +123,99 @@ async def deliver(
 async def _deliver(
     svc: Services, inc: Incident, notice: NoticeKind, key: str | None, *, reason: str | None
 ) -> tuple[Incident, DeliveryReport]:
-    from shared.notify.render import render
+    """Claim every channel that still owes this notice in ONE ETag-checked update, send on the
+    claimed ones concurrently, record every outcome in ONE update. Two workers racing split the
+    channels between them (each claim is per channel on the same row); a crash between send and
+    record is the documented duplicate window (the claim lease, then a resend)."""
+    import asyncio
 
     key = key or str(notice)
     report = DeliveryReport()
     channels = await build_channels(svc)
-    current = inc
-    for channel in channels:
-        dkey = f"{channel.name}/{key}"
-        now_iso = format_timestamp(clock.now())
-        won = False
+    if not channels:
+        return inc, report
+    now_iso = format_timestamp(clock.now())
+    won: set[str] = set()
 
-        def claim(c: Incident, dkey: str = dkey, now_iso: str = now_iso) -> Incident | None:
-            nonlocal won
-            won = False
-            existing = c.deliveries.get(dkey)
-            if not _claimable(existing, now_iso):
-                return None
-            won = True
-            attempts = (existing.attempts if existing else 0) + 1
-            deliveries = {**c.deliveries, dkey: Delivery(status="claimed", at=now_iso, attempts=attempts)}
-            return replace(c, deliveries=deliveries)
+    def claim(c: Incident) -> Incident | None:
+        won.clear()
+        deliveries = dict(c.deliveries)
+        for channel in channels:
+            dkey = f"{channel.name}/{key}"
+            existing = deliveries.get(dkey)
+            if _claimable(existing, now_iso):
+                won.add(channel.name)
+                attempts = (existing.attempts if existing else 0) + 1
+                deliveries[dkey] = Delivery(status="claimed", at=now_iso, attempts=attempts)
+        return replace(c, deliveries=deliveries) if won else None
 
-        claimed = await svc.store().mutate(current.tenant_id, current.app_key, claim, known=current)
-        if claimed is None:
-            return current, report  # the incident closed under us
-        current = claimed
-        if not won:
-            report.skipped.append(channel.name)
-            continue
+    claimed = await svc.store().mutate(inc.tenant_id, inc.app_key, claim, known=inc)
+    if claimed is None:
+        return inc, report  # the incident closed under us
+    current = claimed
+    report.skipped.extend(ch.name for ch in channels if ch.name not in won)
+    mine = [ch for ch in channels if ch.name in won]
+    if not mine:
+        return current, report
 
-        view = view_for(svc, current, notice)
-        if reason is not None:
-            view = replace(view, reason=reason)
-        thread_ref = None
-        if view.is_follow_up:  # thread under the first notice: "opened", or "restored" when it replaced it
-            for root in ("opened", "restored"):
-                first = current.deliveries.get(f"{channel.name}/{root}")
-                if first and first.status == "sent" and first.ref:
-                    thread_ref = first.ref
-                    break
-        try:
-            result = await channel.send(render(view, channel.name), thread_ref=thread_ref)
-            ok, ref, error = result.ok, result.message_ref, result.error
-            retry_after, permanent = result.retry_after, getattr(result, "permanent", False)
-        except Exception as exc:  # a channel bug must not stop the others
-            log.exception("channel %s failed for incident %s", channel.name, current.incident_id)
-            ok, ref, error, retry_after, permanent = False, None, type(exc).__name__, None, False
+    view = view_for(svc, current, notice)
+    if reason is not None:
+        view = replace(view, reason=reason)
+    outcomes = await asyncio.gather(*(_send_one(ch, view, current) for ch in mine))
+    results = {ch.name: outcome for ch, outcome in zip(mine, outcomes, strict=True)}
+    all_sent = all(o.status == "sent" for o in results.values())
+    opening = str(notice) in ("opened", "restored")
 
-        outcome = Delivery(
-            status="sent" if ok else "failed",
-            at=format_timestamp(clock.now()),
-            ref=ref,
-            error=None if ok else (error or "failed")[:300],
-            retry_after=retry_after,
-            permanent=bool(permanent) and not ok,
-        )
+    def record(c: Incident) -> Incident | None:
+        deliveries = dict(c.deliveries)
+        for name, outcome in results.items():
+            prev = deliveries.get(f"{name}/{key}")
+            deliveries[f"{name}/{key}"] = replace(outcome, attempts=prev.attempts if prev else 1)
+        state = State.NOTIFIED if opening and all_sent and c.state == State.OPEN else c.state
+        return replace(c, deliveries=deliveries, state=state)
 
-        def record(c: Incident, dkey: str = dkey, outcome: Delivery = outcome) -> Incident | None:
-            prev = c.deliveries.get(dkey)
-            attempts = prev.attempts if prev else 1
-            return replace(c, deliveries={**c.deliveries, dkey: replace(outcome, attempts=attempts)})
-
-        recorded = await svc.store().mutate(current.tenant_id, current.app_key, record, known=current)
-        current = recorded or current
-        event = "notice_sent" if ok else "notice_failed"
-        extra: dict[str, Any] = {"event": event, "channel": channel.name, "notice": key}
-        if ok:
-            report.sent.append(channel.name)
-            log.info("notice %s sent on %s for incident %s", key, channel.name, current.incident_id, extra=extra)
+    current = await svc.store().mutate(current.tenant_id, current.app_key, record, known=current) or current
+    for name, outcome in results.items():
+        extra: dict[str, Any] = {"event": f"notice_{outcome.status}", "channel": name, "notice": key}
+        if outcome.status == "sent":
+            report.sent.append(name)
+            log.info("notice %s sent on %s for incident %s", key, name, current.incident_id, extra=extra)
         else:
-            report.failed.append(channel.name)
-            if retry_after is not None:
-                report.retry_after = max(report.retry_after or 0.0, retry_after)
+            report.failed.append(name)
+            if outcome.retry_after is not None:
+                report.retry_after = max(report.retry_after or 0.0, outcome.retry_after)
             log.warning(
-                "notice %s failed on %s for incident %s: %s", key, channel.name, current.incident_id, error, extra=extra
+                "notice %s failed on %s for incident %s: %s", key, name, current.incident_id, outcome.error, extra=extra
             )
-
-    if str(notice) in ("opened", "restored") and not report.failed and current.state == State.OPEN:
-
-        def notified(c: Incident) -> Incident | None:
-            return replace(c, state=State.NOTIFIED) if c.state == State.OPEN else None
-
-        current = await svc.store().mutate(current.tenant_id, current.app_key, notified, known=current) or current
     return current, report
+
+
+async def _send_one(channel: Any, view: IncidentView, current: Incident) -> Delivery:
+    """One channel's send, as the outcome to record; a channel bug must not stop the others."""
+    from shared.notify.render import render
+
+    thread_ref = None
+    if view.is_follow_up:  # thread under the first notice: "opened", or "restored" when it replaced it
+        for root in ("opened", "restored"):
+            first = current.deliveries.get(f"{channel.name}/{root}")
+            if first and first.status == "sent" and first.ref:
+                thread_ref = first.ref
+                break
+    try:
+        result = await channel.send(render(view, channel.name), thread_ref=thread_ref)
+        ok, ref, error = result.ok, result.message_ref, result.error
+        retry_after, permanent = result.retry_after, getattr(result, "permanent", False)
+    except Exception as exc:
+        log.exception("channel %s failed for incident %s", channel.name, current.incident_id)
+        ok, ref, error, retry_after, permanent = False, None, type(exc).__name__, None, False
+    return Delivery(
+        status="sent" if ok else "failed",
+        at=format_timestamp(clock.now()),
+        ref=ref,
+        error=None if ok else (error or "failed")[:300],
+        retry_after=retry_after,
+        permanent=bool(permanent) and not ok,
+    )
 
 
 def pending_notices(inc: Incident) -> list[str]:
