@@ -48,24 +48,16 @@ class IntakeQueue:
         """Take visible messages off the queue as the host does before calling the intake trigger;
         for the demo and tools that run the app's work outside the Functions host. Bad bodies are
         deleted and skipped, as the trigger drops them."""
-        from azure.core.exceptions import AzureError
-
         from shared.errors import PayloadError
         from shared.intake import IntakeMessage
+        from shared.storage import take_messages
 
         out: list[IntakeMessage] = []
-        try:
-            async for m in self._client.receive_messages(
-                messages_per_page=max_messages, visibility_timeout=hold_seconds, max_messages=max_messages
-            ):
-                try:
-                    out.append(IntakeMessage.from_json(m.content))
-                except PayloadError:
-                    pass
-                finally:
-                    await self._client.delete_message(m)
-        except AzureError as exc:
-            raise TransientError(f"intake queue unavailable: {type(exc).__name__}") from exc
+        for body in await take_messages(self._client, "intake", max_messages=max_messages, hold_seconds=hold_seconds):
+            try:
+                out.append(IntakeMessage.from_json(body))
+            except PayloadError:
+                continue
         return out
 
     async def close(self) -> None:

@@ -83,3 +83,23 @@ def queue_client(cfg: StorageConfig, queue: str = VERIFY_QUEUE, **options: Any) 
         message_decode_policy=decode,
         **options,
     )
+
+
+async def take_messages(client: QueueClient, label: str, *, max_messages: int, hold_seconds: int) -> list[str]:
+    """Take the visible messages off a queue as the Functions host does before calling a queue
+    trigger (received, then deleted), returning their decoded bodies; for the demo and tools that
+    run the app's work outside the host. A storage failure is transient."""
+    from azure.core.exceptions import AzureError
+
+    from shared.errors import TransientError
+
+    bodies: list[str] = []
+    try:
+        async for m in client.receive_messages(
+            messages_per_page=max_messages, visibility_timeout=hold_seconds, max_messages=max_messages
+        ):
+            bodies.append(m.content)
+            await client.delete_message(m)
+    except AzureError as exc:
+        raise TransientError(f"{label} queue unavailable: {type(exc).__name__}") from exc
+    return bodies

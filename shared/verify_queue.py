@@ -94,19 +94,17 @@ class VerifyQueue:
         """Take visible messages off the queue (as the host does before calling the trigger); for
         the demo and tools that drive verification outside the Functions host. Bad bodies are
         deleted and skipped, like the trigger drops them."""
-        from azure.core.exceptions import AzureError
+        from shared.errors import PayloadError
+        from shared.storage import take_messages
 
         out: list[tuple[VerifyMessage, str]] = []
-        try:
-            async for m in self._client.receive_messages(
-                messages_per_page=max_messages, visibility_timeout=hold_seconds, max_messages=max_messages
-            ):
-                try:
-                    out.append((VerifyMessage.from_json(m.content), m.content))
-                finally:
-                    await self._client.delete_message(m)
-        except AzureError as exc:
-            raise TransientError(f"verification queue unavailable: {type(exc).__name__}") from exc
+        for body in await take_messages(
+            self._client, "verification", max_messages=max_messages, hold_seconds=hold_seconds
+        ):
+            try:
+                out.append((VerifyMessage.from_json(body), body))
+            except PayloadError:
+                continue
         return out
 
     async def close(self) -> None:
