@@ -259,13 +259,7 @@ HANG = 20.0
 """A faulty invocation that has not returned after this long is sleeping in-process: the cell fails
 (instead of hanging the suite for as long as the SDK decided to wait)."""
 
-KNOWN_DEFECTS = {
-    ("entra_token", "429-retry-after-600s"): (
-        "azure-identity's token pipeline sleeps any Retry-After in-process (600 s here); bounding it "
-        "means a retry policy on the credential, whose managed-identity paths carry their own retry "
-        "settings — left to the credentials' owner, documented in docs/reliability.md"
-    ),
-}
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
 def _cell(call: Call, kind: str) -> Any:
