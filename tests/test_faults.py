@@ -56,6 +56,7 @@ class Call:
     methods: tuple[str, ...]
     flow: str  # "event" (ingest a record), "alert" (ingest an alert: re-query), "verify"
     storage: str | None = None  # "table" / "queue": faults go to the storage proxy
+    settings: tuple[tuple[str, str], ...] = ()  # extra app settings the flow needs (e.g. AUTO_RESTORE)
 
 
 # fmt: off
@@ -70,6 +71,8 @@ CALLS: tuple[Call, ...] = (
     Call("webhook_post",       re.escape(WEBHOOK_PATH) + "$",                        ("POST",), "event"),
     Call("table_write",        r"^/devstoreaccount1/inc[0-9a-f]+",                   ("POST", "PUT", "MERGE", "DELETE"),
          "event", storage="table"),
+    Call("graph_restore",      r"^/graph/v1\.0/directory/deletedItems/[^/]+/restore$", ("POST",), "event",
+         settings=(("AUTO_RESTORE", "true"),)),
     Call("queue_send",         r"^/devstoreaccount1/webex-verify/messages$",         ("POST",), "event",
          storage="queue"),
 )
@@ -272,10 +275,19 @@ CELLS = [_cell(call, kind) for call in CALLS for kind in FAULTS]
 
 
 @pytest.mark.parametrize(("call", "kind"), CELLS)
-async def test_fault_cell(rig: Rig, waits: Waits, call: Call, kind: str) -> None:
+async def test_fault_cell(rig: Rig, waits: Waits, call: Call, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.ingest import ingest_payload
 
     svc = rig.svc
+    if call.settings:  # this flow needs a feature on: same rig, settings and clients rebuilt
+        from shared.config import reset_settings
+        from shared.runtime import get_services, reset_services
+
+        for name, value in call.settings:
+            monkeypatch.setenv(name, value)
+        reset_settings()
+        await reset_services()
+        svc = await get_services()
     fault = FAULTS[kind]
     (record,) = [r for r in await rig.sim.delete("integration") if "Delete" in r["activityDisplayName"]][:1]
     payload: Any = _alert_now() if call.flow == "alert" else record
@@ -307,6 +319,9 @@ async def test_fault_cell(rig: Rig, waits: Waits, call: Call, kind: str) -> None
         assert inc.state == "notified"
         expected = 1
 
+    if call.storage is None:  # the cell really exercised its call: the simulator answered it with the fault
+        hit = [r for m in call.methods for r in await rig.sim.requests(path=call.path, method=m) if r["fault"]]
+        assert hit, f"{call.name} was never called under the fault"
     processed = await _processed(rig.sim)
     for channel, count in processed.items():
         if kind == "malformed-json" and call.path == CHANNELS[channel]:
