@@ -8,10 +8,13 @@ up after ``times`` matches (``times`` null: forever).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from aiohttp import web
 
 _ids = itertools.count(1)
 
@@ -100,4 +103,19 @@ def take_fault(faults: list[Fault], method: str, path: str) -> Fault | None:
             if fault.exhausted:
                 faults.remove(fault)
             return fault
+    return None
+
+
+async def delay_or_drop(fault: Fault, request: web.Request, entry: dict[str, Any]) -> web.Response | None:
+    """The part of a fault every loopback server applies alike, recorded on the request ``entry``:
+    wait ``delay``, then, for ``drop``, cut the connection (the returned response never arrives).
+    ``None``: the server goes on to answer (with the fault's status/body, or normally)."""
+    entry["fault"] = fault.id
+    if fault.delay:
+        await asyncio.sleep(fault.delay)
+    if fault.drop:
+        entry["status"] = "dropped"
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)
     return None

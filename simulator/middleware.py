@@ -8,7 +8,6 @@ exempt from both: the controls must keep working while an API is "down".
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
@@ -28,7 +27,7 @@ from simulator.errors import (
     webex_error_body,
     webex_tracking_id,
 )
-from simulator.faults import Fault, take_fault
+from simulator.faults import Fault, delay_or_drop, take_fault
 from simulator.keys import STATE
 from simulator.state import SimState
 from simulator.timefmt import graph_time
@@ -183,14 +182,9 @@ async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse
     fault = take_fault(state.faults, request.method, request.path)
     response: web.StreamResponse
     if fault is not None:
-        entry["fault"] = fault.id
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
-        if fault.drop:
-            entry["status"] = "dropped"
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response(status=500)
+        dropped = await delay_or_drop(fault, request, entry)
+        if dropped is not None:
+            return dropped
         if fault.status is not None or fault.malformed or fault.body is not None:
             response = _fault_response(fault, api, state, request)
         else:

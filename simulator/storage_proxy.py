@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from simulator.faults import Fault, take_fault
+from simulator.faults import Fault, delay_or_drop, take_fault
 
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"})
 _STORAGE_ERROR = (
@@ -67,14 +67,9 @@ class StorageFaultProxy:
         self.requests.append(entry)
         fault = take_fault(self.faults, request.method, request.path)
         if fault is not None:
-            entry["fault"] = fault.id
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.drop:
-                entry["status"] = "dropped"
-                if request.transport is not None:
-                    request.transport.abort()
-                return web.Response(status=500)
+            dropped = await delay_or_drop(fault, request, entry)
+            if dropped is not None:
+                return dropped
             if fault.malformed:
                 entry["status"] = fault.status or 200
                 return web.Response(
