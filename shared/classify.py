@@ -60,11 +60,29 @@ def enabled(target: TargetResource) -> bool:
     return prop is not None and _as_bool(prop.new) is True and _as_bool(prop.old) is not True
 
 
+_ACTIVITY_KEYS: dict[str, str] = {}
+
+
+def activity_key(activity: str) -> str:
+    """The form activities are matched in: lower-cased, runs of whitespace folded to one space.
+
+    A log repeats a few dozen activity names, so the folded form is remembered (bounded).
+    """
+    key = _ACTIVITY_KEYS.get(activity)
+    if key is None:
+        key = " ".join(activity.lower().split())
+        if len(activity) <= 200:  # real names are short; hostile ones are not worth keeping
+            if len(_ACTIVITY_KEYS) >= 1024:
+                _ACTIVITY_KEYS.clear()
+            _ACTIVITY_KEYS[activity] = key
+    return key
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One row of the rules table. ``activities`` are written as Entra writes them (the audit
-    poll's server-side filter and the alert KQL are built from them); ``match`` is their lower-cased
-    set the classifier compares against."""
+    poll's server-side filter and the alert KQL are built from them); ``match`` is their
+    :func:`activity_key` set, the form the classifier compares records' activities in."""
 
     name: str
     activities: tuple[str, ...]
@@ -75,7 +93,7 @@ class Rule:
     match: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "match", frozenset(" ".join(a.lower().split()) for a in self.activities))
+        object.__setattr__(self, "match", frozenset(activity_key(a) for a in self.activities))
 
 
 _SOFT_DELETE = ("Delete service principal", "Remove service principal")
@@ -101,24 +119,6 @@ RULES: tuple[Rule, ...] = (
 RULE_ACTIVITIES: frozenset[str] = frozenset().union(*(rule.match for rule in RULES))
 """Every activity some rule reads (lower-cased, single-spaced). A record with any other activity is
 ``unrelated`` whatever its targets say, which lets normalization defer them (normalize/deferred.py)."""
-
-
-_ACTIVITY_KEYS: dict[str, str] = {}
-
-
-def activity_key(activity: str) -> str:
-    """The form activities are matched in: lower-cased, runs of whitespace folded to one space.
-
-    A log repeats a few dozen activity names, so the folded form is remembered (bounded).
-    """
-    key = _ACTIVITY_KEYS.get(activity)
-    if key is None:
-        key = " ".join(activity.lower().split())
-        if len(activity) <= 200:  # real names are short; hostile ones are not worth keeping
-            if len(_ACTIVITY_KEYS) >= 1024:
-                _ACTIVITY_KEYS.clear()
-            _ACTIVITY_KEYS[activity] = key
-    return key
 
 
 WATCHED_ACTIVITIES: tuple[str, ...] = tuple(dict.fromkeys(a for rule in RULES for a in rule.activities))

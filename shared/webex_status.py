@@ -107,9 +107,10 @@ def interpret(response: httpx.Response, elapsed_ms: float) -> SyncStatus:
     if 200 <= code < 300:
         if text and body is None:
             return SyncStatus("unknown", **base)  # type: ignore[arg-type]
-        if CONSENT_MISSING_CODE in _codes(body):
+        codes = _codes(body)
+        if CONSENT_MISSING_CODE in codes:
             return SyncStatus("consent_missing", **base)  # type: ignore[arg-type]
-        if _codes(body) or _status_words(body) & _BAD_WORDS:
+        if codes or _status_words(body) & _BAD_WORDS:
             return SyncStatus("unknown", **base)  # type: ignore[arg-type]
         return SyncStatus("healthy", **base)  # type: ignore[arg-type]
     if code == 401 and CONSENT_MISSING_CODE in _codes(body):
