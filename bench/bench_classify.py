@@ -32,8 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.catalogue import INTEGRATION_APP_ID, Catalogue
 from shared.classify import classify_extraction
-from shared.normalize import extract
-from shared.payload import parse_json
+from shared.normalize import extract_json
 
 PAGE = 500
 # (activity, operationType, target type): a tenant's log is mostly about users, groups and devices.
@@ -151,7 +150,7 @@ def measure(blobs: list[bytes], total: int, runs: int) -> dict[str, float]:
         t0 = time.process_time()
         seen = webex = 0
         for blob in blobs:
-            for _record, verdict in classify_extraction(extract(parse_json(blob, limit=10 * 1024 * 1024)), catalogue):
+            for _record, verdict in classify_extraction(extract_json(blob, limit=10 * 1024 * 1024), catalogue):
                 seen += 1
                 webex += verdict.app is not None
         pipe_times.append(time.process_time() - t0)

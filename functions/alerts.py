@@ -32,8 +32,7 @@ def _answer(status: int, body: dict[str, object]) -> func.HttpResponse:
 async def monitor_alert(req: func.HttpRequest) -> func.HttpResponse:
     from shared.errors import ConfigError, PayloadError, TransientError
     from shared.intake import prepare
-    from shared.normalize import extract
-    from shared.payload import parse_json
+    from shared.normalize import extract_json
     from shared.runtime import get_services
 
     ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -41,8 +40,7 @@ async def monitor_alert(req: func.HttpRequest) -> func.HttpResponse:
         return _answer(415, {"error": "content type must be application/json"})
     try:
         svc = await get_services(ready=False)
-        payload = parse_json(req.get_body(), limit=svc.settings.max_payload_bytes)
-        extraction = extract(payload)
+        extraction = extract_json(req.get_body(), limit=svc.settings.max_payload_bytes)
         if not extraction.alerts and not extraction.records and not extraction.skipped:
             raise PayloadError("not a common alert schema payload")
         intake = prepare(extraction, svc.settings.catalogue, origin="alert", ref=_alert_ref(extraction))

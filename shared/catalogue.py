@@ -63,6 +63,10 @@ class Catalogue:
         )
         self.apps: tuple[WebexApp, ...] = (self.integration, self.identity)
         self._by_id = {a.app_id.lower(): a for a in self.apps if a.app_id}
+        # What :meth:`match` can match, as lower-case ASCII: a record whose text holds none of these
+        # names no catalogue app (AuditRecord.may_mention).
+        names = () if self.identity.app_id else (IDENTITY_APP_NAME.casefold(),)
+        self.needles: tuple[bytes, ...] = tuple(n.encode("ascii") for n in (*self._by_id, *names))
 
     def by_key(self, key: str) -> WebexApp | None:
         for app in self.apps:

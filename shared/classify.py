@@ -158,11 +158,15 @@ def classify(record: AuditRecord, catalogue: Catalogue) -> Classification:
     """Classify one record with :data:`RULES`. Never raises.
 
     The activity is looked at first: it costs one set probe, and for the many records no rule reads
-    it answers without touching (or, for deferred records, normalizing) the targets.
+    it answers without touching (or, for deferred records, normalizing) the targets. Next, a record
+    that kept its text is asked whether it could name a catalogue app at all, which answers the
+    many changes to other apps' service principals without normalizing them either.
     """
     activity = activity_key(record.activity)
     if activity not in RULE_ACTIVITIES:
         return _NO_RULE
+    if not record.may_mention(catalogue.needles):
+        return _NOT_WEBEX
     found = webex_target(record, catalogue)
     if found is None:
         return _NOT_WEBEX

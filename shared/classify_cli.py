@@ -16,8 +16,7 @@ from shared.catalogue import Catalogue, consent_url
 from shared.classify import Classification, classify
 from shared.errors import PayloadError
 from shared.models import Action, AlertWindow, AuditRecord
-from shared.normalize import extract
-from shared.payload import parse_json
+from shared.normalize import extract_json
 from shared.timeutil import format_timestamp
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -99,7 +98,7 @@ def run_classify(
         err.write(f"classify: {name}: configuration: {_one_line(str(exc))}\n")
         return 2
     try:
-        extraction = extract(parse_json(_read(path), limit=MAX_FILE_BYTES))
+        extraction = extract_json(_read(path), limit=MAX_FILE_BYTES)
     except PayloadError as exc:
         err.write(f"classify: {name}: {_one_line(str(exc))}\n")
         return 2

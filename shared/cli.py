@@ -42,15 +42,14 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from shared.classify import classify_extraction
     from shared.errors import PayloadError
     from shared.models import Action
-    from shared.normalize import extract
+    from shared.normalize import extract_json
     from shared.notify.render import render_preview
     from shared.notify.view import NoticeKind, build_view
-    from shared.payload import parse_json
     from shared.timeutil import clock
 
     try:
         data = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()  # noqa: SIM115
-        extraction = extract(parse_json(data, limit=10 * 1024 * 1024))
+        extraction = extract_json(data, limit=10 * 1024 * 1024)
     except (PayloadError, OSError) as exc:
         print(f"render: {args.file}: {exc}", file=err)
         return 2

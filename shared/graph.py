@@ -15,19 +15,22 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from shared.errors import TransientError, UpstreamError
+from shared.errors import PayloadError, TransientError, UpstreamError
 from shared.retry import parse_retry_after, with_retry
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
     from shared.config import Settings
+    from shared.models import Extraction
 
 T = TypeVar("T")
 
 REQUEST_TIMEOUT = 20.0
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 AUDIT_PAGE_SIZE = 100
+MAX_PAGE_BYTES = 16 * 1024 * 1024
+"""Largest audit page read (100 records of a few KB each is well under 1 MB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,15 @@ class GraphPage:
     def items(self) -> list[Any]:
         value = self.body.get("value")
         return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """One page of ``auditLogs/directoryAudits``, read into records as it arrived (see
+    :func:`shared.normalize.extract_page`), with the link to the next page."""
+
+    extraction: Extraction
+    next_link: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,24 +205,22 @@ class Graph:
             if sp.id
         ]
 
-    async def _get_page(self, build: Callable[[], Any]) -> GraphPage:
-        """GET a request built by ``build()`` and return the raw JSON page. Raw, not kiota models:
-        ``@removed`` and the audit records' nested JSON must reach our own readers untouched."""
-        import json
-
+    async def _get(self, build: Callable[[], Any], read: Callable[[bytes], T]) -> T:
+        """GET a request built by ``build()`` and ``read`` the raw body. Raw, not kiota models:
+        ``@removed`` and the audit records' nested JSON must reach our own readers untouched.
+        Reading happens inside the retried call: an unreadable 2xx body is transient."""
         from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
         adapter = self.client.request_adapter
 
-        async def call() -> GraphPage:
+        async def call() -> T:
             raw = await adapter.send_primitive_async(build(), "bytes", {"XXX": ODataError})
-            body = json.loads(raw or b"{}")  # ValueError → transient (map_graph_error)
-            if not isinstance(body, dict):
-                raise ValueError("Graph page is not a JSON object")
-            nxt, delta = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
-            return GraphPage(body, nxt if isinstance(nxt, str) else None, delta if isinstance(delta, str) else None)
+            return read(raw or b"{}")
 
         return await self._call(call)
+
+    async def _get_page(self, build: Callable[[], Any]) -> GraphPage:
+        return await self._get(build, _graph_page)
 
     def _checked_link(self, link: str) -> str:
         """Follow only links to the Graph host in use: a link is data from an answer."""
@@ -238,14 +248,14 @@ class Graph:
         config = RequestConfiguration(query_parameters=params)
         return await self._get_page(lambda: builder.to_get_request_information(config))
 
-    async def directory_audits(self, *, since: datetime | None = None, link: str | None = None) -> GraphPage:
+    async def directory_audits(self, *, since: datetime | None = None, link: str | None = None) -> AuditPage:
         """One page of ``auditLogs/directoryAudits`` narrowed server-side by
         :func:`directory_audit_filter` (``since`` and the watched activities), oldest first (so a
         checkpoint can advance page by page), or the page at ``link`` (which carries the filter)."""
         builder = self.client.audit_logs.directory_audits
         if link is not None:
             url = self._checked_link(link)
-            return await self._get_page(lambda: builder.with_url(url).to_get_request_information())
+            return await self._get(lambda: builder.with_url(url).to_get_request_information(), _audit_page)
         from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
             DirectoryAuditsRequestBuilder,
@@ -257,7 +267,7 @@ class Graph:
             filter=directory_audit_filter(since or clock.now()), orderby=["activityDateTime asc"], top=AUDIT_PAGE_SIZE
         )
         config = RequestConfiguration(query_parameters=params)
-        return await self._get_page(lambda: builder.to_get_request_information(config))
+        return await self._get(lambda: builder.to_get_request_information(config), _audit_page)
 
     async def restore_deleted(self, object_id: str) -> str:
         """``POST /directory/deletedItems/{id}/restore``: ONE attempt, never retried here.
@@ -327,6 +337,28 @@ class AppRoleAssignment:
     app_role_id: str | None
     resource_id: str | None
     resource_display_name: str | None
+
+
+def _graph_page(raw: bytes) -> GraphPage:
+    import json
+
+    body = json.loads(raw)  # ValueError → transient (map_graph_error)
+    if not isinstance(body, dict):
+        raise ValueError("Graph page is not a JSON object")
+    nxt, delta = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
+    return GraphPage(body, nxt if isinstance(nxt, str) else None, delta if isinstance(delta, str) else None)
+
+
+def _audit_page(raw: bytes) -> AuditPage:
+    """An audit page through the classifier's reader (the typed lane for Graph's own shape), with
+    the same hostile-input rules as any pushed payload; unreadable is transient, like bad JSON."""
+    from shared.normalize import extract_page
+
+    try:
+        extraction, link = extract_page(raw, limit=MAX_PAGE_BYTES)
+    except PayloadError as exc:
+        raise TransientError(f"Graph sent an unreadable audit page: {exc}") from None
+    return AuditPage(extraction, link)
 
 
 def directory_audit_filter(since: datetime) -> str:

@@ -121,6 +121,15 @@ class AuditRecord:
                 return v
         return None
 
+    def may_mention(self, needles: tuple[bytes, ...]) -> bool:
+        """Whether this record could name one of ``needles`` (lower-case ASCII app ids or names).
+
+        ``True`` unless the record knows better: a record decoded by the typed lane keeps its text and
+        answers from it (normalize/deferred.py), which lets the classifier skip normalizing the targets
+        of the many service-principal changes that are about other apps.
+        """
+        return True
+
 
 @dataclass(frozen=True, slots=True)
 class AlertWindow:

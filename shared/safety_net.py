@@ -101,7 +101,6 @@ async def run_tick(svc: Services, *, past_due: bool = False) -> TickOutcome:
 
 
 async def _poll_audit(svc: Services, out: TickOutcome) -> None:
-    from shared.normalize import extract
     from shared.pipeline import process_extraction
 
     cp = svc.checkpoints()
@@ -113,7 +112,7 @@ async def _poll_audit(svc: Services, out: TickOutcome) -> None:
     page = await graph.directory_audits(since=(since or started) - overlap)
     newest = since
     for _ in range(MAX_PAGES):
-        extraction = extract(page.body)
+        extraction = page.extraction
         out.outcomes.extend(await process_extraction(svc, extraction))  # raises: checkpoint stays
         out.audit_records += len(extraction.records)
         times = [r.event_time for r in extraction.records if r.event_time is not None]

@@ -43,7 +43,7 @@ from shared.normalize.audit import CAMEL, PASCAL, legacy_record_from, record_fro
 from shared.normalize.rows import tables_into
 from shared.payload import parse_json
 
-__all__ = ["MAX_RECORDS", "extract"]
+__all__ = ["MAX_RECORDS", "extract", "extract_json", "extract_page"]
 
 VALIDATION_EVENT = "microsoft.eventgrid.subscriptionvalidationevent"
 _AUDIT_CATEGORIES = frozenset({"auditlogs", "audit"})
@@ -63,6 +63,32 @@ def extract(payload: Any) -> Extraction:
     else:
         raise PayloadError(f"unsupported payload: a JSON {_json_type(payload)}, expected an object or array")
     return out
+
+
+def extract_json(data: bytes | bytearray | memoryview | str, *, limit: int) -> Extraction:
+    """``extract(parse_json(data, limit=limit))``, with a typed fast lane for Graph audit pages.
+
+    The lane (:mod:`shared.normalize.graph_pages`) either gives exactly what the generic path
+    would or declines, so the answer, every note and every error are the generic path's.
+    """
+    return _read(data, limit)[0]
+
+
+def extract_page(data: bytes, *, limit: int) -> tuple[Extraction, str | None]:
+    """:func:`extract_json` of a Graph collection page, with its ``@odata.nextLink`` (the audit poll)."""
+    return _read(data, limit)
+
+
+def _read(data: bytes | bytearray | memoryview | str, limit: int) -> tuple[Extraction, str | None]:
+    if not isinstance(data, str) and len(data) <= limit:
+        from shared.normalize.graph_pages import graph_page
+
+        fast = graph_page(bytes(data))
+        if fast is not None:
+            return fast
+    payload = parse_json(data, limit=limit)
+    link = payload.get("@odata.nextLink") if isinstance(payload, dict) else None
+    return extract(payload), link if isinstance(link, str) else None
 
 
 def _json_type(value: Any) -> str:

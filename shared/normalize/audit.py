@@ -272,6 +272,11 @@ def _rest(
     )
 
 
+def rest_of(obj: dict[Any, Any], spelling: Spelling) -> Rest:
+    """:func:`_rest` of a record read on its own (no envelope tenant, ingestion time or result)."""
+    return _rest(obj, spelling, None, None, None)
+
+
 def _targets_and_details(
     raw_targets: Any, raw_details: Any
 ) -> tuple[tuple[TargetResource, ...], tuple[tuple[str, str], ...]]:

@@ -45,11 +45,17 @@ class DeferredRecord(AuditRecord):
     Immutable like its base: the fill caches a pure function of the raw record, once.
     """
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_pending", "_text")
+    _text: bytes | None
 
     @classmethod
-    def create(cls, record_id: str, activity: str, source: Source, compute: Callable[[], Rest]) -> DeferredRecord:
+    def create(
+        cls, record_id: str, activity: str, source: Source, compute: Callable[[], Rest], text: bytes | None = None
+    ) -> DeferredRecord:
         """A record with its three eager fields set and ``compute`` to fill the rest on first read.
+
+        ``text``, when given, is the whole record as lower-cased ASCII JSON in which every name and
+        app id the normalized record can hold appears literally (see :meth:`may_mention`).
 
         Built without the dataclass ``__init__``, which would assign (through the descriptors) the
         ten fields that are about to be deferred: that alone cost as much as the activity check.
@@ -59,7 +65,17 @@ class DeferredRecord(AuditRecord):
         _ACTIVITY.__set__(record, activity)
         _SOURCE.__set__(record, source)
         object.__setattr__(record, "_pending", compute)
+        object.__setattr__(record, "_text", text)
         return record
+
+    def may_mention(self, needles: tuple[bytes, ...]) -> bool:
+        """Answered from the record's text when it was kept: an app id or name the normalized record
+        holds is a substring of it, lower-cased (the caller guarantees the text is ASCII and holds no
+        escaped backslash, so no escape sequence can spell a name differently)."""
+        text = self._text
+        if text is None:
+            return True
+        return any(needle in text for needle in needles)
 
     def __eq__(self, other: object) -> bool:
         """Equal to any :class:`AuditRecord` (deferred or not) with the same field values."""
