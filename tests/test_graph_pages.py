@@ -240,6 +240,18 @@ def test_anything_outside_the_documented_page_is_declined(edit: tuple[str, str])
     agree(raw)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("activityDisplayName", "Update service principal" + " " * 2000), ("id", "x" * 2000), ("id", ""),
+     ("id", None), ("activityDisplayName", "   "), ("activityDisplayName", None), ("targetResources", None)],
+)  # fmt: skip
+def test_odd_ids_and_activities_are_read_as_the_generic_path_reads_them(field: str, value: Any) -> None:
+    odd = record(1)
+    odd[field] = value
+    got = agree(page(odd, record(2)))
+    assert isinstance(got, Extraction)
+
+
 def test_both_spellings_of_a_target_type_read_as_the_generic_path_reads_them() -> None:
     raw = page(record(1)).decode().replace('"type": "ServicePrincipal"', '"Type": "User", "type": "ServicePrincipal"')
     got = agree(raw.encode())

@@ -37,14 +37,14 @@ from msgspec import UNSET, Struct, UnsetType, field
 
 from shared.classify import RULE_ACTIVITIES, activity_key
 from shared.models import AuditRecord, Extraction, Source
-from shared.normalize._util import MAX_RECORDS, Context, TooManyRecords, text
+from shared.normalize._util import MAX_RECORDS, NAME_CAP, Context, TooManyRecords
 from shared.normalize.audit import CAMEL, record_from, rest_of
 from shared.normalize.deferred import DeferredRecord, Rest
 
 _BOM = b"\xef\xbb\xbf"
 _COLON = b":"
 _ESCAPED_COLONS = (b"\\u003a", b"\\u003A")
-_UNICODE_ESCAPE = b"\\u"
+_UNICODE_ESCAPE = b"\\u003"  # the common prefix of both spellings: one scan of the page
 _ESCAPED_BACKSLASH = b"\\\\"
 
 Text = str | UnsetType | None
@@ -159,9 +159,16 @@ def graph_page(raw: bytes) -> tuple[Extraction, str | None] | None:
 
 def _record(item: _Record, ctx: Context, index: int) -> AuditRecord | None:
     """:func:`record_from` for one typed record, deferring what no rule needs yet."""
-    activity = text(item.activityDisplayName)
-    record_id = text(item.id)
-    if activity and record_id:
+    activity, record_id = item.activityDisplayName, item.id
+    # Typed fields are text, null or unset, so these checks are what ``text()`` would decide;
+    # text over the cap (which ``text()`` truncates) is left to the generic reader.
+    if (
+        isinstance(activity, str)
+        and isinstance(record_id, str)
+        and record_id
+        and len(activity) <= NAME_CAP
+        and len(record_id) <= NAME_CAP
+    ):
         activity = activity.strip()
         if activity and activity_key(activity) not in RULE_ACTIVITIES:
             return DeferredRecord.create(record_id, activity, Source.GRAPH, partial(_rest, item))
