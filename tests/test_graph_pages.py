@@ -240,11 +240,19 @@ def test_anything_outside_the_documented_page_is_declined(edit: tuple[str, str])
     agree(raw)
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [("activityDisplayName", "Update service principal" + " " * 2000), ("id", "x" * 2000), ("id", ""),
-     ("id", None), ("activityDisplayName", "   "), ("activityDisplayName", None), ("targetResources", None)],
-)  # fmt: skip
+_ODD_FIELDS = [
+    ("activityDisplayName", "Update service principal" + " " * 2000),  # over the cap, same after strip
+    ("activityDisplayName", "Update user" + "x" * 2000),  # over the cap, truncated
+    ("activityDisplayName", "   "),
+    ("activityDisplayName", None),
+    ("id", "x" * 2000),
+    ("id", ""),
+    ("id", None),  # an id derived from correlationId + time
+    ("targetResources", None),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), _ODD_FIELDS)
 def test_odd_ids_and_activities_are_read_as_the_generic_path_reads_them(field: str, value: Any) -> None:
     odd = record(1)
     odd[field] = value
