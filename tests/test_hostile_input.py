@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from shared.catalogue import INTEGRATION_APP_ID, Catalogue
 from shared.classify import classify_extraction
 from shared.errors import PayloadError
-from shared.normalize import extract
+from shared.normalize import extract, extract_json
 from shared.payload import parse_json
 from shared.verify_queue import VerifyMessage
 
@@ -81,8 +81,11 @@ _hostile_bodies = st.one_of(
 
 
 def _only_payload_errors(body: bytes) -> None:
+    """Both readers: the generic path, and ``extract_json`` (the typed lane for Graph pages first)."""
     with contextlib.suppress(PayloadError):
         classify_extraction(extract(parse_json(body, limit=LIMIT)), Catalogue())
+    with contextlib.suppress(PayloadError):
+        classify_extraction(extract_json(body, limit=LIMIT), Catalogue())
 
 
 @PROFILE
@@ -115,6 +118,9 @@ def test_verify_message_parse(body: bytes | str) -> None:
         pytest.param(b"[" * (10 * 1024 * 1024), id="10MB-open-brackets"),
         pytest.param(b'{"a": "' + b"\xff" * (10 * 1024 * 1024) + b'"}', id="10MB-invalid-utf8"),
         pytest.param(json.dumps({"value": [_record({"id": str(i)}) for i in range(9000)]}).encode(), id="9000-records"),
+        pytest.param(  # a Graph page the typed lane takes, with one huge field
+            json.dumps({"value": [_record({"result": "x" * (10 * 1024 * 1024)})]}).encode(), id="10MB-graph-page"
+        ),
     ],
 )
 def test_ten_megabytes_in_bounded_memory(body: bytes) -> None:
