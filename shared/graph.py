@@ -350,12 +350,13 @@ def _graph_page(raw: bytes) -> GraphPage:
 
 
 def _audit_page(raw: bytes) -> AuditPage:
-    """An audit page through the classifier's reader (the typed lane for Graph's own shape), with
-    the same hostile-input rules as any pushed payload; unreadable is transient, like bad JSON."""
+    """An audit page through the classifier's reader (the typed lane for Graph's own shape) with the
+    hostile-input rules of any payload but one: a repeated key keeps its last value, as Graph's own
+    SDKs read it (the answer to our request, over TLS). Unreadable is transient, like bad JSON."""
     from shared.normalize import extract_page
 
     try:
-        extraction, link = extract_page(raw, limit=MAX_PAGE_BYTES)
+        extraction, link = extract_page(raw, limit=MAX_PAGE_BYTES, repeated_keys="last")
     except PayloadError as exc:
         raise TransientError(f"Graph sent an unreadable audit page: {exc}") from None
     return AuditPage(extraction, link)

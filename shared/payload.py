@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Literal
 
 from shared.errors import PayloadError
 
@@ -138,13 +138,20 @@ def _counting_decoder() -> tuple[json.JSONDecoder, list[int]]:
     return decoder, kept
 
 
-def parse_json(data: bytes | bytearray | memoryview | str, *, limit: int) -> Any:
+RepeatedKeys = Literal["refuse", "last"]
+"""What a key written twice in one object does: ``"refuse"`` the payload (anything pushed at us), or
+keep the ``"last"`` value, as ``json.loads`` and the Graph SDKs do (a Graph page we asked for)."""
+
+
+def parse_json(
+    data: bytes | bytearray | memoryview | str, *, limit: int, repeated_keys: RepeatedKeys = "refuse"
+) -> Any:
     """Parse untrusted JSON ``data`` of at most ``limit`` bytes, or raise :class:`PayloadError`.
 
     Checked in order, cheapest first: size (413, before anything is decoded), UTF-8, nesting depth
     (before the recursive parser runs), then syntax, ``NaN``/``Infinity``, non-finite numbers and
-    duplicate keys at any level. A leading UTF-8 BOM is tolerated (some Azure senders add one).
-    Messages are one line and quote at most ~60 characters of the input.
+    (unless ``repeated_keys="last"``) duplicate keys at any level. A leading UTF-8 BOM is tolerated
+    (some Azure senders add one). Messages are one line and quote at most ~60 characters of the input.
     """
     if isinstance(data, str):
         if len(data) > limit:
@@ -177,7 +184,7 @@ def parse_json(data: bytes | bytearray | memoryview | str, *, limit: int) -> Any
     decoder, kept = _counting_decoder()
     try:
         value = decoder.decode(text)
-        if kept[0] == members:
+        if kept[0] == members or repeated_keys == "last":
             return value
         # Fewer members kept than written: a key repeated somewhere. The exact (slower) decoder
         # finds and names it.

@@ -41,7 +41,7 @@ from shared.normalize._util import (
 from shared.normalize.alerts import alert_into, is_common_alert
 from shared.normalize.audit import CAMEL, PASCAL, legacy_record_from, record_from
 from shared.normalize.rows import tables_into
-from shared.payload import parse_json
+from shared.payload import RepeatedKeys, parse_json
 
 __all__ = ["MAX_RECORDS", "extract", "extract_json", "extract_page"]
 
@@ -71,22 +71,30 @@ def extract_json(data: bytes | bytearray | memoryview | str, *, limit: int) -> E
     The lane (:mod:`shared.normalize.graph_pages`) either gives exactly what the generic path
     would or declines, so the answer, every note and every error are the generic path's.
     """
-    return _read(data, limit)[0]
+    return _read(data, limit, "refuse")[0]
 
 
-def extract_page(data: bytes, *, limit: int) -> tuple[Extraction, str | None]:
-    """:func:`extract_json` of a Graph collection page, with its ``@odata.nextLink`` (the audit poll)."""
-    return _read(data, limit)
+def extract_page(data: bytes, *, limit: int, repeated_keys: RepeatedKeys) -> tuple[Extraction, str | None]:
+    """:func:`extract_json` of a Graph collection page, with its ``@odata.nextLink`` (the audit poll).
+
+    ``repeated_keys="last"`` is for a page Graph sent in answer to our own request over TLS: read as
+    every Graph SDK reads it (a repeated key keeps its last value), which spares the duplicate-key
+    check; size, UTF-8, depth, syntax, types and every other rule still hold. Pushed payloads
+    (HTTP bodies, queue messages, files) always refuse a repeated key.
+    """
+    return _read(data, limit, repeated_keys)
 
 
-def _read(data: bytes | bytearray | memoryview | str, limit: int) -> tuple[Extraction, str | None]:
+def _read(
+    data: bytes | bytearray | memoryview | str, limit: int, repeated_keys: RepeatedKeys
+) -> tuple[Extraction, str | None]:
     if not isinstance(data, str) and len(data) <= limit:
         from shared.normalize.graph_pages import graph_page
 
-        fast = graph_page(bytes(data))
+        fast = graph_page(bytes(data), repeated_keys=repeated_keys)
         if fast is not None:
             return fast
-    payload = parse_json(data, limit=limit)
+    payload = parse_json(data, limit=limit, repeated_keys=repeated_keys)
     link = payload.get("@odata.nextLink") if isinstance(payload, dict) else None
     return extract(payload), link if isinstance(link, str) else None
 
