@@ -10,6 +10,11 @@
 * the Azure Monitor common alert schema (Log Alerts V2 windows, legacy Log Analytics contexts
   with embedded rows).
 
+Raw bytes come in through :func:`extract_json` (anything pushed at us: HTTP bodies, files) or
+:func:`extract_page` (a page Graph sent in answer to the audit poll). Both try the typed lane for
+Graph audit pages first (``graph_pages.py``), which gives this module's answer or declines, and
+otherwise run :func:`~shared.payload.parse_json` and :func:`extract`.
+
 Keys are matched case-insensitively everywhere because each source spells them differently.
 Only :class:`~shared.errors.PayloadError` escapes: for a payload that is not a supported shape at
 all, more than :data:`MAX_RECORDS` records, or an alert with nothing to re-query. Parts that cannot
