@@ -118,6 +118,11 @@ def structure_depth(data: bytes) -> tuple[int, int]:
     return depth, leftover
 
 
+def without_bom(raw: bytes) -> bytes:
+    """``raw`` without a leading UTF-8 byte-order mark (some Azure senders add one)."""
+    return raw[len(_BOM) :] if raw.startswith(_BOM) else raw
+
+
 def _counting_decoder() -> tuple[json.JSONDecoder, list[int]]:
     """A decoder whose ``object_hook`` adds up the members every decoded object kept.
 
@@ -166,8 +171,7 @@ def parse_json(
         raise PayloadError(f"payload must be bytes or text, not {type(data).__name__}")
     if len(raw) > limit:
         raise PayloadError(f"payload too large: {len(raw)} bytes, limit {limit}", status=413)
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM) :]
+    raw = without_bom(raw)
     if not raw.strip():
         raise PayloadError("empty payload")
     try:

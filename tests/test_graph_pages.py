@@ -275,6 +275,16 @@ def test_both_spellings_of_a_target_type_read_as_the_generic_path_reads_them() -
     assert isinstance(got, Extraction) and got.records[0].targets[0].type == "ServicePrincipal"
 
 
+@pytest.mark.parametrize("bad", [b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xe2\x82"], ids=repr)
+@pytest.mark.parametrize("where", [b'"resultReason": "', b'"result'])  # inside a value, inside a key
+@pytest.mark.parametrize("mode", MODES)
+def test_invalid_utf8_anywhere_is_declined_and_refused(bad: bytes, where: bytes, mode: RepeatedKeys) -> None:
+    raw = page(record(1)).replace(where, where + bad, 1)
+    assert _lane(raw, mode) is None
+    with pytest.raises(PayloadError, match="invalid UTF-8"):
+        extract_page(raw, limit=LIMIT, repeated_keys=mode)
+
+
 def test_too_many_records_is_the_same_413() -> None:
     raw = b'{"value": [' + b",".join([b"{}"] * (MAX_RECORDS + 1)) + b"]}"
     got = agree(raw)
