@@ -111,12 +111,20 @@ async def people_me(request: web.Request) -> web.Response:
     )
 
 
-async def scim_users(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+def _scim_refusal(request: web.Request, state: SimState) -> web.Response | None:
+    """SCIM's 401 (no valid token) or 403 (another organization), or ``None`` to go on."""
     if not _authorized(request, state):
         return _error(401, _UNAUTHORIZED)
     if request.match_info["org"] != state.config.org_id:
         return _error(403, "The caller is not authorized to access this organization.")
+    return None
+
+
+async def scim_users(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    refused = _scim_refusal(request, state)
+    if refused is not None:
+        return refused
     try:
         count = max(0, min(int(request.query.get("count", "100")), 1000))
         start = max(1, int(request.query.get("startIndex", "1")))
@@ -137,10 +145,9 @@ async def scim_users(request: web.Request) -> web.Response:
 
 async def scim_user(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    if not _authorized(request, state):
-        return _error(401, _UNAUTHORIZED)
-    if request.match_info["org"] != state.config.org_id:
-        return _error(403, "The caller is not authorized to access this organization.")
+    refused = _scim_refusal(request, state)
+    if refused is not None:
+        return refused
     for i in range(1, 4):
         user = _scim_user(i, state)
         if user["id"] == request.match_info["user"]:

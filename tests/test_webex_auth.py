@@ -44,6 +44,27 @@ async def app_creds(sim: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     return creds
 
 
+async def _store_in_vault(sim: Any, app_creds: dict[str, str]) -> None:
+    """The service app's refresh token and client secret as Key Vault secrets."""
+    await sim.set_secret("wx-refresh", app_creds["WEBEX_REFRESH_TOKEN"])
+    await sim.set_secret("wx-secret", app_creds["WEBEX_CLIENT_SECRET"])
+
+
+async def _fresh_from_vault(
+    monkeypatch: pytest.MonkeyPatch, app_creds: dict[str, str], services_env: dict[str, str]
+) -> Any:
+    """Services that read both secrets from the vault (:func:`_store_in_vault`), none from settings."""
+    monkeypatch.delenv("WEBEX_REFRESH_TOKEN", raising=False)
+    monkeypatch.delenv("WEBEX_CLIENT_SECRET", raising=False)
+    return await _fresh(
+        monkeypatch,
+        WEBEX_CLIENT_ID=app_creds["WEBEX_CLIENT_ID"],
+        WEBEX_KEY_VAULT_URL=services_env["SIMULATOR_URL"],
+        WEBEX_REFRESH_TOKEN_SECRET="wx-refresh",
+        WEBEX_CLIENT_SECRET_SECRET="wx-secret",
+    )
+
+
 async def _status(svc: Any) -> Any:
     from shared.checks import check_webex
 
@@ -128,18 +149,9 @@ async def test_key_vault_secrets_are_read_and_the_rotated_token_written_back(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await sim.set_secret("wx-refresh", app_creds["WEBEX_REFRESH_TOKEN"])
-    await sim.set_secret("wx-secret", app_creds["WEBEX_CLIENT_SECRET"])
+    await _store_in_vault(sim, app_creds)
     await sim.webex_tokens(rotate=True)
-    monkeypatch.delenv("WEBEX_REFRESH_TOKEN", raising=False)
-    monkeypatch.delenv("WEBEX_CLIENT_SECRET", raising=False)
-    svc = await _fresh(
-        monkeypatch,
-        WEBEX_CLIENT_ID=app_creds["WEBEX_CLIENT_ID"],
-        WEBEX_KEY_VAULT_URL=services_env["SIMULATOR_URL"],
-        WEBEX_REFRESH_TOKEN_SECRET="wx-refresh",
-        WEBEX_CLIENT_SECRET_SECRET="wx-secret",
-    )
+    svc = await _fresh_from_vault(monkeypatch, app_creds, services_env)
     first = await _status(svc)
     assert first.verdict == "healthy", (first.evidence, await sim.requests(path="^/secrets/|token"))
 
@@ -233,19 +245,10 @@ async def test_throttled_token_endpoint_reschedules_with_its_retry_after(
 async def test_rotated_token_survives_a_failed_write_back(
     sim: Any, app_creds: dict[str, str], monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
 ) -> None:
-    await sim.set_secret("wx-refresh", app_creds["WEBEX_REFRESH_TOKEN"])
-    await sim.set_secret("wx-secret", app_creds["WEBEX_CLIENT_SECRET"])
+    await _store_in_vault(sim, app_creds)
     await sim.webex_tokens(rotate=True, access_lifetime=600)
     await sim.add_fault("^/secrets/wx-refresh$", method="PUT", status=403, times=1)  # e.g. a role missing
-    monkeypatch.delenv("WEBEX_REFRESH_TOKEN", raising=False)
-    monkeypatch.delenv("WEBEX_CLIENT_SECRET", raising=False)
-    svc = await _fresh(
-        monkeypatch,
-        WEBEX_CLIENT_ID=app_creds["WEBEX_CLIENT_ID"],
-        WEBEX_KEY_VAULT_URL=services_env["SIMULATOR_URL"],
-        WEBEX_REFRESH_TOKEN_SECRET="wx-refresh",
-        WEBEX_CLIENT_SECRET_SECRET="wx-secret",
-    )
+    svc = await _fresh_from_vault(monkeypatch, app_creds, services_env)
     assert (await _status(svc)).verdict == "healthy"
     assert len((await sim.state())["key_vault"]["wx-refresh"]) == 1, "the write-back failed"
 
