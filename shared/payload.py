@@ -112,12 +112,6 @@ def structure_scan(data: bytes) -> tuple[int, int, int]:
     return MAX_DEPTH + 1, len(skeleton), members
 
 
-def structure_depth(data: bytes) -> tuple[int, int]:
-    """``(depth, leftover)`` of :func:`structure_scan`."""
-    depth, leftover, _ = structure_scan(data)
-    return depth, leftover
-
-
 def without_bom(raw: bytes) -> bytes:
     """``raw`` without a leading UTF-8 byte-order mark (some Azure senders add one)."""
     return raw[len(_BOM) :] if raw.startswith(_BOM) else raw
