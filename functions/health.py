@@ -15,6 +15,10 @@ import azure.functions as func
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
 
+TICK_EVENT = "health_tick"
+"""Structured event on every tick, whatever its outcome: the "health timer stopped" alert counts it
+(infra/app/alerts.bicep queries ``customDimensions.event``)."""
+
 
 @bp.function_name("health_check")
 @bp.timer_trigger(arg_name="timer", schedule="%HEALTH_SCHEDULE%", run_on_startup=False, use_monitor=True)
@@ -27,7 +31,7 @@ async def health_check(timer: func.TimerRequest) -> None:
     svc = await get_services()
     tick = await run_tick(svc, past_due=timer.past_due)
     if not tick.ran or tick.health is None:
-        log.info("health check tick skipped (%s)", tick.skipped)
+        log.info("health check tick skipped (%s)", tick.skipped, extra={"event": TICK_EVENT, "outcome": "skipped"})
         return
     verdicts = {r.name: r.verdict for r in tick.health.report.results}
     summary = {
@@ -36,6 +40,8 @@ async def health_check(timer: func.TimerRequest) -> None:
         "outcomes": [o.as_dict() for o in tick.outcomes + tick.health.outcomes if o.outcome != "ignored"],
     }
     if tick.health.healthy:
-        log.info("health check: healthy %s %s", verdicts, summary)
+        log.info("health check: healthy %s %s", verdicts, summary, extra={"event": TICK_EVENT, "outcome": "healthy"})
     else:
-        log.warning("health check: unhealthy %s %s", verdicts, summary)
+        log.warning(
+            "health check: unhealthy %s %s", verdicts, summary, extra={"event": TICK_EVENT, "outcome": "unhealthy"}
+        )

@@ -16,8 +16,42 @@ metadata description = 'Keeps Webex directory sync with Microsoft Entra ID alive
 @description('azd environment name: names the resource group (rg-<name>) and seeds every resource name.')
 param environmentName string
 
-@minLength(1)
-@description('Azure region for every resource; it must offer the Flex Consumption plan.')
+// Regions that run the Flex Consumption plan (`az functionapp list-flexconsumption-locations`; the
+// list of Microsoft's own azd Flex Consumption template, docs/deploy.md). azd offers only these.
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@description('Azure region for every resource; only regions that run the Flex Consumption plan.')
 @metadata({ azd: { type: 'location' } })
 param location string
 
@@ -81,10 +115,10 @@ param enableEmail bool = false
 @description('Mailbox (UPN) the e-mail notices are sent from; required when enableEmail is true.')
 param mailSender string = ''
 
-@description('Comma-separated recipients of the e-mail notices. Also receive the Azure Monitor alerts about the remediator itself unless opsEmails is set.')
+@description('Recipients of the e-mail notices, separated by "," or ";" (blanks and empty entries ignored). Also receive the Azure Monitor alerts about the remediator itself unless opsEmails is set.')
 param mailTo string = ''
 
-@description('Comma-separated recipients of the Azure Monitor alerts about the remediator itself (poison queue, health timer stopped, Event Grid dead letters). Empty: mailTo. Sent by Azure Monitor, so they need neither enableEmail nor Mail.Send; with enableWebhook they also go to notifyWebhookUrl.')
+@description('Recipients (separated by "," or ";") of the Azure Monitor alerts about the remediator itself (poison queue, health timer stopped, Event Grid dead letters). Empty: mailTo. Sent by Azure Monitor, so they need neither enableEmail nor Mail.Send; with enableWebhook they also go to notifyWebhookUrl.')
 param opsEmails string = ''
 
 @description('Restore a soft-deleted Webex service principal from the recycle bin automatically. Grants the identity Application.ReadWrite.All, a highly privileged permission: off by default.')
@@ -93,8 +127,8 @@ param enableAutoRestore bool = false
 @description('Write a warning into the Webex service principals\' notes ("Required by Webex directory sync …") so the next admin sees it in the portal before deleting. Needs Application.ReadWrite.All, like auto-restore: off by default.')
 param enablePreventionNotes bool = false
 
-@description('Create the tenant diagnostic setting that streams Entra AuditLogs into the workspace (needs a Global or Security Administrator, and deployment rights at tenant scope). Turn off when the tenant already streams AuditLogs, and point the alert at that workspace yourself.')
-param enableTenantDiagnosticSetting bool = true
+@description('Off by default: a tenant-scope deployment needs Microsoft.Resources/deployments/* at "/", which a subscription Owner does not have. Create the setting as its own step instead (infra/scripts/tenant-diagnostics.sh, docs/deploy.md). On: the deployer has tenant-root deployment rights and Global or Security Administrator.')
+param enableTenantDiagnosticSetting bool = false
 
 @description('NCRONTAB (6 fields, seconds first) of the health-check timer.')
 param healthSchedule string = '0 */1 * * * *'
@@ -114,14 +148,46 @@ param healthSchedule string = '0 */1 * * * *'
 param healthAlertWindowMinutes int = 15
 
 // ---------------------------------------------------------------------------------------------------
-// Platform knobs (defaults fit the public cloud)
+// Tuning settings (docs/deploy.md, "Settings"): empty = the code's default. Every setting the docs
+// describe comes through an azd environment variable, so no `azd provision` wipes a hand-set value.
 // ---------------------------------------------------------------------------------------------------
 
-@description('Microsoft Graph base URL (sovereign clouds have their own host).')
-param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+@description('VERIFY_DELAYS: seconds between verification runs, comma-separated. Empty: code default.')
+param verifyDelays string = ''
 
-@description('Log Analytics query API endpoint (sovereign clouds have their own host).')
-param logAnalyticsEndpoint string = 'https://api.loganalytics.io'
+@description('VERIFY_DEADLINE_HOURS. Empty: code default.')
+param verifyDeadlineHours string = ''
+
+@description('REMINDER_HOURS. Empty: code default.')
+param reminderHours string = ''
+
+@description('ALERT_QUERY_PADDING_MINUTES. Empty: code default.')
+param alertQueryPaddingMinutes string = ''
+
+@description('AUDIT_POLL_OVERLAP_MINUTES. Empty: code default.')
+param auditPollOverlapMinutes string = ''
+
+@description('ALERT_QUERY: replacement KQL for the alert re-query. Empty: the shipped query.')
+param alertQuery string = ''
+
+@description('MAX_PAYLOAD_BYTES. Empty: code default.')
+param maxPayloadBytes string = ''
+
+@description('WEBEX_SCIM_CANARY_USER_ID: SCIM id of a user synced from Entra. Empty: not used.')
+param webexScimCanaryUserId string = ''
+
+// ---------------------------------------------------------------------------------------------------
+// Platform knobs (defaults fit the cloud the deployment runs in)
+// ---------------------------------------------------------------------------------------------------
+
+@description('Microsoft Graph base URL. Empty: the host of the cloud this deploys to (environment(): graph.microsoft.com, graph.microsoft.us for Azure Government / GCC High; set https://dod-graph.microsoft.us/v1.0 for DoD).')
+param graphBaseUrl string = ''
+
+@description('Log Analytics query API endpoint. Empty: the host of the cloud this deploys to.')
+param logAnalyticsEndpoint string = ''
+
+@description('Name of the HTTP function that receives Azure Monitor alerts: its own function key (not the host key) goes into the action group webhook.')
+param alertFunctionName string = 'monitor_alert'
 
 @description('Set by the postdeploy hook once the code is deployed: creates the Event Grid subscription and the alert webhook, which need the deployed functions.')
 param wireTriggers bool = false
@@ -151,6 +217,26 @@ param keyVaultPurgeProtection bool = false
 // ---------------------------------------------------------------------------------------------------
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+
+// Hosts the app talks to, per cloud (environment().name). Entra's login host comes from
+// environment() itself (api.bicep); Graph and the Log Analytics query API are not in environment().
+var cloudHosts = {
+  AzureCloud: {
+    graph: 'https://graph.microsoft.com/v1.0'
+    logAnalytics: 'https://api.loganalytics.io'
+  }
+  AzureUSGovernment: {
+    graph: 'https://graph.microsoft.us/v1.0'
+    logAnalytics: 'https://api.loganalytics.us'
+  }
+  AzureChinaCloud: {
+    graph: 'https://microsoftgraph.chinacloudapi.cn/v1.0'
+    logAnalytics: 'https://api.loganalytics.azure.cn'
+  }
+}
+var cloud = contains(cloudHosts, environment().name) ? cloudHosts[environment().name] : cloudHosts.AzureCloud
+var effectiveGraphBaseUrl = empty(graphBaseUrl) ? cloud.graph : graphBaseUrl
+var effectiveLogAnalyticsEndpoint = empty(logAnalyticsEndpoint) ? cloud.logAnalytics : logAnalyticsEndpoint
 var tags = { 'azd-env-name': environmentName, app: 'webex-sync-remediator' }
 var names = {
   identity: 'id-${resourceToken}'
@@ -229,6 +315,8 @@ module rbac 'app/rbac.bicep' = {
     appInsightsName: monitoring.outputs.appInsightsName
     workspaceName: monitoring.outputs.workspaceName
     topicName: topic.outputs.name
+    // The one secret the app writes (rotated Webex refresh tokens), only in service-app mode.
+    rotatedSecretName: empty(webexClientId) ? '' : 'webex-refresh-token'
   }
 }
 
@@ -277,8 +365,18 @@ module api 'app/api.bicep' = {
     autoRestore: enableAutoRestore
     preventionNotes: enablePreventionNotes
     healthSchedule: healthSchedule
-    graphBaseUrl: graphBaseUrl
-    logAnalyticsEndpoint: logAnalyticsEndpoint
+    graphBaseUrl: effectiveGraphBaseUrl
+    logAnalyticsEndpoint: effectiveLogAnalyticsEndpoint
+    tuning: {
+      VERIFY_DELAYS: verifyDelays
+      VERIFY_DEADLINE_HOURS: verifyDeadlineHours
+      REMINDER_HOURS: reminderHours
+      ALERT_QUERY_PADDING_MINUTES: alertQueryPaddingMinutes
+      AUDIT_POLL_OVERLAP_MINUTES: auditPollOverlapMinutes
+      ALERT_QUERY: alertQuery
+      MAX_PAYLOAD_BYTES: maxPayloadBytes
+      WEBEX_SCIM_CANARY_USER_ID: webexScimCanaryUserId
+    }
   }
   dependsOn: [
     rbac // the host reads storage and Key Vault references as the identity from its first start
@@ -332,12 +430,16 @@ module auditAlert 'app/audit-alert.bicep' = if (wireTriggers) {
     resourceToken: resourceToken
     workspaceId: monitoring.outputs.workspaceId
     functionAppName: api.outputs.name
+    alertFunctionName: alertFunctionName
     alertRoute: alertRoute
     webexIdentityAppId: webexIdentityAppId
   }
 }
 
-module graphPermissions 'app/graph-permissions.bicep' = {
+// Graph app-role assignments to an identity created minutes earlier can fail while Entra replicates
+// it (msgraph-bicep-types issue 193; there is no principalType to tell Graph to wait). So they are
+// made in the wiring pass: the identity was created by the first provision, before the code deploy.
+module graphPermissions 'app/graph-permissions.bicep' = if (wireTriggers) {
   name: 'graph-permissions'
   scope: rg
   params: {

@@ -37,6 +37,18 @@ def is_unresolved_reference(value: object) -> bool:
     return isinstance(raw, str) and raw.strip().lower().startswith(KEY_VAULT_REFERENCE_PREFIX)
 
 
+def split_addresses(text: str) -> tuple[str, ...]:
+    """E-mail recipients as ``MAIL_TO`` / ``OPS_EMAILS`` give them: separated by ``,`` or ``;``, each
+    trimmed, empty entries dropped; raises ValueError on an entry that is not an address. The
+    template applies the same split/trim/filter chain to the alert receivers (infra/app/alerts.bicep;
+    tests/test_infra_profiles.py evaluates both on the same inputs)."""
+    addrs = tuple(a.strip() for a in text.replace(";", ",").split(",") if a.strip())
+    for a in addrs:
+        if "@" not in a or any(c in a for c in "<>\r\n\t ,;"):
+            raise ValueError(f"not an e-mail address: {a[:80]!r}")
+    return addrs
+
+
 def _https_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.netloc:
@@ -178,13 +190,7 @@ class Settings(BaseModel):
     @field_validator("mail_to", mode="before")
     @classmethod
     def _split_mail(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            addrs = tuple(a.strip() for a in v.replace(";", ",").split(",") if a.strip())
-            for a in addrs:
-                if "@" not in a or any(c in a for c in "<>\r\n "):
-                    raise ValueError(f"not an e-mail address: {a[:80]!r}")
-            return addrs
-        return v
+        return split_addresses(v) if isinstance(v, str) else v
 
     @field_validator("verify_delays", mode="before")
     @classmethod
@@ -290,8 +296,8 @@ def _catalogue(identity_app_id: str | None) -> Catalogue:
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
     """How to reach the storage account: a connection string (Azurite, local) or identity-based
-    service URIs (Azure: ``AzureWebJobsStorage__accountName`` / ``__queueServiceUri`` /
-    ``__tableServiceUri`` with ``__credential=managedidentity`` and ``__clientId``)."""
+    service URIs (Azure: ``AzureWebJobsStorage__queueServiceUri`` / ``__tableServiceUri`` with
+    ``__credential=managedidentity`` and ``__clientId``)."""
 
     connection_string: str | None = None
     queue_service_uri: str | None = None
@@ -304,20 +310,23 @@ def storage_config(env: Mapping[str, str] | None = None, prefix: str = STORAGE_C
     conn = env.get(prefix, "").strip()
     if conn:
         return StorageConfig(connection_string=conn)
-    account = env.get(f"{prefix}__accountName", "").strip()
-    queue_uri = env.get(f"{prefix}__queueServiceUri", "").strip() or (
-        f"https://{account}.queue.core.windows.net" if account else ""
-    )
-    table_uri = env.get(f"{prefix}__tableServiceUri", "").strip() or (
-        f"https://{account}.table.core.windows.net" if account else ""
-    )
+    queue_uri, table_uri = _service_uri(env, prefix, "queue"), _service_uri(env, prefix, "table")
     if not queue_uri or not table_uri:
         raise ConfigError(
-            [f"{prefix}: set a connection string, or {prefix}__accountName (identity-based) for the storage account"]
+            [
+                f"{prefix}: set a connection string, or {prefix}__queueServiceUri and {prefix}__tableServiceUri "
+                "(identity-based; the deployment sets them from the storage account, in any Azure cloud)"
+            ]
         )
     return StorageConfig(
         queue_service_uri=queue_uri, table_service_uri=table_uri, client_id=env.get(f"{prefix}__clientId") or None
     )
+
+
+def _service_uri(env: Mapping[str, str], prefix: str, service: str) -> str:
+    """``{prefix}__{service}ServiceUri`` as the deployment sets it (the account's own endpoint, so the
+    cloud's storage suffix is never assumed here), without the trailing slash ARM returns."""
+    return env.get(f"{prefix}__{service}ServiceUri", "").strip().rstrip("/")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

@@ -3,8 +3,8 @@ OpenTelemetry when the app runs in Azure.
 
 The Functions host forwards Python log *messages* but not their attributes; custom dimensions need
 the OpenTelemetry path (``host.json`` ``telemetryMode: OpenTelemetry``, app setting
-``PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true``, ``azure-monitor-opentelemetry`` configured in
-the worker). Application Insights has local authentication off in our template, so the exporter
+``PYTHON_ENABLE_OPENTELEMETRY=true`` — the setting the Python worker reads to stream OpenTelemetry
+logs, docs/deploy.md — and ``azure-monitor-opentelemetry`` configured here, in the worker). Application Insights has local authentication off in our template, so the exporter
 authenticates with the app's user-assigned managed identity (``AZURE_CLIENT_ID``). The distro is
 imported only when those settings say so: locally, in tests and in benchmarks nothing heavy loads.
 A failure to set up telemetry is logged and never stops the app from starting.
@@ -26,7 +26,7 @@ _state = {"started": False}
 def otel_enabled(env: Mapping[str, str] | None = None) -> bool:
     """True when the worker should export to Application Insights itself (OpenTelemetry mode)."""
     env = os.environ if env is None else env
-    flag = env.get("PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY", "").strip().lower() == "true"
+    flag = env.get("PYTHON_ENABLE_OPENTELEMETRY", "").strip().lower() == "true"
     return flag and bool(env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip())
 
 
@@ -39,6 +39,8 @@ def configure() -> bool:
     if _state["started"] or not otel_enabled():
         return False
     _state["started"] = True
+    if _sdk_already_configured():
+        return False  # older workers configure the distro themselves under the same setting
     try:
         from azure.identity import ManagedIdentityCredential
         from azure.monitor.opentelemetry import configure_azure_monitor
@@ -53,3 +55,16 @@ def configure() -> bool:
         log.warning("Application Insights export not started: %s", type(error).__name__)
         return False
     return True
+
+
+def _sdk_already_configured() -> bool:
+    """Has the worker already installed an OpenTelemetry SDK tracer provider in this process? Worker
+    versions whose ``PYTHON_ENABLE_OPENTELEMETRY`` also calls ``configure_azure_monitor`` do; a second
+    configuration would export every log line twice."""
+    import sys
+
+    if "opentelemetry.trace" not in sys.modules:
+        return False
+    from opentelemetry import trace
+
+    return type(trace.get_tracer_provider()).__module__.startswith("opentelemetry.sdk")

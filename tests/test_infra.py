@@ -468,8 +468,8 @@ def test_resource_properties_the_issue_requires(texts: dict[str, str]) -> None:
         "keyVaultReferenceIdentity: identityId",
     ):
         assert needle in body, needle
-    assert "listKeys" in strip_comments(texts["infra/app/audit-alert.bicep"]), (
-        "the alert webhook carries the function key"
+    assert "alertFunction.listKeys().default" in strip_comments(texts["infra/app/audit-alert.bicep"]), (
+        "the alert webhook carries the alert function's own key"
     )
 
 
@@ -548,7 +548,8 @@ def test_parameters_file_matches_main_and_feeds_no_secret(texts: dict[str, str])
         assert name in declared
     assert declared["enableAutoRestore"] == "false"
     assert declared["enablePreventionNotes"] == "false", "self-healing features are off by default"
-    assert declared["enableTenantDiagnosticSetting"] == "true"
+    assert declared["enableTenantDiagnosticSetting"] == "false", "tenant scope needs rights at '/': off"
+    assert given["enableTenantDiagnosticSetting"]["value"] == "${ENABLE_TENANT_DIAGNOSTIC_SETTING=false}"
     assert "healthSchedule" in declared
 
 
@@ -569,6 +570,7 @@ AZURE_ROLES = {
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "Log Analytics Reader": "73c42c96-874c-492b-b04d-ab87d138a893",
     "EventGrid Data Sender": "d5a91429-5739-47e2-a06b-3470a27159e7",

@@ -64,10 +64,13 @@ async def test_concurrent_tasks_do_not_see_each_others_fields(caplog: pytest.Log
 def test_exporter_only_when_azure_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not telemetry.otel_enabled({})
     assert not telemetry.otel_enabled({"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=x"})
-    assert not telemetry.otel_enabled({"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "true"})
+    assert not telemetry.otel_enabled({"PYTHON_ENABLE_OPENTELEMETRY": "true"})
+    assert not telemetry.otel_enabled(  # the setting the worker no longer reads to stream OTel logs
+        {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "true", "APPLICATIONINSIGHTS_CONNECTION_STRING": "x"}
+    )
     assert telemetry.otel_enabled(
         {
-            "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "True",
+            "PYTHON_ENABLE_OPENTELEMETRY": "True",
             "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=x",
         }
     )

@@ -19,14 +19,17 @@ param poisonQueueName string
 @description('Poison queue of the intake queue (a pushed event or alert that failed 5 times).')
 param intakePoisonQueueName string = 'webex-intake-poison'
 
-@description('Comma-separated addresses for the alerts about the remediator itself (main.bicep: opsEmails, else mailTo).')
+@description('Addresses for the alerts about the remediator itself, separated by "," or ";" (main.bicep: opsEmails, else mailTo). The same rule as the app\'s MAIL_TO (shared/config.py split_addresses): trimmed, empty entries dropped.')
 param opsEmails string = ''
 
 @description('HTTPS endpoint that also receives these alerts (the generic notice webhook when it is enabled), in the common alert schema; empty: e-mail only. With neither, the rules fire without notifying.')
 param opsWebhookUrl string = ''
 
-@description('Name of the timer function (request name in Application Insights).')
+@description('Name of the timer function (named in the alert text).')
 param healthFunctionName string = 'health_check'
+
+@description('The structured log event the health timer writes on every tick (functions/health.py, customDimensions.event).')
+param healthTickEvent string = 'health_tick'
 
 @allowed([
   15
@@ -51,15 +54,20 @@ var poisonQueryLines = [
 ]
 var poisonQuery = join(poisonQueryLines, '\n')
 
-// summarize on an empty input still yields one row (Runs = 0), so "no run at all" is measurable.
+// The app's own log line, written on every tick whatever its outcome (OpenTelemetry mode has no
+// `requests` row per timer run to rely on). summarize on an empty input still yields one row
+// (Runs = 0), so "no run at all" is measurable.
 var healthQueryLines = [
-  'requests'
-  '| where name == "${healthFunctionName}"'
+  'traces'
+  '| where tostring(customDimensions["event"]) == "${healthTickEvent}"'
   '| summarize Runs = count()'
 ]
 var healthQuery = join(healthQueryLines, '\n')
 
-var opsAddresses = empty(trim(opsEmails)) ? [] : split(replace(opsEmails, ' ', ''), ',')
+// One rule with the app (shared/config.py split_addresses): "," or ";" separate, blanks around an
+// address are dropped, empty entries ("a@x;", "a@x,,b@y") are skipped. Azure Monitor validates
+// each address when the action group is written.
+var opsAddresses = filter(map(split(replace(opsEmails, ';', ','), ','), address => trim(address)), address => !empty(address))
 var opsWebhooks = empty(trim(opsWebhookUrl)) ? [] : [trim(opsWebhookUrl)]
 var notifyOps = !empty(opsAddresses) || !empty(opsWebhooks)
 
@@ -73,7 +81,7 @@ resource opsGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (notifyOps) 
     emailReceivers: [
       for (address, i) in opsAddresses: {
         name: 'ops-${i}'
-        emailAddress: trim(address)
+        emailAddress: address
         useCommonAlertSchema: true
       }
     ]

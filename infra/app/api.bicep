@@ -57,6 +57,9 @@ param healthSchedule string
 param graphBaseUrl string
 param logAnalyticsEndpoint string
 
+@description('Tuning settings by app-setting name (main.bicep, one azd variable each); empty = code default.')
+param tuning object
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
@@ -68,17 +71,23 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 // Platform settings: the Functions host, Application Insights and DefaultAzureCredential read these.
 // (Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION: the runtime
 // comes from functionAppConfig below.)
+// The service URIs come from the account itself, so they carry the cloud's storage suffix
+// (core.windows.net, core.usgovcloudapi.net, ...): `__accountName` alone means the public cloud.
 var platformSettings = {
-  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   // The ingestion endpoint and the (non-secret) instrumentation key; with local auth off only
   // Entra-authenticated telemetry is accepted, as the identity below.
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-  // OpenTelemetry mode (host.json telemetryMode): the worker exports its own logs, so the incident
-  // and tenant fields on each line arrive as custom dimensions (shared/telemetry.py).
-  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
+  // OpenTelemetry mode (host.json telemetryMode): the Python worker streams its own logs, so the
+  // incident and tenant fields on each line arrive as custom dimensions (shared/telemetry.py). The
+  // worker reads PYTHON_ENABLE_OPENTELEMETRY (docs/deploy.md, "OpenTelemetry switch"); the app
+  // configures the Azure Monitor exporter itself, with the managed identity.
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
   // DefaultAzureCredential picks the user-assigned identity by this client id.
   AZURE_CLIENT_ID: identityClientId
 }
@@ -127,6 +136,18 @@ var appSettings = {
   LOG_ANALYTICS_WORKSPACE_ID: workspaceCustomerId
 }
 
+// Tuning settings, each from its own azd variable (main.bicep); an empty value is the code's default.
+var tuningSettings = {
+  VERIFY_DELAYS: tuning.VERIFY_DELAYS
+  VERIFY_DEADLINE_HOURS: tuning.VERIFY_DEADLINE_HOURS
+  REMINDER_HOURS: tuning.REMINDER_HOURS
+  ALERT_QUERY_PADDING_MINUTES: tuning.ALERT_QUERY_PADDING_MINUTES
+  AUDIT_POLL_OVERLAP_MINUTES: tuning.AUDIT_POLL_OVERLAP_MINUTES
+  ALERT_QUERY: tuning.ALERT_QUERY
+  MAX_PAYLOAD_BYTES: tuning.MAX_PAYLOAD_BYTES
+  WEBEX_SCIM_CANARY_USER_ID: tuning.WEBEX_SCIM_CANARY_USER_ID
+}
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225:Flex Consumption: instances are placed by the platform; work lost to a zone outage is redelivered (Event Grid retries for 24 h, queue messages reappear, the timer runs again).
   name: planName
@@ -165,8 +186,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     publicNetworkAccess: 'Enabled'
     keyVaultReferenceIdentity: identityId
     siteConfig: {
+      // No ftpsState: Flex Consumption lists it as deprecated and newer stamps reject it (ARM
+      // error 51021); basic publishing credentials are off below instead.
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
     }
     functionAppConfig: {
@@ -193,7 +215,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 
   resource settings 'config' = {
     name: 'appsettings'
-    properties: union(platformSettings, appSettings)
+    properties: union(platformSettings, appSettings, tuningSettings)
   }
 
   // azd deploys to Flex Consumption with Entra auth; basic (publishing) credentials stay off.

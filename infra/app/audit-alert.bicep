@@ -11,6 +11,9 @@ param workspaceId string
 
 param functionAppName string
 
+@description('Name of the HTTP function receiving alerts (functions/alerts.py): the webhook carries ITS key only.')
+param alertFunctionName string = 'monitor_alert'
+
 @description('Route of the HTTP function receiving alerts (functions/alerts.py).')
 param alertRoute string = 'alerts'
 
@@ -45,13 +48,17 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
-resource functionHost 'Microsoft.Web/sites/host@2024-04-01' existing = {
+resource alertFunction 'Microsoft.Web/sites/functions@2024-04-01' existing = {
   parent: functionApp
-  name: 'default'
+  name: alertFunctionName
 }
 
-// Action-group webhooks cannot send headers, so the function key rides in the URL (the function
-// is AuthLevel.FUNCTION). The key is read here at deployment and never leaves this resource.
+// Action-group webhooks cannot send headers, so a key rides in the URL (the function is
+// AuthLevel.FUNCTION). It is the alert function's OWN default key, not the host's: anyone with
+// Reader on the resource group can read an action group's webhook URL, and a function key opens
+// only that one endpoint (which re-queries the workspace and dedupes), never the other functions.
+// (A secure webhook with Entra auth would need an app registration with an app role, i.e. more
+// tenant rights than a subscription Owner has: docs/deploy.md.)
 resource remediatorGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: 'ag-remediator-${resourceToken}'
   location: 'Global'
@@ -62,7 +69,7 @@ resource remediatorGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
     webhookReceivers: [
       {
         name: 'remediator-alert-endpoint'
-        serviceUri: 'https://${functionApp.properties.defaultHostName}/api/${alertRoute}?code=${functionHost.listKeys().functionKeys.default}'
+        serviceUri: 'https://${functionApp.properties.defaultHostName}/api/${alertRoute}?code=${alertFunction.listKeys().default}'
         useCommonAlertSchema: true
         useAadAuth: false
       }

@@ -13,12 +13,16 @@ param appInsightsName string
 param workspaceName string
 param topicName string
 
+@description('The one Key Vault secret the app writes (rotated Webex refresh tokens); empty: none (static-token mode). It must exist before provisioning (docs/deploy.md): a role assignment needs its scope.')
+param rotatedSecretName string = ''
+
 // Built-in role definition ids (identical in every Azure subscription).
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // Key Vault Secrets Officer
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb' // Monitoring Metrics Publisher
   logAnalyticsReader: '73c42c96-874c-492b-b04d-ab87d138a893' // Log Analytics Reader
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7' // EventGrid Data Sender
@@ -30,6 +34,11 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
+}
+
+resource rotatedSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = if (!empty(rotatedSecretName)) {
+  parent: vault
+  name: empty(rotatedSecretName) ? 'unused' : rotatedSecretName
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -79,10 +88,21 @@ resource identityTable 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Reads the Webex secrets and writes rotated refresh tokens back.
+// Reads the Webex secrets (Key Vault references and the service-app secrets): read-only on the vault.
 resource identitySecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, identityPrincipalId, roles.keyVaultSecretsOfficer)
+  name: guid(vault.id, identityPrincipalId, roles.keyVaultSecretsUser)
   scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Writes rotated refresh tokens back as new versions of that one secret, and nothing else.
+resource identityRotatedSecret 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(rotatedSecretName)) {
+  name: guid(rotatedSecret.id, identityPrincipalId, roles.keyVaultSecretsOfficer)
+  scope: rotatedSecret
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
     principalId: identityPrincipalId
