@@ -4,9 +4,10 @@ OpenTelemetry when the app runs in Azure.
 The Functions host forwards Python log *messages* but not their attributes; custom dimensions need
 the OpenTelemetry path (``host.json`` ``telemetryMode: OpenTelemetry``, app setting
 ``PYTHON_ENABLE_OPENTELEMETRY=true`` — the setting the Python worker reads to stream OpenTelemetry
-logs, docs/deploy.md — and ``azure-monitor-opentelemetry`` configured here, in the worker). Application Insights has local authentication off in our template, so the exporter
-authenticates with the app's user-assigned managed identity (``AZURE_CLIENT_ID``). The distro is
-imported only when those settings say so: locally, in tests and in benchmarks nothing heavy loads.
+logs, docs/deploy.md — and ``azure-monitor-opentelemetry`` configured here, in the worker).
+Application Insights has local authentication off in our template, so the exporter authenticates
+with the app's user-assigned managed identity (``AZURE_CLIENT_ID``). The distro is imported only
+when those settings say so: locally, in tests and in benchmarks nothing heavy loads.
 A failure to set up telemetry is logged and never stops the app from starting.
 """
 

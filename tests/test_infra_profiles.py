@@ -119,7 +119,10 @@ class Parser:
                 node = ("get", node, ("lit", self.ident()), True)
             elif self.take("."):
                 name = self.ident()
-                node = ("call_member", node, name, self.args()) if self.peek("(") else ("get", node, ("lit", name), False)
+                if self.peek("("):
+                    node = ("call_member", node, name, self.args())
+                else:
+                    node = ("get", node, ("lit", name), False)
             elif self.take("[?"):
                 node = ("get", node, self.expr(), True)
                 self.expect("]")
@@ -263,7 +266,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 LAMBDA_FUNCTIONS = {"filter", "map"}
 
 
-def evaluate(node: Node, scope: Mapping[str, Any]) -> Any:  # noqa: C901 - one branch per node kind
+def evaluate(node: Node, scope: Mapping[str, Any]) -> Any:
     kind = node[0]
     if kind == "lit":
         return node[1]
@@ -379,8 +382,10 @@ def load_template(text: str) -> Template:
             cond = p.expr()
             p.expect(")")
         p.ws()
-        if m.group(1) == "module" or m.group(3).startswith("Microsoft.Authorization/roleAssignments") or (
-            m.group(3).startswith("Microsoft.Graph/appRoleAssignedTo")
+        if (
+            m.group(1) == "module"
+            or m.group(3).startswith("Microsoft.Authorization/roleAssignments")
+            or (m.group(3).startswith("Microsoft.Graph/appRoleAssignedTo"))
         ):
             t.blocks[m.group(2)] = (m.group(3), cond, p.expr())
     return t
@@ -481,9 +486,7 @@ def render(overrides: Mapping[str, Any], cloud: str = "AzureCloud") -> Rendered:
         "api": {"outputs": {"name": "func"}},
     }  # fmt: skip
     scope = scope_for(main, given, {**builtins, **resources, "resourceToken": token})
-    deployed = {
-        name for name, (_, cond, _) in main.blocks.items() if cond is None or evaluate(cond, scope)
-    }
+    deployed = {name for name, (_, cond, _) in main.blocks.items() if cond is None or evaluate(cond, scope)}
     module_params = {name: evaluate(dict(body[1])["params"], scope) for name, (_, _, body) in main.blocks.items()}
 
     api = read("app/api.bicep")
@@ -657,7 +660,7 @@ def test_the_app_reads_the_rendered_settings_of_every_profile(monkeypatch: pytes
     from shared.config import load_settings, storage_config
 
     for r in (render({}), render({}, cloud="AzureUSGovernment")):
-        env = {k: v for k, v in r.app_settings.items()}
+        env = dict(r.app_settings)
         env["TENANT_ID"] = TENANT
         settings = load_settings(env)
         assert settings.graph_base_url == r.app_settings["GRAPH_BASE_URL"]
@@ -747,9 +750,9 @@ def test_evaluator_subset() -> None:
 def test_profiles_see_a_broken_template(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Mutation: a copy of infra/ with a setting's condition inverted renders differently."""
     import shutil
+    import sys
 
-    import tests.test_infra_profiles as me
-
+    me = sys.modules[__name__]
     copy = tmp_path / "infra"
     shutil.copytree(INFRA, copy)
     api = copy / "app" / "api.bicep"
