@@ -148,6 +148,8 @@ class Parser:
             return self.string()
         if c == "[":
             self.pos += 1
+            if self.take("for "):
+                return self.for_expression()
             items: list[Node] = []
             while not self.take("]"):
                 items.append(self.expr())
@@ -158,7 +160,11 @@ class Parser:
             pairs: list[tuple[str, Node]] = []
             while not self.take("}"):
                 self.ws()
-                key = self.string_literal() if self.text[self.pos] == "'" else self.ident()
+                if re.match(r"resource\s+\w+\s+'", self.text[self.pos :]):
+                    self.pos += len("resource")
+                    pairs.append(("resource " + self.ident(), self.nested_resource()))
+                    continue
+                key = self.object_key() if self.text[self.pos] == "'" else self.ident()
                 self.expect(":")
                 pairs.append((key, self.expr()))
                 self.take(",")
@@ -192,6 +198,33 @@ class Parser:
         if self.peek("(") and self.text[self.pos] == "(":
             return ("call", name, self.args())
         return ("name", name)
+
+    def for_expression(self) -> Node:
+        """``[for x in items: body]`` / ``[for (x, i) in items: body]`` (the ``for`` already taken)."""
+        names = [self.ident()] if not self.take("(") else []
+        if not names:
+            while not self.take(")"):
+                names.append(self.ident())
+                self.take(",")
+        if self.ident() != "in":
+            raise BicepError("expected 'in'")
+        items = self.expr()
+        self.expect(":")
+        body = self.expr()
+        self.expect("]")
+        return ("for", names, items, body)
+
+    def nested_resource(self) -> Node:
+        """``resource name 'type' [existing] = {...}`` inside a resource body (``resource name`` taken)."""
+        rtype = self.string_literal()
+        existing = self.take("existing")
+        self.expect("=")
+        return ("resource", rtype, existing, self.expr())
+
+    def object_key(self) -> str:
+        """A quoted key; an interpolated one (``'${identityId}'``) is kept as ``${…}`` (not evaluated)."""
+        node = self.string()
+        return str(node[1]) if node[0] == "lit" else "${…}"
 
     def string_literal(self) -> str:
         node = self.string()
@@ -310,6 +343,12 @@ def evaluate(node: Node, scope: Mapping[str, Any]) -> Any:
         if name not in FUNCTIONS:
             raise BicepError(f"function {name}() is outside the evaluator's subset")
         return FUNCTIONS[name](*(evaluate(a, scope) for a in args))
+    if kind == "for":
+        names, body = node[1], node[3]
+        out = []
+        for i, item in enumerate(evaluate(node[2], scope)):
+            out.append(evaluate(body, {**scope, names[0]: item, **({names[1]: i} if len(names) > 1 else {})}))
+        return out
     if kind == "call_member":
         target = evaluate(node[1], scope)
         if node[2] == "listKeys":
