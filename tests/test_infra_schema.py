@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import inspect
 import re
 import typing
 from dataclasses import dataclass
@@ -36,7 +37,10 @@ SCHEMA: dict[str, tuple[str, str | None, str]] = {
     "Microsoft.Web/sites": ("azure.mgmt.web", None, "Site"),
     "Microsoft.Web/sites/config": ("azure.mgmt.web", None, "StringDictionary"),
     "Microsoft.Web/sites/basicPublishingCredentialsPolicies": (
-        "azure.mgmt.web", None, "CsmPublishingCredentialsPoliciesEntity"),  # fmt: skip
+        "azure.mgmt.web",
+        None,
+        "CsmPublishingCredentialsPoliciesEntity",
+    ),
     "Microsoft.Web/sites/functions": ("azure.mgmt.web", None, "FunctionEnvelope"),
     "Microsoft.Storage/storageAccounts": ("azure.mgmt.storage", None, "StorageAccountCreateParameters"),
     "Microsoft.Storage/storageAccounts/blobServices": ("azure.mgmt.storage", None, "BlobServiceProperties"),
@@ -55,7 +59,10 @@ SCHEMA: dict[str, tuple[str, str | None, str]] = {
     "Microsoft.EventGrid/topics": ("azure.mgmt.eventgrid", None, "Topic"),
     "Microsoft.EventGrid/topics/eventSubscriptions": ("azure.mgmt.eventgrid", None, "EventSubscription"),
     "Microsoft.Authorization/roleAssignments": (
-        "azure.mgmt.authorization", "v2022_04_01", "RoleAssignmentCreateParameters"),  # fmt: skip
+        "azure.mgmt.authorization",
+        "v2022_04_01",
+        "RoleAssignmentCreateParameters",
+    ),
     "Microsoft.ManagedIdentity/userAssignedIdentities": ("azure.mgmt.msi", "v2024_11_30", "Identity"),
 }
 EXACT_VERSION_PACKAGES = {"azure.mgmt.authorization", "azure.mgmt.applicationinsights"}
@@ -163,7 +170,8 @@ def _autorest_fields(cls: type, models: Any) -> dict[tuple[str, ...], Field]:
         model = getattr(models, inner, None)
         enum_name = re.search(rf":vartype {attr}: str or\s+~[\w.]+\.(\w+)", doc)
         enum_cls = getattr(models, enum_name.group(1), None) if enum_name else None
-        values = frozenset(e.value for e in enum_cls) if isinstance(enum_cls, type) and issubclass(enum_cls, enum.Enum) else None
+        is_enum = isinstance(enum_cls, type) and issubclass(enum_cls, enum.Enum)
+        values = frozenset(e.value for e in enum_cls) if is_enum else None  # type: ignore[union-attr]
         out[key] = Field(model if isinstance(model, type) else None, values, container)
     return out
 
@@ -171,7 +179,7 @@ def _autorest_fields(cls: type, models: Any) -> dict[tuple[str, ...], Field]:
 def _typespec_fields(cls: type, models: Any) -> dict[tuple[str, ...], Field]:
     out: dict[tuple[str, ...], Field] = {}
     for klass in reversed(cls.__mro__):
-        annotations = klass.__dict__.get("__annotations__", {})
+        annotations = inspect.get_annotations(klass)
         for attr, rf in klass.__dict__.items():
             if attr.startswith("_") or not hasattr(rf, "_rest_name_input"):
                 continue
@@ -221,12 +229,12 @@ def check_body(model: type, body: Node, models: Any, where: str, *, top: bool = 
         if (key,) in matches:
             problems.extend(_check_value(matches[(key,)], value, models, f"{where}.{key}"))
         elif value[0] == "object":  # a flattened autorest path: properties.x.y
-            problems.extend(_check_flattened(model, key, value, matches, models, f"{where}.{key}"))
+            problems.extend(_check_flattened(model, value, matches, models, f"{where}.{key}"))
     return problems
 
 
 def _check_flattened(
-    model: type, key: str, value: Node, matches: dict[tuple[str, ...], Field], models: Any, where: str
+    model: type, value: Node, matches: dict[tuple[str, ...], Field], models: Any, where: str
 ) -> list[str]:
     problems: list[str] = []
     for sub, sub_value in value[1]:
@@ -236,7 +244,7 @@ def _check_flattened(
         elif (sub,) in deeper:
             problems.extend(_check_value(deeper[(sub,)], sub_value, models, f"{where}.{sub}"))
         else:
-            problems.extend(_check_flattened(model, sub, sub_value, deeper, models, f"{where}.{sub}"))
+            problems.extend(_check_flattened(model, sub_value, deeper, models, f"{where}.{sub}"))
     return problems
 
 
@@ -248,10 +256,10 @@ def _check_value(f: Field, value: Node, models: Any, where: str) -> list[str]:
                                                                           f"{where}[{i}]")]  # fmt: skip
     if f.container == "dict":
         return []  # free-form keys (tags, app settings, user-assigned identities)
-    if kind == "lit" and f.enum_values is not None and isinstance(value[1], str) and value[1] not in f.enum_values:
-        # Azure compares enum values case-insensitively; the SDKs spell them one way.
-        if value[1].lower() not in {v.lower() for v in f.enum_values}:
-            return [f"{where}: {value[1]!r} is not one of {sorted(f.enum_values)}"]
+    # Azure compares enum values case-insensitively; the SDKs spell them one way.
+    known = {v.lower() for v in f.enum_values or ()}
+    if kind == "lit" and f.enum_values is not None and isinstance(value[1], str) and value[1].lower() not in known:
+        return [f"{where}: {value[1]!r} is not one of {sorted(f.enum_values)}"]
     if kind == "object" and f.model is not None:
         return check_body(f.model, value, models, where)
     return []
@@ -301,15 +309,27 @@ def test_every_declared_type_is_checked_or_named_unchecked() -> None:
         ("eventgrid-topic.bicep", "publicNetworkAccess: 'Enabled'", "publicNetworkAccess: 'Enable'", "'Enable'"),
         ("api.bicep", "minTlsVersion: '1.2'", "minTlsVersion: '1.2'\n      ftpState: 'Disabled'", "ftpState"),
         ("monitoring.bicep", "IngestionMode: 'LogAnalytics'", "IngestionMode: 'LogAnalytic'", "'LogAnalytic'"),
-        ("alerts.bicep", "timeAggregation: 'Total'\n          metricMeasureColumn",
-         "timeAggregation: 'Totals'\n          metricMeasureColumn", "'Totals'"),
+        (
+            "alerts.bicep",
+            "timeAggregation: 'Total'\n          metricMeasureColumn",
+            "timeAggregation: 'Totals'\n          metricMeasureColumn",
+            "'Totals'",
+        ),
         ("rbac.bicep", "principalType: 'ServicePrincipal'", "principalType: 'ServicePrincipals'", "ServicePrincipals"),
-        ("rbac.bicep", "'Microsoft.Authorization/roleAssignments@2022-04-01' = {",
-         "'Microsoft.Authorization/roleAssignments@2022-05-01' = {", "2022-05-01"),
-        ("keyvault.bicep", "'Microsoft.KeyVault/vaults@2023-07-01' = {", "'Microsoft.KeyVault/vaults@2099-01-01' = {",
-         "newer than the schema"),
+        (
+            "rbac.bicep",
+            "'Microsoft.Authorization/roleAssignments@2022-04-01' = {",
+            "'Microsoft.Authorization/roleAssignments@2022-05-01' = {",
+            "2022-05-01",
+        ),
+        (
+            "keyvault.bicep",
+            "'Microsoft.KeyVault/vaults@2023-07-01' = {",
+            "'Microsoft.KeyVault/vaults@2099-01-01' = {",
+            "newer than the schema",
+        ),
         ("eventgrid-subscription.bicep", "maxDeliveryAttempts: 30", "maxDeliveryAttempt: 30", "maxDeliveryAttempt"),
-    ],  # fmt: skip
+    ],
 )
 def test_schema_check_catches_a_broken_copy(tmp_path: Path, file: str, old: str, new: str, expected: str) -> None:
     import shutil
