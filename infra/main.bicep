@@ -346,7 +346,6 @@ module api 'app/api.bicep' = {
     deploymentContainerName: storage.outputs.deploymentContainerName
     incidentsTableName: storage.outputs.incidentsTableName
     appInsightsName: monitoring.outputs.appInsightsName
-    workspaceId: monitoring.outputs.workspaceId
     workspaceCustomerId: monitoring.outputs.workspaceCustomerId
     keyVaultUri: keyVault.outputs.uri
     maximumInstanceCount: maximumInstanceCount

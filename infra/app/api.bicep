@@ -18,7 +18,6 @@ param storageAccountName string
 param deploymentContainerName string
 param incidentsTableName string
 param appInsightsName string
-param workspaceId string
 
 @description('Log Analytics workspace (customer) id the alert endpoint re-queries.')
 param workspaceCustomerId string
@@ -30,12 +29,13 @@ param keyVaultUri string
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('Flex Consumption instance memory. 512 MB: the worker peaks at ~116 MB RSS over 21 health ticks and a whole incident lifecycle (bench/bench_tick_cost.py, docs/deploy.md "What it costs").')
 @allowed([
   512
   2048
   4096
 ])
-param instanceMemoryMB int = 2048
+param instanceMemoryMB int = 512
 
 param webexOrgId string
 param webexIdentityAppId string
@@ -234,19 +234,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-resource functionDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
-  name: 'function-logs-to-log-analytics'
-  scope: functionApp
-  properties: {
-    workspaceId: workspaceId
-    logs: [
-      {
-        category: 'FunctionAppLogs'
-        enabled: true
-      }
-    ]
-  }
-}
+// No FunctionAppLogs diagnostic setting: the same lines reach the same workspace through Application
+// Insights (AppTraces / AppRequests); a second copy would double the log ingestion a tenant pays for.
 
 output id string = functionApp.id
 output name string = functionApp.name
