@@ -217,6 +217,7 @@ param keyVaultPurgeProtection bool = false
 // ---------------------------------------------------------------------------------------------------
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tenantDiagnosticSettingName = 'webex-remediator-${resourceToken}'
 
 // Hosts the app talks to, per cloud (environment().name). Entra's login host comes from
 // environment() itself (api.bicep); Graph and the Log Analytics query API are not in environment().
@@ -452,7 +453,7 @@ module tenantDiagnostics 'app/tenant-diagnostics.bicep' = if (enableTenantDiagno
   name: 'tenant-diagnostics-${resourceToken}'
   scope: tenant()
   params: {
-    name: 'webex-remediator-${resourceToken}'
+    name: tenantDiagnosticSettingName
     workspaceId: monitoring.outputs.workspaceId
   }
 }
@@ -472,3 +473,6 @@ output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output AZURE_EVENTGRID_TOPIC_ENDPOINT string = topic.outputs.endpoint
 output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceCustomerId
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output LOG_ANALYTICS_WORKSPACE_RESOURCE_ID string = monitoring.outputs.workspaceId
+// Name for the optional tenant diagnostic setting (infra/scripts/tenant-diagnostics.sh; not created here by default).
+output TENANT_DIAGNOSTIC_SETTING_NAME string = tenantDiagnosticSettingName

@@ -670,19 +670,22 @@ def test_wiring_hook_gives_up_after_three_attempts(tmp_path: Path) -> None:
 
 def test_tenant_diagnostic_setting_script_is_one_arm_call_without_tenant_deployment(tmp_path: Path) -> None:
     log = tmp_path / "calls"
-    _fake_bin(tmp_path, "azd", 'echo "rg-webex"\n')
+    workspace = "/subscriptions/s/resourceGroups/rg-webex/providers/Microsoft.OperationalInsights/workspaces/log-x"
+    _fake_bin(
+        tmp_path,
+        "azd",
+        f'case "$*" in\n  *LOG_ANALYTICS_WORKSPACE_RESOURCE_ID) echo "{workspace}";;\n'
+        '  *TENANT_DIAGNOSTIC_SETTING_NAME) echo "webex-remediator-tok";;\n  *) exit 3;;\nesac\n',
+    )
     _fake_bin(
         tmp_path,
         "az",
-        f'echo "az $*" >> {log}\ncase "$*" in\n'
-        '  *"log-analytics workspace list"*) echo "/subscriptions/s/resourceGroups/rg-webex/providers/'
-        'Microsoft.OperationalInsights/workspaces/log-x";;\n'
-        '  *"cloud show"*) echo "https://management.usgovcloudapi.net/";;\nesac\n',
+        f'echo "az $*" >> {log}\ncase "$*" in\n  *"cloud show"*) echo "https://management.usgovcloudapi.net/";;\nesac\n',
     )
     assert _run(tmp_path, ["sh", "infra/scripts/tenant-diagnostics.sh", "create"]).returncode == 0
     assert _run(tmp_path, ["sh", "infra/scripts/tenant-diagnostics.sh", "delete"]).returncode == 0
     calls = [c for c in log.read_text().splitlines() if c.startswith("az rest")]
-    url = "https://management.usgovcloudapi.net/providers/microsoft.aadiam/diagnosticSettings/webex-remediator-rg-webex"
+    url = "https://management.usgovcloudapi.net/providers/microsoft.aadiam/diagnosticSettings/webex-remediator-tok"
     assert calls[0].startswith(f"az rest --method put --url {url}?api-version=2017-04-01 --body ")
     body = json.loads(calls[0].split(" --body ", 1)[1])
     assert body == {

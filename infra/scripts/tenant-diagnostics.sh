@@ -10,12 +10,12 @@
 # Contributor has. It is ONE ARM call at the tenant provider (no tenant-scope deployment), so it
 # needs no rights at "/" and no elevated access. `azd down` does not remove it: run `delete` before
 # `azd down` (or remove it in Entra admin center > Monitoring & health > Diagnostic settings).
-# Uses the Azure CLI (`az login` as that administrator) and the values azd stored for the environment.
+# Uses the Azure CLI (`az login` as that administrator) and the deployment outputs azd stored for the
+# environment (the workspace's resource id and the setting's name).
 set -eu
 action="${1:-create}"
-token_rg="$(azd env get-value AZURE_RESOURCE_GROUP)"
-workspace_id="$(az monitor log-analytics workspace list -g "$token_rg" --query '[0].id' -o tsv)"
-name="webex-remediator-$(echo "$token_rg" | tr -c 'A-Za-z0-9-\n' '-')"
+workspace_id="$(azd env get-value LOG_ANALYTICS_WORKSPACE_RESOURCE_ID)"
+name="$(azd env get-value TENANT_DIAGNOSTIC_SETTING_NAME)"
 arm="$(az cloud show --query endpoints.resourceManager -o tsv)"
 url="${arm%/}/providers/microsoft.aadiam/diagnosticSettings/${name}?api-version=2017-04-01"
 case "$action" in
