@@ -168,6 +168,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_222:Same as CKV_AZURE_221.
   // checkov:skip=CKV_AZURE_17:Event Grid and Azure Monitor action groups cannot present client certificates.
   // checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero per trigger; there is no fixed instance count to fail over between.
+  // checkov:skip=CKV_AZURE_78:FTP deployment is off through basicPublishingCredentialsPolicies 'ftp' (allow: false) below; siteConfig.ftpsState is deprecated on Flex Consumption and newer stamps reject it (ARM error 51021).
   // checkov:skip=CKV_AZURE_213:Every endpoint is key-guarded and Flex Consumption manages instance health; the app's own health is watched by the health-timer alert (alerts.bicep).
   name: name
   location: location
