@@ -1,9 +1,10 @@
 """Async clients for the storage account: the incidents table and the verification queue.
 
 Locally (Azurite, tests, demo) a connection string; in Azure the Functions host's identity-based
-connection (``AzureWebJobsStorage__accountName`` + managed identity) — the account has shared-key
-access turned off. The queue client encodes messages as base64 because that is what the Functions
-queue trigger expects by default (plain text fails every message, in production only).
+connection (``AzureWebJobsStorage__queueServiceUri`` / ``__tableServiceUri`` + managed identity) —
+the account has shared-key access turned off. The queue client encodes messages as base64 because
+that is what the Functions queue trigger expects by default (plain text fails every message, in
+production only).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 // Key Vault in RBAC mode for the Webex secrets. The app reads them through Key Vault references in
-// its app settings, and writes rotated Webex tokens back (Key Vault Secrets Officer, rbac.bicep).
+// its app settings (Key Vault Secrets User on the vault), and writes rotated Webex refresh tokens
+// back (Key Vault Secrets Officer on that one secret only, rbac.bicep).
 
 param name string
 param location string
