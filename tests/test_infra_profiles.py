@@ -300,61 +300,72 @@ LAMBDA_FUNCTIONS = {"filter", "map"}
 
 
 def evaluate(node: Node, scope: Mapping[str, Any]) -> Any:
-    kind = node[0]
-    if kind == "lit":
-        return node[1]
-    if kind == "interp":
-        return "".join(p if isinstance(p, str) else _to_text(evaluate(p, scope)) for p in node[1])
-    if kind == "name":
-        if node[1] not in scope:
-            raise BicepError(f"unknown name {node[1]}")
-        value = scope[node[1]]
-        return value() if callable(value) else value
-    if kind == "array":
-        return [evaluate(n, scope) for n in node[1]]
-    if kind == "object":
-        return {k: evaluate(v, scope) for k, v in node[1]}
-    if kind == "if":
-        return evaluate(node[2] if evaluate(node[1], scope) else node[3], scope)
-    if kind == "not":
-        return not evaluate(node[1], scope)
-    if kind == "neg":
-        return -evaluate(node[1], scope)
-    if kind == "op":
-        return _binary(node[1], node[2], node[3], scope)
-    if kind == "get":
-        target, key, safe = evaluate(node[1], scope), evaluate(node[2], scope), node[3]
-        try:
-            return target[key]
-        except (KeyError, IndexError, TypeError):
-            if safe:
-                return None
-            raise BicepError(f"no {key!r} in {str(target)[:80]}") from None
-    if kind == "call":
-        name, args = node[1], node[2]
-        if name in LAMBDA_FUNCTIONS:
-            items, fn = evaluate(args[0], scope), args[1]
-            if fn[0] != "lambda" or len(fn[1]) != 1:
-                raise BicepError(f"{name} needs a one-argument lambda")
-            results = [evaluate(fn[2], {**scope, fn[1][0]: item}) for item in items]
-            return results if name == "map" else [i for i, keep in zip(items, results, strict=True) if keep]
-        if name in scope and isinstance(scope[name], Callable):  # environment(), tenant(), …
-            return scope[name]()
-        if name not in FUNCTIONS:
-            raise BicepError(f"function {name}() is outside the evaluator's subset")
-        return FUNCTIONS[name](*(evaluate(a, scope) for a in args))
-    if kind == "for":
-        names, body = node[1], node[3]
-        out = []
-        for i, item in enumerate(evaluate(node[2], scope)):
-            out.append(evaluate(body, {**scope, names[0]: item, **({names[1]: i} if len(names) > 1 else {})}))
-        return out
-    if kind == "call_member":
-        target = evaluate(node[1], scope)
-        if node[2] == "listKeys":
-            return target["__keys__"]
-        raise BicepError(f"member function {node[2]}()")
-    raise BicepError(f"cannot evaluate {kind}")
+    """The value of one parsed expression; any node kind or function outside the subset raises."""
+    handler = _HANDLERS.get(node[0])
+    if handler is None:
+        raise BicepError(f"cannot evaluate {node[0]}")
+    return handler(node, scope)
+
+
+def _name(node: Node, scope: Mapping[str, Any]) -> Any:
+    if node[1] not in scope:
+        raise BicepError(f"unknown name {node[1]}")
+    value = scope[node[1]]
+    return value() if callable(value) else value
+
+
+def _get(node: Node, scope: Mapping[str, Any]) -> Any:
+    target, key, safe = evaluate(node[1], scope), evaluate(node[2], scope), node[3]
+    try:
+        return target[key]
+    except (KeyError, IndexError, TypeError):
+        if safe:
+            return None
+        raise BicepError(f"no {key!r} in {str(target)[:80]}") from None
+
+
+def _call(node: Node, scope: Mapping[str, Any]) -> Any:
+    name, args = node[1], node[2]
+    if name in LAMBDA_FUNCTIONS:
+        items, fn = evaluate(args[0], scope), args[1]
+        if fn[0] != "lambda" or len(fn[1]) != 1:
+            raise BicepError(f"{name} needs a one-argument lambda")
+        results = [evaluate(fn[2], {**scope, fn[1][0]: item}) for item in items]
+        return results if name == "map" else [i for i, keep in zip(items, results, strict=True) if keep]
+    if name in scope and callable(scope[name]) and name not in FUNCTIONS:  # environment(), tenant()
+        return scope[name]()
+    if name not in FUNCTIONS:
+        raise BicepError(f"function {name}() is outside the evaluator's subset")
+    return FUNCTIONS[name](*(evaluate(a, scope) for a in args))
+
+
+def _for(node: Node, scope: Mapping[str, Any]) -> Any:
+    names, body = node[1], node[3]
+    out = []
+    for i, item in enumerate(evaluate(node[2], scope)):
+        out.append(evaluate(body, {**scope, names[0]: item, **({names[1]: i} if len(names) > 1 else {})}))
+    return out
+
+
+def _member(node: Node, scope: Mapping[str, Any]) -> Any:
+    raise BicepError(f"member function {node[2]}() is outside the evaluator's subset (listKeys needs Azure)")
+
+
+_HANDLERS: dict[str, Callable[[Node, Mapping[str, Any]], Any]] = {
+    "lit": lambda node, scope: node[1],
+    "interp": lambda node, scope: "".join(p if isinstance(p, str) else _to_text(evaluate(p, scope)) for p in node[1]),
+    "name": _name,
+    "array": lambda node, scope: [evaluate(n, scope) for n in node[1]],
+    "object": lambda node, scope: {k: evaluate(v, scope) for k, v in node[1]},
+    "if": lambda node, scope: evaluate(node[2] if evaluate(node[1], scope) else node[3], scope),
+    "not": lambda node, scope: not evaluate(node[1], scope),
+    "neg": lambda node, scope: -evaluate(node[1], scope),
+    "op": lambda node, scope: _binary(node[1], node[2], node[3], scope),
+    "get": _get,
+    "call": _call,
+    "for": _for,
+    "call_member": _member,
+}
 
 
 def _to_text(v: Any) -> str:
@@ -500,6 +511,26 @@ def azd_defaults() -> dict[str, Any]:
     return out
 
 
+TOKEN = "tok"
+"""Stands in for ``uniqueString(…)``, which only ARM computes."""
+
+MODULE_OUTPUTS = {
+    # Outputs of the modules main.bicep wires together: values only a deployment knows.
+    "rg": {"name": "rg-webex"},
+    "identity": {"outputs": {"principalId": "PRINCIPAL", "clientId": "CLIENT", "id": "/id"}},
+    "monitoring": {"outputs": {"workspaceCustomerId": WORKSPACE, "workspaceId": "WORKSPACEID",
+                               "appInsightsName": "APPINSIGHTSNAME", "workspaceName": "WORKSPACENAME",
+                               "appInsightsId": "APPINSIGHTSID"}},
+    "storage": {"outputs": {"name": f"st{TOKEN}", "deploymentContainerName": "deployment-package",
+                            "incidentsTableName": "incidents", "deadLetterContainerName": "eventgrid-deadletter",
+                            "poisonQueueName": "webex-verify-poison", "intakePoisonQueueName": "webex-intake-poison",
+                            "queueEndpoint": "Q", "tableEndpoint": "T"}},
+    "keyVault": {"outputs": {"name": f"kv-{TOKEN}", "uri": f"https://kv-{TOKEN}.vault.example/"}},
+    "topic": {"outputs": {"name": "topic", "id": "/topic"}},
+    "api": {"outputs": {"name": "func"}},
+}  # fmt: skip
+
+
 def render(overrides: Mapping[str, Any], cloud: str = "AzureCloud") -> Rendered:
     env = CLOUDS[cloud]
     builtins = {
@@ -510,55 +541,44 @@ def render(overrides: Mapping[str, Any], cloud: str = "AzureCloud") -> Rendered:
     given = {**azd_defaults(), "environmentName": "webex", "location": "westeurope", "webexOrgId": "org-1",
              "principalId": "DEPLOYER"}  # fmt: skip
     given.update(overrides)
-    token = "tok"
-    resources = {
-        "rg": {"name": "rg-webex"},
-        "identity": {"outputs": {"principalId": "PRINCIPAL", "clientId": "CLIENT", "id": "/id"}},
-        "monitoring": {"outputs": {"workspaceCustomerId": WORKSPACE, **{k: k.upper() for k in (
-            "workspaceId", "appInsightsName", "workspaceName", "appInsightsId")}}},
-        "storage": {"outputs": {"name": f"st{token}", "deploymentContainerName": "deployment-package",
-                                "incidentsTableName": "incidents", "deadLetterContainerName": "eventgrid-deadletter",
-                                "poisonQueueName": "webex-verify-poison",
-                                "intakePoisonQueueName": "webex-intake-poison"}},
-        "keyVault": {"outputs": {"name": f"kv-{token}", "uri": f"https://kv-{token}.vault.example/"}},
-        "topic": {"outputs": {"name": "topic", "id": "/topic"}},
-        "api": {"outputs": {"name": "func"}},
-    }  # fmt: skip
-    scope = scope_for(main, given, {**builtins, **resources, "resourceToken": token})
+    scope = scope_for(main, given, {**builtins, **MODULE_OUTPUTS, "resourceToken": TOKEN})
     deployed = {name for name, (_, cond, _) in main.blocks.items() if cond is None or evaluate(cond, scope)}
     module_params = {name: evaluate(dict(body[1])["params"], scope) for name, (_, _, body) in main.blocks.items()}
 
     api = read("app/api.bicep")
-    endpoints = {s: f"https://st{token}.{s}.{env['storage']}/" for s in ("blob", "queue", "table")}
+    endpoints = {s: f"https://st{TOKEN}.{s}.{env['storage']}/" for s in ("blob", "queue", "table")}
     api_scope = scope_for(api, module_params["api"], {
         **builtins,
-        "storage": {"name": f"st{token}", "properties": {"primaryEndpoints": endpoints}},
+        "storage": {"name": f"st{TOKEN}", "properties": {"primaryEndpoints": endpoints}},
         "appInsights": {"properties": {"ConnectionString": "APPINSIGHTS-CONNECTION-STRING"}},
     })  # fmt: skip
     settings = evaluate(parse("union(platformSettings, appSettings, tuningSettings)"), api_scope)
+    graph_roles = _graph_app_roles(module_params["graphPermissions"]) if "graphPermissions" in deployed else set()
+    return Rendered(settings, _role_assignments(module_params["rbac"]), graph_roles, deployed)
 
+
+def _role_assignments(params: Mapping[str, Any]) -> set[tuple[str, str, str]]:
+    """(scope symbol, role id, principal) of every role assignment rbac.bicep deploys with ``params``."""
     rbac = read("app/rbac.bicep")
-    rbac_scope = scope_for(rbac, module_params["rbac"], {
-        "storage": {"id": "storage"}, "vault": {"id": "vault"}, "appInsights": {"id": "appInsights"},
-        "workspace": {"id": "workspace"}, "topic": {"id": "topic"}, "rotatedSecret": {"id": "rotatedSecret"},
-    })  # fmt: skip
+    scopes = ("storage", "vault", "appInsights", "workspace", "topic", "rotatedSecret")
+    rbac_scope = scope_for(rbac, params, {name: {"id": name} for name in scopes})
     assignments = set()
     for _, cond, body in rbac.blocks.values():
         if cond is not None and not evaluate(cond, rbac_scope):
             continue
-        scope_sym = dict(body[1])["scope"][1]
         props = evaluate(dict(body[1])["properties"], rbac_scope)
-        role = props["roleDefinitionId"].rsplit("/", 1)[1]
-        assignments.add((scope_sym, role, props["principalId"]))
+        assignments.add((dict(body[1])["scope"][1], props["roleDefinitionId"].rsplit("/", 1)[1], props["principalId"]))
+    return assignments
 
-    graph_roles: set[str] = set()
-    if "graphPermissions" in deployed:
-        graph = read("app/graph-permissions.bicep")
-        graph_scope = scope_for(graph, module_params["graphPermissions"], {"graph": {"id": "GRAPH"}})
-        for _, cond, body in graph.blocks.values():
-            if cond is None or evaluate(cond, graph_scope):
-                graph_roles.add(evaluate(dict(body[1])["appRoleId"], graph_scope))
-    return Rendered(settings, assignments, graph_roles, deployed)
+
+def _graph_app_roles(params: Mapping[str, Any]) -> set[str]:
+    graph = read("app/graph-permissions.bicep")
+    graph_scope = scope_for(graph, params, {"graph": {"id": "GRAPH"}})
+    return {
+        evaluate(dict(body[1])["appRoleId"], graph_scope)
+        for _, cond, body in graph.blocks.values()
+        if cond is None or evaluate(cond, graph_scope)
+    }
 
 
 ROLE = {  # built-in role ids (tests/test_infra_checks.py AZURE_ROLE_TABLE names their source)
