@@ -506,16 +506,44 @@ makes the *worker* call ``configure_azure_monitor``, which this app does itself,
 identity). docs/deploy.md, "OpenTelemetry switch"."""
 
 
+def otel_problems(root: Path = INFRA) -> list[str]:
+    """The rendered app settings turn on what the worker reads and what shared/telemetry.py reads."""
+    import tests.test_infra_profiles as profiles
+    from shared import telemetry
+
+    saved = profiles.INFRA
+    profiles.INFRA = root
+    try:
+        settings = render({}).app_settings
+    finally:
+        profiles.INFRA = saved
+    problems = []
+    if settings.get(WORKER_OTEL_SETTING) != "true":
+        problems.append(f"{WORKER_OTEL_SETTING} is not 'true'")
+    if "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY" in settings:
+        problems.append("PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY set: the worker would configure a second exporter")
+    if not telemetry.otel_enabled(settings):
+        problems.append("shared/telemetry.py does not start its exporter under the deployed settings")
+    return problems
+
+
 def test_the_template_sets_what_the_worker_and_the_app_read() -> None:
     from shared import telemetry
 
-    settings = render({}).app_settings
-    assert settings[WORKER_OTEL_SETTING] == "true"
-    assert "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY" not in settings, "the worker would configure a second exporter"
-    assert telemetry.otel_enabled(settings), "the app starts its exporter under the deployed settings"
-    assert not telemetry.otel_enabled({**settings, WORKER_OTEL_SETTING: "false"})
+    assert otel_problems() == []
+    assert not telemetry.otel_enabled({**render({}).app_settings, WORKER_OTEL_SETTING: "false"})
     host = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
     assert host["telemetryMode"] == "OpenTelemetry"
+
+
+def test_otel_check_catches_the_other_setting(tmp_path: Path) -> None:
+    copy = _broken_copy(
+        tmp_path,
+        "app/api.bicep",
+        "PYTHON_ENABLE_OPENTELEMETRY: 'true'",
+        "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'",
+    )
+    assert len(otel_problems(copy)) == 3
 
 
 def test_no_second_exporter_when_the_worker_configured_one(monkeypatch: pytest.MonkeyPatch) -> None:
