@@ -672,6 +672,7 @@ def test_profile_every_feature_on_after_wiring() -> None:
         "notifyWebhookUrl": "https://itsm.example/hook", "enableEmail": True, "mailSender": "alerts@contoso.example",
         "mailTo": "a@contoso.example; b@contoso.example,", "enableAutoRestore": True, "enablePreventionNotes": True,
         "verifyDelays": "30,60", "alertQuery": "AuditLogs | take 1", "webexScimCanaryUserId": "canary-1",
+        "enableTenantDiagnosticSetting": True,
     })  # fmt: skip
     s = r.app_settings
     assert s["WEBEX_ACCESS_TOKEN"] == "", "service-app mode: no static-token reference"
@@ -687,7 +688,7 @@ def test_profile_every_feature_on_after_wiring() -> None:
         "30,60", "AuditLogs | take 1", "canary-1")  # fmt: skip
     # Secrets User on the vault; Secrets Officer only on the secret the app rotates; no deployer grants.
     assert r.role_assignments == IDENTITY_ROLES | {("rotatedSecret", ROLE["secrets_officer"], "PRINCIPAL")}
-    assert {"eventSubscription", "auditAlert", "graphPermissions"} <= r.modules
+    assert {"eventSubscription", "auditAlert", "graphPermissions", "tenantDiagnostics"} <= r.modules
     assert r.graph_app_roles == set(APP_ROLE.values())
 
 
