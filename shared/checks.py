@@ -91,7 +91,7 @@ async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
         if not app.app_id and app.key == svc.settings.catalogue.identity.key:
             resolved = await resolve_identity_app(svc)
             if resolved.app is None:
-                verdict = "ambiguous" if resolved.how == "ambiguous" else "not_configured"
+                verdict = "ambiguous" if resolved.how in ("ambiguous", "unverified") else "not_configured"
                 return done(verdict, f"{app.display_name}: {resolved.evidence}")
             app, how = resolved.app, f" [{resolved.evidence}]"
             found = [resolved.present] if resolved.present is not None else None

@@ -51,6 +51,15 @@ class Services:
         self._lock = asyncio.Lock()
         self.extras: dict[str, Any] = {}
 
+    @property
+    def tenant_guid(self) -> str | None:
+        """The tenant's GUID (lower-case): ``TENANT_ID`` itself, or the GUID its domain resolved to
+        at start-up (:func:`shared.tenant.resolve_tenant`); ``None`` if neither is known."""
+        from shared.catalogue import is_guid
+
+        tenant = self.settings.tenant_id
+        return tenant.lower() if is_guid(tenant) else None
+
     async def ready(self) -> Services:
         """Create the table and queue once per process (cheap if they exist)."""
         if not self._ready:
