@@ -44,6 +44,12 @@ class CheckResult:
     notes: str | None = None  # the service principal's notes, read in the same call (shared.prevention)
     app_id: str | None = None  # the appId checked (the Identity app's may be found by name, not configured)
 
+    def __post_init__(self) -> None:
+        from shared.redaction import redact
+
+        # Evidence quotes upstream answers (Graph, Webex): shown by ``check``, in notices and logs.
+        object.__setattr__(self, "evidence", redact(self.evidence))
+
     @property
     def ok(self) -> bool:
         return self.verdict in OK_VERDICTS

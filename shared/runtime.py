@@ -36,6 +36,7 @@ class Services:
         from shared.logsafety import install
 
         install()  # before any client exists: URLs with secrets in their query never reach a log line
+        _remember_secrets(settings)
         self.settings = settings
         self.storage = storage
         self.worker_id = f"{os.getpid()}-{id(self):x}"
@@ -160,6 +161,17 @@ class Services:
         self._intake = None
         self._checkpoints = None
         self._ready = False
+
+
+def _remember_secrets(settings: Settings) -> None:
+    """The configured secrets are redacted wherever upstream text is shown (shared.redaction)."""
+    from shared.redaction import remember_secret
+
+    for secret in (settings.webex_client_secret, settings.webex_refresh_token, settings.webex_access_token,
+                   settings.webex_bot_token, settings.notify_webhook_secret):  # fmt: skip
+        if secret is not None:
+            remember_secret(secret.get_secret_value())
+    remember_secret(os.environ.get("AZURE_CLIENT_SECRET"))
 
 
 _services: dict[int, Services] = {}

@@ -157,15 +157,22 @@ class SimulatorControl:
 
     # -------------------------------------------------------------- Webex service app and Key Vault
     async def webex_tokens(
-        self, *, access_lifetime: int | None = None, refresh_lifetime: int | None = None, rotate: bool | None = None
+        self,
+        *,
+        access_lifetime: int | None = None,
+        refresh_lifetime: int | None = None,
+        rotate: bool | None = None,
+        echo_form: bool | None = None,
     ) -> dict[str, Any]:
-        """Token lifetimes (seconds, on the simulator clock) and refresh-token rotation."""
+        """Token lifetimes (seconds, on the simulator clock), refresh-token rotation, and
+        ``echo_form``: refusals echo the form received (a hostile endpoint)."""
         body = {
             k: v
             for k, v in (
                 ("access_lifetime", access_lifetime),
                 ("refresh_lifetime", refresh_lifetime),
                 ("rotate", rotate),
+                ("echo_form", echo_form),
             )
             if v is not None
         }

@@ -181,7 +181,8 @@ async def advance_clock(request: web.Request, state: SimState, data: dict[str, A
 
 
 async def webex_tokens(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
-    """Change the Webex token endpoint's behaviour: lifetimes (seconds) and refresh-token rotation."""
+    """Change the Webex token endpoint's behaviour: lifetimes (seconds), refresh-token rotation,
+    and ``echo_form`` (refusals echo the form received, secrets included)."""
     policy = state.webex_policy
     for name in ("access_lifetime", "refresh_lifetime"):
         if name in data:
@@ -189,10 +190,11 @@ async def webex_tokens(request: web.Request, state: SimState, data: dict[str, An
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise BadInput(f"{name} must be a positive integer (seconds)")
             setattr(policy, name, value)
-    if "rotate" in data:
-        if not isinstance(data["rotate"], bool):
-            raise BadInput("rotate must be a boolean")
-        policy.rotate = data["rotate"]
+    for flag in ("rotate", "echo_form"):
+        if flag in data:
+            if not isinstance(data[flag], bool):
+                raise BadInput(f"{flag} must be a boolean")
+            setattr(policy, flag, data[flag])
     return dict(state.snapshot()["webex_tokens"])
 
 

@@ -89,6 +89,9 @@ class WebexTokenPolicy:
     access_lifetime: int = 14 * 24 * 3600
     refresh_lifetime: int = 90 * 24 * 3600
     rotate: bool = False
+    echo_form: bool = False
+    """A hostile or broken token endpoint: its refusals echo the form they received (client
+    secret and refresh token included) in the error message and ``error_description``."""
 
 
 @dataclass(slots=True)
@@ -699,6 +702,7 @@ class SimState:
                     "access_lifetime": self.webex_policy.access_lifetime,
                     "refresh_lifetime": self.webex_policy.refresh_lifetime,
                     "rotate": self.webex_policy.rotate,
+                    "echo_form": self.webex_policy.echo_form,
                 },
                 "refresh_tokens": len(self.webex_refresh_tokens),
                 "access_tokens": len(self.webex_access_tokens),
