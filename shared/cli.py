@@ -115,8 +115,16 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from shared.runtime import Services
 
     async def go() -> int:
+        from shared.errors import TransientError
+
         svc = Services(settings, storage)
         svc.extras["quiet"] = True  # a person looking: report, do not notify the admins
+        try:
+            await svc.resolve_tenant()
+        except (ConfigError, TransientError) as exc:
+            await svc.aclose()
+            print(f"check: {exc}", file=err)
+            return 2
         try:
             report = await run_checks(svc)
         finally:

@@ -51,6 +51,7 @@ class Services:
         self._ready = False
         self._lock = asyncio.Lock()
         self.extras: dict[str, Any] = {}
+        self.tenant_domain: str | None = None  # TENANT_ID as configured, when it was a domain
 
     @property
     def tenant_guid(self) -> str | None:
@@ -60,6 +61,18 @@ class Services:
 
         tenant = self.settings.tenant_id
         return tenant.lower() if is_guid(tenant) else None
+
+    async def resolve_tenant(self) -> Services:
+        """A ``TENANT_ID`` given as a domain becomes its GUID (:mod:`shared.tenant_id`) before any
+        record is compared with it; ConfigError when the domain does not resolve."""
+        from shared.catalogue import is_guid
+
+        if not is_guid(self.settings.tenant_id):
+            from shared.tenant_id import resolve_tenant
+
+            self.tenant_domain = self.settings.tenant_id
+            self.settings = await resolve_tenant(self.settings, await self.http())
+        return self
 
     async def ready(self) -> Services:
         """Create the table and queue once per process (cheap if they exist)."""
@@ -186,6 +199,7 @@ async def get_services(*, ready: bool = True) -> Services:
     svc = _services.get(loop_id)
     if svc is None:
         svc = Services(get_settings(), storage_config())
+        await svc.resolve_tenant()  # before it is shared: every caller sees the tenant GUID
         _services[loop_id] = svc
     return await svc.ready() if ready else svc
 

@@ -42,6 +42,7 @@ class SimConfig:
     """Identities the simulated tenant and org are built from (``/_sim/reset`` may override any)."""
 
     tenant_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    tenant_domain: str = "contoso.onmicrosoft.com"  # the tenant's initial domain (OpenID configuration)
     client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     client_secret: str = field(default_factory=lambda: "sim~" + secrets.token_urlsafe(24))
     workspace_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -58,6 +59,7 @@ class SimConfig:
 
     OVERRIDABLE = (
         "tenant_id",
+        "tenant_domain",
         "client_id",
         "client_secret",
         "workspace_id",
@@ -680,6 +682,7 @@ class SimState:
         return {
             "config": {
                 "tenant_id": self.config.tenant_id,
+                "tenant_domain": self.config.tenant_domain,
                 "org_id": self.config.org_id,
                 "workspace_id": self.config.workspace_id,
                 "identity_app_id": self.config.identity_app_id,
