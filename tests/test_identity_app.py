@@ -296,3 +296,24 @@ async def test_first_discovery_pins_an_app_the_integration_created(sim: Any, mon
     assert (await _remembered())["app_id"] == real["appId"].lower()
     owners = await sim.requests(path=r"/servicePrincipals/[0-9a-fA-F-]{36}/owners$", method="GET")
     assert owners, "the owners were read before pinning"
+
+
+async def test_deleting_a_lookalike_opens_no_incident_once_pinned(
+    sim: Any, monkeypatch: pytest.MonkeyPatch, app_functions: dict[str, Any]
+) -> None:
+    """A user who registers and deletes look-alikes cannot make the admins chase a deleted
+    "Identity app": records about another appId than the pinned one are not the Identity app."""
+    from shared.health import run_health_check
+    from tests.helpers import eventgrid_event, run_intake
+
+    await _unset_identity_app_id(monkeypatch)
+    assert _verdict((await run_health_check(await _svc())).report).verdict == "healthy"
+    fake = await sim.add_service_principal("Cisco Webex Identity")
+    (record,) = await sim.delete("identity", actor="mallory@contoso.example", sp_id=fake["id"])
+    await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(record))
+    await run_intake(app_functions)
+    assert await incidents() == []
+    real = await sim.delete("identity", actor="mallory@contoso.example")
+    await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(real[0]))
+    await run_intake(app_functions)
+    assert [i.kind for i in await incidents()] == ["identity_app_deleted"], "the control: the pinned app's deletion"
