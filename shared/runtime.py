@@ -184,7 +184,6 @@ def _remember_secrets(settings: Settings) -> None:
                    settings.webex_bot_token, settings.notify_webhook_secret):  # fmt: skip
         if secret is not None:
             remember_secret(secret.get_secret_value())
-    remember_secret(os.environ.get("AZURE_CLIENT_SECRET"))
 
 
 _services: dict[int, Services] = {}
