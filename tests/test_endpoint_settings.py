@@ -24,6 +24,7 @@ USERINFO = [
     ("WEBEX_IDENTITY_BASE", "https://identity-b-us.webex.com@evil.example"),
     ("NOTIFY_WEBHOOK_URL", "https://hooks.example@evil.example/in"),
     ("WEBEX_KEY_VAULT_URL", "https://kv.vault.azure.net@evil.example"),
+    ("TEAMS_WEBHOOK_URL", "https://prod.westeurope.logic.azure.com@evil.example/workflows/1?sig=x"),
 ]
 
 
