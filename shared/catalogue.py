@@ -80,11 +80,12 @@ class Catalogue:
         return self._by_id.get(app_id.strip().lower())
 
     def by_display_name(self, name: str | None) -> WebexApp | None:
-        """Exact (case-insensitive, trimmed) name match — used only for the per-tenant Identity app,
-        and only when its appId is not configured. The integration is matched by appId alone."""
+        """Exact name match, code point for code point (no trimming, no case folding: U+017F "ſ" or
+        U+3000 padding make another name) — used only for the per-tenant Identity app, and only when
+        its appId is not configured. The integration is matched by appId alone."""
         if not name or self.identity.app_id:
             return None
-        if name.strip().casefold() == IDENTITY_APP_NAME.casefold():
+        if name == IDENTITY_APP_NAME:
             return self.identity
         return None
 

@@ -44,6 +44,12 @@ class CheckResult:
     notes: str | None = None  # the service principal's notes, read in the same call (shared.prevention)
     app_id: str | None = None  # the appId checked (the Identity app's may be found by name, not configured)
 
+    def __post_init__(self) -> None:
+        from shared.redaction import redact
+
+        # Evidence quotes upstream answers (Graph, Webex): shown by ``check``, in notices and logs.
+        object.__setattr__(self, "evidence", redact(self.evidence))
+
     @property
     def ok(self) -> bool:
         return self.verdict in OK_VERDICTS
@@ -91,7 +97,7 @@ async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
         if not app.app_id and app.key == svc.settings.catalogue.identity.key:
             resolved = await resolve_identity_app(svc)
             if resolved.app is None:
-                verdict = "ambiguous" if resolved.how == "ambiguous" else "not_configured"
+                verdict = "ambiguous" if resolved.how in ("ambiguous", "unverified") else "not_configured"
                 return done(verdict, f"{app.display_name}: {resolved.evidence}")
             app, how = resolved.app, f" [{resolved.evidence}]"
             found = [resolved.present] if resolved.present is not None else None

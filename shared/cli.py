@@ -24,13 +24,27 @@ def _offline_tenant() -> str:
     return tenant.lower() if is_valid_tenant(tenant) else "common"
 
 
+def _offline_login_base(command: str, err: TextIO) -> str | None:
+    from shared.config import login_base_from
+    from shared.errors import ConfigError
+
+    try:
+        return login_base_from(os.environ)
+    except ConfigError as exc:
+        print(f"{command}: {exc}", file=err)
+        return None
+
+
 def cmd_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from shared.classify_cli import run_classify
 
+    login_base = _offline_login_base("classify", err)
+    if login_base is None:
+        return 2
     return run_classify(
         args.file,
         tenant_id=_offline_tenant(),
-        login_base=os.environ.get("ENTRA_LOGIN_BASE", "https://login.microsoftonline.com"),
+        login_base=login_base,
         identity_app_id=os.environ.get("WEBEX_IDENTITY_APP_ID") or None,
         out=out,
         err=err,
@@ -54,6 +68,9 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"render: {args.file}: {exc}", file=err)
         return 2
     identity = os.environ.get("WEBEX_IDENTITY_APP_ID") or None
+    login_base = _offline_login_base("render", err)
+    if login_base is None:
+        return 2
     try:
         catalogue = Catalogue(identity)
     except ValueError as exc:
@@ -70,7 +87,7 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             action=c.action,
             app=c.app,
             detected_at=clock.now(),
-            login_base=os.environ.get("ENTRA_LOGIN_BASE", "https://login.microsoftonline.com"),
+            login_base=login_base,
             record=record,
             detected_by=(str(record.source),),
         )
@@ -98,8 +115,16 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from shared.runtime import Services
 
     async def go() -> int:
+        from shared.errors import TransientError
+
         svc = Services(settings, storage)
         svc.extras["quiet"] = True  # a person looking: report, do not notify the admins
+        try:
+            await svc.resolve_tenant()
+        except (ConfigError, TransientError) as exc:
+            await svc.aclose()
+            print(f"check: {exc}", file=err)
+            return 2
         try:
             report = await run_checks(svc)
         finally:

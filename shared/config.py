@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -53,7 +54,62 @@ def _https_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.netloc:
         raise ValueError("must be an https:// URL")
+    if "@" in parts.netloc or parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry a user name or password (user@host): the request would go to another host")
+    if any(ord(c) < 0x21 or c == "\\" for c in value):
+        raise ValueError("must not contain spaces, control characters or backslashes")
     return value.rstrip("/")
+
+
+# The hosts each cloud serves these APIs from (public, US Government incl. DoD, China; Webex and
+# its FedRAMP cloud). Anything else needs ALLOW_CUSTOM_ENDPOINTS=true (the simulator, a proxy):
+# these URLs receive the app's Graph/Log Analytics tokens and the Webex client secret and refresh
+# token, and the login base is put in every consent button.
+KNOWN_ENDPOINT_HOSTS: dict[str, frozenset[str]] = {
+    "GRAPH_BASE_URL": frozenset(
+        {"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"}
+    ),
+    "ENTRA_LOGIN_BASE": frozenset(
+        {
+            "login.microsoftonline.com",
+            "login.microsoftonline.us",
+            "login.chinacloudapi.cn",
+            "login.partner.microsoftonline.cn",
+        }
+    ),
+    "LOG_ANALYTICS_ENDPOINT": frozenset(
+        {"api.loganalytics.io", "api.loganalytics.azure.com", "api.loganalytics.us", "api.loganalytics.azure.cn"}
+    ),
+    "WEBEX_API_BASE": frozenset({"webexapis.com", "api-usgov.webex.com"}),
+    "WEBEX_IDENTITY_BASE": frozenset({"identity.webex.com", "identity-b-us.webex.com"}),
+}
+_WEBEX_IDENTITY_HOST = re.compile(r"identity(?:-[a-z0-9]{1,10}){0,3}\.webex\.com")
+"""Control Hub's identity service has a host per region (``identity-b-us.webex.com`` …): any
+``identity…`` host directly under webex.com is Cisco's."""
+_ENDPOINT_FIELDS = {
+    "GRAPH_BASE_URL": "graph_base_url",
+    "ENTRA_LOGIN_BASE": "entra_login_base",
+    "LOG_ANALYTICS_ENDPOINT": "log_analytics_endpoint",
+    "WEBEX_API_BASE": "webex_api_base",
+    "WEBEX_IDENTITY_BASE": "webex_identity_base",
+}
+
+
+def unknown_endpoint(setting: str, url: str) -> str | None:
+    """Why ``url`` is not a known endpoint for ``setting`` (``None``: it is): host not in
+    :data:`KNOWN_ENDPOINT_HOSTS`, or a port other than 443."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    known = KNOWN_ENDPOINT_HOSTS[setting]
+    regional = setting == "WEBEX_IDENTITY_BASE" and _WEBEX_IDENTITY_HOST.fullmatch(host) is not None
+    if host not in known and not regional:
+        return (
+            f"{host or 'no host'} is not a known host for it ({', '.join(sorted(known))}); "
+            "set ALLOW_CUSTOM_ENDPOINTS=true to use another one"
+        )
+    if parts.port not in (None, 443):
+        return f"port {parts.port} is not the API's; set ALLOW_CUSTOM_ENDPOINTS=true to use another one"
+    return None
 
 
 class Settings(BaseModel):
@@ -104,6 +160,8 @@ class Settings(BaseModel):
     max_payload_bytes: Annotated[int, Field(alias="MAX_PAYLOAD_BYTES", ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     auto_restore: Annotated[bool, Field(alias="AUTO_RESTORE")] = False
     prevention_notes: Annotated[bool, Field(alias="PREVENTION_NOTES")] = False
+    allow_custom_endpoints: Annotated[bool, Field(alias="ALLOW_CUSTOM_ENDPOINTS")] = False
+    """Base URLs outside :data:`KNOWN_ENDPOINT_HOSTS` are refused unless this is ``true``."""
 
     unresolved_references: tuple[str, ...] = ()
     """Setting names whose value was an unresolved Key Vault reference, read as unset (no alias: no
@@ -155,6 +213,17 @@ class Settings(BaseModel):
     @classmethod
     def _url(cls, v: str) -> str:
         return _https_url(v.strip())
+
+    @model_validator(mode="after")
+    def _known_endpoints(self) -> Settings:
+        """Each API base URL on a known host of its cloud, unless ALLOW_CUSTOM_ENDPOINTS."""
+        if self.allow_custom_endpoints:
+            return self
+        for setting, attr in _ENDPOINT_FIELDS.items():
+            why = unknown_endpoint(setting, getattr(self, attr))
+            if why is not None:
+                raise ValueError(f"{setting}: {why}")
+        return self
 
     @field_validator("webex_refresh_token_secret", "webex_client_secret_secret")
     @classmethod
@@ -352,13 +421,28 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             msg = "missing" if err["type"] == "missing" else str(err["msg"]).removeprefix("Value error, ")
             if name in unresolved and err["type"] == "missing":
                 msg = "its Key Vault reference did not resolve (create the secret, grant access, restart the app)"
-            problems.append(f"{name}: {msg}")
+            problems.append(f"{name}: {msg}" if err["loc"] else msg)  # a model check names its settings
         raise ConfigError(problems) from None
     for problem in settings.problems:
         if not set(problem.settings) <= set(unresolved):  # those were logged above
             log.warning("configuration: %s", problem.message,
                         extra={"event": "setting_problem", "setting": ",".join(problem.settings)})  # fmt: skip
     return settings
+
+
+def login_base_from(env: Mapping[str, str]) -> str:
+    """``ENTRA_LOGIN_BASE`` checked as :class:`Settings` checks it, for the offline commands that
+    build consent URLs without loading every setting; raises :class:`ConfigError`."""
+    raw = env.get("ENTRA_LOGIN_BASE", "").strip() or "https://login.microsoftonline.com"
+    try:
+        url = _https_url(raw)
+    except ValueError as exc:
+        raise ConfigError([f"ENTRA_LOGIN_BASE: {exc}"]) from None
+    custom = env.get("ALLOW_CUSTOM_ENDPOINTS", "").strip().lower() in ("true", "1", "yes")
+    why = None if custom else unknown_endpoint("ENTRA_LOGIN_BASE", url)
+    if why is not None:
+        raise ConfigError([f"ENTRA_LOGIN_BASE: {why}"])
+    return url
 
 
 @lru_cache(maxsize=1)

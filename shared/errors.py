@@ -39,7 +39,9 @@ class TransientError(RemediatorError):
     """
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
+        from shared.redaction import redact
+
+        super().__init__(redact(message))  # may quote an upstream answer: shown in notices and logs
         self.retry_after = retry_after
 
 
@@ -47,6 +49,8 @@ class UpstreamError(RemediatorError):
     """A definitive non-retriable answer from Graph, Log Analytics or Webex (e.g. 403)."""
 
     def __init__(self, message: str, *, status: int | None = None, tracking_id: str | None = None) -> None:
-        super().__init__(message)
+        from shared.redaction import redact
+
+        super().__init__(redact(message))  # quotes the upstream answer: shown in notices and logs
         self.status = status
         self.tracking_id = tracking_id

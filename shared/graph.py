@@ -40,6 +40,9 @@ class ServicePrincipal:
     display_name: str | None
     account_enabled: bool | None
     notes: str | None = None
+    app_owner_organization_id: str | None = None
+    """The tenant the app is registered in (``appOwnerOrganizationId``): this tenant for an app
+    created here, the publisher's tenant for a multi-tenant app consented to from elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +171,7 @@ class Graph:
         )
 
         params = ServicePrincipalsRequestBuilder.ServicePrincipalsRequestBuilderGetQueryParameters(
-            filter=flt, select=["id", "appId", "displayName", "accountEnabled", "notes"]
+            filter=flt, select=["id", "appId", "displayName", "accountEnabled", "notes", "appOwnerOrganizationId"]
         )
         config = RequestConfiguration(query_parameters=params)
         result = await self._call(lambda: self.client.service_principals.get(request_configuration=config))
@@ -179,10 +182,26 @@ class Graph:
                 display_name=sp.display_name,
                 account_enabled=sp.account_enabled,
                 notes=sp.notes,
+                app_owner_organization_id=str(sp.app_owner_organization_id) if sp.app_owner_organization_id else None,
             )
             for sp in (getattr(result, "value", None) or [])
             if sp.id and sp.app_id
         ]
+
+    async def service_principal_owner_app_ids(self, sp_id: str) -> tuple[list[str], int]:
+        """``GET /servicePrincipals/{id}/owners``: the appIds of the service principals among the
+        owners (lower-case), and how many owners are something else (users). Application.Read.All."""
+        builder = self.client.service_principals.by_service_principal_id(_object_id(sp_id)).owners
+        result = await self._call(builder.get)
+        app_ids: list[str] = []
+        others = 0
+        for owner in getattr(result, "value", None) or []:
+            app_id = getattr(owner, "app_id", None)
+            if isinstance(app_id, str) and app_id:
+                app_ids.append(app_id.lower())
+            else:
+                others += 1
+        return app_ids, others
 
     async def deleted_service_principals(self, app_id: str) -> list[DeletedServicePrincipal]:
         """The recycle bin (restorable for 30 days): tells a soft delete from a hard one."""

@@ -40,7 +40,12 @@ _FILTER = RedactUrlQueries()
 
 
 def install() -> None:
-    """Attach the filter to the HTTP client loggers (idempotent, cheap: called per process)."""
+    """Attach the filter to the HTTP client loggers, and make every log record's arguments safe
+    (secrets redacted, control characters escaped: :mod:`shared.redaction`). Idempotent, cheap:
+    called per process."""
+    from shared.redaction import install_record_factory
+
+    install_record_factory()
     for name in _LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:

@@ -50,8 +50,9 @@ def _marker(key: str) -> str:
 def render_operational(notice: OperationalNotice, channel: str) -> Rendered:
     """The notice as ``channel`` receives it (every line escaped for that channel's format)."""
     from shared.notify.render import Rendered
+    from shared.redaction import redact
 
-    lines = [clip(clean(line), _LINE_LIMIT) for line in notice.lines]
+    lines = [clip(clean(redact(line)), _LINE_LIMIT) for line in notice.lines]  # evidence may quote an API
     title = clip(clean(notice.title), 200)
     incident = notice.incident_id or ""
     if channel == "email":

@@ -121,6 +121,21 @@ async def process_record(svc: Services, record: AuditRecord, c: Classification) 
         return await _process_record(svc, record, c)
 
 
+async def _another_identity_app(svc: Services, record: AuditRecord, c: Classification) -> bool:
+    """A record matched to the Identity app by NAME (no appId configured) whose target carries an
+    appId other than the pinned one is about a look-alike (shared.identity_app): not ours."""
+    identity = svc.settings.catalogue.identity
+    if c.app is None or c.app.key != identity.key or identity.app_id:
+        return False
+    app_ids = {t.app_id.lower() for t in record.targets if t.app_id}
+    if not app_ids:
+        return False
+    from shared.identity_app import STATE
+
+    pinned = str((await svc.checkpoints().get_state(STATE)).values.get("app_id") or "").lower()
+    return bool(pinned) and pinned not in app_ids
+
+
 async def _process_record(svc: Services, record: AuditRecord, c: Classification) -> RecordOutcome:
     from shared.logcontext import bind
 
@@ -132,6 +147,9 @@ async def _process_record(svc: Services, record: AuditRecord, c: Classification)
     if record.tenant_id and record.tenant_id.lower() != s.tenant_id:
         log.warning("record %s belongs to another tenant; ignored", record.record_id)
         return RecordOutcome(**base, outcome="foreign_tenant")
+    if await _another_identity_app(svc, record, c):
+        log.warning("record %s is about another app named like the Identity app; ignored", record.record_id)
+        return RecordOutcome(**base, outcome="not_the_pinned_identity_app")
     dedupe = record.source != Source.HEALTH
     if dedupe and await store.was_seen(s.tenant_id, record.record_id):
         return RecordOutcome(**base, outcome="duplicate")

@@ -36,6 +36,7 @@ class Services:
         from shared.logsafety import install
 
         install()  # before any client exists: URLs with secrets in their query never reach a log line
+        _remember_secrets(settings)
         self.settings = settings
         self.storage = storage
         self.worker_id = f"{os.getpid()}-{id(self):x}"
@@ -50,6 +51,28 @@ class Services:
         self._ready = False
         self._lock = asyncio.Lock()
         self.extras: dict[str, Any] = {}
+        self.tenant_domain: str | None = None  # TENANT_ID as configured, when it was a domain
+
+    @property
+    def tenant_guid(self) -> str | None:
+        """The tenant's GUID (lower-case): ``TENANT_ID`` itself, or the GUID its domain resolved to
+        at start-up (:func:`shared.tenant.resolve_tenant`); ``None`` if neither is known."""
+        from shared.catalogue import is_guid
+
+        tenant = self.settings.tenant_id
+        return tenant.lower() if is_guid(tenant) else None
+
+    async def resolve_tenant(self) -> Services:
+        """A ``TENANT_ID`` given as a domain becomes its GUID (:mod:`shared.tenant_id`) before any
+        record is compared with it; ConfigError when the domain does not resolve."""
+        from shared.catalogue import is_guid
+
+        if not is_guid(self.settings.tenant_id):
+            from shared.tenant_id import resolve_tenant
+
+            self.tenant_domain = self.settings.tenant_id
+            self.settings = await resolve_tenant(self.settings, await self.http())
+        return self
 
     async def ready(self) -> Services:
         """Create the table and queue once per process (cheap if they exist)."""
@@ -153,6 +176,16 @@ class Services:
         self._ready = False
 
 
+def _remember_secrets(settings: Settings) -> None:
+    """The configured secrets are redacted wherever upstream text is shown (shared.redaction)."""
+    from shared.redaction import remember_secret
+
+    for secret in (settings.webex_client_secret, settings.webex_refresh_token, settings.webex_access_token,
+                   settings.webex_bot_token, settings.notify_webhook_secret):  # fmt: skip
+        if secret is not None:
+            remember_secret(secret.get_secret_value())
+
+
 _services: dict[int, Services] = {}
 
 
@@ -165,6 +198,7 @@ async def get_services(*, ready: bool = True) -> Services:
     svc = _services.get(loop_id)
     if svc is None:
         svc = Services(get_settings(), storage_config())
+        await svc.resolve_tenant()  # before it is shared: every caller sees the tenant GUID
         _services[loop_id] = svc
     return await svc.ready() if ready else svc
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from shared.errors import RemediatorError, TransientError
+from shared.redaction import redact, remember_secret
 from shared.retry import parse_retry_after
 from shared.timeutil import clock
 
@@ -68,6 +69,7 @@ class WebexAuthExpired(RemediatorError):
     def __init__(
         self, detail: str, *, origin: str = "unknown", status: int | None = None, tracking_id: str | None = None
     ) -> None:
+        detail = redact(detail)  # the token endpoint's own text: shown in notices, logs, check
         super().__init__(f"{REAUTHORIZE} ({detail})")
         self.detail = detail
         self.origin = origin  # fingerprint of the refused refresh token: one notice per dead token
@@ -257,11 +259,15 @@ class WebexAuth:
                     if not value
                 ]
                 raise WebexAuthExpired(f"missing: {', '.join(missing)}", origin="missing")
+            remember_secret(creds.client_secret)
+            remember_secret(creds.refresh_token)
             origin = fingerprint(creds.refresh_token)
             if self._dead is not None and self._dead[0] == origin:  # not sent again: no crash loop
                 raise WebexAuthExpired(f"{self._dead[1]}; not retried until the token changes", origin=origin)
             pair = await self._exchange(creds.client_secret, creds.refresh_token, origin)
             new_refresh = pair.get("refresh_token")
+            if isinstance(new_refresh, str):
+                remember_secret(new_refresh)
             if isinstance(new_refresh, str) and new_refresh and new_refresh != creds.refresh_token:
                 # Webex may already have retired the old token: never lose the new one, even when
                 # the store is down (kept in memory and stored on the next refresh).
@@ -271,6 +277,7 @@ class WebexAuth:
             lifetime = _seconds(pair.get("expires_in"), default=3600.0)
             margin = min(MAX_MARGIN, timedelta(seconds=lifetime / 10))
             token = str(pair["access_token"])
+            remember_secret(token)
             self._cached = _Cached(token, clock.now() + timedelta(seconds=lifetime) - margin, origin)
             if force:
                 log.info("Webex access token renewed after a refusal")
@@ -306,7 +313,7 @@ class WebexAuth:
         tracking = response.headers.get("trackingid")
         status = response.status_code
         if status in (400, 401):
-            message = _message(response)
+            message = redact(_message(response), (client_secret, refresh_token))
             detail = f"token endpoint answered {status}{': ' + message if message else ''}" + (
                 f"; trackingid {tracking}" if tracking else ""
             )

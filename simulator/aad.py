@@ -36,7 +36,41 @@ def _aad_error(state: SimState, status: int, error: str, code: int, description:
 
 
 def _tenant_matches(state: SimState, tenant: str) -> bool:
-    return tenant.lower() in (state.config.tenant_id.lower(), "organizations", "common")
+    known = (state.config.tenant_id.lower(), state.config.tenant_domain.lower(), "organizations", "common")
+    return tenant.lower() in known
+
+
+async def openid_configuration(request: web.Request) -> web.Response:
+    """``GET /{tenant}/v2.0/.well-known/openid-configuration``: the tenant's OpenID metadata. For a
+    tenant named by GUID or by domain the ``issuer`` carries the tenant GUID; an unknown tenant is
+    the 400 ``invalid_tenant`` (AADSTS90002) Entra answers."""
+    state = request.app[STATE]
+    tenant = request.match_info["tenant"]
+    if tenant.lower() not in (state.config.tenant_id.lower(), state.config.tenant_domain.lower()):
+        return _aad_error(
+            state, 400, "invalid_tenant", 90002,
+            f"Tenant '{tenant[:100]}' not found. Check to make sure you have the correct tenant ID and are signing "
+            "into the correct cloud.",
+        )  # fmt: skip
+    base = f"{request.scheme}://{request.host}"
+    guid = state.config.tenant_id.lower()
+    return json_response(
+        {
+            "token_endpoint": f"{base}/{guid}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": f"{base}/{guid}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": f"{base}/{guid}/v2.0",
+            "request_uri_parameter_supported": False,
+            "authorization_endpoint": f"{base}/{guid}/oauth2/v2.0/authorize",
+            "tenant_region_scope": "EU",
+            "cloud_instance_name": "microsoftonline.com",
+        }
+    )
 
 
 async def token(request: web.Request) -> web.Response:
@@ -93,3 +127,4 @@ async def admin_consent(request: web.Request) -> web.Response:
 def register(app: web.Application) -> None:
     app.router.add_post("/{tenant}/oauth2/v2.0/token", token)
     app.router.add_get("/{tenant}/adminconsent", admin_consent)
+    app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration)

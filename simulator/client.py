@@ -48,10 +48,12 @@ class SimulatorControl:
 
     # -------------------------------------------------------------- scenarios
     async def delete(
-        self, app: str = "integration", hard: bool = False, actor: str | None = None
+        self, app: str = "integration", hard: bool = False, actor: str | None = None, sp_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """Delete the app's service principal; returns the audit records appended."""
-        result = await self._call("POST", "/scenario/delete", json={"app": app, "hard": hard, "actor": actor})
+        """Delete the app's service principal (or the one with object id ``sp_id``, soft); returns
+        the audit records appended."""
+        body = {"app": app, "hard": hard, "actor": actor, "sp_id": sp_id}
+        result = await self._call("POST", "/scenario/delete", json=body)
         return list(result["records"])
 
     async def disable(self, app: str = "integration", actor: str | None = None) -> list[dict[str, Any]]:
@@ -82,9 +84,20 @@ class SimulatorControl:
         result = await self._call("POST", "/scenario/activity", json={"activity": activity, "app": app, "actor": actor})
         return dict(result["records"][0])
 
-    async def add_service_principal(self, display_name: str, app_id: str | None = None) -> dict[str, Any]:
-        """Another enterprise app in the tenant (any name; a new appId unless given)."""
-        result = await self._call("POST", "/scenario/add-sp", json={"display_name": display_name, "app_id": app_id})
+    async def add_service_principal(
+        self,
+        display_name: str,
+        app_id: str | None = None,
+        *,
+        owner_org: str | None = None,
+        by_integration: bool = False,
+    ) -> dict[str, Any]:
+        """Another enterprise app in the tenant (any name; a new appId unless given): registered
+        here by a user unless ``owner_org`` (another organization's multi-tenant app) or
+        ``by_integration`` (created and owned by the wizard's Integration)."""
+        body: dict[str, object] = {"display_name": display_name, "app_id": app_id, "owner_org": owner_org}
+        body["by_integration"] = by_integration
+        result = await self._call("POST", "/scenario/add-sp", json=body)
         return dict(result["service_principal"])
 
     async def assign_app_role(self, app: str = "integration", app_role_id: str | None = None) -> dict[str, Any]:
@@ -144,15 +157,22 @@ class SimulatorControl:
 
     # -------------------------------------------------------------- Webex service app and Key Vault
     async def webex_tokens(
-        self, *, access_lifetime: int | None = None, refresh_lifetime: int | None = None, rotate: bool | None = None
+        self,
+        *,
+        access_lifetime: int | None = None,
+        refresh_lifetime: int | None = None,
+        rotate: bool | None = None,
+        echo_form: bool | None = None,
     ) -> dict[str, Any]:
-        """Token lifetimes (seconds, on the simulator clock) and refresh-token rotation."""
+        """Token lifetimes (seconds, on the simulator clock), refresh-token rotation, and
+        ``echo_form``: refusals echo the form received (a hostile endpoint)."""
         body = {
             k: v
             for k, v in (
                 ("access_lifetime", access_lifetime),
                 ("refresh_lifetime", refresh_lifetime),
                 ("rotate", rotate),
+                ("echo_form", echo_form),
             )
             if v is not None
         }

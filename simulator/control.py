@@ -69,7 +69,10 @@ async def reset(request: web.Request, state: SimState, data: dict[str, Any]) -> 
 
 
 async def delete(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
-    records = state.delete(_app(data), bool(data.get("hard", False)), _actor(data))
+    sp_id = data.get("sp_id")
+    if sp_id is not None and not isinstance(sp_id, str):
+        raise BadInput("sp_id must be a string")
+    records = state.delete(_app(data), bool(data.get("hard", False)), _actor(data), sp_id)
     return {"records": records}
 
 
@@ -111,11 +114,13 @@ async def activity(request: web.Request, state: SimState, data: dict[str, Any]) 
 
 
 async def add_sp(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
-    """Another service principal: ``{"display_name", "app_id"?, "actor"?}``."""
-    name, app_id = data.get("display_name"), data.get("app_id")
-    if not isinstance(name, str) or not (app_id is None or isinstance(app_id, str)):
-        raise BadInput("display_name must be a string, app_id a string or absent")
-    return {"service_principal": state.add_service_principal(name, app_id, _actor(data))}
+    """Another service principal: ``{"display_name", "app_id"?, "actor"?, "owner_org"?, "by_integration"?}``."""
+    name, app_id, owner_org = data.get("display_name"), data.get("app_id"), data.get("owner_org")
+    if not isinstance(name, str) or not all(v is None or isinstance(v, str) for v in (app_id, owner_org)):
+        raise BadInput("display_name must be a string, app_id and owner_org strings or absent")
+    by_integration = data.get("by_integration") is True
+    sp = state.add_service_principal(name, app_id, _actor(data), owner_org=owner_org, by_integration=by_integration)
+    return {"service_principal": sp}
 
 
 async def app_role(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +181,8 @@ async def advance_clock(request: web.Request, state: SimState, data: dict[str, A
 
 
 async def webex_tokens(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
-    """Change the Webex token endpoint's behaviour: lifetimes (seconds) and refresh-token rotation."""
+    """Change the Webex token endpoint's behaviour: lifetimes (seconds), refresh-token rotation,
+    and ``echo_form`` (refusals echo the form received, secrets included)."""
     policy = state.webex_policy
     for name in ("access_lifetime", "refresh_lifetime"):
         if name in data:
@@ -184,10 +190,11 @@ async def webex_tokens(request: web.Request, state: SimState, data: dict[str, An
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise BadInput(f"{name} must be a positive integer (seconds)")
             setattr(policy, name, value)
-    if "rotate" in data:
-        if not isinstance(data["rotate"], bool):
-            raise BadInput("rotate must be a boolean")
-        policy.rotate = data["rotate"]
+    for flag in ("rotate", "echo_form"):
+        if flag in data:
+            if not isinstance(data[flag], bool):
+                raise BadInput(f"{flag} must be a boolean")
+            setattr(policy, flag, data[flag])
     return dict(state.snapshot()["webex_tokens"])
 
 

@@ -249,6 +249,13 @@ async def sp_app_role_assignments(request: web.Request, state: SimState, m: re.M
     return _page(request, items, f"servicePrincipals('{sp['id']}')/appRoleAssignments")
 
 
+@route("GET", r"/servicePrincipals/(?P<id>[0-9a-fA-F-]{36})/owners")
+async def sp_owners(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
+    """The owners (directoryObjects, each with its ``@odata.type``) of the service principal."""
+    sp = state.get_sp(m["id"])
+    return _page(request, state.owners_of(sp["id"]), "directoryObjects")
+
+
 @route("PATCH", r"/servicePrincipals/(?P<id>[0-9a-fA-F-]{36})")
 async def patch_sp(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
     state.get_sp(m["id"])

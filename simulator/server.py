@@ -106,6 +106,7 @@ class Simulator:
         cfg = self.state.config
         return {
             "SIMULATOR_URL": base,
+            "ALLOW_CUSTOM_ENDPOINTS": "true",  # the simulator's loopback host is no cloud's
             "GRAPH_BASE_URL": f"{base}/graph/v1.0",
             "LOG_ANALYTICS_ENDPOINT": f"{base}/loganalytics",
             "WEBEX_API_BASE": f"{base}/webexapis/v1",

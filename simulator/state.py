@@ -42,6 +42,7 @@ class SimConfig:
     """Identities the simulated tenant and org are built from (``/_sim/reset`` may override any)."""
 
     tenant_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    tenant_domain: str = "contoso.onmicrosoft.com"  # the tenant's initial domain (OpenID configuration)
     client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     client_secret: str = field(default_factory=lambda: "sim~" + secrets.token_urlsafe(24))
     workspace_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -58,6 +59,7 @@ class SimConfig:
 
     OVERRIDABLE = (
         "tenant_id",
+        "tenant_domain",
         "client_id",
         "client_secret",
         "workspace_id",
@@ -89,6 +91,9 @@ class WebexTokenPolicy:
     access_lifetime: int = 14 * 24 * 3600
     refresh_lifetime: int = 90 * 24 * 3600
     rotate: bool = False
+    echo_form: bool = False
+    """A hostile or broken token endpoint: its refusals echo the form they received (client
+    secret and refresh token included) in the error message and ``error_description``."""
 
 
 @dataclass(slots=True)
@@ -153,6 +158,10 @@ class SimState:
         self.deleted: dict[str, Deleted] = {}
         self.grants: dict[str, dict[str, Any]] = {}
         self.app_role_assignments: dict[str, dict[str, Any]] = {}  # application permissions, none by default
+        # Owners per service principal object id (GET /servicePrincipals/{id}/owners). The wizard's
+        # Integration creates the Identity app with Application.ReadWrite.OwnedBy, so it owns it; an
+        # app a user registers is owned by that user.
+        self.owners: dict[str, list[dict[str, Any]]] = {}
         self.audits: list[AuditEntry] = []
         self.changes: list[tuple[int, str]] = []
         self.change_seq = 0
@@ -176,7 +185,9 @@ class SimState:
         integration = self._new_sp(INTEGRATION_APP_ID, INTEGRATION_NAME, CISCO_TENANT)
         self._add_sp(integration)
         self._grant(integration["id"])
-        self._add_sp(self._new_sp(self.config.identity_app_id, IDENTITY_NAME, self.config.tenant_id))
+        identity = self._new_sp(self.config.identity_app_id, IDENTITY_NAME, self.config.tenant_id)
+        self._add_sp(identity)
+        self.owners[identity["id"]] = [self._sp_owner(integration)]
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -197,6 +208,22 @@ class SimState:
             "signInAudience": "AzureADMultipleOrgs",
             "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
         }
+
+    @staticmethod
+    def _sp_owner(sp: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "@odata.type": "#microsoft.graph.servicePrincipal",
+            "id": sp["id"],
+            "appId": sp["appId"],
+            "displayName": sp["displayName"],
+            "appOwnerOrganizationId": sp["appOwnerOrganizationId"],
+        }
+
+    def _user_owner(self, upn: str) -> dict[str, Any]:
+        return {"@odata.type": "#microsoft.graph.user", "id": self._uuid(), "userPrincipalName": upn}
+
+    def owners_of(self, sp_id: str) -> list[dict[str, Any]]:
+        return list(self.owners.get(self.get_sp(sp_id)["id"], []))
 
     def _add_sp(self, sp: dict[str, Any]) -> None:
         self.service_principals[sp["id"]] = sp
@@ -343,10 +370,15 @@ class SimState:
         return out
 
     # ---------------------------------------------------------------- scenarios
-    def delete(self, app: str, hard: bool = False, actor: Actor | None = None) -> list[dict[str, Any]]:
+    def delete(
+        self, app: str, hard: bool = False, actor: Actor | None = None, sp_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """An admin deletes the app's enterprise application: soft (to the recycle bin, restorable
-        30 days) or hard (soft, then purged). Grants go with it; Control Hub turns 401/701018."""
+        30 days) or hard (soft, then purged). Grants go with it; Control Hub turns 401/701018.
+        ``sp_id``: any other service principal instead (a look-alike), soft-deleted."""
         actor = actor or Actor(upn=DEFAULT_ACTOR)
+        if sp_id is not None:
+            return [self._soft_delete(self.get_sp(sp_id), actor)]
         records: list[dict[str, Any]] = []
         sp = self.sp_by_app(app)
         if sp is not None:
@@ -484,14 +516,28 @@ class SimState:
         return records
 
     def add_service_principal(
-        self, display_name: str, app_id: str | None = None, actor: Actor | None = None
+        self,
+        display_name: str,
+        app_id: str | None = None,
+        actor: Actor | None = None,
+        *,
+        owner_org: str | None = None,
+        by_integration: bool = False,
     ) -> dict[str, Any]:
         """Another enterprise app appears in the tenant (a look-alike, a second wizard run): any
-        name, a new appId unless given. "Add service principal" is audited as Entra does."""
+        name, a new appId unless given. Registered in this tenant and owned by the actor, unless
+        ``owner_org`` (a multi-tenant app of another organization, consented to here) or
+        ``by_integration`` (created by the wizard's Integration, which then owns it). "Add service
+        principal" is audited as Entra does."""
         if not display_name.strip() or len(display_name) > 256:
             raise ScenarioError("display_name must be 1-256 characters")
-        sp = self._new_sp(app_id or self._uuid(), display_name, self.config.tenant_id)
+        sp = self._new_sp(app_id or self._uuid(), display_name, owner_org or self.config.tenant_id)
         self._add_sp(sp)
+        integration = self.sp_by_app("integration")
+        if by_integration and integration is not None:
+            self.owners[sp["id"]] = [self._sp_owner(integration)]
+        elif owner_org is None:
+            self.owners[sp["id"]] = [self._user_owner((actor or Actor(upn=DEFAULT_ACTOR)).upn or DEFAULT_ACTOR)]
         self._audit(
             "Add service principal",
             "Add",
@@ -636,6 +682,7 @@ class SimState:
         return {
             "config": {
                 "tenant_id": self.config.tenant_id,
+                "tenant_domain": self.config.tenant_domain,
                 "org_id": self.config.org_id,
                 "workspace_id": self.config.workspace_id,
                 "identity_app_id": self.config.identity_app_id,
@@ -658,6 +705,7 @@ class SimState:
                     "access_lifetime": self.webex_policy.access_lifetime,
                     "refresh_lifetime": self.webex_policy.refresh_lifetime,
                     "rotate": self.webex_policy.rotate,
+                    "echo_form": self.webex_policy.echo_form,
                 },
                 "refresh_tokens": len(self.webex_refresh_tokens),
                 "access_tokens": len(self.webex_access_tokens),

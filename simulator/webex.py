@@ -13,6 +13,7 @@ import base64
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -219,10 +220,15 @@ async def access_token(request: web.Request) -> web.Response:
     if missing:
         return _error(400, f"Missing required parameter(s): {', '.join(missing)}.")
     result = state.refresh_webex_token(str(form["client_id"]), str(form["client_secret"]), str(form["refresh_token"]))
-    if result == "invalid_client":
-        return _error(401, INVALID_CLIENT)
-    if result == "invalid_grant":
-        return _error(400, INVALID_REFRESH)
+    if result in ("invalid_client", "invalid_grant"):
+        status, message = (401, INVALID_CLIENT) if result == "invalid_client" else (400, INVALID_REFRESH)
+        if state.webex_policy.echo_form:  # hostile/broken endpoint: the form comes back in the error
+            echoed = urlencode({k: str(v) for k, v in form.items()})
+            return json_response(
+                {"message": f"{message} Request: {echoed}", "error_description": echoed, "trackingid": "ECHO_1"},
+                status,
+            )
+        return _error(status, message)
     return json_response(result)
 
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from typing import Any
 
 from shared.errors import PayloadError
-from shared.models import Extraction, Source
+from shared.models import AuditRecord, Extraction, Source
 from shared.normalize._util import (
     MAX_NESTING,
     MAX_RECORDS,
@@ -46,6 +47,7 @@ from shared.normalize._util import (
 from shared.normalize.alerts import alert_into, is_common_alert
 from shared.normalize.audit import CAMEL, PASCAL, legacy_record_from, record_from
 from shared.normalize.rows import tables_into
+from shared.normalize.tenant import merged_tenant, tenant_in_path
 from shared.payload import RepeatedKeys, parse_json
 
 __all__ = ["MAX_RECORDS", "extract", "extract_json", "extract_page"]
@@ -223,7 +225,7 @@ def _diagnostic_record_into(item: dict[Any, Any], out: Extraction, ctx: Context,
             Source.DIAGNOSTIC,
             ctx,
             label,
-            tenant=text(envelope.get("tenantid")),
+            tenant=merged_tenant(text(envelope.get("tenantid")), tenant_in_path(envelope.get("resourceid"))),
             ingested=timestamp(envelope.get("time")),
             fallback_activity=text(envelope.get("operationname")),
             fallback_result=text(envelope.get("resulttype")),
@@ -254,6 +256,20 @@ def _event_data(keys: dict[str, Any], cloud: bool) -> Any:
     return data
 
 
+def _envelope_tenant(keys: dict[str, Any], out: Extraction, first: int) -> None:
+    """An envelope naming a tenant (``/tenants/{guid}/…`` in ``source``, ``subject`` or ``topic``)
+    adds that marker to every record its data held (shared.normalize.tenant)."""
+    markers = [tenant_in_path(keys.get(k)) for k in ("source", "subject", "topic")]
+    if not any(markers):
+        return
+    for index in range(first, len(out.records)):
+        record = out.records[index]
+        merged = merged_tenant(record.tenant_id, *markers)
+        if merged != record.tenant_id:
+            fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(AuditRecord)}
+            out.records[index] = AuditRecord(**{**fields, "tenant_id": merged})
+
+
 def _event_into(keys: dict[str, Any], out: Extraction, ctx: Context, where: str, depth: int, *, cloud: bool) -> None:
     """An Event Grid or CloudEvents envelope. Unknown types are acknowledged with a note (Event Grid
     would otherwise retry them for 24 hours); a broken part never fails the whole batch."""
@@ -282,5 +298,6 @@ def _event_into(keys: dict[str, Any], out: Extraction, ctx: Context, where: str,
         del out.alerts[before[1] :]
         ctx.skip(label, f"data unreadable: {exc}")
         return
+    _envelope_tenant(keys, out, before[0])
     if not known:
         ctx.skip(label, "data is not a supported audit or alert shape")

@@ -34,6 +34,7 @@ from shared.normalize._util import (
     timestamp,
 )
 from shared.normalize.deferred import DeferredRecord, Rest
+from shared.normalize.tenant import merged_tenant, tenant_in_path
 
 _UNKNOWN = Initiator()
 # Modified properties that carry the app's appId (first GUID inside), in the order they are trusted.
@@ -155,6 +156,7 @@ class Spelling:
         "initiator",
         "logged_by",
         "operation",
+        "resource_id",
         "result",
         "result_type",
         "targets",
@@ -182,6 +184,7 @@ class Spelling:
         self.additional = k("additionalDetails")
         # Log Analytics' TenantId column is the *workspace*; the Entra tenant is AADTenantId.
         self.tenant = "AADTenantId" if pascal else "tenantId"
+        self.resource_id = k("resourceId")  # "/tenants/{guid}/providers/Microsoft.aadiam" (shared.normalize.tenant)
 
 
 CAMEL = Spelling(pascal=False)
@@ -258,8 +261,14 @@ def _rest(
         ingested = timestamp(_field(obj, n.time_generated))
     result = text(_field(obj, n.result)) or text(_field(obj, n.result_type)) or fallback_result
     targets, details = _targets_and_details(_field(obj, n.targets), _field(obj, n.additional))
+    tenant_id = merged_tenant(
+        text(_field(obj, n.tenant)),
+        text(_field(obj, "aadTenantId")),
+        tenant_in_path(_field(obj, n.resource_id)),
+        tenant,
+    )
     return (
-        text(_field(obj, n.tenant)) or tenant,
+        tenant_id,
         timestamp(_field(obj, n.time)),
         ingested,
         result.lower() if result else None,
@@ -380,7 +389,9 @@ def legacy_record_from(envelope: dict[str, Any], props: dict[str, Any], ctx: Con
         record_id=record_id,
         activity=activity.strip(),
         source=Source.DIAGNOSTIC,
-        tenant_id=text(envelope.get("tenantid")) or target_tenant,
+        tenant_id=merged_tenant(
+            text(envelope.get("tenantid")), target_tenant, tenant_in_path(envelope.get("resourceid"))
+        ),
         event_time=event_time,
         ingested_time=event_time,
         result=result.lower() if result else None,
