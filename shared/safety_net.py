@@ -133,6 +133,14 @@ async def _poll_audit(svc: Services, out: TickOutcome) -> None:
         page = await graph.directory_audits(link=page.next_link)
 
 
+def delta_expired(exc: UpstreamError) -> bool:
+    """Graph's answers to an expired delta link: ``410 Gone`` (its ``Location`` is the initial query,
+    which a new round sends anyway) or a 4xx whose code is ``syncStateNotFound``
+    (learn.microsoft.com/graph/delta-query-overview, "Synchronization reset" and "Token duration")."""
+    status = exc.status or 0
+    return status == 410 or (400 <= status < 500 and "syncstatenotfound" in str(exc).lower())
+
+
 def _delta_ids(state_values: dict[str, Any]) -> dict[str, str]:
     try:
         ids = json.loads(state_values.get("ids") or "{}")
@@ -149,7 +157,19 @@ async def _follow_delta(svc: Services, out: TickOutcome) -> None:
         return
     ids = _delta_ids(state.values)
     graph = await svc.graph()
-    page = await graph.service_principal_delta(link=link)
+    try:
+        page = await graph.service_principal_delta(link=link)
+    except UpstreamError as exc:
+        if not delta_expired(exc):
+            raise
+        # A dead link (7 days old, or the tenant moved) can never work again: forget it, and
+        # _track_delta starts a new round from the present ids in this same tick. The new round
+        # lists objects, never removals, so nothing is reported removed; what changed meanwhile
+        # the state checks of this tick see (presence by appId, recycle bin).
+        log.warning("service-principal delta link expired (%s): starting a new round", exc)
+        out.problems.append(f"follow_delta: link expired ({exc}); a new round starts")
+        await cp.put_state(DELTA_STATE, {"link": "", "ids": "{}"}, state.etag)
+        return
     removed: list[tuple[str, str, str]] = []
     for _ in range(MAX_PAGES):
         for item in page.items:
