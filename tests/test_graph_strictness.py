@@ -50,3 +50,95 @@ async def test_an_expired_delta_link_starts_a_new_round_without_a_false_removal(
     await sim.delete("integration")
     after = await _tick()
     assert [r.split(":")[-1] for r in after.removed] == ["changed"], "the new link reports the deletion"
+
+
+# ----------------------------------------------------- 2 and 9. audit-log rate limit, short and empty pages
+AUDITS = "/auditLogs/directoryAudits$"
+
+
+@pytest.fixture
+async def both_clocks(sim: Any) -> Any:
+    """A paced wait moves the app's clock and the simulator's together (nothing sleeps)."""
+    from shared.timeutil import clock
+
+    async def advance(seconds: float) -> None:
+        clock.advance(seconds)
+        await sim.advance_clock(seconds)
+
+    clock.sleeper = advance
+    return advance
+
+
+async def _noise(sim: Any, count: int) -> None:
+    """Watched-activity records that change nothing (an "Update service principal" of no property)."""
+    for _ in range(count):
+        await sim.activity("Update service principal", app="identity")
+
+
+async def test_a_long_poll_paces_itself_and_continues_from_its_cursor(sim: Any, both_clocks: Any) -> None:
+    """30 pages (one record each): real Graph allows 5 audit requests per 10 s. The poll waits
+    (injected clock) instead of drawing a 429, reads what its wait budget allows, keeps the next link
+    and reaches the deletion on the next tick, so the incident still names who did it."""
+    await sim.graph_behaviour(audit_page_sizes=[1])
+    await _noise(sim, 29)
+    await sim.delete("integration", actor="mallory@contoso.example")
+
+    first = await _tick()
+    assert 20 <= first.audit_records < 30, "a tick waits at most AUDIT_PACE_BUDGET for the rate limit"
+    assert (await _state("audit-poll"))["next"], "the cursor is kept mid-way"
+    await _tick()
+    (inc,) = await incidents()
+    assert inc.initiator_label == "mallory@contoso.example"
+    polls = await sim.requests(path=AUDITS, method="GET")
+    assert [p["status"] for p in polls] == [200] * 30, "paced: never throttled, every page read once"
+    assert (await _state("audit-poll"))["next"] == "", "the round is complete"
+
+
+async def test_a_throttled_poll_keeps_its_cursor_and_continues(sim: Any, both_clocks: Any) -> None:
+    """Another reader of the same app registration used part of the window: Graph answers 429 with
+    Retry-After mid-poll. The tick does not fail; the next one continues from the page it reached."""
+    await sim.graph_behaviour(audit_page_sizes=[1], audit_rate_limit=2)
+    await _noise(sim, 3)
+    await sim.delete("integration", actor="mallory@contoso.example")
+
+    first = await _tick()
+    assert first.audit_records == 2 and any("throttled" in p for p in first.problems), first.problems
+    assert (await _state("audit-poll"))["next"]
+    await both_clocks(11)
+    await _tick()
+    (inc,) = await incidents()
+    assert inc.initiator_label == "mallory@contoso.example"
+    throttled = [p for p in await sim.requests(path=AUDITS, method="GET") if p["status"] == 429]
+    assert throttled and throttled[0]["status"] == 429
+
+
+async def test_empty_pages_with_a_next_link_do_not_stop_the_poll(sim: Any, both_clocks: Any) -> None:
+    """Reporting APIs may answer EMPTY pages that still carry @odata.nextLink. 60 of them come
+    before the deletion: the poll reads on across ticks (page budget, cursor) until it is found."""
+    await sim.graph_behaviour(audit_page_sizes=[0] * 60 + [100], audit_rate_limit=0)
+    await sim.delete("integration", actor="mallory@contoso.example")
+    ticks = 0
+    while ticks < 5 and not [i for i in await incidents() if i.initiator_label == "mallory@contoso.example"]:
+        await _tick()
+        ticks += 1
+    (inc,) = await incidents()
+    assert inc.initiator_label == "mallory@contoso.example", "found within five ticks"
+    assert ticks > 1, "more than one tick's page budget of empty pages came first"
+    assert len(await sim.requests(path=AUDITS, method="GET")) == 61, "no page read twice"
+
+
+# ------------------------------------------------------------------------- 3. audit-log latency
+async def test_a_record_twelve_minutes_late_still_names_who_did_it(sim: Any) -> None:
+    """The record reaches directoryAudits 12 min after the deletion; ticks run every minute. The
+    state check opens the incident at once; the late record, read within the overlap, adds who."""
+    from shared.timeutil import clock
+
+    await sim.graph_behaviour(audit_delay="fixed", audit_delay_seconds=12 * 60)
+    await sim.delete("integration", actor="mallory@contoso.example")
+    for _ in range(14):
+        await _tick()
+        clock.advance(60)
+        await sim.advance_clock(60)
+    (inc,) = await incidents()
+    assert inc.initiator_label == "mallory@contoso.example"
+    assert "graph" in inc.sources
