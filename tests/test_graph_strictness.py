@@ -142,3 +142,97 @@ async def test_a_record_twelve_minutes_late_still_names_who_did_it(sim: Any) -> 
     (inc,) = await incidents()
     assert inc.initiator_label == "mallory@contoso.example"
     assert "graph" in inc.sources
+
+
+# --------------------------------------------------------- 8. restore: grants, app roles, replication lag
+RESTORE_PATH = r"/directory/deletedItems/[0-9a-fA-F-]+/restore$"
+
+
+@pytest.fixture
+async def heal(sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]) -> Any:
+    from tests.notice_helpers import enable_all_channels
+
+    monkeypatch.setenv("AUTO_RESTORE", "true")
+    await enable_all_channels(monkeypatch, services_env)
+    return sim
+
+
+async def _delete_and_restore(sim: Any, app_functions: dict[str, Any]) -> None:
+    from tests.helpers import eventgrid_event, run_intake
+
+    (record,) = await sim.delete("integration", actor="mallory@contoso.example")
+    await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(record))
+    await run_intake(app_functions)
+    assert len(await sim.requests(path=RESTORE_PATH, method="POST")) == 1
+
+
+async def _verify(app_functions: dict[str, Any]) -> None:
+    from tests.helpers import receive_verify_messages
+
+    (msg,) = await receive_verify_messages(wait=8.0)
+    await app_functions["verify_incident"].get_user_function()(msg)
+
+
+async def _later(sim: Any, seconds: float) -> None:
+    from shared.timeutil import clock
+
+    clock.advance(seconds)
+    await sim.advance_clock(seconds)
+
+
+async def _webhook_notices(sim: Any) -> list[str]:
+    from tests.notice_helpers import delivered
+
+    return [p["json"]["notice"] for p in (await delivered(sim))["webhook"]]
+
+
+async def test_replication_lag_after_a_restore_sends_no_false_consent_notice(
+    heal: Any, app_functions: dict[str, Any]
+) -> None:
+    """The restored service principal stays invisible to reads for 90 s: the first verification sees
+    it "missing" (still in the recycle bin). That is lag, not a failed restore: no consent notice;
+    the next run, after the lag, resolves."""
+    await heal.graph_behaviour(restore_lag_seconds=90)
+    await _delete_and_restore(heal, app_functions)
+    await _verify(app_functions)
+    (inc,) = await incidents()
+    assert "graph.service_principal.integration=missing" in (inc.last_verdict or ""), "the lag was seen"
+    assert await _webhook_notices(heal) == ["restored"], "no false 'restored but missing again'"
+
+    await _later(heal, 120)
+    await _verify(app_functions)
+    assert [i.state for i in await incidents()] == ["resolved"]
+    assert await _webhook_notices(heal) == ["restored", "resolved"]
+
+
+async def test_grants_that_do_not_come_back_are_told_once_after_the_settle_time(
+    heal: Any, app_functions: dict[str, Any]
+) -> None:
+    from shared.restore import RESTORE_SETTLE
+
+    await heal.graph_behaviour(restore_grants=False)
+    await _delete_and_restore(heal, app_functions)
+    await _verify(app_functions)
+    assert await _webhook_notices(heal) == ["restored"], "not at the first check: it may still be lag"
+
+    await _later(heal, RESTORE_SETTLE.total_seconds() + 1)
+    for _ in range(2):
+        await _verify(app_functions)
+    assert await _webhook_notices(heal) == ["restored", "opened"], "told once"
+    (inc,) = await incidents()
+    assert inc.reason and "grants did not come back" in inc.reason
+
+
+async def test_app_roles_that_do_not_come_back_do_not_hold_up_resolution(
+    heal: Any, app_functions: dict[str, Any]
+) -> None:
+    """An application permission held before the deletion is not restored; the admin-consent grant
+    Webex works through is: the incident resolves, and the check's evidence says what is held."""
+    await heal.assign_app_role("integration")
+    await heal.graph_behaviour(restore_app_roles=False)
+    await _delete_and_restore(heal, app_functions)
+    state = await heal.state()
+    assert state["app_role_assignments"] == [] and state["oauth2_permission_grants"]
+    await _verify(app_functions)
+    assert [i.state for i in await incidents()] == ["resolved"]
+    assert await _webhook_notices(heal) == ["restored", "resolved"]
