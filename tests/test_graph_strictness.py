@@ -236,3 +236,65 @@ async def test_app_roles_that_do_not_come_back_do_not_hold_up_resolution(
     await _verify(app_functions)
     assert [i.state for i in await incidents()] == ["resolved"]
     assert await _webhook_notices(heal) == ["restored", "resolved"]
+
+
+# ------------------------------------------------------------------------- 5. advanced queries
+async def _graph_client(env: dict[str, str]) -> Any:
+    import httpx
+    from azure.identity.aio import ClientSecretCredential
+
+    async with ClientSecretCredential(
+        env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"],
+        authority=env["AZURE_AUTHORITY_HOST"], connection_verify=env["SSL_CERT_FILE"],
+    ) as cred:  # fmt: skip
+        token = (await cred.get_token(env["SIMULATOR_URL"] + "/.default")).token
+    return httpx.AsyncClient(base_url=env["GRAPH_BASE_URL"], headers={"Authorization": f"Bearer {token}"})
+
+
+DIRECTORY_COLLECTIONS = (
+    "/servicePrincipals",
+    "/oauth2PermissionGrants",
+    "/directory/deletedItems/microsoft.graph.servicePrincipal",
+)
+ADVANCED_ONLY = (
+    {"$filter": "accountEnabled ne true"},
+    {"$filter": "not (displayName eq 'x')"},
+    {"$filter": "endsWith(displayName, 'Integration')"},
+    {"$filter": "startswith(displayName, 'Cisco')", "$orderby": "displayName"},
+    {"$orderby": "displayName"},
+)
+
+
+@pytest.mark.parametrize("path", DIRECTORY_COLLECTIONS)
+async def test_advanced_query_operators_need_consistency_level_and_count(
+    sim: Any, services_env: dict[str, str], path: str
+) -> None:
+    """aad-advanced-queries: ne, not, endsWith, $filter with $orderby (and $orderby on these objects)
+    need ConsistencyLevel: eventual AND $count=true on directory objects; otherwise 400."""
+    async with await _graph_client(services_env) as g:
+        for params in ADVANCED_ONLY:
+            r = await g.get(path, params=params)
+            assert r.status_code == 400, params
+            error = r.json()["error"]
+            assert error["code"] == "Request_UnsupportedQuery" and error["innerError"]["request-id"], params
+            assert (await g.get(path, params={**params, "$count": "true"})).status_code == 400, "header missing"
+            r = await g.get(path, params={**params, "$count": "true"}, headers={"ConsistencyLevel": "eventual"})
+            assert r.status_code == 200 and "@odata.count" in r.json(), params
+        r = await g.get(path, params={"$count": "true"})
+        assert r.status_code == 200 and "@odata.count" not in r.json(), "$count without the header is ignored"
+
+
+async def test_the_apps_own_graph_requests_are_all_default_queries(sim: Any) -> None:
+    """The app sends none of the advanced-only forms: a tick and every check pass against the strict
+    simulator, and no Graph request it made was refused."""
+    from shared.checks import run_checks
+
+    await sim.assign_app_role("integration")
+    tick = await _tick()
+    report = await run_checks(await _svc())
+    assert not tick.problems and all(r.verdict == "healthy" for r in report.results if r.name.startswith("graph."))
+    graph = await sim.requests(path=r"^/graph/v1\.0/")
+    assert graph and [r for r in graph if r["status"] == 400] == []
+    directory = [r for r in graph if "audit" not in r["path"]]
+    assert not any(k.lower() == "consistencylevel" for r in directory for k in r["headers"])
+    assert not any("$orderby" in r["query"] or "$count" in r["query"] for r in directory)
