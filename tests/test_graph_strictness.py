@@ -298,3 +298,92 @@ async def test_the_apps_own_graph_requests_are_all_default_queries(sim: Any) -> 
     directory = [r for r in graph if "audit" not in r["path"]]
     assert not any(k.lower() == "consistencylevel" for r in directory for k in r["headers"])
     assert not any("$orderby" in r["query"] or "$count" in r["query"] for r in directory)
+
+
+# ------------------------------------------------------------------ hostile and malformed settings
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"audit_rate_limit": -1},
+        {"audit_rate_limit": True},
+        {"audit_rate_limit": "5"},
+        {"audit_rate_window": float("nan")},
+        {"restore_lag_seconds": -3},
+        {"restore_grants": "no"},
+        {"delta_expiry": "404"},
+        {"audit_delay": "sometimes"},
+        {"audit_page_sizes": [0, 0]},
+        {"audit_page_sizes": [1, -1]},
+        {"audit_page_sizes": "1,2"},
+        {"audit_page_sizes": [1] * 1001},
+        {"no_such_behaviour": 1},
+    ],
+)
+def test_behaviour_settings_are_checked(settings: dict[str, Any]) -> None:
+    from simulator.graph_behaviour import BehaviourError, GraphBehaviour
+
+    behaviour = GraphBehaviour()
+    before = behaviour.describe()
+    with pytest.raises(BehaviourError):
+        behaviour.update(settings)
+    assert behaviour.describe() == before, "a refused setting changes nothing"
+
+
+def test_the_field_latency_distribution_matches_its_percentiles() -> None:
+    import random
+
+    from simulator.graph_behaviour import LATENCY_MAX, GraphBehaviour
+
+    behaviour = GraphBehaviour(audit_delay="field")
+    rng = random.Random(14)
+    delays = sorted(behaviour.delay(rng) for _ in range(20_000))
+    p95, p99 = delays[int(0.95 * len(delays))], delays[int(0.99 * len(delays))]
+    assert 100 < p95 < 140 and 250 < p99 < 350, (p95, p99)
+    assert max(delays) <= LATENCY_MAX
+
+
+def test_the_pacer_keeps_to_the_window_and_survives_a_clock_set_back() -> None:
+    from shared.safety_net import RatePacer
+    from shared.timeutil import clock
+
+    pacer = RatePacer(5, 10.0, margin=1.0)
+    for _ in range(5):
+        assert pacer.wait() == 0.0
+        pacer.note()
+    assert 10.5 < pacer.wait() <= 11.0
+    clock.advance(11)
+    assert pacer.wait() == 0.0
+    pacer.note()
+    clock.reset()  # time goes backwards (a test resets the clock): no absurd wait
+    assert pacer.wait() == 0.0
+
+
+async def test_hostile_delta_tokens_are_refused_or_expired(sim: Any, services_env: dict[str, str]) -> None:
+    from simulator.odata import encode_token
+
+    path = "/servicePrincipals/delta()"
+    async with await _graph_client(services_env) as g:
+        for token, code in (
+            ("%%%not-base64", "Request_UnsupportedQuery"),
+            ("W10", "Request_UnsupportedQuery"),  # a JSON list, not an object
+            (encode_token({"seq": 0, "t": "yesterday", "e": 0}), "syncStateNotFound"),
+            (encode_token({"seq": 0, "t": 1e300, "e": "0"}), "syncStateNotFound"),
+            (encode_token({"seq": 0}), "syncStateNotFound"),  # issued before links carried their age
+        ):
+            r = await g.get(path, params={"$deltatoken": token})
+            assert r.status_code == 400 and r.json()["error"]["code"] == code, token
+
+
+async def test_a_stored_next_link_to_another_host_is_not_followed(sim: Any) -> None:
+    """The audit cursor is data read back from storage: a link to another host is refused and the
+    poll reads from its checkpoint instead."""
+    svc = await _svc()
+    cp = svc.checkpoints()
+    state = await cp.get_state("audit-poll")
+    await cp.put_state(
+        "audit-poll", {"since": "", "next": "https://attacker.example/graph/v1.0/x", "round": ""}, state.etag
+    )
+    (record,) = await sim.delete("integration", actor="mallory@contoso.example")
+    tick = await _tick()
+    assert record["id"] in {o.record_id for o in tick.outcomes}
+    assert (await _state("audit-poll"))["next"] == ""
