@@ -4,14 +4,19 @@ The push paths can be missing (no Event Grid producer, no diagnostic setting, no
 (audit rows reach Log Analytics minutes after the change). Each tick therefore, in this order:
 
 1. **polls ``auditLogs/directoryAudits``** from a stored checkpoint minus an overlap
-   (``AUDIT_POLL_OVERLAP_MINUTES``; audit records can appear late), narrowed server-side to the
-   activities the rules act on (:func:`shared.graph.directory_audit_filter`), oldest first. Each
-   page goes through the same pipeline as pushed records (dedupe by record id), so the incident
-   carries who did it even without Log Analytics. The checkpoint advances only after a page's
-   records were processed: a failure re-reads that page next tick.
+   (``AUDIT_POLL_OVERLAP_MINUTES``, 20 min: records reach Graph up to 15 min late), narrowed
+   server-side to the activities the rules act on (:func:`shared.graph.directory_audit_filter`),
+   oldest first. Each page goes through the same pipeline as pushed records (dedupe by record id),
+   so the incident carries who did it even without Log Analytics. The cursor (newest record seen,
+   the next link, when the round began) is saved only after a page's records were processed: a
+   failure re-reads that page next tick. Requests are paced to Graph's audit limit (5 per 10 s,
+   :data:`AUDIT_PACER`); a round longer than a tick's wait budget, :data:`MAX_PAGES` or a 429
+   continues next tick from the stored next link, and empty pages never end a round early. The
+   checkpoint moves to the round's start only when its last page was read.
 2. **follows the service-principal delta link** kept in Table storage. ``@removed`` with reason
    ``changed`` is a soft delete (recycle bin), ``deleted`` a hard one. The link is stored after its
-   removals were processed.
+   removals were processed. An expired link (7 days; :func:`delta_expired`) is dropped and step 4
+   starts a new round in the same tick.
 3. **runs the state checks** (:mod:`shared.health`): presence and ``accountEnabled`` by appId, the
    recycle bin, Webex's sync status.
 4. **re-tracks the delta** when the set of present Webex service-principal ids changed (consent
