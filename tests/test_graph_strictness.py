@@ -387,3 +387,21 @@ async def test_a_stored_next_link_to_another_host_is_not_followed(sim: Any) -> N
     tick = await _tick()
     assert record["id"] in {o.record_id for o in tick.outcomes}
     assert (await _state("audit-poll"))["next"] == ""
+
+
+async def test_an_expired_delta_link_answers_in_the_documented_shapes(sim: Any, services_env: dict[str, str]) -> None:
+    async with await _graph_client(services_env) as g:
+        first = await g.get("/servicePrincipals/delta()", params={"$select": "id,appId"})
+        link = first.json()["@odata.deltaLink"]
+        assert (await g.get(link)).status_code == 200, "a fresh link works"
+        await sim.expire_delta_links()
+        r = await g.get(link)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "syncStateNotFound"
+        assert "synchronized again" in r.json()["error"]["message"]
+        await sim.graph_behaviour(delta_expiry="410")
+        r = await g.get(link)
+        assert r.status_code == 410 and r.json()["error"]["innerError"]["request-id"]
+        restart = r.headers["Location"]
+        assert restart.split("?")[0] == link.split("?")[0] and "$deltatoken" not in restart
+        assert "$select=id,appId" in restart, "the initial query, as it was sent"
+        assert "@odata.deltaLink" in (await g.get(restart)).json()
