@@ -279,9 +279,18 @@ class IncidentStore:
             raise _storage_error(exc) from exc
 
         def attach(current: Incident) -> Incident | None:
-            if source in current.sources:
+            # An audit record read after a state check opened the incident (it reached Graph late)
+            # still says who did it.
+            who = current.initiator_kind in (None, "unknown") and incident.initiator_kind not in (None, "unknown")
+            if source in current.sources and not who:
                 return None
-            return replace(current, sources=(*current.sources, source), record_count=current.record_count + 1)
+            sources = current.sources if source in current.sources else (*current.sources, source)
+            attached = replace(current, sources=sources, record_count=current.record_count + 1)
+            if who:
+                attached = replace(
+                    attached, initiator_kind=incident.initiator_kind, initiator_label=incident.initiator_label
+                )
+            return attached
 
         current = await self.mutate(incident.tenant_id, incident.app_key, attach)
         if current is None:  # resolved and archived between our insert and our read: open anew

@@ -38,8 +38,13 @@ purge). The outcome is recorded afterwards. A worker that dies between claim and
 ``failed`` (the consent notice goes out) — the restore itself is never re-tried.
 
 After a restore, :func:`follow_up` runs in every verification that is not healthy: if the app is
-missing or disabled again, or Webex answers ``consent_missing`` (701018: the grants did not come
-back), the ``opened`` consent notice goes out, once per channel, with that reason.
+missing or disabled again, or its admin-consent grants are missing (Graph's
+``oauth2PermissionGrants``, or Webex's 701018), the ``opened`` consent notice goes out, once per
+channel, with that reason. Not before :data:`RESTORE_SETTLE` has passed since the restore: reads are
+served by replicas, so right after the POST the restored object (and its grants) can still look
+deleted — a notice then would be false. Microsoft documents that a restore brings back the object's
+previous configuration except Conditional Access policies (directory-deleteditems-restore), not
+whether grants and app role assignments come back; the simulator runs both ways.
 """
 
 from __future__ import annotations
@@ -63,6 +68,10 @@ log = logging.getLogger(__name__)
 
 RESTORE_LEASE = timedelta(minutes=2)
 """A claim older than this without an outcome belongs to a worker that died: settled as failed."""
+
+RESTORE_SETTLE = timedelta(minutes=5)
+"""How long after a restore a "missing" or "consent missing" reading is taken for replication lag
+rather than for a restore that did not bring the app or its grants back."""
 
 RECYCLE_BIN_DAYS = 30
 DELETION_KINDS = frozenset({Kind.INTEGRATION_DELETED, Kind.INTEGRATION_HARD_DELETED, Kind.IDENTITY_APP_DELETED})
@@ -195,14 +204,20 @@ def _after_restore_problem(inc: Incident, report: HealthReport) -> str | None:
     """Why the consent notice must go out after all, from a verification's checks (or ``None``)."""
     if inc.restore_outcome != "restored":
         return None
+    seen: list[str] = []
     for result in report.for_app(inc.app_key):
         if result.name.startswith("graph.service_principal.") and result.verdict in ("missing", "disabled"):
             return f"The app was restored automatically, but verification finds it {result.verdict} again."
+        if result.name.startswith("graph.consent_grant.") and result.verdict == "consent_missing":
+            seen.append("Microsoft Graph lists no admin-consent grant for it")
         if result.name == "webex.sync_status" and result.verdict == "consent_missing":
-            return (
-                "The app was restored automatically, but Webex still reports that admin consent is missing "
-                "(code 701018): the permission grants did not come back. Grant admin consent."
-            )
+            seen.append("Webex still reports that admin consent is missing (code 701018)")
+    if seen:
+        return (
+            "The app was restored automatically, but its permission grants did not come back: "
+            + "; ".join(seen)
+            + ". Grant admin consent."
+        )
     return None
 
 
@@ -222,6 +237,9 @@ async def follow_up(svc: Services, inc: Incident, report: HealthReport) -> Incid
         return inc
     reason = _after_restore_problem(inc, report)
     if reason is None:
+        return inc
+    if inc.restore_at is not None and clock.now() - inc.restore_at < RESTORE_SETTLE:
+        log.info("after the restore: %s — within %s, read as replication lag; checked again", reason, RESTORE_SETTLE)
         return inc
 
     def note(c: Incident) -> Incident | None:

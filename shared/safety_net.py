@@ -4,14 +4,19 @@ The push paths can be missing (no Event Grid producer, no diagnostic setting, no
 (audit rows reach Log Analytics minutes after the change). Each tick therefore, in this order:
 
 1. **polls ``auditLogs/directoryAudits``** from a stored checkpoint minus an overlap
-   (``AUDIT_POLL_OVERLAP_MINUTES``; audit records can appear late), narrowed server-side to the
-   activities the rules act on (:func:`shared.graph.directory_audit_filter`), oldest first. Each
-   page goes through the same pipeline as pushed records (dedupe by record id), so the incident
-   carries who did it even without Log Analytics. The checkpoint advances only after a page's
-   records were processed: a failure re-reads that page next tick.
+   (``AUDIT_POLL_OVERLAP_MINUTES``, 20 min: records reach Graph up to 15 min late), narrowed
+   server-side to the activities the rules act on (:func:`shared.graph.directory_audit_filter`),
+   oldest first. Each page goes through the same pipeline as pushed records (dedupe by record id),
+   so the incident carries who did it even without Log Analytics. The cursor (newest record seen,
+   the next link, when the round began) is saved only after a page's records were processed: a
+   failure re-reads that page next tick. Requests are paced to Graph's audit limit (5 per 10 s,
+   :data:`AUDIT_PACER`); a round longer than a tick's wait budget, :data:`MAX_PAGES` or a 429
+   continues next tick from the stored next link, and empty pages never end a round early. The
+   checkpoint moves to the round's start only when its last page was read.
 2. **follows the service-principal delta link** kept in Table storage. ``@removed`` with reason
    ``changed`` is a soft delete (recycle bin), ``deleted`` a hard one. The link is stored after its
-   removals were processed.
+   removals were processed. An expired link (7 days; :func:`delta_expired`) is dropped and step 4
+   starts a new round in the same tick.
 3. **runs the state checks** (:mod:`shared.health`): presence and ``accountEnabled`` by appId, the
    recycle bin, Webex's sync status.
 4. **re-tracks the delta** when the set of present Webex service-principal ids changed (consent
@@ -27,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -100,37 +106,127 @@ async def run_tick(svc: Services, *, past_due: bool = False) -> TickOutcome:
     return out
 
 
-async def _poll_audit(svc: Services, out: TickOutcome) -> None:
-    from shared.pipeline import process_extraction
+class RatePacer:
+    """Client side of a sliding-window limit: how long to wait before the next request so that at
+    most ``limit`` fall in any ``window`` seconds (project clock, so tests move time instead)."""
 
+    def __init__(self, limit: int, window: float, margin: float = 1.0) -> None:
+        self.limit, self.window, self.margin = limit, window, margin
+        self._times: deque[float] = deque()
+
+    def wait(self) -> float:
+        now = clock.monotonic()
+        if self._times and self._times[-1] > now:  # the clock was set back (tests): start afresh
+            self._times.clear()
+        while self._times and self._times[0] <= now - self.window:
+            self._times.popleft()
+        if len(self._times) < self.limit:
+            return 0.0
+        return self._times[0] + self.window + self.margin - now  # margin: the server counts on arrival
+
+    def note(self) -> None:
+        self._times.append(clock.monotonic())
+
+
+AUDIT_PACER = RatePacer(5, 10.0)
+"""``auditLogRoot`` allows 5 requests per 10 s per app per tenant (learn.microsoft.com/graph/
+throttling-limits, "Identity and access reports service limits"); one process polls one tenant."""
+AUDIT_PACE_BUDGET = 45.0
+"""Seconds a tick (every minute) may wait for the audit rate limit: about 21 pages, 2,100 records; the rest
+continues next tick from the stored ``@odata.nextLink``."""
+
+
+async def _paced_audits(out: TickOutcome, graph: Any, waited: float, **kw: Any) -> tuple[Any, float] | None:
+    """One audit page after waiting for the rate limit; ``None`` when the tick's budget is spent or
+    Graph throttled anyway (another reader of the same app registration): next tick continues."""
+    wait = AUDIT_PACER.wait()
+    if waited + wait > AUDIT_PACE_BUDGET:
+        return None
+    if wait > 0:
+        await clock.sleep(wait)
+    AUDIT_PACER.note()
+    try:
+        return await graph.directory_audits(**kw), waited + wait
+    except TransientError as exc:
+        if exc.retry_after is None:
+            raise
+        out.problems.append(f"poll_audit: throttled by Graph ({exc}); continues from its cursor next tick")
+        return None
+
+
+async def _poll_audit(svc: Services, out: TickOutcome) -> None:
+    """Read the audit log from the checkpoint (or from the stored next link of a round that a page
+    budget, the rate limit or a 429 interrupted), page by page, saving the cursor after each page."""
     cp = svc.checkpoints()
     graph = await svc.graph()
     state = await cp.get_state(AUDIT_STATE)
     started = clock.now()
     since = parse_timestamp(state.values.get("since"))
+    cursor = state.values.get("next") or None
+    round_start = parse_timestamp(state.values.get("round")) or started
     overlap = timedelta(minutes=svc.settings.audit_poll_overlap_minutes)
-    page = await graph.directory_audits(since=(since or started) - overlap)
+    got = None
+    if isinstance(cursor, str):
+        try:
+            got = await _paced_audits(out, graph, 0.0, link=cursor)
+        except UpstreamError as exc:  # a next link that no longer works: start over from the checkpoint
+            log.warning("audit poll: stored next link refused (%s); re-reading from the checkpoint", exc)
+            cursor = None
+        if got is None and cursor is not None:
+            return  # the rate limit leaves no room in this tick
+    if got is None:
+        round_start = started
+        got = await _paced_audits(out, graph, 0.0, since=(since or started) - overlap)
+    if got is None:
+        return
+    await _audit_pages(svc, out, graph, got, (state, since, round_start))
+
+
+async def _audit_pages(
+    svc: Services, out: TickOutcome, graph: Any, got: tuple[Any, float], at: tuple[Any, ...]
+) -> None:
+    from shared.pipeline import process_extraction
+
+    cp = svc.checkpoints()
+    page, waited = got
+    state, since, round_start = at
     newest = since
-    for _ in range(MAX_PAGES):
+    for n in range(MAX_PAGES):
         extraction = page.extraction
-        out.outcomes.extend(await process_extraction(svc, extraction))  # raises: checkpoint stays
+        out.outcomes.extend(await process_extraction(svc, extraction))  # raises: cursor stays
         out.audit_records += len(extraction.records)
         times = [r.event_time for r in extraction.records if r.event_time is not None]
         if times:
             newest = max([*times, *([newest] if newest else [])])
         last = page.next_link is None
-        if last and (newest is None or newest < started):
-            newest = started  # nothing newer exists; late records are what the overlap re-reads
-        if newest is not None and newest != since:
-            saved = await cp.put_state(AUDIT_STATE, {"since": format_timestamp(newest)}, state.etag)
+        if last and (newest is None or newest < round_start):
+            newest = round_start  # the round read everything up to its start; the overlap covers late records
+        values = {
+            "since": format_timestamp(newest) if newest else "",
+            "next": page.next_link or "",
+            "round": format_timestamp(round_start),
+        }
+        if values != state.values:
+            saved = await cp.put_state(AUDIT_STATE, values, state.etag)
             if saved is None:
                 log.warning("audit poll checkpoint changed by another writer; resuming next tick")
                 return
-            state, since = saved, newest
-        if last:
+            state = saved
+        if last or n + 1 == MAX_PAGES:
             return
-        assert page.next_link is not None
-        page = await graph.directory_audits(link=page.next_link)
+        nxt = await _paced_audits(out, graph, waited, link=page.next_link)
+        if nxt is None:
+            log.info("audit poll: rate-limit budget spent after %d pages; continues next tick", n + 1)
+            return
+        page, waited = nxt
+
+
+def delta_expired(exc: UpstreamError) -> bool:
+    """Graph's answers to an expired delta link: ``410 Gone`` (its ``Location`` is the initial query,
+    which a new round sends anyway) or a 4xx whose code is ``syncStateNotFound``
+    (learn.microsoft.com/graph/delta-query-overview, "Synchronization reset" and "Token duration")."""
+    status = exc.status or 0
+    return status == 410 or (400 <= status < 500 and "syncstatenotfound" in str(exc).lower())
 
 
 def _delta_ids(state_values: dict[str, Any]) -> dict[str, str]:
@@ -149,7 +245,19 @@ async def _follow_delta(svc: Services, out: TickOutcome) -> None:
         return
     ids = _delta_ids(state.values)
     graph = await svc.graph()
-    page = await graph.service_principal_delta(link=link)
+    try:
+        page = await graph.service_principal_delta(link=link)
+    except UpstreamError as exc:
+        if not delta_expired(exc):
+            raise
+        # A dead link (7 days old, or the tenant moved) can never work again: forget it, and
+        # _track_delta starts a new round from the present ids in this same tick. The new round
+        # lists objects, never removals, so nothing is reported removed; what changed meanwhile
+        # the state checks of this tick see (presence by appId, recycle bin).
+        log.warning("service-principal delta link expired (%s): starting a new round", exc)
+        out.problems.append(f"follow_delta: link expired ({exc}); a new round starts")
+        await cp.put_state(DELTA_STATE, {"link": "", "ids": "{}"}, state.etag)
+        return
     removed: list[tuple[str, str, str]] = []
     for _ in range(MAX_PAGES):
         for item in page.items:

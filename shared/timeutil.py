@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 _ISO = re.compile(
@@ -73,6 +73,8 @@ class Clock:
     def __init__(self) -> None:
         self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._offset = 0.0
+        self.sleeper: Callable[[float], Awaitable[None]] | None = None
+        """Tests install one (that moves this clock, and the simulator's) so nothing waits for real."""
 
     def now(self) -> datetime:
         return self._now() + timedelta(seconds=self._offset)
@@ -86,6 +88,15 @@ class Clock:
 
     def reset(self) -> None:
         self._offset = 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (pacing a rate-limited API): for real, or through :attr:`sleeper`."""
+        if self.sleeper is not None:
+            await self.sleeper(max(seconds, 0.0))
+            return
+        import asyncio
+
+        await asyncio.sleep(max(seconds, 0.0))
 
 
 clock = Clock()

@@ -187,6 +187,19 @@ class SimulatorControl:
         """Store a Key Vault secret (a new version); returns the version id."""
         return str((await self._call("POST", "/keyvault/secrets", json={"name": name, "value": value}))["version"])
 
+    # -------------------------------------------------------------- Graph strictness (issue 14)
+    async def graph_behaviour(self, **settings: Any) -> dict[str, Any]:
+        """Change simulated Graph's behaviours (``simulator.graph_behaviour.GraphBehaviour`` fields:
+        delta_token_lifetime, delta_expiry, audit_rate_limit, audit_rate_window, audit_delay,
+        audit_delay_seconds, audit_page_sizes, restore_grants, restore_app_roles,
+        restore_lag_seconds); returns them all. Reset restores the defaults."""
+        result: dict[str, Any] = await self._call("POST", "/graph/behaviour", json=settings)
+        return result
+
+    async def expire_delta_links(self) -> int:
+        """Every delta link issued so far is answered as expired from now on."""
+        return int((await self._call("POST", "/graph/expire-delta"))["epoch"])
+
 
 class SimulatorControlError(RuntimeError):
     """A control call was refused (bad scenario for the current state, bad fault spec…)."""

@@ -210,6 +210,18 @@ async def put_secret(request: web.Request, state: SimState, data: dict[str, Any]
     return {"name": name, "version": state.set_secret(name, value)["version"]}
 
 
+async def graph_behaviour(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Change how strict simulated Graph is (simulator.graph_behaviour.GraphBehaviour fields)."""
+    state.graph_behaviour.update(data)
+    return state.graph_behaviour.describe()
+
+
+async def expire_delta(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Every delta link issued so far dies now (as after 7 days, or a tenant migration)."""
+    state.delta_epoch += 1
+    return {"epoch": state.delta_epoch}
+
+
 def register(app: web.Application) -> None:
     r = app.router
     r.add_post("/_sim/reset", _handler(reset))
@@ -232,3 +244,6 @@ def register(app: web.Application) -> None:
     r.add_post("/_sim/webex/tokens", _handler(webex_tokens))
     r.add_post("/_sim/webex/revoke", _handler(webex_revoke))
     r.add_post("/_sim/keyvault/secrets", _handler(put_secret))
+    r.add_post("/_sim/graph/behaviour", _handler(graph_behaviour))
+    r.add_get("/_sim/graph/behaviour", _handler(graph_behaviour))
+    r.add_post("/_sim/graph/expire-delta", _handler(expire_delta))

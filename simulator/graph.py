@@ -11,6 +11,7 @@ deserializes: collections are ``{"@odata.context", "value", "@odata.nextLink"}``
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,9 +20,11 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from simulator.errors import graph_error, json_response
+from simulator.graph_behaviour import GraphBehaviour, RateWindow
 from simulator.keys import STATE
 from simulator.middleware import bearer
 from simulator.odata import (
+    Filter,
     ODataError,
     decode_token,
     encode_token,
@@ -120,29 +123,67 @@ def _page(
     context: str,
     default_top: int = 100,
     max_top: int = 999,
+    *,
+    sizes: GraphBehaviour | None = None,
 ) -> web.Response:
+    """One page from ``$skiptoken`` on; ``sizes`` (directoryAudits) makes pages short or empty."""
     q = request.query
-    offset = 0
+    offset = index = 0
     if "$skiptoken" in q:
-        offset = int(decode_token(q["$skiptoken"]).get("o", 0))
+        token = decode_token(q["$skiptoken"])
+        offset, index = int(token.get("o", 0)), int(token.get("p", 0))
     offset += int(q.get("$skip", "0") or 0) if "$skiptoken" not in q else 0
     top = parse_top(q.get("$top"), default_top, max_top)
+    count = sizes.page_size(index, top) if sizes is not None else top
     props = parse_select(q.get("$select"))
-    chunk = [select(i, props) for i in items[offset : offset + top]]
+    chunk = [select(i, props) for i in items[offset : offset + count]]
     ctx = f"{base_url(request)}/$metadata#{context}" + (f"({','.join(props)})" if props else "")
     body: dict[str, Any] = {"@odata.context": ctx}
-    if q.get("$count", "").lower() == "true":
-        body["@odata.count"] = len(items)
+    if q.get("$count", "").lower() == "true" and (sizes is not None or _eventual(request)):
+        body["@odata.count"] = len(items)  # on directory objects only with ConsistencyLevel (else ignored)
     body["value"] = chunk
-    if offset + top < len(items):
+    if offset + count < len(items):
         params = {k: v for k, v in q.items() if k not in ("$skiptoken", "$skip")}
-        params["$skiptoken"] = encode_token({"o": offset + top})
+        params["$skiptoken"] = encode_token({"o": offset + count, "p": index + 1})
         body["@odata.nextLink"] = f"{base_url(request)}{request.path[len(PREFIX) :]}?{_query(params)}"
     return json_response(body)
 
 
+def _eventual(request: web.Request) -> bool:
+    return request.headers.get("ConsistencyLevel", "").strip().lower() == "eventual"
+
+
+ADVANCED_ONLY_OPERATORS = ("ne", "not", "endswith")
+
+
+def require_advanced_query(request: web.Request, flt: Filter | None) -> None:
+    """Directory objects (servicePrincipals, deletedItems, oauth2PermissionGrants,
+    appRoleAssignments) answer what needs the index store only with the *advanced query parameters*,
+    ``ConsistencyLevel: eventual`` AND ``$count=true`` (learn.microsoft.com/graph/aad-advanced-queries,
+    "Query scenarios that require advanced query capabilities"): ``ne`` and ``not``, ``endsWith``,
+    ``$filter`` together with ``$orderby``, ``$orderby`` on servicePrincipal properties, ``$search``.
+    Without them real Graph answers 400 ``Request_UnsupportedQuery``; so does this route."""
+    q = request.query
+    if _eventual(request) and q.get("$count", "").lower() == "true":
+        return
+    hint = (
+        "because the required parameters might be missing. Try adding $count=true query parameter and "
+        "ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information"
+    )
+    used = {op for _, op in flt.uses} if flt is not None else set()
+    for op in ADVANCED_ONLY_OPERATORS:
+        if op in used:
+            raise ODataError(f"Operator '{op}' is not supported {hint}")
+    if "$orderby" in q:
+        raise ODataError(f"Sorting ($orderby{' with $filter' if '$filter' in q else ''}) is not supported {hint}")
+    if "$search" in q:
+        raise ODataError("Request with $search query parameter only works through MSGraph with a special "
+                         "request header: 'ConsistencyLevel: eventual'")  # fmt: skip
+
+
 def _filtered(items: list[dict[str, Any]], request: web.Request) -> list[dict[str, Any]]:
     flt = parse_filter(request.query.get("$filter"))
+    require_advanced_query(request, flt)
     result = [i for i in items if flt is None or flt(i)]
     return order_by(result, request.query.get("$orderby"))
 
@@ -150,14 +191,14 @@ def _filtered(items: list[dict[str, Any]], request: web.Request) -> list[dict[st
 # ------------------------------------------------------------------ servicePrincipals
 @route("GET", r"/servicePrincipals")
 async def list_service_principals(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
-    items = _filtered(list(state.service_principals.values()), request)
+    items = _filtered(state.read_service_principals(), request)
     return _page(request, items, "servicePrincipals")
 
 
 @route("GET", r"/servicePrincipals\(appId='(?P<app_id>[^']*)'\)")
 async def sp_by_app_id(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
     app_id = m["app_id"].lower()
-    sp = next((s for s in state.service_principals.values() if s["appId"].lower() == app_id), None)
+    sp = next((s for s in state.read_service_principals() if s["appId"].lower() == app_id), None)
     if sp is None:
         raise NotFoundError(m["app_id"])
     return _entity(request, sp, "servicePrincipals/$entity")
@@ -187,6 +228,8 @@ async def sp_delta(request: web.Request, state: SimState, m: re.Match[str]) -> w
         else:
             tok = decode_token(q["$deltatoken"])
             since, flt_text, sel = int(tok["seq"]), tok.get("f"), tok.get("s")
+            if _delta_expired(state, tok):
+                return _delta_expired_answer(request, state, flt_text, sel)
     else:
         since, upto, offset = None, state.change_seq, 0
         flt_text, sel = q.get("$filter"), q.get("$select")
@@ -211,11 +254,38 @@ async def sp_delta(request: web.Request, state: SimState, m: re.Match[str]) -> w
             f"{request.scheme}://{request.host}{path}?{_query({'$skiptoken': encode_token(token)})}"
         )
     else:
-        token = {"seq": upto, "f": flt_text, "s": sel}
+        token = {"seq": upto, "f": flt_text, "s": sel, "t": state.clock.now().timestamp(), "e": state.delta_epoch}
         body["@odata.deltaLink"] = (
             f"{request.scheme}://{request.host}{path}?{_query({'$deltatoken': encode_token(token)})}"
         )
     return json_response(body)
+
+
+def _delta_expired(state: SimState, tok: dict[str, Any]) -> bool:
+    """A delta link dies 7 days after it was issued (graph_behaviour.DELTA_TOKEN_LIFETIME), or when
+    a test ends every link issued so far (``/_sim/graph/expire-delta``: "server state has changed")."""
+    issued = tok.get("t")
+    if not isinstance(issued, int | float) or tok.get("e") != state.delta_epoch:
+        return True
+    return state.clock.now().timestamp() - issued > state.graph_behaviour.delta_token_lifetime
+
+
+def _delta_expired_answer(request: web.Request, state: SimState, flt: str | None, sel: str | None) -> web.Response:
+    """The two documented answers to a dead delta link. ``400`` ``syncStateNotFound`` "The sync
+    state generation is not found. The delta token is expired and data must be synchronized again."
+    (Dev Blog, "Duration of change tracking tokens for identity and education resources"); or ``410
+    Gone`` with a ``Location`` holding the initial query, i.e. no ``$deltatoken`` (delta-query-overview,
+    "Synchronization reset"; its body is not documented: the code below is a stand-in)."""
+    now = state.clock.now()
+    if state.graph_behaviour.delta_expiry == "410":
+        params = {k: v for k, v in (("$filter", flt), ("$select", sel)) if v}
+        response = graph_error(request, 410, "The delta token is no longer valid; restart synchronization.", now,
+                               "resyncRequired")  # fmt: skip
+        query = f"?{_query(params)}" if params else ""
+        response.headers["Location"] = f"{request.scheme}://{request.host}{request.path}{query}"
+        return response
+    message = "The sync state generation is not found. The delta token is expired and data must be synchronized again."
+    return graph_error(request, 400, message, now, "syncStateNotFound")
 
 
 def _delta_items(state: SimState, since: int | None, upto: int) -> list[dict[str, Any]]:
@@ -238,13 +308,13 @@ def _delta_items(state: SimState, since: int | None, upto: int) -> list[dict[str
 
 @route("GET", r"/servicePrincipals/(?P<id>[0-9a-fA-F-]{36})")
 async def get_sp(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
-    return _entity(request, state.get_sp(m["id"]), "servicePrincipals/$entity")
+    return _entity(request, state.read_sp(m["id"]), "servicePrincipals/$entity")
 
 
 @route("GET", r"/servicePrincipals/(?P<id>[0-9a-fA-F-]{36})/appRoleAssignments")
 async def sp_app_role_assignments(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
     """Application permissions granted TO the service principal (appRoleAssignment objects)."""
-    sp = state.get_sp(m["id"])
+    sp = state.read_sp(m["id"])
     items = _filtered(state.app_roles_of(sp["id"]), request)
     return _page(request, items, f"servicePrincipals('{sp['id']}')/appRoleAssignments")
 
@@ -283,13 +353,13 @@ async def delete_sp(request: web.Request, state: SimState, m: re.Match[str]) -> 
 # ------------------------------------------------------------------ recycle bin
 @route("GET", r"/directory/deletedItems/(?:microsoft\.)?graph\.servicePrincipal")
 async def list_deleted(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
-    items = _filtered([d.sp for d in state.deleted.values()], request)
+    items = _filtered([d.sp for d in state.read_deleted()], request)
     return _page(request, items, "servicePrincipals")
 
 
 @route("GET", r"/directory/deletedItems/(?P<id>[0-9a-fA-F-]{36})")
 async def get_deleted(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
-    gone = state.deleted.get(m["id"].lower())
+    gone = next((d for d in state.read_deleted() if d.sp["id"] == m["id"].lower()), None)
     if gone is None:
         raise NotFoundError(m["id"])
     obj = {"@odata.type": "#microsoft.graph.servicePrincipal", **gone.sp}
@@ -337,17 +407,42 @@ directoryAudits: ``eq``, ``ge``, ``le``, ``startswith``): ``category``, ``result
 
 @route("GET", r"/auditLogs/directoryAudits")
 async def directory_audits(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
-    records = [e.record for e in state.audits]
+    throttled = _audit_throttle(request, state)
+    if throttled is not None:
+        return throttled
+    records = state.graph_audits()  # late records only once they arrived (graph_behaviour: latency)
     flt = parse_filter(request.query.get("$filter"))
     require_supported(flt, AUDIT_FILTERS)
     records = [r for r in records if flt is None or flt(r)]
     records = order_by(records, request.query.get("$orderby") or "activityDateTime desc")
-    return _page(request, records, "auditLogs/directoryAudits")
+    return _page(request, records, "auditLogs/directoryAudits", sizes=state.graph_behaviour)
+
+
+def _audit_throttle(request: web.Request, state: SimState) -> web.Response | None:
+    """``auditLogRoot`` allows 5 requests per 10 s per app per tenant (throttling-limits, "Identity and
+    access reports service limits"): past that, 429 ``TooManyRequests`` with ``Retry-After``
+    (seconds) until the window lets one through (learn.microsoft.com/graph/throttling)."""
+    info = state.tokens.get(bearer(request) or "")
+    client = info.client_id if info is not None else ""
+    behaviour = state.graph_behaviour
+    window = state.audit_windows.setdefault(client, RateWindow())
+    wait = window.admit(state.clock.now(), behaviour.audit_rate_limit, behaviour.audit_rate_window)
+    if wait is None:
+        return None
+    response = graph_error(
+        request, 429, "Too many requests. Retry after the time in the Retry-After header.", state.clock.now(),
+        "TooManyRequests",
+    )  # fmt: skip
+    response.headers["Retry-After"] = str(math.ceil(wait))
+    return response
 
 
 @route("GET", r"/auditLogs/directoryAudits/(?P<id>[^/]+)")
 async def directory_audit(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
-    rec = next((e.record for e in state.audits if e.record["id"] == m["id"]), None)
+    throttled = _audit_throttle(request, state)
+    if throttled is not None:
+        return throttled
+    rec = next((r for r in state.graph_audits() if r["id"] == m["id"]), None)
     if rec is None:
         raise NotFoundError(m["id"])
     return _entity(request, rec, "auditLogs/directoryAudits/$entity")
@@ -446,7 +541,7 @@ async def _send_mime(request: web.Request, state: SimState, m: re.Match[str]) ->
 # ------------------------------------------------------------------ grants
 @route("GET", r"/oauth2PermissionGrants")
 async def list_grants(request: web.Request, state: SimState, m: re.Match[str]) -> web.Response:
-    items = _filtered(list(state.grants.values()), request)
+    items = _filtered(state.read_grants(), request)
     return _page(request, items, "oauth2PermissionGrants")
 
 

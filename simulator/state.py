@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simulator.audit import Actor, AuditEntry, directory_audit, ingestion_time, prop
+from simulator.graph_behaviour import GraphBehaviour, RateWindow
 from simulator.timefmt import SimClock, graph_time, seconds_time
 
 INTEGRATION_APP_ID = "90db942a-c1eb-4e8d-82e4-eebf64a7e2ae"
@@ -177,6 +178,11 @@ class SimState:
         }
         self.vault: dict[str, list[dict[str, Any]]] = {}
         self.last_sync = self.clock.now()
+        self.graph_behaviour = GraphBehaviour()  # simulator.graph_behaviour: limits, delays, partial restores
+        self.audit_windows: dict[str, RateWindow] = {}  # client id -> auditLogRoot requests
+        self.delta_epoch = 0  # delta links issued before the last /_sim/graph/expire-delta are dead
+        self.audit_visible_at: dict[str, datetime] = {}  # record id -> when directoryAudits lists it
+        self.replicating: dict[str, tuple[datetime, Deleted]] = {}  # restored SP id -> (reads see it at, old view)
         self.requests.clear()
         self.faults.clear()
         graph = self._new_sp(GRAPH_APP_ID, "Microsoft Graph", MICROSOFT_TENANT)
@@ -349,7 +355,19 @@ class SimState:
             correlation_id=correlation_id,
         )
         self.audits.append(AuditEntry(rec, when, ingestion_time(when, self.config.ingestion_delay_seconds)))
+        self._arrives(rec, when)
         return rec
+
+    def _arrives(self, rec: dict[str, Any], when: datetime) -> None:
+        """When ``directoryAudits`` starts listing ``rec`` (simulator.graph_behaviour: audit latency)."""
+        delay = self.graph_behaviour.delay(self.rng)
+        if delay > 0:
+            self.audit_visible_at[rec["id"]] = when + timedelta(seconds=delay)
+
+    def graph_audits(self) -> list[dict[str, Any]]:
+        """The records ``directoryAudits`` lists now: late ones only once they arrived."""
+        now = self.clock.now()
+        return [e.record for e in self.audits if self.audit_visible_at.get(e.record["id"], e.activity_time) <= now]
 
     @staticmethod
     def _sp_properties(sp: dict[str, Any], removing: bool) -> list[dict[str, Any]]:
@@ -574,10 +592,13 @@ class SimState:
         )
         rec["category"] = "UserManagement"
         self.audits.append(AuditEntry(rec, when, ingestion_time(when, self.config.ingestion_delay_seconds)))
+        self._arrives(rec, when)
         return rec
 
     def restore(self, sp_id: str, actor: Actor) -> dict[str, Any]:
-        """Graph restore: back into servicePrincipals with the SAME id, grants included."""
+        """Graph restore: back into servicePrincipals with the SAME id; the grants and app role
+        assignments come back only as :class:`GraphBehaviour` says, and reads see the restore only
+        after its replication lag (both undocumented: simulator.graph_behaviour)."""
         gone = self.deleted.pop(sp_id.lower(), None)
         if gone is None:
             raise NotFoundError(sp_id)
@@ -588,12 +609,41 @@ class SimState:
         sp = copy.deepcopy(gone.sp)
         sp["deletedDateTime"] = None
         self._add_sp(sp)
-        for g in gone.grants:
+        behaviour = self.graph_behaviour
+        for g in gone.grants if behaviour.restore_grants else []:
             self.grants[g["id"]] = g
-        for a in gone.app_roles:
+        for a in gone.app_roles if behaviour.restore_app_roles else []:
             self.app_role_assignments[a["id"]] = a
+        if behaviour.restore_lag_seconds > 0:
+            until = self.clock.now() + timedelta(seconds=behaviour.restore_lag_seconds)
+            self.replicating[sp["id"]] = (until, gone)
         self._audit("Restore service principal", "Update", sp, self._sp_properties(sp, removing=False), actor)
         return sp
+
+    # ---------------------------------------------------------------- reads (replication lag)
+    def _lagging(self) -> dict[str, Deleted]:
+        """Restored service principals that reads still see as deleted (their pre-restore view)."""
+        now = self.clock.now()
+        for sp_id in [k for k, (until, _) in self.replicating.items() if until <= now]:
+            del self.replicating[sp_id]
+        return {k: gone for k, (_, gone) in self.replicating.items()}
+
+    def read_service_principals(self) -> list[dict[str, Any]]:
+        lag = self._lagging()
+        return [sp for sp in self.service_principals.values() if sp["id"] not in lag]
+
+    def read_sp(self, sp_id: str) -> dict[str, Any]:
+        if sp_id.lower() in self._lagging():
+            raise NotFoundError(sp_id)
+        return self.get_sp(sp_id)
+
+    def read_deleted(self) -> list[Deleted]:
+        lag = self._lagging()
+        return [*self.deleted.values(), *(g for k, g in lag.items() if k not in self.deleted)]
+
+    def read_grants(self) -> list[dict[str, Any]]:
+        lag = self._lagging()
+        return [g for g in self.grants.values() if g["clientId"] not in lag]
 
     def _app_key(self, app_id: str) -> str | None:
         for app in APPS:

@@ -19,9 +19,17 @@ import stamina
 
 @pytest.fixture(autouse=True)
 def _no_waiting() -> Iterator[None]:
-    """Retries run every path without sleeping (stamina's test mode keeps attempts)."""
+    """Retries run every path without sleeping (stamina's test mode keeps attempts); a paced wait
+    (``clock.sleep``) moves the project clock instead of sleeping."""
+    from shared.timeutil import clock
+
+    async def advance(seconds: float) -> None:
+        clock.advance(seconds)
+
     stamina.set_testing(True, attempts=3)
+    clock.sleeper = advance
     yield
+    clock.sleeper = None
     stamina.set_testing(False)
 
 
