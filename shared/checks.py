@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OK_VERDICTS = frozenset({"healthy", "not_configured"})
+NON_BLOCKING: dict[str, frozenset[str]] = {
+    # Graph (service principals present and enabled, admin-consent grants) and SCIM are the primary
+    # evidence; Control Hub's status call is undocumented and only corroborates. An answer from it we
+    # cannot read, or its refusal of a token SCIM accepts, says nothing about the tenant.
+    "webex.sync_status": frozenset({"unknown", "token_not_accepted"}),
+    # A token without the SCIM scope is a configuration problem (one operational notice), not Webex down.
+    "webex.scim": frozenset({"misconfigured"}),
+}
+"""Verdicts that are not healthy yet never keep an incident open, per check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +55,7 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return self.verdict in OK_VERDICTS
+        return self.verdict in OK_VERDICTS or self.verdict in NON_BLOCKING.get(self.name, ())
 
 
 @dataclass(slots=True)
@@ -235,7 +244,7 @@ async def check_webex(svc: Services) -> CheckResult:
 _AGREES = {
     ("healthy", "healthy"): "agrees with the status call",
     ("healthy", "consent_missing"): "our token reads the org, so the status 401 is the tenant's consent, not us",
-    ("healthy", "unauthorized"): "contradicts the status call: the same token reads the org",
+    ("healthy", "unauthorized"): "the same token reads the org: the status endpoint does not accept it",
     ("unauthorized", "healthy"): "contradicts the status call: SCIM refuses the same token",
     ("unauthorized", "unauthorized"): "agrees: our token is refused",
 }
@@ -281,6 +290,52 @@ async def check_scim(svc: Services, status_verdict: str | None, since: datetime 
         app_key="integration",
         retry_after=answer.retry_after,
     )
+
+
+_STATUS_NOTICE = (
+    "webex_status_token_not_accepted",
+    "The Webex status endpoint does not accept this token",
+    "Control Hub's directory-sync status call (undocumented) refuses the remediator's Webex token while "
+    "Webex's public SCIM API accepts the same token: the endpoint probably wants an administrator's session.",
+    "Verification goes on without it: Microsoft Graph (service principals, admin-consent grants) and SCIM "
+    "decide whether an incident is over. Nothing to do unless you want the extra corroboration "
+    "(a Control Hub full administrator's token in WEBEX_ACCESS_TOKEN).",
+)
+_SCIM_NOTICE = (
+    "webex_scim_misconfigured",
+    "The Webex SCIM check is misconfigured",
+    "Webex's SCIM API answers 403 to the remediator's token: the token lacks the identity:people_read "
+    "scope (a bot's token never has it), or WEBEX_ORG_ID is not the token's organization.",
+    "Use a service app (or an administrator's token) with identity:people_read for this org; until then "
+    "verification relies on Microsoft Graph and the status call.",
+)
+
+
+async def _notice_once(svc: Services, text: tuple[str, str, str, str], once_key: str, evidence: str) -> None:
+    """One operational notice per problem (the marker row keeps it to one, not one per run)."""
+    if svc.extras.get("quiet"):
+        return
+    from shared.operational import OperationalNotice, send_operational
+
+    kind, title, *lines = text
+    notice = OperationalNotice(kind=kind, title=title, lines=(*lines, f"Evidence: {evidence}"))
+    try:
+        sent = await send_operational(svc, notice, once_key=once_key)
+    except Exception:  # the verdict matters more than the notice; the next run tries again
+        log.exception("could not send the %s notice", kind)
+        return
+    if sent:  # logged with the notice, once; later runs carry it in the check's evidence only
+        log.warning("%s: %s", title, evidence, extra={"event": kind})
+
+
+async def _status_refuses_token(svc: Services, status: CheckResult, scim: CheckResult) -> CheckResult:
+    """The status call refused our token but SCIM did not: the endpoint does not accept this kind of
+    token (it is undocumented; Control Hub calls it with an admin's session). Not a verdict on the
+    tenant, so it never blocks resolution; said once when SCIM proves the token good."""
+    evidence = f"{status.evidence}; the status endpoint does not accept this token (SCIM: {scim.verdict})"
+    if scim.verdict == "healthy":
+        await _notice_once(svc, _STATUS_NOTICE, "webex-status-token-not-accepted", status.evidence)
+    return replace(status, verdict="token_not_accepted", evidence=evidence)
 
 
 GRANTS_PERMISSION = "Directory.Read.All (application) on Microsoft Graph"
@@ -385,7 +440,12 @@ async def run_checks(
         status = await check_webex(svc)
         if status.verdict in ("not_configured", "authorization_expired"):
             return [status]
-        return [status, await check_scim(svc, status.verdict, since)]
+        scim = await check_scim(svc, status.verdict, since)
+        if status.verdict == "unauthorized" and scim.verdict != "unauthorized":
+            status = await _status_refuses_token(svc, status, scim)
+        if scim.verdict == "misconfigured":
+            await _notice_once(svc, _SCIM_NOTICE, "webex-scim-misconfigured", scim.evidence)
+        return [status, scim]
 
     graph_results = asyncio.gather(*tasks)
     if webex:

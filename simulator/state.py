@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simulator.audit import Actor, AuditEntry, directory_audit, ingestion_time, prop
+from simulator.controlhub import ControlHubStatus
 from simulator.timefmt import SimClock, graph_time, seconds_time
 
 INTEGRATION_APP_ID = "90db942a-c1eb-4e8d-82e4-eebf64a7e2ae"
@@ -162,6 +163,7 @@ class SimState:
         self.webhook_posts: list[dict[str, Any]] = []
         self.la_queries: list[dict[str, Any]] = []
         self.webex_policy = WebexTokenPolicy()
+        self.status_call = ControlHubStatus(self.clock.now())  # simulator.controlhub: the status call's mode
         self.webex_access_tokens: dict[str, datetime] = {}
         self.webex_refresh_tokens: dict[str, datetime] = {
             self.config.webex_refresh_token: self.clock.now() + timedelta(seconds=self.webex_policy.refresh_lifetime)
@@ -664,5 +666,6 @@ class SimState:
             },
             "key_vault": {name: [dict(v) for v in versions] for name, versions in self.vault.items()},
             "log_analytics_queries": self.la_queries,
+            "webex_status_call": self.status_call.describe(),
             "faults": [f.describe() for f in self.faults],
         }

@@ -1,0 +1,139 @@
+"""Issue 14 (4, 6): Control Hub's undocumented status call in each simulator mode, and SCIM refusing
+a bot's token — what the simulator answers, and what the checks make of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+STATUS = "/WebexApplications/status$"
+
+
+async def _status(services_env: dict[str, str], token: str) -> httpx.Response:
+    from shared.webex_status import status_url
+
+    url = status_url(services_env["WEBEX_IDENTITY_BASE"], services_env["WEBEX_ORG_ID"])
+    async with httpx.AsyncClient(verify=services_env["SSL_CERT_FILE"]) as http:
+        return await http.get(url, headers={"Authorization": f"Bearer {token}"})
+
+
+async def _scim(services_env: dict[str, str], token: str) -> httpx.Response:
+    from shared.webex_scim import users_url
+
+    url = users_url(services_env["WEBEX_API_BASE"], services_env["WEBEX_ORG_ID"])
+    async with httpx.AsyncClient(verify=services_env["SSL_CERT_FILE"]) as http:
+        return await http.get(url, params={"count": "1"}, headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_admin_only_mode_refuses_bot_and_service_app_tokens(sim: Any, services_env: dict[str, str]) -> None:
+    await sim.webex_status_mode("admin_only")
+    admin = await _status(services_env, services_env["WEBEX_ACCESS_TOKEN"])
+    bot = await _status(services_env, services_env["WEBEX_BOT_TOKEN"])
+    service_app = await _status(services_env, await sim.service_app_token())
+    assert admin.status_code == 200
+    assert bot.status_code == 403
+    assert service_app.status_code == 401
+    assert "701018" not in service_app.text, "a refused token says nothing about the tenant's consent"
+    assert (await _scim(services_env, await sim.service_app_token())).status_code == 200, "SCIM accepts it"
+
+
+async def test_unknown_body_mode_answers_200_whatever_the_state(sim: Any, services_env: dict[str, str]) -> None:
+    from shared.webex_status import interpret
+
+    await sim.webex_status_mode("unknown_body")
+    healthy = await _status(services_env, services_env["WEBEX_ACCESS_TOKEN"])
+    await sim.delete("integration")
+    broken = await _status(services_env, services_env["WEBEX_ACCESS_TOKEN"])
+    assert healthy.status_code == broken.status_code == 200
+    assert healthy.json() != broken.json()
+    assert interpret(healthy, 1.0).verdict == interpret(broken, 1.0).verdict == "unknown"
+
+
+async def test_lagging_mode_follows_entra_minutes_late(sim: Any, services_env: dict[str, str]) -> None:
+    token = services_env["WEBEX_ACCESS_TOKEN"]
+    await sim.webex_status_mode("lagging", 300)
+    await sim.revoke()
+    assert (await _status(services_env, token)).status_code == 200, "Webex has not seen the revoke yet"
+    await sim.advance_clock(299)
+    assert (await _status(services_env, token)).status_code == 200
+    await sim.advance_clock(2)
+    assert (await _status(services_env, token)).status_code == 401
+    await sim.consent()
+    assert (await _status(services_env, token)).status_code == 401, "nor the consent that fixed it"
+    await sim.advance_clock(301)
+    assert (await _status(services_env, token)).status_code == 200
+    assert (await sim.state())["webex_status_call"] == {"mode": "lagging", "lag_seconds": 300.0, "changes": 2}
+
+
+@pytest.mark.parametrize("body", [{"mode": "sometimes"}, {"mode": 3}, {"mode": "lagging", "lag_seconds": -1},
+                                  {"mode": "lagging", "lag_seconds": "5"}])  # fmt: skip
+async def test_status_mode_control_rejects_bad_input(sim: Any, body: dict[str, Any]) -> None:
+    from simulator.client import SimulatorControlError
+
+    with pytest.raises(SimulatorControlError):
+        await sim._call("POST", "/webex/status", json=body)
+
+
+async def _checks(monkeypatch: pytest.MonkeyPatch, token: str) -> Any:
+    from shared.checks import run_checks
+    from shared.config import reset_settings
+    from shared.runtime import get_services, reset_services
+
+    monkeypatch.setenv("WEBEX_ACCESS_TOKEN", token)
+    reset_settings()
+    await reset_services()
+    return await run_checks(await get_services())
+
+
+async def test_status_refusing_our_token_is_one_notice_and_never_blocks(
+    sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await sim.webex_status_mode("admin_only")
+    token = await sim.service_app_token()
+    for _ in range(3):  # three health ticks
+        report = await _checks(monkeypatch, token)
+    status = next(r for r in report.results if r.name == "webex.sync_status")
+    assert status.verdict == "token_not_accepted" and status.ok
+    assert "does not accept this token" in status.evidence
+    assert report.healthy, "Graph and SCIM say healthy: the refusal does not block"
+    mails = (await sim.state())["sent_mails"]
+    assert [m["message"]["subject"].strip() for m in mails] == [
+        "[Webex sync remediator] The Webex status endpoint does not accept this token"
+    ], "one operational notice, not one per run"
+
+
+async def test_unknown_status_body_leaves_the_decision_to_graph(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.checks import run_checks
+    from shared.runtime import get_services
+
+    await sim.webex_status_mode("unknown_body")
+    await sim.revoke()
+    report = await run_checks(await get_services())
+    verdicts = {r.name: r.verdict for r in report.results}
+    assert verdicts["webex.sync_status"] == "unknown", "neither healthy nor broken"
+    assert verdicts["graph.consent_grant.integration"] == "consent_missing"
+    assert not report.healthy, "Graph sees the revoked consent"
+    await sim.consent()
+    assert (await run_checks(await get_services())).healthy
+
+
+async def test_scim_refuses_a_bot_token_as_a_configuration_problem(
+    sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
+) -> None:
+    """Issue 14 (6): a bot's token has no ``identity:people_read``; real SCIM answers 403."""
+    answer = await _scim(services_env, services_env["WEBEX_BOT_TOKEN"])
+    assert answer.status_code == 403
+    body = answer.json()
+    assert body["message"] == "Missing required scope: identity:people_read"
+    assert body["errors"] == [{"description": body["message"]}] and body["trackingId"].startswith("ROUTER_")
+
+    for _ in range(2):
+        report = await _checks(monkeypatch, services_env["WEBEX_BOT_TOKEN"])
+    scim = next(r for r in report.results if r.name == "webex.scim")
+    assert scim.verdict == "misconfigured", "a configuration problem, not Webex down"
+    assert "identity:people_read" in scim.evidence and "HTTP 403" in scim.evidence
+    assert report.healthy, "no reason to keep an incident open over it"
+    subjects = [m["message"]["subject"].strip() for m in (await sim.state())["sent_mails"]]
+    assert subjects == ["[Webex sync remediator] The Webex SCIM check is misconfigured"], subjects
