@@ -176,6 +176,11 @@ class SimulatorControl:
         """An access token of the org's authorized service app (not an administrator's session)."""
         return str((await self._call("POST", "/webex/service-app-token"))["access_token"])
 
+    async def log_analytics_limit(self, max_rows: int | None) -> dict[str, Any]:
+        """Results longer than ``max_rows`` come back partial (``None``: no limit)."""
+        result: dict[str, Any] = await self._call("POST", "/loganalytics/limits", json={"max_rows": max_rows})
+        return result
+
     async def set_secret(self, name: str, value: str) -> str:
         """Store a Key Vault secret (a new version); returns the version id."""
         return str((await self._call("POST", "/keyvault/secrets", json={"name": name, "value": value}))["version"])

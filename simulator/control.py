@@ -217,6 +217,16 @@ async def service_app_token(request: web.Request, state: SimState, data: dict[st
     return pair
 
 
+async def la_limits(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Log Analytics result limit: ``{"max_rows": n | null}``; a longer result is sent as a partial
+    result (200 with ``error`` beside ``tables``; simulator.kqlcheck)."""
+    value = data.get("max_rows")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise BadInput("max_rows must be a non-negative integer or null")
+    state.la_limits.max_rows = value
+    return {"max_rows": value}
+
+
 async def put_secret(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
     name, value = data.get("name"), data.get("value")
     if not isinstance(name, str) or not name or not isinstance(value, str):
@@ -247,4 +257,5 @@ def register(app: web.Application) -> None:
     r.add_post("/_sim/webex/revoke", _handler(webex_revoke))
     r.add_post("/_sim/webex/status", _handler(webex_status_mode))
     r.add_post("/_sim/webex/service-app-token", _handler(service_app_token))
+    r.add_post("/_sim/loganalytics/limits", _handler(la_limits))
     r.add_post("/_sim/keyvault/secrets", _handler(put_secret))

@@ -17,6 +17,7 @@ from typing import Any
 
 from simulator.audit import Actor, AuditEntry, directory_audit, ingestion_time, prop
 from simulator.controlhub import ControlHubStatus
+from simulator.kqlcheck import QueryLimits
 from simulator.timefmt import SimClock, graph_time, seconds_time
 
 INTEGRATION_APP_ID = "90db942a-c1eb-4e8d-82e4-eebf64a7e2ae"
@@ -162,6 +163,7 @@ class SimState:
         self.teams_posts: list[dict[str, Any]] = []  # simulator.receivers
         self.webhook_posts: list[dict[str, Any]] = []
         self.la_queries: list[dict[str, Any]] = []
+        self.la_limits = QueryLimits()  # simulator.kqlcheck: partial results on demand
         self.webex_policy = WebexTokenPolicy()
         self.status_call = ControlHubStatus(self.clock.now())  # simulator.controlhub: the status call's mode
         self.webex_access_tokens: dict[str, datetime] = {}
