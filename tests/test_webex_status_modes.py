@@ -137,3 +137,21 @@ async def test_scim_refuses_a_bot_token_as_a_configuration_problem(
     assert report.healthy, "no reason to keep an incident open over it"
     subjects = [m["message"]["subject"].strip() for m in (await sim.state())["sent_mails"]]
     assert subjects == ["[Webex sync remediator] The Webex SCIM check is misconfigured"], subjects
+
+
+async def test_health_timer_takes_a_lagging_701018_for_lag_when_graph_has_the_grant(sim: Any) -> None:
+    """The status call still reports the revoked consent an admin has since granted again: Graph,
+    the primary witness, shows the admin-consent grant, so no consent-revoked incident is opened."""
+    from shared.health import run_health_check
+    from shared.runtime import get_services
+    from tests.helpers import incidents
+
+    await sim.webex_status_mode("lagging", 300)
+    await sim.revoke()
+    await sim.advance_clock(400)  # Webex now reports the revoke
+    await sim.consent()  # and an admin has already fixed it in Entra
+    outcome = await run_health_check(await get_services())
+    verdicts = {r.name: r.verdict for r in outcome.report.results}
+    assert verdicts["webex.sync_status"] == "consent_missing"
+    assert verdicts["graph.consent_grant.integration"] == "healthy"
+    assert outcome.outcomes == [] and await incidents() == []
