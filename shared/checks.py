@@ -138,6 +138,9 @@ async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
     )
 
 
+STATUS_REFUSES_TOKEN = "webex_status_refuses_token"  # noqa: S105 - an extras key, not a secret
+"""``svc.extras`` flag: the status call refuses a token SCIM accepts, so its 401 is no reason to renew."""
+
 DEFAULT_429_BACKOFF = 60.0
 """Seconds before the next run when Webex throttles without ``Retry-After`` and in-process retries
 did not get through."""
@@ -221,7 +224,7 @@ async def check_webex(svc: Services) -> CheckResult:
             return CheckResult(name, "not_configured", "WEBEX_ACCESS_TOKEN (or a Webex service app) is not set", 0.0,
                                app_key="integration")  # fmt: skip
         status, tracking = await _status_with_retry(svc, token)
-        if status.verdict == "unauthorized" and auth.refreshable:
+        if status.verdict == "unauthorized" and auth.refreshable and not svc.extras.get(STATUS_REFUSES_TOKEN):
             token = await auth.renew() or token
             again, more = await _status_with_retry(svc, token)
             status, tracking = again, tracking + more
@@ -334,6 +337,7 @@ async def _status_refuses_token(svc: Services, status: CheckResult, scim: CheckR
     tenant, so it never blocks resolution; said once when SCIM proves the token good."""
     evidence = f"{status.evidence}; the status endpoint does not accept this token (SCIM: {scim.verdict})"
     if scim.verdict == "healthy":
+        svc.extras[STATUS_REFUSES_TOKEN] = True  # renewing our token on its 401 would not help: not every run
         await _notice_once(svc, _STATUS_NOTICE, "webex-status-token-not-accepted", status.evidence)
     return replace(status, verdict="token_not_accepted", evidence=evidence)
 
@@ -443,6 +447,8 @@ async def run_checks(
         scim = await check_scim(svc, status.verdict, since)
         if status.verdict == "unauthorized" and scim.verdict != "unauthorized":
             status = await _status_refuses_token(svc, status, scim)
+        elif scim.verdict == "unauthorized":
+            svc.extras.pop(STATUS_REFUSES_TOKEN, None)  # SCIM refuses it too: renew it on the next 401
         if scim.verdict == "misconfigured":
             await _notice_once(svc, _SCIM_NOTICE, "webex-scim-misconfigured", scim.evidence)
         return [status, scim]

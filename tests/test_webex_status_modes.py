@@ -155,3 +155,31 @@ async def test_health_timer_takes_a_lagging_701018_for_lag_when_graph_has_the_gr
     assert verdicts["webex.sync_status"] == "consent_missing"
     assert verdicts["graph.consent_grant.integration"] == "healthy"
     assert outcome.outcomes == [] and await incidents() == []
+
+
+async def test_a_token_the_status_call_refuses_is_not_renewed_on_every_run(
+    sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a service app, a 401 from the status call renews the token once; when SCIM accepts that
+    token, later runs do not renew it again (one refresh per tick would be 1,440 a day)."""
+    import secrets
+
+    from shared.checks import run_checks
+    from shared.config import reset_settings
+    from shared.runtime import get_services, reset_services
+
+    creds = {"WEBEX_CLIENT_ID": "C" + secrets.token_hex(16), "WEBEX_CLIENT_SECRET": secrets.token_hex(16),
+             "WEBEX_REFRESH_TOKEN": "rt-" + secrets.token_urlsafe(24)}  # fmt: skip
+    await sim.reset(**{k.lower(): v for k, v in creds.items()})
+    await sim.webex_status_mode("admin_only")
+    monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
+    for key, value in creds.items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+    await reset_services()
+    svc = await get_services()
+    for _ in range(3):
+        report = await run_checks(svc)
+    assert report.healthy
+    refreshes = await sim.requests(path="/webexapis/v1/access_token$", method="POST")
+    assert len(refreshes) == 2, "the first token, one renewal on the first 401, then none"
