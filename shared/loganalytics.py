@@ -64,6 +64,20 @@ def partial_text(error: Any) -> str:
     return "; ".join(str(p)[:300] for p in (code, message, *inner) if p) or "partial result"
 
 
+def _reason(exc: Any) -> str:
+    """The documented error's codes and innermost message (logs/api/errors: ``{"error": {"code",
+    "message", "innererror": {"code", "message"}}}``), e.g. the column a 400 could not resolve."""
+    error = getattr(exc, "error", None)
+    parts = [getattr(error, "code", None)]
+    inner = getattr(error, "innererror", None)
+    depth = 0
+    while isinstance(inner, dict) and depth < 5:
+        parts += [inner.get("code"), inner.get("message")]
+        inner, depth = inner.get("innererror"), depth + 1
+    text = ": ".join(str(p)[:200] for p in parts if isinstance(p, str) and p)
+    return f" ({text[:400]}); check ALERT_QUERY" if text else ""
+
+
 def _row_key(row: dict[str, Any]) -> str:
     ident = row.get("Id")
     return f"id:{ident}" if isinstance(ident, str) and ident else json.dumps(row, sort_keys=True, default=str)
@@ -138,7 +152,7 @@ async def _query_once(
                 headers = getattr(exc.response, "headers", None) or {}
                 retry_after = parse_retry_after(headers.get("Retry-After"))
             raise TransientError(f"Log Analytics answered {status}", retry_after=retry_after) from exc
-        raise UpstreamError(f"Log Analytics answered {status}", status=status) from exc
+        raise UpstreamError(f"Log Analytics answered {status}{_reason(exc)}", status=status) from exc
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise TransientError(f"Log Analytics unreachable: {type(exc).__name__}") from exc
     except ValueError as exc:  # an unreadable body

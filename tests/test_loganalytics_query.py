@@ -150,3 +150,27 @@ async def test_a_partial_that_narrowing_cannot_cure_keeps_what_came_back(sim: An
     assert not got.complete and got.partial and "PartialError" in got.partial
     assert got.rows, "the partial rows are kept rather than nothing"
     assert got.queries <= 2 ** (MAX_SPLIT_DEPTH + 1) - 1, "bounded depth"
+
+
+async def test_a_query_the_workspace_refuses_names_the_unresolved_column(
+    sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant's ``ALERT_QUERY`` with a column ``AuditLogs`` does not have: the 400 is permanent and
+    its error says which name (what the poison notice and the logs then show)."""
+    from shared.config import reset_settings
+    from shared.errors import UpstreamError
+    from shared.ingest import rows_for_alert
+    from shared.models import AlertWindow
+    from shared.runtime import get_services, reset_services
+    from shared.timeutil import clock
+
+    monkeypatch.setenv("ALERT_QUERY", "AuditLogs | where AppDisplayName has 'Webex'")
+    reset_settings()
+    await reset_services()
+    window = AlertWindow("alert-bad", "webex-apps", "Fired", clock.now() - timedelta(minutes=5), clock.now())
+    with pytest.raises(UpstreamError) as caught:
+        await rows_for_alert(await get_services(), window)
+    assert caught.value.status == 400
+    assert "Failed to resolve scalar expression named 'AppDisplayName'" in str(caught.value)
+    assert "ALERT_QUERY" in str(caught.value)
+    assert len(await sim.requests(path="/loganalytics/", method="POST")) == 1, "a 400 is not retried"
