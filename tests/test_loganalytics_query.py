@@ -174,3 +174,42 @@ async def test_a_query_the_workspace_refuses_names_the_unresolved_column(
     assert "Failed to resolve scalar expression named 'AppDisplayName'" in str(caught.value)
     assert "ALERT_QUERY" in str(caught.value)
     assert len(await sim.requests(path="/loganalytics/", method="POST")) == 1, "a 400 is not retried"
+
+
+class _Err:
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (None, "partial result"),  # malformed: no error object at all
+        (
+            _Err(code="PartialError", message="m", details=[{"code": "E", "message": "too large"}]),
+            "PartialError; m; too large",
+        ),
+        (_Err(code="PartialError", message=None, details="not a list"), "PartialError"),  # malformed details
+        (_Err(code="PartialError", details=[{"message": 5}, None, "x"]), "PartialError"),  # hostile members
+        (_Err(code="P", message="y" * 10_000), "P; " + "y" * 300),  # oversized: clipped
+    ],
+)
+def test_partial_text_reads_any_error_shape(error: Any, expected: str) -> None:
+    from shared.loganalytics import partial_text
+
+    assert partial_text(error) == expected
+
+
+def test_reason_reads_nested_inner_errors_with_bounds() -> None:
+    from shared.loganalytics import _reason
+
+    deep: dict[str, Any] = {"code": "c0", "message": "m0"}
+    cursor = deep
+    for n in range(1, 50):  # hostile: nested far deeper than any real answer
+        cursor["innererror"] = {"code": f"c{n}", "message": f"m{n}"}
+        cursor = cursor["innererror"]
+    text = _reason(_Err(error=_Err(code="BadArgumentError", innererror=deep)))
+    assert text.startswith(" (BadArgumentError: c0: m0") and "c5" not in text and len(text) < 450
+    assert _reason(_Err(error=None)) == ""  # malformed: no parsed error
+    assert _reason(_Err(error=_Err(code=None, innererror="text"))) == ""  # truncated / wrong types
+    assert len(_reason(_Err(error=_Err(code="x" * 5000, innererror=None)))) < 450  # oversized

@@ -206,6 +206,9 @@ async def test_grant_check_without_graph_permission_is_skipped_not_failed(sim: A
         ("not json{", "unknown"),
         ('{"status": "ENABLED", "applications": [', "unknown"),  # truncated
         ("x" * 100_000, "unknown"),  # oversized
+        ({"status": "ENABLED", "applications": [{"status": "ENABLED"}] * 5000}, "unknown"),  # cut at 4 KiB
+        ({"status": {"$ne": "ERROR"}}, "unknown"),  # hostile: not a word
+        ({"status": "ENABLED\u202e"}, "unknown"),  # hostile: a bidi control makes it another word
     ],
 )
 def test_a_2xx_is_healthy_only_when_its_body_says_nothing_bad(body: Any, verdict: str) -> None:
