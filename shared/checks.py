@@ -456,5 +456,27 @@ async def run_checks(
     graph_results = asyncio.gather(*tasks)
     if webex:
         graph_done, webex_done = await asyncio.gather(graph_results, webex_checks())
-        return HealthReport([*graph_done, *webex_done])
+        report = HealthReport([*graph_done, *webex_done])
+        blind = _consent_unwitnessed(report)
+        if blind is not None:
+            report.results.append(blind)
+        return report
     return HealthReport(list(await graph_results))
+
+
+def _consent_unwitnessed(report: HealthReport) -> CheckResult | None:
+    """Whether anybody saw the integration's consent. Graph's grant check is the primary witness; if
+    it cannot read the grants (no Directory.Read.All) and the status call cannot tell either (it
+    refuses our token, or answers in a shape we cannot read), a resolution would rest on nothing:
+    an ``unwitnessed`` result keeps the incident open and says what to grant."""
+    grant = next((r for r in report.results if r.name.startswith("graph.consent_grant.")), None)
+    status = next((r for r in report.results if r.name == "webex.sync_status"), None)
+    if grant is None or status is None or grant.verdict != "not_configured":
+        return None
+    if status.verdict not in NON_BLOCKING["webex.sync_status"]:
+        return None
+    evidence = (
+        f"nobody can see the integration's admin consent: Graph cannot read its grants ({GRANTS_PERMISSION} "
+        f"missing) and the status call says {status.verdict}; grant {GRANTS_PERMISSION} to the app's identity"
+    )
+    return CheckResult("consent.witness", "unwitnessed", evidence, 0.0, app_key=grant.app_key)

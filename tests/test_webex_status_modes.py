@@ -183,3 +183,21 @@ async def test_a_token_the_status_call_refuses_is_not_renewed_on_every_run(
     assert report.healthy
     refreshes = await sim.requests(path="/webexapis/v1/access_token$", method="POST")
     assert len(refreshes) == 2, "the first token, one renewal on the first 401, then none"
+
+
+async def test_no_witness_of_the_consent_keeps_the_incident_open(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The status call refuses our token and Graph cannot read the grants (no Directory.Read.All):
+    nobody saw the consent, so the report is not healthy and says what to grant."""
+    await sim.webex_status_mode("admin_only")
+    await sim.add_fault("/oauth2PermissionGrants$", status=403, times=None)
+    report = await _checks(monkeypatch, await sim.service_app_token())
+    verdicts = {r.name: r.verdict for r in report.results}
+    assert verdicts["webex.sync_status"] == "token_not_accepted"
+    assert verdicts["graph.consent_grant.integration"] == "not_configured"
+    assert verdicts["consent.witness"] == "unwitnessed"
+    witness = next(r for r in report.results if r.name == "consent.witness")
+    assert "Directory.Read.All" in witness.evidence and witness.app_key == "integration"
+    assert not report.healthy
+
+    await sim.clear_faults()  # Graph reads the grants again: the primary witness decides
+    assert (await _checks(monkeypatch, await sim.service_app_token())).healthy
