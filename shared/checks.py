@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OK_VERDICTS = frozenset({"healthy", "not_configured"})
+NON_BLOCKING: dict[str, frozenset[str]] = {
+    # Graph (service principals present and enabled, admin-consent grants) and SCIM are the primary
+    # evidence; Control Hub's status call is undocumented and only corroborates. An answer from it we
+    # cannot read, or its refusal of a token SCIM accepts, says nothing about the tenant.
+    "webex.sync_status": frozenset({"unknown", "token_not_accepted"}),
+    # A token without the SCIM scope is a configuration problem (one operational notice), not Webex down.
+    "webex.scim": frozenset({"misconfigured"}),
+}
+"""Verdicts that are not healthy yet never keep an incident open, per check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +61,7 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return self.verdict in OK_VERDICTS
+        return self.verdict in OK_VERDICTS or self.verdict in NON_BLOCKING.get(self.name, ())
 
 
 @dataclass(slots=True)
@@ -134,6 +143,9 @@ async def check_service_principal(svc: Services, app: WebexApp) -> CheckResult:
         "missing", f"{app.display_name} not found and not in the recycle bin (hard-deleted)", soft_deleted=False
     )
 
+
+STATUS_REFUSES_TOKEN = "webex_status_refuses_token"  # noqa: S105 - an extras key, not a secret
+"""``svc.extras`` flag: the status call refuses a token SCIM accepts, so its 401 is no reason to renew."""
 
 DEFAULT_429_BACKOFF = 60.0
 """Seconds before the next run when Webex throttles without ``Retry-After`` and in-process retries
@@ -218,7 +230,7 @@ async def check_webex(svc: Services) -> CheckResult:
             return CheckResult(name, "not_configured", "WEBEX_ACCESS_TOKEN (or a Webex service app) is not set", 0.0,
                                app_key="integration")  # fmt: skip
         status, tracking = await _status_with_retry(svc, token)
-        if status.verdict == "unauthorized" and auth.refreshable:
+        if status.verdict == "unauthorized" and auth.refreshable and not svc.extras.get(STATUS_REFUSES_TOKEN):
             token = await auth.renew() or token
             again, more = await _status_with_retry(svc, token)
             status, tracking = again, tracking + more
@@ -241,7 +253,7 @@ async def check_webex(svc: Services) -> CheckResult:
 _AGREES = {
     ("healthy", "healthy"): "agrees with the status call",
     ("healthy", "consent_missing"): "our token reads the org, so the status 401 is the tenant's consent, not us",
-    ("healthy", "unauthorized"): "contradicts the status call: the same token reads the org",
+    ("healthy", "unauthorized"): "the same token reads the org: the status endpoint does not accept it",
     ("unauthorized", "healthy"): "contradicts the status call: SCIM refuses the same token",
     ("unauthorized", "unauthorized"): "agrees: our token is refused",
 }
@@ -287,6 +299,53 @@ async def check_scim(svc: Services, status_verdict: str | None, since: datetime 
         app_key="integration",
         retry_after=answer.retry_after,
     )
+
+
+_STATUS_NOTICE = (
+    "webex_status_token_not_accepted",
+    "The Webex status endpoint does not accept this token",
+    "Control Hub's directory-sync status call (undocumented) refuses the remediator's Webex token while "
+    "Webex's public SCIM API accepts the same token: the endpoint probably wants an administrator's session.",
+    "Verification goes on without it: Microsoft Graph (service principals, admin-consent grants) and SCIM "
+    "decide whether an incident is over. Nothing to do unless you want the extra corroboration "
+    "(a Control Hub full administrator's token in WEBEX_ACCESS_TOKEN).",
+)
+_SCIM_NOTICE = (
+    "webex_scim_misconfigured",
+    "The Webex SCIM check is misconfigured",
+    "Webex's SCIM API answers 403 to the remediator's token: the token lacks the identity:people_read "
+    "scope (a bot's token never has it), or WEBEX_ORG_ID is not the token's organization.",
+    "Use a service app (or an administrator's token) with identity:people_read for this org; until then "
+    "verification relies on Microsoft Graph and the status call.",
+)
+
+
+async def _notice_once(svc: Services, text: tuple[str, str, str, str], once_key: str, evidence: str) -> None:
+    """One operational notice per problem (the marker row keeps it to one, not one per run)."""
+    if svc.extras.get("quiet"):
+        return
+    from shared.operational import OperationalNotice, send_operational
+
+    kind, title, *lines = text
+    notice = OperationalNotice(kind=kind, title=title, lines=(*lines, f"Evidence: {evidence}"))
+    try:
+        sent = await send_operational(svc, notice, once_key=once_key)
+    except Exception:  # the verdict matters more than the notice; the next run tries again
+        log.exception("could not send the %s notice", kind)
+        return
+    if sent:  # logged with the notice, once; later runs carry it in the check's evidence only
+        log.warning("%s: %s", title, evidence, extra={"event": kind})
+
+
+async def _status_refuses_token(svc: Services, status: CheckResult, scim: CheckResult) -> CheckResult:
+    """The status call refused our token but SCIM did not: the endpoint does not accept this kind of
+    token (it is undocumented; Control Hub calls it with an admin's session). Not a verdict on the
+    tenant, so it never blocks resolution; said once when SCIM proves the token good."""
+    evidence = f"{status.evidence}; the status endpoint does not accept this token (SCIM: {scim.verdict})"
+    if scim.verdict == "healthy":
+        svc.extras[STATUS_REFUSES_TOKEN] = True  # renewing our token on its 401 would not help: not every run
+        await _notice_once(svc, _STATUS_NOTICE, "webex-status-token-not-accepted", status.evidence)
+    return replace(status, verdict="token_not_accepted", evidence=evidence)
 
 
 GRANTS_PERMISSION = "Directory.Read.All (application) on Microsoft Graph"
@@ -391,10 +450,39 @@ async def run_checks(
         status = await check_webex(svc)
         if status.verdict in ("not_configured", "authorization_expired"):
             return [status]
-        return [status, await check_scim(svc, status.verdict, since)]
+        scim = await check_scim(svc, status.verdict, since)
+        if status.verdict == "unauthorized" and scim.verdict != "unauthorized":
+            status = await _status_refuses_token(svc, status, scim)
+        elif scim.verdict == "unauthorized":
+            svc.extras.pop(STATUS_REFUSES_TOKEN, None)  # SCIM refuses it too: renew it on the next 401
+        if scim.verdict == "misconfigured":
+            await _notice_once(svc, _SCIM_NOTICE, "webex-scim-misconfigured", scim.evidence)
+        return [status, scim]
 
     graph_results = asyncio.gather(*tasks)
     if webex:
         graph_done, webex_done = await asyncio.gather(graph_results, webex_checks())
-        return HealthReport([*graph_done, *webex_done])
+        report = HealthReport([*graph_done, *webex_done])
+        blind = _consent_unwitnessed(report)
+        if blind is not None:
+            report.results.append(blind)
+        return report
     return HealthReport(list(await graph_results))
+
+
+def _consent_unwitnessed(report: HealthReport) -> CheckResult | None:
+    """Whether anybody saw the integration's consent. Graph's grant check is the primary witness; if
+    it cannot read the grants (no Directory.Read.All) and the status call cannot tell either (it
+    refuses our token, or answers in a shape we cannot read), a resolution would rest on nothing:
+    an ``unwitnessed`` result keeps the incident open and says what to grant."""
+    grant = next((r for r in report.results if r.name.startswith("graph.consent_grant.")), None)
+    status = next((r for r in report.results if r.name == "webex.sync_status"), None)
+    if grant is None or status is None or grant.verdict != "not_configured":
+        return None
+    if status.verdict not in NON_BLOCKING["webex.sync_status"]:
+        return None
+    evidence = (
+        f"nobody can see the integration's admin consent: Graph cannot read its grants ({GRANTS_PERMISSION} "
+        f"missing) and the status call says {status.verdict}; grant {GRANTS_PERMISSION} to the app's identity"
+    )
+    return CheckResult("consent.witness", "unwitnessed", evidence, 0.0, app_key=grant.app_key)

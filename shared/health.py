@@ -78,7 +78,10 @@ async def run_health_check(svc: Services) -> HealthOutcome:
             # admin-consent grant (opt-in check; ``not_configured`` without Directory.Read.All).
             webex = next((r for r in report.results if r.name == "webex.sync_status"), None)
             grant = next((r for r in report.for_app(app.key) if r.name.startswith("graph.consent_grant.")), None)
-            if webex is not None and webex.verdict == "consent_missing":
+            graph_has_consent = grant is not None and grant.verdict == "healthy"
+            if webex is not None and webex.verdict == "consent_missing" and not graph_has_consent:
+                # Graph is the primary witness: with the admin-consent grant present in Entra, Webex's
+                # 701018 is its lag behind Entra (minutes), not a revoked consent.
                 findings.append((Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "Webex reports consent missing (701018)"))
             elif grant is not None and grant.verdict == "consent_missing":
                 findings.append((Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "no admin-consent grant in Entra"))

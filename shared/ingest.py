@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import ConfigError
 
 if TYPE_CHECKING:
+    from shared.loganalytics import WindowRows
     from shared.models import AlertWindow, Extraction
     from shared.pipeline import RecordOutcome
     from shared.runtime import Services
@@ -50,7 +51,7 @@ def alert_query(svc: Services) -> str:
 
 
 async def rows_for_alert(svc: Services, window: AlertWindow) -> list[dict[str, Any]]:
-    from shared.loganalytics import query_rows
+    from shared.loganalytics import query_window
     from shared.timeutil import clock
 
     s = svc.settings
@@ -62,7 +63,7 @@ async def rows_for_alert(svc: Services, window: AlertWindow) -> list[dict[str, A
     end = min(window.end + pad, clock.now())
     if end <= start:
         end = start + timedelta(minutes=1)
-    return await query_rows(
+    got = await query_window(
         svc.credential(),
         endpoint=s.log_analytics_endpoint,
         workspace_id=workspace,
@@ -70,6 +71,37 @@ async def rows_for_alert(svc: Services, window: AlertWindow) -> list[dict[str, A
         start=start,
         end=end,
     )
+    if got.partial is not None:
+        await _partial_reported(svc, window, got)
+    return got.rows
+
+
+async def _partial_reported(svc: Services, window: AlertWindow, got: WindowRows) -> None:
+    """A partial result met while re-querying an alert: logged every time, one operational notice
+    ever (a limit that recurs would otherwise mail the admins on every alert)."""
+    from shared.operational import OperationalNotice, send_operational
+
+    how = "narrowing the window read every part whole" if got.complete else "some parts stayed partial"
+    log.warning(
+        "alert %s: Log Analytics returned a partial result (%s); %s over %s queries",
+        window.alert_id, got.partial, how, got.queries,
+        extra={"event": "la_partial_result", "complete": got.complete, "queries": got.queries},
+    )  # fmt: skip
+    notice = OperationalNotice(
+        kind="log_analytics_partial_result",
+        title="Log Analytics returned a partial result for the alert re-query",
+        lines=(
+            "The workspace answered the re-query of a log search alert with part of the rows and an error "
+            "(usually a result-size limit). The window was split into smaller ones and read again: " + how + ".",
+            "If this recurs, narrow ALERT_QUERY (fewer columns or rows) or shorten the alert's window. "
+            "This notice is sent once; later occurrences are only logged (event la_partial_result).",
+            f"Evidence: {got.partial}",
+        ),
+    )
+    try:
+        await send_operational(svc, notice, once_key="log-analytics-partial-result")
+    except Exception:  # the rows matter more than the notice
+        log.exception("could not send the Log Analytics partial-result notice")
 
 
 async def ingest(svc: Services, extraction: Extraction) -> IngestResult:

@@ -200,6 +200,20 @@ async def _attempt(svc: Services, inc: Incident) -> tuple[str, str | None]:
     return "restored", None
 
 
+STATUS_LAG = timedelta(minutes=15)
+"""How long Webex's (undocumented) status call may lag Entra after a restore. Within it, its 701018
+is not taken as "the grants did not come back" unless Graph, the primary witness, says so too."""
+
+
+def _grants_unseen(inc: Incident, report: HealthReport) -> bool:
+    """Whether Webex's 701018 after a restore means missing grants: Graph's consent check decides
+    when it ran; without it (no Directory.Read.All) only once the status call's lag has passed."""
+    grant = next((r for r in report.for_app(inc.app_key) if r.name.startswith("graph.consent_grant.")), None)
+    if grant is not None and grant.verdict in ("healthy", "consent_missing"):
+        return grant.verdict == "consent_missing"
+    return inc.restore_at is None or clock.now() - inc.restore_at >= STATUS_LAG
+
+
 def _after_restore_problem(inc: Incident, report: HealthReport) -> str | None:
     """Why the consent notice must go out after all, from a verification's checks (or ``None``)."""
     if inc.restore_outcome != "restored":
@@ -210,7 +224,7 @@ def _after_restore_problem(inc: Incident, report: HealthReport) -> str | None:
             return f"The app was restored automatically, but verification finds it {result.verdict} again."
         if result.name.startswith("graph.consent_grant.") and result.verdict == "consent_missing":
             seen.append("Microsoft Graph lists no admin-consent grant for it")
-        if result.name == "webex.sync_status" and result.verdict == "consent_missing":
+        if result.name == "webex.sync_status" and result.verdict == "consent_missing" and _grants_unseen(inc, report):
             seen.append("Webex still reports that admin consent is missing (code 701018)")
     if seen:
         return (

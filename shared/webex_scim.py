@@ -32,7 +32,7 @@ EXCERPT = 200
 
 @dataclass(frozen=True, slots=True)
 class ScimAnswer:
-    verdict: str  # healthy | unauthorized | degraded | unknown | not_configured (no token, or no SCIM scope)
+    verdict: str  # healthy | unauthorized | misconfigured (403: no SCIM scope) | degraded | unknown | not_configured
     status: int | None = None
     tracking_id: str | None = None
     total: int | None = None
@@ -61,14 +61,21 @@ def _body(response: httpx.Response) -> Any:
         return None
 
 
+def _message(body: Any) -> str:
+    """Webex's error ``message`` (``{message, errors[{description}], trackingId}``), clipped."""
+    message = body.get("message") if isinstance(body, dict) else None
+    return message[:EXCERPT] if isinstance(message, str) else "no message"
+
+
 def _verdict(response: httpx.Response) -> str:
     code = response.status_code
     if 200 <= code < 300:
         return "healthy"
     if code == 403:
-        # The token is good but lacks the SCIM scope (identity:people_read): no second opinion, and
-        # no reason to keep an incident open over it.
-        return "not_configured"
+        # The token is good but lacks the SCIM scope (identity:people_read; a bot's token never has it)
+        # or is not of this org: a configuration problem to tell the admins once (shared.checks), not
+        # Webex down, and no reason to keep an incident open over it.
+        return "misconfigured"
     if code == 401:
         return "unauthorized"
     if code in (408, 429) or code >= 500:
@@ -113,7 +120,7 @@ async def check_scim(
         total=total if isinstance(total, int) else None,
         excerpt=None
         if verdict == "healthy"
-        else "403: the token lacks the SCIM scope (identity:people_read); no second opinion"
+        else f"403: the token lacks the SCIM scope (identity:people_read) or is not of this org; {_message(body)}"
         if response.status_code == 403
         else (response.text[:EXCERPT] or None),
         retry_after=parse_retry_after(response.headers.get("Retry-After")),

@@ -3,10 +3,12 @@
 ``GET {WEBEX_IDENTITY_BASE}/extIntegration/azureAD/{orgId}/v1/WebexApplications/status`` is the
 call Control Hub makes (seen in the seed tech note); it is not a documented public API, so the host
 is configurable and the parsing forgiving: a 401 whose body carries code ``701018`` means the
-tenant's consent is gone, any other 401/403 means *our* token is the problem. A 2xx is healthy only
-when its body says nothing bad: an error code, or a ``status``/``state`` word such as ``ERROR`` or
-``DISABLED`` on the org or an application, makes it ``unknown`` (evidence kept, incident stays open)
-rather than a resolution nobody can trust.
+tenant's consent is gone, any other 401/403 means the endpoint refuses *our* token (whether the
+token is dead or merely not an administrator's session, the SCIM call decides: :mod:`shared.checks`).
+A 2xx is healthy only when its body says so in a word we know (``"status": "ENABLED"``) and nothing
+bad: an error code, or a ``status``/``state`` word such as ``ERROR`` or ``DISABLED`` on the org or an
+application, makes it ``problem_reported`` (evidence kept, incident stays open); a body in a shape we
+do not know is ``unknown`` — neither healthy nor broken, so Graph and SCIM decide alone.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 class SyncStatus:
     """A verdict with its evidence, for people (the CLI table) and for the incident row."""
 
-    verdict: str  # healthy | consent_missing | unauthorized | degraded | unknown | not_configured
+    verdict: str  # healthy | consent_missing | problem_reported | unauthorized | degraded | unknown | not_configured
     status: int | None = None
     tracking_id: str | None = None
     excerpt: str | None = None
@@ -45,6 +47,11 @@ _BAD_WORDS = frozenset({
     "error", "failed", "failure", "disabled", "unauthorized", "invalid", "expired", "deleted", "missing",
     "not_found", "notfound", "revoked",
 })  # fmt: skip
+
+
+_GOOD_WORDS = frozenset({"enabled", "ok", "healthy", "active", "success", "succeeded"})
+"""A 2xx is healthy only when it says so in a word we know (the seed's ``"status": "ENABLED"``): an
+empty or unfamiliar body is ``unknown`` — neither healthy nor broken (the endpoint is undocumented)."""
 
 
 def _status_words(body: Any) -> set[str]:
@@ -108,11 +115,14 @@ def interpret(response: httpx.Response, elapsed_ms: float) -> SyncStatus:
         if text and body is None:
             return SyncStatus("unknown", **base)  # type: ignore[arg-type]
         codes = _codes(body)
+        words = _status_words(body)
         if CONSENT_MISSING_CODE in codes:
             return SyncStatus("consent_missing", **base)  # type: ignore[arg-type]
-        if codes or _status_words(body) & _BAD_WORDS:
-            return SyncStatus("unknown", **base)  # type: ignore[arg-type]
-        return SyncStatus("healthy", **base)  # type: ignore[arg-type]
+        if codes or words & _BAD_WORDS:
+            return SyncStatus("problem_reported", **base)  # type: ignore[arg-type]
+        if words & _GOOD_WORDS:
+            return SyncStatus("healthy", **base)  # type: ignore[arg-type]
+        return SyncStatus("unknown", **base)  # type: ignore[arg-type]  # a shape we cannot read
     if code == 401 and CONSENT_MISSING_CODE in _codes(body):
         return SyncStatus("consent_missing", **base)  # type: ignore[arg-type]
     if code in (401, 403):

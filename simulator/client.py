@@ -183,6 +183,24 @@ class SimulatorControl:
         """The service app is de-authorized in Control Hub: refresh and access tokens die."""
         return int((await self._call("POST", "/webex/revoke"))["revoked"])
 
+    async def webex_status_mode(self, mode: str, lag_seconds: float | None = None) -> dict[str, Any]:
+        """Control Hub's status call: ``as_today``, ``admin_only``, ``unknown_body`` or ``lagging``
+        (``lag_seconds`` on the simulator clock); see :mod:`simulator.controlhub`."""
+        body: dict[str, Any] = {"mode": mode}
+        if lag_seconds is not None:
+            body["lag_seconds"] = lag_seconds
+        result: dict[str, Any] = await self._call("POST", "/webex/status", json=body)
+        return result
+
+    async def service_app_token(self) -> str:
+        """An access token of the org's authorized service app (not an administrator's session)."""
+        return str((await self._call("POST", "/webex/service-app-token"))["access_token"])
+
+    async def log_analytics_limit(self, max_rows: int | None) -> dict[str, Any]:
+        """Results longer than ``max_rows`` come back partial (``None``: no limit)."""
+        result: dict[str, Any] = await self._call("POST", "/loganalytics/limits", json={"max_rows": max_rows})
+        return result
+
     async def set_secret(self, name: str, value: str) -> str:
         """Store a Key Vault secret (a new version); returns the version id."""
         return str((await self._call("POST", "/keyvault/secrets", json={"name": name, "value": value}))["version"])

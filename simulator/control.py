@@ -203,6 +203,37 @@ async def webex_revoke(request: web.Request, state: SimState, data: dict[str, An
     return {"revoked": state.revoke_webex_tokens()}
 
 
+async def webex_status_mode(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """How Control Hub's undocumented status call behaves (simulator.controlhub):
+    ``{"mode": as_today|admin_only|unknown_body|lagging, "lag_seconds"?: number}``."""
+    mode, lag = data.get("mode", "as_today"), data.get("lag_seconds")
+    if not isinstance(mode, str):
+        raise BadInput("mode must be a string")
+    if lag is not None and (not isinstance(lag, int | float) or isinstance(lag, bool)):
+        raise BadInput("lag_seconds must be a number")
+    state.status_call.configure(mode, None if lag is None else float(lag))
+    return state.status_call.describe()
+
+
+async def service_app_token(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """A token pair of the org's authorized service app (what "Generate tokens" hands an admin): an
+    access token that is valid for the public API but is nobody's administrator session."""
+    cfg = state.config
+    pair = state.issue_webex_pair(cfg.webex_client_id, cfg.webex_client_secret, cfg.org_id)
+    assert isinstance(pair, dict)
+    return pair
+
+
+async def la_limits(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Log Analytics result limit: ``{"max_rows": n | null}``; a longer result is sent as a partial
+    result (200 with ``error`` beside ``tables``; simulator.kqlcheck)."""
+    value = data.get("max_rows")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise BadInput("max_rows must be a non-negative integer or null")
+    state.la_limits.max_rows = value
+    return {"max_rows": value}
+
+
 async def put_secret(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
     name, value = data.get("name"), data.get("value")
     if not isinstance(name, str) or not name or not isinstance(value, str):
@@ -243,6 +274,9 @@ def register(app: web.Application) -> None:
     r.add_post("/_sim/clock/advance", _handler(advance_clock))
     r.add_post("/_sim/webex/tokens", _handler(webex_tokens))
     r.add_post("/_sim/webex/revoke", _handler(webex_revoke))
+    r.add_post("/_sim/webex/status", _handler(webex_status_mode))
+    r.add_post("/_sim/webex/service-app-token", _handler(service_app_token))
+    r.add_post("/_sim/loganalytics/limits", _handler(la_limits))
     r.add_post("/_sim/keyvault/secrets", _handler(put_secret))
     r.add_post("/_sim/graph/behaviour", _handler(graph_behaviour))
     r.add_get("/_sim/graph/behaviour", _handler(graph_behaviour))

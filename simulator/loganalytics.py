@@ -1,10 +1,12 @@
 """The Log Analytics query API (``POST {endpoint}/v1/workspaces/{id}/query``) under ``/loganalytics``.
 
-The simulator does not run KQL. It answers any query that names ``AuditLogs`` with the ``AuditLogs``
-rows of the tenant's audit records whose ``TimeGenerated`` (activity time + the ingestion delay) lies
-inside the timespan and is already in the past — the property that matters to the project: a record
-is not queryable until it has been ingested, minutes after the change. The query text is recorded so
-tests can check what the app asked for.
+The simulator does not run KQL. It checks the query as the service does (every table and column name
+resolved against the documented ``AuditLogs`` columns, else 400 ``BadArgumentError``; ``project``
+shapes the result; partial results on demand: :mod:`simulator.kqlcheck`) and answers with the
+``AuditLogs`` rows of the tenant's audit records whose ``TimeGenerated`` (activity time + the ingestion
+delay) lies inside the timespan and is already in the past — the property that matters to the
+project: a record is not queryable until it has been ingested, minutes after the change. The query
+text is recorded so tests can check what the app asked for.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from aiohttp import web
 from simulator.audit import AUDITLOGS_COLUMNS, auditlogs_row
 from simulator.errors import json_response, la_error_body
 from simulator.keys import STATE
+from simulator.kqlcheck import KqlError, check, error_body, partial_error
 from simulator.middleware import bearer
 from simulator.state import SimState
 from simulator.timefmt import graph_time, parse_duration, parse_time
@@ -107,13 +110,31 @@ async def query(request: web.Request) -> web.Response:
     state.la_queries.append(
         {"workspace": workspace, "query": text, "timespan": timespan, "time": graph_time(state.clock.now())}
     )
-    rows = rows_for(state, start, end) if "auditlogs" in text.lower() else []
-    table = {
+    try:
+        checked = check(text, "AuditLogs", tuple(n for n, _ in AUDITLOGS_COLUMNS))
+    except KqlError as exc:
+        return json_response(error_body(exc), 400)
+    answer: dict[str, Any] = {"tables": [_table(rows_for(state, start, end), checked.columns)]}
+    limit = state.la_limits.max_rows
+    if limit is not None and len(answer["tables"][0]["rows"]) > limit:
+        answer["tables"][0]["rows"] = answer["tables"][0]["rows"][:limit]
+        answer["error"] = partial_error(limit)
+    return json_response(answer)
+
+
+_TYPES = dict(AUDITLOGS_COLUMNS)
+_INDEX = {name: i for i, (name, _) in enumerate(AUDITLOGS_COLUMNS)}
+
+
+def _table(rows: list[list[Any]], columns: tuple[str, ...]) -> dict[str, Any]:
+    """The primary table with ``columns`` only, in that order (a ``project``); a column the query
+    computed (``project X = expr``) is typed ``string`` and left empty — the simulator does not run KQL."""
+    picks = [_INDEX.get(c) for c in columns]
+    return {
         "name": "PrimaryResult",
-        "columns": [{"name": n, "type": t} for n, t in AUDITLOGS_COLUMNS],
-        "rows": rows,
+        "columns": [{"name": c, "type": _TYPES.get(c, "string")} for c in columns],
+        "rows": [[row[i] if i is not None else None for i in picks] for row in rows],
     }
-    return json_response({"tables": [table]})
 
 
 def register(app: web.Application) -> None:

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simulator.audit import Actor, AuditEntry, directory_audit, ingestion_time, prop
+from simulator.controlhub import ControlHubStatus
+from simulator.kqlcheck import QueryLimits
 from simulator.graph_behaviour import GraphBehaviour, RateWindow
 from simulator.timefmt import SimClock, graph_time, seconds_time
 
@@ -171,7 +173,9 @@ class SimState:
         self.teams_posts: list[dict[str, Any]] = []  # simulator.receivers
         self.webhook_posts: list[dict[str, Any]] = []
         self.la_queries: list[dict[str, Any]] = []
+        self.la_limits = QueryLimits()  # simulator.kqlcheck: partial results on demand
         self.webex_policy = WebexTokenPolicy()
+        self.status_call = ControlHubStatus(self.clock.now())  # simulator.controlhub: the status call's mode
         self.webex_access_tokens: dict[str, datetime] = {}
         self.webex_refresh_tokens: dict[str, datetime] = {
             self.config.webex_refresh_token: self.clock.now() + timedelta(seconds=self.webex_policy.refresh_lifetime)
@@ -762,5 +766,6 @@ class SimState:
             },
             "key_vault": {name: [dict(v) for v in versions] for name, versions in self.vault.items()},
             "log_analytics_queries": self.la_queries,
+            "webex_status_call": self.status_call.describe(),
             "faults": [f.describe() for f in self.faults],
         }

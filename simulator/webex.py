@@ -112,10 +112,21 @@ async def people_me(request: web.Request) -> web.Response:
     )
 
 
+SCIM_SCOPE = "identity:people_read"
+"""The scope SCIM 2 Users reads need (developer.webex.com/docs/api/v1/scim-2-users: "Read Users"
+requires ``identity:people_read`` or ``identity:people_rw``). A bot's token never carries it: bots get
+only the ``spark:*`` messaging scopes (developer.webex.com/docs/bots)."""
+
+
 def _scim_refusal(request: web.Request, state: SimState) -> web.Response | None:
-    """SCIM's 401 (no valid token) or 403 (another organization), or ``None`` to go on."""
+    """SCIM's 401 (no valid token), 403 (a token without the SCIM scope: the bot's; or another
+    organization), or ``None`` to go on. The 403 body is Webex's documented error shape
+    (developer.webex.com/docs/api/basics: ``{message, errors[{description}], trackingId}``) with the
+    "Missing required scope" wording Webex uses for a scope the token lacks."""
     if not _authorized(request, state):
         return _error(401, _UNAUTHORIZED)
+    if bearer(request) == state.config.webex_bot_token:
+        return _error(403, f"Missing required scope: {SCIM_SCOPE}")
     if request.match_info["org"] != state.config.org_id:
         return _error(403, "The caller is not authorized to access this organization.")
     return None
@@ -175,31 +186,66 @@ def _scim_user(n: int, state: SimState) -> dict[str, Any]:
 
 
 async def sync_status(request: web.Request) -> web.Response:
-    """``GET /extIntegration/azureAD/{orgId}/v1/WebexApplications/status``."""
+    """``GET /extIntegration/azureAD/{orgId}/v1/WebexApplications/status``, in the mode
+    :mod:`simulator.controlhub` describes (undocumented: every behaviour here is a guess, so a mode)."""
     state = request.app[STATE]
+    mode = state.status_call
     tracking = atlas_tracking_id(state.request_seq)
     headers = {"trackingid": tracking}
     if not _authorized(request, state):
         body = atlas_error_body("100001", "Unauthorized: invalid or missing Webex access token.", tracking)
         return json_response(body, 401, headers)
+    refused = _status_refusal(request, state, tracking) if mode.mode == "admin_only" else None
+    if refused is not None:
+        return json_response(refused[1], refused[0], headers)
     if request.match_info["org"] != state.config.org_id:
         body = atlas_error_body("400001", "Organization not found.", tracking, key="404")
         return json_response(body, 404, headers)
-    if not state.integration_healthy():
+    healthy = mode.reported_healthy(state.clock.now(), state.integration_healthy())
+    if mode.mode == "unknown_body":
+        return json_response(_unfamiliar_body(state, healthy), 200, headers)
+    if not healthy:
         description = f"Request unauthorized. client-request-id: {uuid.uuid4()}"
         return json_response(atlas_error_body("701018", description, tracking), 401, headers)
     sp = state.sp_by_app("integration")
-    assert sp is not None
     body = {
         "orgId": state.config.org_id,
         "status": "ENABLED",
         "azureTenantId": state.config.tenant_id,
         "applications": [
-            {"appId": INTEGRATION_APP_ID, "displayName": INTEGRATION_NAME, "objectId": sp["id"], "status": "ENABLED"}
+            {"appId": INTEGRATION_APP_ID, "displayName": INTEGRATION_NAME, "objectId": sp["id"] if sp else None,
+             "status": "ENABLED"}
         ],
         "lastCheckedTime": webex_time(state.clock.now()),
-    }
+    }  # fmt: skip
     return json_response(body, 200, headers)
+
+
+def _status_refusal(request: web.Request, state: SimState, tracking: str) -> tuple[int, dict[str, Any]] | None:
+    """``admin_only``: the bot's token is forbidden (403), any token but the admin's own is 401 with a
+    code that is not the consent one (so it says nothing about the tenant)."""
+    token = bearer(request)
+    if token == state.config.webex_access_token:
+        return None
+    if token == state.config.webex_bot_token:
+        return 403, atlas_error_body("100003", "Forbidden: this API requires an administrator.", tracking, key="403")
+    return 401, atlas_error_body("100002", "Unauthorized: the token is not an administrator session.", tracking)
+
+
+def _unfamiliar_body(state: SimState, healthy: bool) -> dict[str, Any]:
+    """``unknown_body``: a 200 whose shape the project has never seen (no ``status``/``state``, no
+    ``applications``, no error code); the state is in it, in words the project cannot know."""
+    return {
+        "orgId": state.config.org_id,
+        "syncHealth": {"indicator": "GREEN" if healthy else "RED", "since": webex_time(state.last_sync)},
+        "connectors": [{"kind": "AZURE_AD", "provisioning": "RUNNING" if healthy else "HALTED"}],
+    }
+
+
+def observe_integration(request: web.Request, response: web.StreamResponse) -> None:
+    """After every request: note the integration's health for the ``lagging`` status mode."""
+    state = request.app[STATE]
+    state.status_call.observe(state.clock.now(), state.integration_healthy())
 
 
 INVALID_REFRESH = "The refresh token provided is expired, revoked, malformed, or invalid."
@@ -263,3 +309,8 @@ def register(app: web.Application) -> None:
     app.router.add_get("/webexapis/identity/scim/{org}/v2/Users", scim_users)
     app.router.add_get("/webexapis/identity/scim/{org}/v2/Users/{user}", scim_user)
     app.router.add_get("/webexidentity/extIntegration/azureAD/{org}/v1/WebexApplications/status", sync_status)
+
+    async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+        observe_integration(request, response)
+
+    app.on_response_prepare.append(on_prepare)

@@ -263,3 +263,33 @@ async def test_identity_app_is_restored_too(heal: Any, app_functions: dict[str, 
     assert all(len(p) == 1 and "Wizard App set-up" not in notice_text(c, p[0]) for c, p in got.items()), (
         "no re-run steps"
     )
+
+
+async def test_restore_follow_up_tolerates_the_status_calls_lag(heal: Any, app_functions: dict[str, Any]) -> None:
+    """Issue 14 (4): Webex's status call lags Entra (simulator mode ``lagging``). Right after the
+    restore it still answers 701018 while Graph shows the grants back: no false "the permission grants
+    did not come back" consent notice; the incident resolves once Webex catches up."""
+    lag = 300.0
+    await heal.webex_status_mode("lagging", lag)
+    records = await heal.delete("integration", actor="mallory@contoso.example")
+    await heal.advance_clock(lag + 60)  # Webex has seen the deletion by the time the event is processed
+    await open_twice(app_functions, records[0])
+    (inc,) = await incidents()
+    assert inc.restore_outcome == "restored"
+
+    await verify_once(app_functions)
+    (inc,) = await incidents()
+    assert inc.state == "verifying" and "webex.sync_status=consent_missing" in (inc.last_verdict or "")
+    assert "graph.consent_grant.integration=healthy" in (inc.last_verdict or "")
+    assert inc.reason is None, inc.reason
+    got = await delivered(heal)
+    assert [p["json"]["notice"] for p in got["webhook"]] == ["restored"], "no consent notice at the first check"
+
+    await heal.advance_clock(lag + 60)
+    await verify_once(app_functions)
+    (inc,) = await incidents()
+    assert inc.state == "resolved", inc.last_verdict
+    got = await delivered(heal)
+    assert [p["json"]["notice"] for p in got["webhook"]] == ["restored", "resolved"]
+    for channel, posts in got.items():
+        assert not any(asks_for_consent(channel, p) for p in posts), channel

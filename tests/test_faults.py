@@ -263,6 +263,9 @@ HANG = 20.0
 (instead of hanging the suite for as long as the SDK decided to wait)."""
 
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
+CORROBORATION_ONLY = {("webex_status", "malformed-json")}
+"""Cells where the faulty call only corroborates (issue 14): Control Hub's status call is undocumented,
+so an answer it cannot read is ``unknown`` and Graph and SCIM, both healthy here, decide."""
 
 
 def _cell(call: Call, kind: str) -> Any:
@@ -302,7 +305,10 @@ async def test_fault_cell(rig: Rig, waits: Waits, call: Call, kind: str, monkeyp
         raised = await asyncio.wait_for(_invoke(lambda: _verify_once(svc)), HANG)
         rows = await incidents()
         assert len(rows) == 1, "the incident is never lost"
-        assert rows[0].state != "resolved", "a failed check never resolves the incident"
+        if (call.name, kind) in CORROBORATION_ONLY:
+            assert rows[0].state == "resolved", "the primary evidence decides"
+        else:
+            assert rows[0].state != "resolved", "a failed check never resolves the incident"
         await _clear(rig)
         await _platform_retries(lambda: _verify_once(svc))
         (inc,) = await incidents()

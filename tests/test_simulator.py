@@ -479,7 +479,10 @@ async def test_webex_messages_and_scim(env: dict[str, str], ctl: SimulatorContro
         assert bad.status_code == 401 and "trackingId" in bad.json()
 
         scim_url = env["WEBEX_API_BASE"].removesuffix("/v1") + f"/identity/scim/{env['WEBEX_ORG_ID']}/v2/Users"
-        scim = await wx.get(scim_url, params={"count": "1"})
+        refused = await wx.get(scim_url, params={"count": "1"})  # a bot's token has no identity:people_read
+        assert refused.status_code == 403 and "identity:people_read" in refused.json()["message"]
+        admin = {"Authorization": f"Bearer {env['WEBEX_ACCESS_TOKEN']}"}
+        scim = await wx.get(scim_url, params={"count": "1"}, headers=admin)
         assert scim.status_code == 200
         assert scim.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:ListResponse"]
         assert len(scim.json()["Resources"]) == 1

@@ -59,8 +59,13 @@ async def test_consent_revoked_grant_check_and_scim_say_it_is_the_tenant(sim: An
 @pytest.mark.parametrize(
     ("fault", "verdict", "evidence"),
     [
-        ({"status": 401, "body": {"error": {"key": "401", "message": [{"code": "100001"}]}}}, "unauthorized", "100001"),
-        ({"status": 403}, "unauthorized", "HTTP 403"),
+        # SCIM accepts the same token: the status endpoint refuses it, which says nothing about the tenant
+        (
+            {"status": 401, "body": {"error": {"key": "401", "message": [{"code": "100001"}]}}},
+            "token_not_accepted",
+            "100001",
+        ),
+        ({"status": 403}, "token_not_accepted", "HTTP 403"),
         ({"status": 503, "times": None}, "degraded", "HTTP 503"),
         ({"drop": True, "times": None}, "degraded", "unreachable"),
         ({"status": 404}, "unknown", "HTTP 404"),
@@ -77,8 +82,17 @@ async def test_status_verdicts_with_evidence(sim: Any, fault: dict[str, Any], ve
 async def test_status_401_contradicted_by_scim(sim: Any) -> None:
     await sim.add_fault(STATUS, status=401, body={"message": "bad token"}, times=None)
     rows = await _report()
-    assert rows["webex.sync_status"].verdict == "unauthorized"
-    assert "contradicts the status call" in rows["webex.scim"].evidence
+    assert rows["webex.sync_status"].verdict == "token_not_accepted"
+    assert "the status endpoint does not accept this token" in rows["webex.sync_status"].evidence
+    assert "the status endpoint does not accept it" in rows["webex.scim"].evidence
+
+
+async def test_status_and_scim_both_refusing_is_our_token(sim: Any) -> None:
+    await sim.add_fault(STATUS, status=401, body={"message": "bad token"}, times=None)
+    await sim.add_fault(SCIM, status=401, times=None)
+    rows = await _report()
+    assert rows["webex.sync_status"].verdict == "unauthorized", "SCIM refuses it too: the token is the problem"
+    assert not rows["webex.sync_status"].ok
 
 
 async def test_scim_refusing_the_token_contradicts_a_healthy_status(sim: Any) -> None:
@@ -157,7 +171,7 @@ async def test_scim_without_its_scope_is_no_reason_to_stay_unhealthy(sim: Any) -
     await sim.add_fault(SCIM, status=403)
     report = await run_checks(await get_services())
     scim = next(r for r in report.results if r.name == "webex.scim")
-    assert scim.verdict == "not_configured"
+    assert scim.verdict == "misconfigured"
     assert "lacks the SCIM scope" in scim.evidence
     assert report.healthy
 
@@ -177,14 +191,24 @@ async def test_grant_check_without_graph_permission_is_skipped_not_failed(sim: A
     ("body", "verdict"),
     [
         ({"orgId": "o", "status": "ENABLED", "applications": [{"appId": "a", "status": "ENABLED"}]}, "healthy"),
-        ({}, "healthy"),
-        (None, "healthy"),  # an empty 2xx: nothing says anything is wrong
-        ({"status": "ERROR"}, "unknown"),
-        ({"status": "ENABLED", "applications": [{"appId": "a", "Status": "DISABLED"}]}, "unknown"),
-        ({"State": "Failed"}, "unknown"),
+        ({"State": "Active"}, "healthy"),
+        # issue 14: the endpoint is undocumented, so a body we cannot read is neither healthy nor broken
+        ({}, "unknown"),
+        (None, "unknown"),
+        ({"orgId": "o", "syncHealth": {"indicator": "GREEN"}}, "unknown"),
+        ([{"status": "ENABLED"}], "unknown"),
+        ({"status": 1}, "unknown"),
+        ({"status": "ERROR"}, "problem_reported"),
+        ({"status": "ENABLED", "applications": [{"appId": "a", "Status": "DISABLED"}]}, "problem_reported"),
+        ({"State": "Failed"}, "problem_reported"),
         ({"errorCode": "701018"}, "consent_missing"),  # a 2xx that still carries the seed's code
-        ({"error": {"code": "100001"}}, "unknown"),
+        ({"error": {"code": "100001"}}, "problem_reported"),
         ("not json{", "unknown"),
+        ('{"status": "ENABLED", "applications": [', "unknown"),  # truncated
+        ("x" * 100_000, "unknown"),  # oversized
+        ({"status": "ENABLED", "applications": [{"status": "ENABLED"}] * 5000}, "unknown"),  # cut at 4 KiB
+        ({"status": {"$ne": "ERROR"}}, "unknown"),  # hostile: not a word
+        ({"status": "ENABLED\u202e"}, "unknown"),  # hostile: a bidi control makes it another word
     ],
 )
 def test_a_2xx_is_healthy_only_when_its_body_says_nothing_bad(body: Any, verdict: str) -> None:
