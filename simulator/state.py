@@ -17,8 +17,8 @@ from typing import Any
 
 from simulator.audit import Actor, AuditEntry, directory_audit, ingestion_time, prop
 from simulator.controlhub import ControlHubStatus
-from simulator.kqlcheck import QueryLimits
 from simulator.graph_behaviour import GraphBehaviour, RateWindow
+from simulator.kqlcheck import QueryLimits
 from simulator.timefmt import SimClock, graph_time, seconds_time
 
 INTEGRATION_APP_ID = "90db942a-c1eb-4e8d-82e4-eebf64a7e2ae"
