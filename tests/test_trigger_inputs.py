@@ -11,13 +11,7 @@ import pytest
 
 from tests.helpers import http_request, incidents
 
-ALERT_V2 = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "reference"
-    / "payloads"
-    / "azmon_common_alert_full_LogAlertsV2_webhook.json"
-)
+ALERT_V2 = Path(__file__).parent / "fixtures" / "reference" / "azmon_common_alert_full_LogAlertsV2_webhook.json"
 
 
 @pytest.mark.parametrize(
