@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 @bp.function_name("eventgrid_audit")
 @bp.event_grid_trigger(arg_name="event")
 async def eventgrid_audit(event: func.EventGridEvent) -> None:
+    from shared.warmup import warm
+
+    await warm("push")  # first-use imports and msgraph's models off the event loop
     from shared.errors import ConfigError, PayloadError
     from shared.intake import prepare
     from shared.normalize import extract

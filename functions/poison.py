@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 @bp.function_name("verify_poison")
 @bp.queue_trigger(arg_name="msg", queue_name=POISON_QUEUE, connection=STORAGE_CONNECTION)
 async def verify_poison(msg: func.QueueMessage) -> None:
+    from shared.warmup import warm
+
+    await warm("full")  # first-use imports and msgraph's models off the event loop
     from shared.logcontext import bind
     from shared.poison import handle_poisoned
     from shared.runtime import get_services
