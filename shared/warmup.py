@@ -75,6 +75,8 @@ FULL_MODULES = (
     "azure.data.tables.aio",
     "azure.monitor.query.aio",
     "httpx",
+    "httpcore",  # httpx imports it (and h2, hpack, hyperframe: ≈0.3 s) when a client is built
+    "httpcore._async.http2",
     "msgraph.graph_service_client",
     "msgraph.graph_request_adapter",
     "msgraph_core",
