@@ -108,7 +108,7 @@ _GRAPH_MODELS = (
 )
 _SAMPLE = b'{"value": [{"@odata.type": "#microsoft.graph.servicePrincipal", "id": "1", "appId": "2"}]}'
 
-_locks = {tier: threading.Lock() for tier in ("push", "full")}
+_locks = {tier: threading.Lock() for tier in ("push", "full", "models")}
 _done: set[str] = set()
 
 
@@ -149,7 +149,8 @@ def _settings() -> None:
 
 TIERS: dict[str, tuple[Callable[[], None], ...]] = {
     "push": (lambda: _import_all(PUSH_MODULES), _settings),
-    "full": (lambda: _import_all(FULL_MODULES), _settings, _graph_models, _templates),
+    "full": (lambda: _import_all(FULL_MODULES), _settings, _templates),
+    "models": (_graph_models,),
 }
 
 
