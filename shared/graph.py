@@ -296,6 +296,9 @@ class Graph:
 
     async def update_notes(self, object_id: str, notes: str) -> None:
         """``PATCH /servicePrincipals/{id}`` with ``notes`` only (idempotent, so retried)."""
+        from shared.warmup import warm
+
+        await warm("models")  # serializing a servicePrincipal model: msgraph's model registry, off the loop
         from msgraph.generated.models.service_principal import ServicePrincipal as GraphServicePrincipal
 
         body = GraphServicePrincipal(notes=notes)
