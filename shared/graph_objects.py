@@ -17,7 +17,6 @@ come back lower-cased, as kiota's ``UUID`` values did; ids that are not GUIDs ar
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import TypeVar, cast
 
@@ -83,12 +82,9 @@ def read_collection(raw: bytes, kind: type[C]) -> C:
 
 def guid_or_text(value: str | None) -> str | None:
     """A GUID lower-cased in its canonical form (as kiota's ``UUID`` gave it); anything else as sent."""
-    if value is None:
-        return None
-    try:
-        return str(uuid.UUID(value)) if len(value) == 36 else value
-    except ValueError:
-        return value
+    from shared.catalogue import is_guid
+
+    return value.lower() if value is not None and is_guid(value) else value
 
 
 def deleted_at(value: str | None) -> datetime | None:
