@@ -14,10 +14,13 @@ returned. A later invocation finds the tier done and pays nothing (one set looku
 
 * ``push`` — what the Event Grid and alert triggers need to parse, classify and write the intake
   queue (settings, normalizers, the storage queue SDK and its aiohttp transport);
-* ``full`` — everything else the queue and timer triggers use: identity, tables, Graph (msgraph-sdk
-  and kiota, with the model deserializers exercised on a sample of each response we read), httpx,
-  the notice templates, Log Analytics. After a push tier, the full tier starts in the background, so
-  the intake invocation the push leads to finds it done or under way.
+* ``full`` — everything else the queue and timer triggers use: identity, tables, Graph (msgraph-sdk's
+  client, request builders and kiota), httpx and httpcore, the notice templates (compiled), Log
+  Analytics. After a push tier, the full tier starts in the background, so the intake invocation the
+  push leads to finds it done or under way;
+* ``models`` — msgraph's model registry (a sample of each model answer deserialized), only for the
+  opt-in paths that still read or write kiota models (restore, prevention notes): the answers the
+  checks read are decoded by :mod:`shared.graph_objects` and never load it.
 """
 
 from __future__ import annotations
@@ -136,20 +139,9 @@ def _templates() -> None:
         env.get_template(name)
 
 
-def _settings() -> None:
-    """Build the settings model's validators (pydantic) and read them once, errors included."""
-    import contextlib
-
-    from shared.config import get_settings
-    from shared.errors import ConfigError
-
-    with contextlib.suppress(ConfigError):  # reported by the invocation that needs them, with its handling
-        get_settings()
-
-
 TIERS: dict[str, tuple[Callable[[], None], ...]] = {
-    "push": (lambda: _import_all(PUSH_MODULES), _settings),
-    "full": (lambda: _import_all(FULL_MODULES), _settings, _templates),
+    "push": (lambda: _import_all(PUSH_MODULES),),
+    "full": (lambda: _import_all(FULL_MODULES), _templates),
     "models": (_graph_models,),
 }
 
