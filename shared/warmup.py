@@ -80,6 +80,8 @@ FULL_MODULES = (
     "httpx",
     "httpcore",  # httpx imports it (and h2, hpack, hyperframe: ≈0.3 s) when a client is built
     "httpcore._async.http2",
+    "anyio._backends._asyncio",  # httpcore's first connection picks its anyio backend (≈0.1 s)
+    "anyio.streams.tls",
     "msgraph.graph_service_client",
     "msgraph.graph_request_adapter",
     "msgraph_core",
