@@ -1,6 +1,7 @@
 """First invocations and ``check``: how long each blocks the worker's event loop, and ``check``'s time.
 
-``python bench/bench_first_invocation.py [runs]`` starts Azurite and the simulator, then for each
+``python bench/bench_first_invocation.py [runs]`` starts Azurite and the simulator (or uses those of
+``python -m devtools.services --``, as ``make bench`` runs it), then for each
 trigger (Event Grid, alert HTTP, intake queue, verify queue, timer, poison queue) runs its first
 invocation in a fresh interpreter (``devtools/first_invocation.py``: ``function_app`` imported,
 msgraph-sdk not, asyncio debug mode) and prints the longest event-loop callback — wall and the
@@ -114,11 +115,17 @@ def main() -> None:
     from devtools.services import services
 
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    os.environ.setdefault("MAIL_SENDER", "webex-alerts@contoso.example")
+    os.environ.setdefault("MAIL_TO", "it-admins@contoso.example")
+    os.environ.setdefault("VERIFY_DELAYS", "1,1,2")
+    if "SIMULATOR_URL" in os.environ:  # under `python -m devtools.services --` (make bench): reuse them
+        from simulator.tls import trust_in_process
+
+        trust_in_process(os.environ["SSL_CERT_FILE"])
+        print(json.dumps(asyncio.run(run(runs, dict(os.environ)))))
+        return
     with services() as env:
         os.environ.update(env)
-        os.environ.setdefault("MAIL_SENDER", "webex-alerts@contoso.example")
-        os.environ.setdefault("MAIL_TO", "it-admins@contoso.example")
-        os.environ.setdefault("VERIFY_DELAYS", "1,1,2")
         print(json.dumps(asyncio.run(run(runs, env))))
 
 
