@@ -80,7 +80,8 @@ def _top(profiler: cProfile.Profile | None, lines: int = 40) -> dict[str, str]:
     if profiler is None:
         return {}
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(lines)
+    order = os.environ.get("FIRST_INVOCATION_SORT", "cumulative")  # or tottime
+    pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(lines)
     return {"profile": out.getvalue()}
 
 

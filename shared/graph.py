@@ -176,8 +176,8 @@ class Graph:
         result = await self._get(lambda: builder.to_get_request_information(config), _service_principals)
         return [
             ServicePrincipal(
-                id=str(guid_or_text(sp.id)),
-                app_id=str(guid_or_text(sp.app_id)),
+                id=sp.id,
+                app_id=sp.app_id,
                 display_name=sp.display_name,
                 account_enabled=sp.account_enabled,
                 notes=sp.notes,
@@ -201,8 +201,8 @@ class Graph:
         result = await self._get(lambda: builder.to_get_request_information(config), _service_principals)
         return [
             DeletedServicePrincipal(
-                id=str(guid_or_text(sp.id)),
-                app_id=guid_or_text(sp.app_id),
+                id=sp.id,
+                app_id=sp.app_id,
                 display_name=sp.display_name,
                 deleted_at=deleted_at(sp.deleted_date_time),
             )
@@ -319,9 +319,7 @@ class Graph:
         builder = self.client.oauth2_permission_grants
         result = await self._get(lambda: builder.to_get_request_information(config), _grants)
         return [
-            PermissionGrant(
-                id=g.id, consent_type=g.consent_type, scope=g.scope, resource_id=guid_or_text(g.resource_id)
-            )
+            PermissionGrant(id=g.id, consent_type=g.consent_type, scope=g.scope, resource_id=g.resource_id)
             for g in result.value
             if g.id
         ]

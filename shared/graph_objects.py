@@ -11,8 +11,9 @@ decoded here, keeping the fields the project uses.
 Rules (as for every reader in the project): the answer is size-checked before decoding; it must be a
 JSON object whose ``value`` is a list of objects; unknown fields are ignored; a field of the wrong
 type, bad UTF-8, truncated JSON or a non-object raise :class:`ValueError`, which the Graph client
-maps to a transient error (an unreadable 2xx answer is retried, as with the paged readers). GUIDs
-come back lower-cased, as kiota's ``UUID`` values did; ids that are not GUIDs are kept as sent.
+maps to a transient error (an unreadable 2xx answer is retried, as with the paged readers). Strings
+are kept as sent, as kiota kept them, except the two fields kiota typed ``UUID`` (an assignment's
+``appRoleId`` and ``resourceId``), which :func:`guid_or_text` lower-cases as ``str(UUID)`` did.
 """
 
 from __future__ import annotations
