@@ -30,6 +30,9 @@ def _answer(status: int, body: dict[str, object]) -> func.HttpResponse:
 @bp.function_name("monitor_alert")
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 async def monitor_alert(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.warmup import warm
+
+    await warm("push")  # first-use imports and msgraph's models off the event loop
     from shared.errors import ConfigError, PayloadError, TransientError
     from shared.intake import prepare
     from shared.normalize import extract_json

@@ -7,9 +7,14 @@ one durable message to the intake queue and returns: no Graph, Table or notifica
 ack, so a slow Graph never makes Event Grid redeliver. A permanent payload error is logged and
 acknowledged (retrying would never succeed); a failed queue write raises so Event Grid redelivers.
 
-A subscription may deliver the Event Grid schema or CloudEvents 1.0: the worker then hands over a
-``func.EventGridEvent`` or a ``func.CloudEvent`` (whatever the annotation says), so the envelope is
-rebuilt from either, ``data_base64`` included, for the normalizers.
+A subscription may deliver the Event Grid schema or CloudEvents 1.0. The annotation does not choose
+between them: azure-functions' ``EventGridEventInConverter.decode`` (1.26) returns a ``func.CloudEvent``
+when the event's JSON object has a top-level ``specversion`` key and a ``func.EventGridEvent``
+otherwise, whatever the parameter is annotated with. The annotation is only checked when the app is
+indexed, and must be one of those two classes (a ``Union`` is refused), hence ``func.EventGridEvent``
+here while ``_envelope`` accepts either. A CloudEvent's ``data_base64`` is not decoded by the
+library: it arrives among the extension attributes, and the envelope is rebuilt from either class,
+``data_base64`` included, for the normalizers.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ log = logging.getLogger(__name__)
 @bp.function_name("eventgrid_audit")
 @bp.event_grid_trigger(arg_name="event")
 async def eventgrid_audit(event: func.EventGridEvent) -> None:
+    from shared.warmup import warm
+
+    await warm("push")  # first-use imports and msgraph's models off the event loop
     from shared.errors import ConfigError, PayloadError
     from shared.intake import prepare
     from shared.normalize import extract

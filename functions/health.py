@@ -23,6 +23,9 @@ TICK_EVENT = "health_tick"
 @bp.function_name("health_check")
 @bp.timer_trigger(arg_name="timer", schedule="%HEALTH_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def health_check(timer: func.TimerRequest) -> None:
+    from shared.warmup import warm
+
+    await warm("full")  # first-use imports and msgraph's models off the event loop
     from shared.runtime import get_services
     from shared.safety_net import run_tick
 

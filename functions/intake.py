@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 @bp.function_name("intake_process")
 @bp.queue_trigger(arg_name="msg", queue_name=INTAKE_QUEUE, connection=STORAGE_CONNECTION)
 async def intake_process(msg: func.QueueMessage) -> None:
+    from shared.warmup import warm
+
+    await warm("full")  # first-use imports and msgraph's models off the event loop
     from shared.errors import PayloadError
     from shared.ingest import ingest
     from shared.intake import IntakeMessage

@@ -1,4 +1,4 @@
-"""Queue trigger on ``webex-verify-poison``: a verification message that failed five times.
+"""Queue trigger on ``webex-verify-poison``: a verification message that failed ``maxDequeueCount`` (5) times.
 
 Thin: the core (tell the admins, re-arm the incident's verification) is :mod:`shared.poison`. A
 transient failure here raises, so the host retries this message too.
@@ -19,13 +19,14 @@ log = logging.getLogger(__name__)
 @bp.function_name("verify_poison")
 @bp.queue_trigger(arg_name="msg", queue_name=POISON_QUEUE, connection=STORAGE_CONNECTION)
 async def verify_poison(msg: func.QueueMessage) -> None:
+    from shared.warmup import warm
+
+    await warm("full")  # first-use imports and msgraph's models off the event loop
     from shared.logcontext import bind
     from shared.poison import handle_poisoned
     from shared.runtime import get_services
 
     svc = await get_services()
-    outcome = await handle_poisoned(svc, msg.get_body(), dequeue_count=msg.dequeue_count)
+    outcome = await handle_poisoned(svc, msg.get_body())  # not msg.dequeue_count: the poison copy's own (1)
     with bind(incident_id=outcome.incident_id):
-        log.warning(
-            "poisoned verification message %s (dequeued %s times): %s", msg.id, msg.dequeue_count, outcome.outcome
-        )
+        log.warning("poisoned verification message %s: %s", msg.id, outcome.outcome)

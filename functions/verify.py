@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 @bp.function_name("verify_incident")
 @bp.queue_trigger(arg_name="msg", queue_name=VERIFY_QUEUE, connection=STORAGE_CONNECTION)
 async def verify_incident(msg: func.QueueMessage) -> None:
+    from shared.warmup import warm
+
+    await warm("full")  # first-use imports and msgraph's models off the event loop
     from shared.errors import PayloadError
     from shared.logcontext import bind
     from shared.runtime import get_services

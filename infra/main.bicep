@@ -176,6 +176,9 @@ param maxPayloadBytes string = ''
 @description('WEBEX_SCIM_CANARY_USER_ID: SCIM id of a user synced from Entra. Empty: not used.')
 param webexScimCanaryUserId string = ''
 
+@description('SDK_LOG_LEVEL: level of the SDKs\' loggers (azure-core, azure-identity, httpx, msal, kiota, msgraph). Empty: WARNING (each line is an Application Insights row); INFO or DEBUG while debugging a client.')
+param sdkLogLevel string = ''
+
 // ---------------------------------------------------------------------------------------------------
 // Platform knobs (defaults fit the cloud the deployment runs in)
 // ---------------------------------------------------------------------------------------------------
@@ -376,6 +379,7 @@ module api 'app/api.bicep' = {
       ALERT_QUERY: alertQuery
       MAX_PAYLOAD_BYTES: maxPayloadBytes
       WEBEX_SCIM_CANARY_USER_ID: webexScimCanaryUserId
+      SDK_LOG_LEVEL: sdkLogLevel
     }
   }
   dependsOn: [

@@ -103,7 +103,7 @@ def consent_url(app: WebexApp, tenant_id: str, login_base: str = "https://login.
         return None
     if app.app_id != INTEGRATION_APP_ID:
         return None
-    if tenant_id != "common" and not is_valid_tenant(tenant_id):  # "common": no tenant configured (DESIGN.md)
+    if tenant_id != "common" and not is_valid_tenant(tenant_id):  # "common": no tenant configured (docs/contracts.md)
         raise ValueError("tenant id must be a GUID or a domain name")
     base = login_base.rstrip("/")
     return f"{base}/{quote(tenant_id, safe='')}/adminconsent?{urlencode({'client_id': app.app_id})}"

@@ -1,4 +1,4 @@
-"""``python -m shared.cli <command>``: classify, render, check, demo (DESIGN.md, "Contracts").
+"""``python -m shared.cli <command>``: classify, render, check, demo (README, "Local commands").
 
 ``classify`` and ``render`` are offline: no credentials, no network; the consent URL uses
 ``TENANT_ID`` when set, else ``common`` (which the tech note's URL uses too). ``check`` and ``demo``

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from shared.errors import PayloadError, TransientError, UpstreamError
+from shared.graph_objects import Assignments, Grants, ServicePrincipals, deleted_at, guid_or_text, read_collection
 from shared.retry import parse_retry_after, with_retry
 
 if TYPE_CHECKING:
@@ -174,17 +175,18 @@ class Graph:
             filter=flt, select=["id", "appId", "displayName", "accountEnabled", "notes", "appOwnerOrganizationId"]
         )
         config = RequestConfiguration(query_parameters=params)
-        result = await self._call(lambda: self.client.service_principals.get(request_configuration=config))
+        builder = self.client.service_principals
+        result = await self._get(lambda: builder.to_get_request_information(config), _service_principals)
         return [
             ServicePrincipal(
-                id=str(sp.id),
-                app_id=str(sp.app_id),
+                id=sp.id,
+                app_id=sp.app_id,
                 display_name=sp.display_name,
                 account_enabled=sp.account_enabled,
                 notes=sp.notes,
                 app_owner_organization_id=str(sp.app_owner_organization_id) if sp.app_owner_organization_id else None,
             )
-            for sp in (getattr(result, "value", None) or [])
+            for sp in result.value
             if sp.id and sp.app_id
         ]
 
@@ -215,12 +217,15 @@ class Graph:
         )
         config = RequestConfiguration(query_parameters=params)
         builder = self.client.directory.deleted_items.graph_service_principal
-        result = await self._call(lambda: builder.get(request_configuration=config))
+        result = await self._get(lambda: builder.to_get_request_information(config), _service_principals)
         return [
             DeletedServicePrincipal(
-                id=str(sp.id), app_id=sp.app_id, display_name=sp.display_name, deleted_at=sp.deleted_date_time
+                id=sp.id,
+                app_id=sp.app_id,
+                display_name=sp.display_name,
+                deleted_at=deleted_at(sp.deleted_date_time),
             )
-            for sp in (getattr(result, "value", None) or [])
+            for sp in result.value
             if sp.id
         ]
 
@@ -295,6 +300,9 @@ class Graph:
         claim on the incident before calling and treats any failure as "not restored" (the admins
         get the consent notice). Needs Application.ReadWrite.All. Returns the restored object id.
         """
+        from shared.warmup import warm
+
+        await warm("models")  # the answer is a directoryObject: msgraph's model registry, off the loop
         builder = self.client.directory.deleted_items.by_directory_object_id(_object_id(object_id)).restore
         try:
             restored = await builder.post()
@@ -307,6 +315,9 @@ class Graph:
 
     async def update_notes(self, object_id: str, notes: str) -> None:
         """``PATCH /servicePrincipals/{id}`` with ``notes`` only (idempotent, so retried)."""
+        from shared.warmup import warm
+
+        await warm("models")  # serializing a servicePrincipal model: msgraph's model registry, off the loop
         from msgraph.generated.models.service_principal import ServicePrincipal as GraphServicePrincipal
 
         body = GraphServicePrincipal(notes=notes)
@@ -324,10 +335,11 @@ class Graph:
             filter=f"clientId eq '{_guid(client_sp_id)}'"
         )
         config = RequestConfiguration(query_parameters=params)
-        result = await self._call(lambda: self.client.oauth2_permission_grants.get(request_configuration=config))
+        builder = self.client.oauth2_permission_grants
+        result = await self._get(lambda: builder.to_get_request_information(config), _grants)
         return [
-            PermissionGrant(id=str(g.id), consent_type=g.consent_type, scope=g.scope, resource_id=g.resource_id)
-            for g in (getattr(result, "value", None) or [])
+            PermissionGrant(id=g.id, consent_type=g.consent_type, scope=g.scope, resource_id=g.resource_id)
+            for g in result.value
             if g.id
         ]
 
@@ -335,15 +347,15 @@ class Graph:
         """``GET /servicePrincipals/{id}/appRoleAssignments``: the application permissions granted
         TO the service principal (Application.Read.All is the documented least privilege)."""
         builder = self.client.service_principals.by_service_principal_id(_object_id(sp_id)).app_role_assignments
-        result = await self._call(builder.get)
+        result = await self._get(builder.to_get_request_information, _assignments)
         return [
             AppRoleAssignment(
-                id=str(a.id),
-                app_role_id=str(a.app_role_id) if a.app_role_id else None,
-                resource_id=str(a.resource_id) if a.resource_id else None,
+                id=a.id,
+                app_role_id=guid_or_text(a.app_role_id) if a.app_role_id else None,
+                resource_id=guid_or_text(a.resource_id) if a.resource_id else None,
                 resource_display_name=a.resource_display_name,
             )
-            for a in (getattr(result, "value", None) or [])
+            for a in result.value
             if a.id
         ]
 
@@ -356,6 +368,18 @@ class AppRoleAssignment:
     app_role_id: str | None
     resource_id: str | None
     resource_display_name: str | None
+
+
+def _service_principals(raw: bytes) -> ServicePrincipals:
+    return read_collection(raw, ServicePrincipals)
+
+
+def _grants(raw: bytes) -> Grants:
+    return read_collection(raw, Grants)
+
+
+def _assignments(raw: bytes) -> Assignments:
+    return read_collection(raw, Assignments)
 
 
 def _graph_page(raw: bytes) -> GraphPage:

@@ -15,7 +15,7 @@ from typing import Any
 
 
 class Kind(StrEnum):
-    """What happened to a Webex app (DESIGN.md, "Classification kinds")."""
+    """What happened to a Webex app (docs/contracts.md, "Classification kinds")."""
 
     INTEGRATION_DELETED = "integration_deleted"
     INTEGRATION_HARD_DELETED = "integration_hard_deleted"
@@ -27,7 +27,7 @@ class Kind(StrEnum):
 
 
 class Action(StrEnum):
-    """What the project does about it (DESIGN.md, "Actions")."""
+    """What the project does about it (docs/contracts.md, "Actions")."""
 
     NOTIFY_CONSENT = "notify_consent"
     NOTIFY_REENABLE = "notify_reenable"

@@ -35,8 +35,11 @@ class PoisonOutcome:
     next_delay: float | None = None
 
 
-async def handle_poisoned(svc: Services, body: bytes | str, *, dequeue_count: int | None = None) -> PoisonOutcome:
+async def handle_poisoned(svc: Services, body: bytes | str) -> PoisonOutcome:
+    """Tell the admins and re-arm. The attempts are the configured ``maxDequeueCount``: the message
+    handed over here is the extension's copy, whose ``DequeueCount`` is 1 whatever it went through."""
     from shared.config import POISON_QUEUE, VERIFY_QUEUE
+    from shared.names import MAX_DEQUEUE_COUNT
     from shared.operational import OperationalNotice, send_operational
     from shared.pipeline import schedule_verification
     from shared.verify_queue import VerifyMessage
@@ -57,13 +60,13 @@ async def handle_poisoned(svc: Services, body: bytes | str, *, dequeue_count: in
     delay = float(max(svc.settings.verify_delays))
     app = svc.settings.catalogue.by_key(inc.app_key)
     name = app.display_name if app else inc.app_key
-    tries = f"{dequeue_count} times" if dequeue_count else "repeatedly"
     notice = OperationalNotice(
         kind="verification_poisoned",
         title=f"Verification of incident {inc.incident_id} keeps failing",
         lines=(
             f"The verification run for incident {inc.incident_id} ({name}, state {inc.state}, "
-            f"{inc.verify_attempts} runs so far) failed {tries} and was moved to the queue {POISON_QUEUE}.",
+            f"{inc.verify_attempts} runs so far) failed {MAX_DEQUEUE_COUNT} times (the queue's "
+            f"maxDequeueCount) and was moved to the queue {POISON_QUEUE}.",
             f"The incident is still open. Its verification has been re-armed on {VERIFY_QUEUE}; the next run "
             f"is in {int(delay // 60)} min.",
             "If this repeats, look for errors of the verify_incident function in Application Insights.",

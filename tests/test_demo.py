@@ -1,4 +1,4 @@
-"""``python -m shared.cli demo`` (the `make demo` contract in DESIGN.md): one whole lifecycle on
+"""``python -m shared.cli demo`` (the `make demo` contract in the README): one whole lifecycle on
 Azurite and the simulator, a timeline, and a last line that is one JSON summary object."""
 
 from __future__ import annotations

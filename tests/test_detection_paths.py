@@ -14,10 +14,7 @@ import pytest
 from tests.helpers import eventgrid_event, http_request, incidents, receive_verify_messages, run_intake
 from tests.notice_helpers import CHANNEL_PATHS, delivered, enable_all_channels, notice_text
 
-ALERT_V2 = (
-    Path(__file__).resolve().parents[2] / "shared" / "reference" / "payloads"
-    / "azmon_common_alert_full_LogAlertsV2_webhook.json"
-)  # fmt: skip
+ALERT_V2 = Path(__file__).parent / "fixtures" / "reference" / "azmon_common_alert_full_LogAlertsV2_webhook.json"
 ALERT_ID = "/subscriptions/0000/providers/Microsoft.AlertsManagement/alerts/9f1c4a52-webex-sp-deleted"
 
 

@@ -86,5 +86,7 @@ def test_host_json_queue_settings() -> None:
     host = json.loads((Path(__file__).resolve().parent.parent / "host.json").read_text())
     queues = host["extensions"]["queues"]
     assert queues["messageEncoding"] == "base64"
-    assert queues["maxDequeueCount"] == 5
+    from shared.names import MAX_DEQUEUE_COUNT
+
+    assert queues["maxDequeueCount"] == MAX_DEQUEUE_COUNT == 5, "the poison notice says MAX_DEQUEUE_COUNT"
     assert host["functionTimeout"]

@@ -30,7 +30,7 @@ from shared.payload import RepeatedKeys, parse_json
 
 LIMIT = 10 * 1024 * 1024
 FIXTURES = Path(__file__).parent / "fixtures" / "payloads"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "payloads"
+REFERENCE = Path(__file__).parent / "fixtures" / "reference"  # published examples, sources in SOURCES.md
 IDENTITY_ID = "3b5c7d9e-0f1a-4b2c-8d3e-4f5a6b7c8d9e"
 CATALOGUES = (Catalogue(), Catalogue(identity_app_id=IDENTITY_ID))
 CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#auditLogs/directoryAudits"

@@ -19,7 +19,7 @@ def _installed() -> None:
 def test_bound_fields_land_on_records_from_any_logger(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     with logcontext.bind(tenant_id="t-1", incident_id="inc-1"):
-        logging.getLogger("azure.core.somewhere.deep").info("retrying")
+        logging.getLogger("azure.core.somewhere.deep").warning("retrying")  # SDKs log at WARNING+ by default
         with logcontext.bind(app="integration"):
             logging.getLogger("shared.notices").info("sent")
     logging.getLogger("shared.x").info("after")

@@ -22,7 +22,7 @@ from shared.payload import parse_json
 from shared.timeutil import parse_timestamp
 
 FIXTURES = Path(__file__).parent / "fixtures" / "payloads"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "payloads"  # ../shared beside the repo
+REFERENCE = Path(__file__).parent / "fixtures" / "reference"  # published examples, sources in SOURCES.md
 TENANT = "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 WORKSPACE = "7e9d1c2b-4a5f-4e6d-9c8b-1a2b3c4d5e6f"
 SOFT_ID = "Directory_a1b2c3d4-1111-4a2b-8c3d-000000000001_7ZH3P_16428397"

@@ -12,8 +12,9 @@ from tests.helpers import deliver_event, incidents, receive_verify_messages
 
 
 def _poisoned(body: bytes) -> QueueMessage:
-    """What the host hands the trigger: the message body and how often it was dequeued (5)."""
-    return QueueMessage(id="poison-1", body=body, dequeue_count=5, pop_receipt="r")
+    """What the host hands the trigger: the extension *inserted* this copy into the poison queue, so
+    its own DequeueCount is 1 however often the original failed."""
+    return QueueMessage(id="poison-1", body=body, dequeue_count=1, pop_receipt="r")
 
 
 async def test_poisoned_message_notifies_once_and_rearms(sim: Any, app_functions: dict[str, Any]) -> None:
@@ -30,7 +31,8 @@ async def test_poisoned_message_notifies_once_and_rearms(sim: Any, app_functions
     notices = [m for m in state["webex_messages"] if "keeps failing" in m["markdown"]]
     assert len(notices) == 1
     assert str(webex_md(inc.incident_id)) in notices[0]["markdown"], "the notice names the incident"
-    assert "failed 5 times" in notices[0]["markdown"]
+    assert "failed 5 times" in notices[0]["markdown"], "maxDequeueCount, not the poison copy's count"
+    assert "failed 1 times" not in notices[0]["markdown"]
     mails = [m for m in state["sent_mails"] if "keeps failing" in m["message"]["subject"]]
     assert len(mails) == 1 and inc.incident_id in mails[0]["message"]["subject"]
 
@@ -53,9 +55,9 @@ async def test_poisoned_message_of_a_closed_incident_is_only_logged(sim: Any, ap
 
     svc = await get_services()
     stale = VerifyMessage(svc.settings.tenant_id, "integration", "inc-gone", 3)
-    outcome = await handle_poisoned(svc, stale.to_json(), dequeue_count=5)
+    outcome = await handle_poisoned(svc, stale.to_json())
     assert outcome.outcome == "no_incident"
-    assert (await handle_poisoned(svc, b"{not json", dequeue_count=5)).outcome == "unreadable"
+    assert (await handle_poisoned(svc, b"{not json")).outcome == "unreadable"
     state = await sim.state()
     assert state["webex_messages"] == [] and state["sent_mails"] == []
     assert await receive_verify_messages(wait=1.0) == []

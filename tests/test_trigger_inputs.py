@@ -11,13 +11,7 @@ import pytest
 
 from tests.helpers import http_request, incidents
 
-ALERT_V2 = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "reference"
-    / "payloads"
-    / "azmon_common_alert_full_LogAlertsV2_webhook.json"
-)
+ALERT_V2 = Path(__file__).parent / "fixtures" / "reference" / "azmon_common_alert_full_LogAlertsV2_webhook.json"
 
 
 @pytest.mark.parametrize(
@@ -106,3 +100,31 @@ async def test_metric_alert_is_acknowledged_with_nothing_queued(sim: Any, app_fu
     answer = json.loads(response.get_body())
     assert answer["queued"] == 0 and "not a log search alert" in json.dumps(answer)
     assert await raw_queue_bodies("webex-intake") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"specversion": "1.0", "id": "a", "source": "s", "type": "t", "data": {}}, func.CloudEvent),
+        ({"id": "b", "eventType": "t", "subject": "s", "data": {}, "dataVersion": "1"}, func.EventGridEvent),
+    ],
+)
+def test_the_payload_not_the_annotation_picks_the_event_class(
+    app_functions: dict[str, Any], body: dict[str, Any], expected: type
+) -> None:
+    """What functions/eventgrid.py's docstring says: ``specversion`` in the JSON picks ``CloudEvent``
+    (the trigger is annotated ``EventGridEvent``); the annotation is only checked at indexing, where
+    either class passes and a ``Union`` does not."""
+    import inspect
+
+    from azure.functions.eventgrid import EventGridEventInConverter
+
+    user_function = app_functions["eventgrid_audit"].get_user_function()
+    assert inspect.signature(user_function).parameters["event"].annotation in (
+        "func.EventGridEvent",
+        func.EventGridEvent,
+    )
+    assert type(_as_delivered(body)) is expected
+    assert EventGridEventInConverter.check_input_type_annotation(func.CloudEvent)
+    assert EventGridEventInConverter.check_input_type_annotation(func.EventGridEvent)
+    assert not EventGridEventInConverter.check_input_type_annotation(func.EventGridEvent | func.CloudEvent)  # type: ignore[arg-type]

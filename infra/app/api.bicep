@@ -146,6 +146,7 @@ var tuningSettings = {
   ALERT_QUERY: tuning.ALERT_QUERY
   MAX_PAYLOAD_BYTES: tuning.MAX_PAYLOAD_BYTES
   WEBEX_SCIM_CANARY_USER_ID: tuning.WEBEX_SCIM_CANARY_USER_ID
+  SDK_LOG_LEVEL: tuning.SDK_LOG_LEVEL
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -3,7 +3,8 @@
 Senders never raise for delivery failures; they return a :class:`SendResult` that says whether the
 failure may pass (``retriable``: 429, 5xx, timeouts, network) so the caller can fail the function and
 let the platform retry, or record a permanent failure (other 4xx) and move on. Nothing here sleeps
-for ``Retry-After``: the hint is passed up so the caller reschedules (PLATFORM.md).
+for ``Retry-After``: the hint is passed up so the caller reschedules (docs/reliability.md, "Bounded
+in-process waiting").
 
 Secrets — bot token, webhook secret, and the Teams Workflows URL itself (its ``sig`` query parameter
 is a credential) — never appear in ``SendResult.error``, exceptions or ``repr``: errors carry only a

@@ -318,7 +318,7 @@ def webhook_document(view: IncidentView) -> dict[str, Any]:
         incident_id          our incident id (stable across notices of one incident)
         notice               "opened" | "reminder" | "resolved" | "escalated" | "restored"
         tenant_id            the Entra tenant (settings)
-        kind, action         classification kind and action (DESIGN.md)
+        kind, action         classification kind and action (docs/contracts.md)
         app                  {"display_name", "app_id"} from the allowlisted catalogue
         soft_or_hard         "soft" | "hard" | null
         consent_url          admin-consent URL built from the catalogue + tenant, or null
