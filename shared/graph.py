@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from shared.errors import PayloadError, TransientError, UpstreamError
-from shared.graph_objects import Assignments, Grants, ServicePrincipals, deleted_at, guid_or_text, read_collection
+from shared.graph_objects import (
+    Assignments,
+    Grants,
+    Owners,
+    ServicePrincipals,
+    deleted_at,
+    guid_or_text,
+    read_collection,
+)
 from shared.retry import parse_retry_after, with_retry
 
 if TYPE_CHECKING:
@@ -184,7 +192,7 @@ class Graph:
                 display_name=sp.display_name,
                 account_enabled=sp.account_enabled,
                 notes=sp.notes,
-                app_owner_organization_id=str(sp.app_owner_organization_id) if sp.app_owner_organization_id else None,
+                app_owner_organization_id=sp.app_owner_organization_id or None,
             )
             for sp in result.value
             if sp.id and sp.app_id
@@ -194,12 +202,12 @@ class Graph:
         """``GET /servicePrincipals/{id}/owners``: the appIds of the service principals among the
         owners (lower-case), and how many owners are something else (users). Application.Read.All."""
         builder = self.client.service_principals.by_service_principal_id(_object_id(sp_id)).owners
-        result = await self._call(builder.get)
+        result = await self._get(builder.to_get_request_information, _owners)
         app_ids: list[str] = []
         others = 0
-        for owner in getattr(result, "value", None) or []:
-            app_id = getattr(owner, "app_id", None)
-            if isinstance(app_id, str) and app_id:
+        for owner in result.value:
+            app_id = owner.app_id
+            if app_id:
                 app_ids.append(app_id.lower())
             else:
                 others += 1
@@ -372,6 +380,10 @@ class AppRoleAssignment:
 
 def _service_principals(raw: bytes) -> ServicePrincipals:
     return read_collection(raw, ServicePrincipals)
+
+
+def _owners(raw: bytes) -> Owners:
+    return read_collection(raw, Owners)
 
 
 def _grants(raw: bytes) -> Grants:

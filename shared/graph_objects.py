@@ -5,7 +5,8 @@ msgraph-sdk deserializes a ``servicePrincipal`` through ``directoryObject`` and 
 3–5 s on a loaded machine): that was most of ``python -m shared.cli check``'s 4.4 s and the longest
 stall of a worker's first verification. The requests still go through msgraph-sdk (request builders,
 middleware, authentication, error mapping); only the answers of the four collections the checks read
-— service principals, deleted service principals, delegated grants, app-role assignments — are
+— service principals, deleted service principals, delegated grants, app-role assignments, an
+SP's owners — are
 decoded here, keeping the fields the project uses.
 
 Rules (as for every reader in the project): the answer is size-checked before decoding; it must be a
@@ -34,6 +35,14 @@ class _ServicePrincipal(msgspec.Struct, rename="camel"):
     account_enabled: bool | None = None
     notes: str | None = None
     deleted_date_time: str | None = None
+    app_owner_organization_id: str | None = None
+
+
+class _Owner(msgspec.Struct, rename="camel"):
+    """An owner is a ``directoryObject``: a service principal carries ``appId``, a user does not."""
+
+    id: str | None = None
+    app_id: str | None = None
 
 
 class _Grant(msgspec.Struct, rename="camel"):
@@ -62,7 +71,11 @@ class Assignments(msgspec.Struct):
     value: list[_Assignment] = []
 
 
-C = TypeVar("C", ServicePrincipals, Grants, Assignments)
+class Owners(msgspec.Struct):
+    value: list[_Owner] = []
+
+
+C = TypeVar("C", ServicePrincipals, Grants, Assignments, Owners)
 
 _DECODERS: dict[type, msgspec.json.Decoder[object]] = {}
 

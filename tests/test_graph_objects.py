@@ -17,6 +17,7 @@ from shared.graph_objects import (
     MAX_ANSWER_BYTES,
     Assignments,
     Grants,
+    Owners,
     ServicePrincipals,
     deleted_at,
     guid_or_text,
@@ -79,6 +80,34 @@ def test_grants_and_assignments() -> None:
         None,
         "Microsoft Graph",
     )
+
+
+def test_app_owner_organization_and_owners_are_read() -> None:
+    """What pins the Identity app (shared/identity_app.py): the owning tenant, and which owners are
+    service principals (``appId``) rather than users, as ``GET /servicePrincipals/{id}/owners`` lists
+    them (``directoryObject`` items, ``@odata.type`` beside)."""
+    sp = read_collection(
+        json.dumps({"value": [{"id": "x", "appId": "y", "appOwnerOrganizationId": "AbC-1"}]}).encode(),
+        ServicePrincipals,
+    ).value[0]
+    assert sp.app_owner_organization_id == "AbC-1"
+    owners = {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects",
+        "value": [
+            {
+                "@odata.type": "#microsoft.graph.servicePrincipal",
+                "id": "s1",
+                "appId": "90DB942A-c1eb-4e8d-82e4-eebf64a7e2ae",
+            },
+            {"@odata.type": "#microsoft.graph.user", "id": "u1", "userPrincipalName": "mallory@contoso.example"},
+        ],
+    }
+    read = read_collection(json.dumps(owners).encode(), Owners).value
+    assert [(o.id, o.app_id) for o in read] == [("s1", "90DB942A-c1eb-4e8d-82e4-eebf64a7e2ae"), ("u1", None)]
+    with pytest.raises(ValueError):
+        read_collection(b'{"value": [{"id": "s1", "appId": 7}]}', Owners)
+    with pytest.raises(ValueError):
+        read_collection(b'{"value": [{"id": "s1", "appId": "a"', Owners)
 
 
 @pytest.mark.parametrize("body", [b"{}", b'{"value": []}', b'{"@odata.nextLink": "x", "value": []}'])

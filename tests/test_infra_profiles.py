@@ -620,7 +620,8 @@ PUBLIC_PLATFORM = {
 KV = "https://kv-tok.vault.example/"
 TUNING_EMPTY = dict.fromkeys(
     ("VERIFY_DELAYS", "VERIFY_DEADLINE_HOURS", "REMINDER_HOURS", "ALERT_QUERY_PADDING_MINUTES",
-     "AUDIT_POLL_OVERLAP_MINUTES", "ALERT_QUERY", "MAX_PAYLOAD_BYTES", "WEBEX_SCIM_CANARY_USER_ID"), "")  # fmt: skip
+     "AUDIT_POLL_OVERLAP_MINUTES", "ALERT_QUERY", "MAX_PAYLOAD_BYTES", "WEBEX_SCIM_CANARY_USER_ID",
+     "SDK_LOG_LEVEL"), "")  # fmt: skip
 
 
 def test_profile_defaults() -> None:
