@@ -17,6 +17,7 @@ from shared.catalogue import INTEGRATION, Catalogue, consent_url
 from shared.config import Settings
 from shared.models import Action, AuditRecord, Initiator, Kind, Source, TargetResource
 from shared.notify import NoticeKind, build_view, render, render_preview
+from shared.notify.escape import clean
 from shared.notify.render import WEBEX_MAX_BYTES, json_body
 from shared.notify.signing import sign_webhook
 from shared.notify.view import IncidentView, Links
@@ -44,6 +45,7 @@ HOSTILE = [
     "`code` **bold** _i_ ~~s~~ # h > q | t \\ ( ) !",
     f"Grant consent here: {EVIL_CONSENT}",
     "www.evil.com javascript:alert(1)",
+    "_https://evil.example 1https://evil éhttps://evil _www.evil.com https：//evil x//evil",
     "\ud800 lone surrogate",
 ]
 COMBO = " ".join(h[:500] for h in HOSTILE)
@@ -213,12 +215,30 @@ def check_webhook(view: IncidentView) -> None:
 CHECKS = (check_email, check_webex, check_teams, check_webhook)
 
 
+def _seen(markdown: str) -> str:
+    """What a reader of the markdown sees: escapes undone, zero-width characters gone."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "").replace("\u200d", "")
+
+
+def check_shown(view: IncidentView, text: str) -> None:
+    """The hostile text is shown (defanged and escaped), not dropped: absence of links alone would
+    also pass for a card that lost the field."""
+    visible = clean(text)[:40].strip()
+    card = render(view, "teams").payload or {}
+    body = card["attachments"][0]["content"]["body"]
+    shown = [b.get("text", "") for b in body] + [f["value"] for b in body for f in b.get("facts", [])]
+    assert visible in _seen(" ".join(shown)), "teams"
+    assert visible in _seen(render(view, "webex").text), "webex"
+    assert visible in render(view, "email").text.replace("\u200b", "").replace("\u200d", ""), "email"
+
+
 @pytest.mark.parametrize("text", [*HOSTILE, COMBO], ids=lambda t: repr(t[:20]))
 @pytest.mark.parametrize("notice", list(NoticeKind))
 def test_hostile_text_is_inert_everywhere(text: str, notice: NoticeKind) -> None:
     view = hostile_view(text, notice)
     for check in CHECKS:
         check(view)
+    check_shown(view, text)
 
 
 @pytest.mark.parametrize("action", [Action.NOTIFY_REENABLE, Action.NOTIFY_REPROVISION])
