@@ -184,3 +184,18 @@ async def test_intake_drops_a_bad_window_with_a_clear_log(
     await app_functions["intake_process"].get_user_function()(_queued(window))
     assert await sim.requests(path="/loganalytics/") == []
     assert "alert a1 not re-queried (dropped, not retried)" in caplog.text
+
+
+async def test_an_alert_inside_an_event_grid_event_gets_the_same_checks(
+    sim: Any, app_functions: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Event Grid data is normalized like any payload, so an alert can arrive that way too."""
+    from tests.helpers import eventgrid_event
+
+    caplog.set_level(logging.INFO)
+    handler = app_functions["eventgrid_audit"].get_user_function()
+    await handler(eventgrid_event(alert(workspace=OTHER_WORKSPACE), event_id="evt-other-workspace"))
+    assert "evt-other-workspace rejected (not retried)" in caplog.text
+    await assert_nothing_queried(sim, app_functions)
+    await handler(eventgrid_event(alert(), event_id="evt-good"))
+    assert len(await raw_queue_bodies("webex-intake")) == 1, "a good alert still goes through"
