@@ -90,6 +90,22 @@ class _Anchors(HTMLParser):
             self._href = None
 
 
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_text(html: str) -> str:
+    """The text nodes of an HTML document (entities decoded), one per line."""
+    parser = _Text()
+    parser.feed(html)
+    return "\n".join(parser.parts)
+
+
 def anchors(html: str) -> list[tuple[str, str]]:
     parser = _Anchors()
     parser.feed(html)
@@ -177,5 +193,6 @@ def test_rendered_notices_carry_only_our_links(template: str) -> None:
     for find in PLAIN_LINKIFIERS:
         assert untrusted_links(find(email.text)) == [], ("email-text", find.__name__)
     assert {href for href, _ in anchors(email.html or "")} <= TRUSTED_URLS, "e-mail HTML: only our links"
+    assert untrusted_links(linkify(html_text(email.html or ""))) == [], "e-mail HTML text, as a client linkifies it"
     shown = _unmark(" ".join(card_texts))
     assert clean(text)[:60] in shown, "the event text is shown (defanged), not dropped"
