@@ -33,7 +33,7 @@ MAX_MESSAGE_READ = 64 * 1024
 MAX_ALERTS_PER_REQUEST = 50
 """An action group posts one alert a request; a batch past this is not Azure Monitor (400)."""
 MAX_ALERT_WINDOW = timedelta(days=2)
-"""Longest alert window re-queried: a log search rule looks back at most 2 days (ours: 10 min)."""
+"""Longest alert window re-queried (the shipped rule looks back 10 min; Microsoft's sample spans 2 days)."""
 MAX_WINDOW_SKEW = timedelta(hours=1)
 """How far after "now" a window may end (clock skew); Azure Monitor sends windows that have ended."""
 EARLIEST_WINDOW = datetime(1970, 1, 1, tzinfo=UTC)
@@ -119,6 +119,8 @@ def window_problem(window: AlertWindow, *, workspace_id: str | None, now: dateti
     if start < EARLIEST_WINDOW or end > now + MAX_WINDOW_SKEW:
         return "the alert window is not in the past (it ends in the future or starts before 1970)"
     named = (window.workspace_id or "").strip().lower()
+    if named and workspace_id is None:
+        return "the alert names a workspace and LOG_ANALYTICS_WORKSPACE_ID is not set"
     if named and named != (workspace_id or "").lower():
         return "the alert is about a workspace other than the configured LOG_ANALYTICS_WORKSPACE_ID"
     return None

@@ -32,6 +32,7 @@ def test_defang_breaks_links_and_mentions() -> None:
     assert "://" not in glued and "www." not in glued and "//" not in glued and "：／／" not in glued
     assert f"_https{ZWSP}:/{ZWSP}/a" in glued and f"x_www{ZWSP}.d" in glued and f"javascript{ZWSP}:g" in glued
     assert "Note: h" in glued, "a colon before a space is left alone"
+    assert defang("at 2023-05-21 22:40 UTC") == "at 2023-05-21 22:40 UTC", "no scheme starts with a digit"
     assert f"@{ZWJ}all" in out and f"@{ZWJ}All" in out and "@alice" in out
 
 

@@ -32,9 +32,9 @@ _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 _COLONS = ":\uff1a\ufe55\ufe13\u2236\ua789\u02d0\u0589\u05c3\u0703\u0704\u16ec\u205a\u1365"
 _SLASHES = "/\\\uff0f\u2215\u2044\u29f8\u2571\u27cb\u3033"
 _DOTS = ".\uff0e\u3002\uff61"
-# A colon after a scheme character and before a non-space ("https:", "javascript:", "mailto:x"):
-# "Note: text" and "10:30" keep their look (a zero-width space is invisible anyway).
-_SCHEME_COLON = re.compile(rf"(?<=[A-Za-z0-9+.\-])(?=[{re.escape(_COLONS)}]\S)")
+# A colon after a scheme (a letter, then letters, digits, "+.-") and before a non-space ("https:",
+# "javascript:", "mailto:x"), whatever precedes the scheme; "Note: text" and "22:40" are left alone.
+_SCHEME_COLON = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*(?=[{re.escape(_COLONS)}]\S)")
 _DOUBLE_SLASH = re.compile(rf"(?<=[{re.escape(_SLASHES)}])(?=[{re.escape(_SLASHES)}])")
 _WWW = re.compile(rf"(?i)(?<=www)(?=[{re.escape(_DOTS)}])")
 _AT_ALL = re.compile(r"(?i)@(?=(all|here|channel|everyone)\b)")
@@ -86,7 +86,7 @@ def defang(text: str) -> str:
     link in a notice is the one we built from the catalogue. Bare host names and e-mail addresses
     carry no scheme and are left as they are (docs/security.md).
     """
-    text = _SCHEME_COLON.sub(ZWSP, text)
+    text = _SCHEME_COLON.sub(lambda m: m.group(0) + ZWSP, text)
     text = _DOUBLE_SLASH.sub(ZWSP, text)
     text = _WWW.sub(ZWSP, text)
     return _AT_ALL.sub(f"@{ZWJ}", text)
