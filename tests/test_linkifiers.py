@@ -19,6 +19,9 @@ from html.parser import HTMLParser
 
 import cmarkgfm
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
 
@@ -196,3 +199,30 @@ def test_rendered_notices_carry_only_our_links(template: str) -> None:
     assert untrusted_links(linkify(html_text(email.html or ""))) == [], "e-mail HTML text, as a client linkifies it"
     shown = _unmark(" ".join(card_texts))
     assert clean(text)[:60] in shown, "the event text is shown (defanged), not dropped"
+
+
+FRAGMENTS = [
+    "http", "https", "HTTPS", "ftp", "mailto", "xmpp", "javascript", "www", "WWW", ":", "：", "/", "//", "／", ".",
+    "evil.example", "evil.com", "x@evil.example", "@", "\\", "_", "é", "中", " ", "[", "]", "(", ")", "<", ">", "*",
+    "~", "`", "!", "\u200b", "\u0301", "&", ";", "#", "%2F", "&#58;", "&colon;",
+    "https://", "http：//", "www.", "mailto:", "//evil.example",
+]  # fmt: skip
+SCHEME_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*[:：]")
+
+
+@hsettings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=2), max_size=14).map("".join))
+def test_property_no_linkifier_finds_a_scheme_or_www(text: str) -> None:
+    """Any mix of link fragments: whatever a linkifier still links shows no scheme, no ``//`` start and
+    no ``www.`` (bare host names and e-mail addresses are the documented residual)."""
+    for escape, linkifiers in (
+        (webex_md, MARKDOWN_LINKIFIERS),
+        (card_md, MARKDOWN_LINKIFIERS),
+        (plain, PLAIN_LINKIFIERS),
+    ):
+        out = escape(text)
+        for find in linkifiers:
+            for href, shown in find(out):
+                seen = _visible(shown)
+                assert not SCHEME_IN_TEXT.search(seen), (text, escape.__name__, find.__name__, href, shown)
+                assert not seen.startswith("//") and "www." not in seen.lower(), (text, escape.__name__, href)
