@@ -3,8 +3,10 @@
 Function-key auth (action groups cannot add headers: the key travels in the URL). The body is
 parsed, normalized and classified in-process and written to the intake queue; the re-query and
 the incident work run in the intake queue function. Answers: 202 once the intake message is stored,
-400 for a body that is not a common-alert-schema payload, 413 past the size limit, 415 for a
-non-JSON content type (none of these is retried by the action group), 503 when the queue write
+400 for a body that is not a common-alert-schema payload or whose alerts would steer the re-query
+(another workspace than ``LOG_ANALYTICS_WORKSPACE_ID``, a window longer than 2 days, not in the
+past, or more than 50 alerts: :func:`shared.intake.admit_alerts`), 413 past the size limit, 415 for
+a non-JSON content type (none of these is retried by the action group), 503 when the queue write
 failed (the action group retries 503 up to 5 times).
 """
 
@@ -34,9 +36,10 @@ async def monitor_alert(req: func.HttpRequest) -> func.HttpResponse:
 
     await warm("push")  # first-use imports and msgraph's models off the event loop
     from shared.errors import ConfigError, PayloadError, TransientError
-    from shared.intake import prepare
+    from shared.intake import admit_alerts, prepare
     from shared.normalize import extract_json
     from shared.runtime import get_services
+    from shared.timeutil import clock
 
     ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
     if ctype and ctype != "application/json" and not ctype.endswith("+json"):
@@ -46,6 +49,7 @@ async def monitor_alert(req: func.HttpRequest) -> func.HttpResponse:
         extraction = extract_json(req.get_body(), limit=svc.settings.max_payload_bytes)
         if not extraction.alerts and not extraction.records and not extraction.skipped:
             raise PayloadError("not a common alert schema payload")
+        admit_alerts(extraction, workspace_id=svc.settings.log_analytics_workspace_id, now=clock.now())
         intake = prepare(extraction, svc.settings.catalogue, origin="alert", ref=_alert_ref(extraction))
         await svc.intake().send_all(intake.messages)
     except PayloadError as exc:

@@ -35,14 +35,17 @@ async def eventgrid_audit(event: func.EventGridEvent) -> None:
 
     await warm("push")  # first-use imports and msgraph's models off the event loop
     from shared.errors import ConfigError, PayloadError
-    from shared.intake import prepare
+    from shared.intake import admit_alerts, prepare
     from shared.normalize import extract
     from shared.runtime import get_services
+    from shared.timeutil import clock
 
     envelope = _envelope(event)
     try:
         svc = await get_services(ready=False)
-        intake = prepare(extract(envelope), svc.settings.catalogue, origin="eventgrid", ref=event.id)
+        extraction = extract(envelope)
+        admit_alerts(extraction, workspace_id=svc.settings.log_analytics_workspace_id, now=clock.now())
+        intake = prepare(extraction, svc.settings.catalogue, origin="eventgrid", ref=event.id)
     except PayloadError as exc:
         log.error("event %s rejected (not retried): %s", event.id, exc)
         return

@@ -55,7 +55,7 @@ async def rows_for_alert(svc: Services, window: AlertWindow) -> list[dict[str, A
     from shared.timeutil import clock
 
     s = svc.settings
-    workspace = window.workspace_id or s.log_analytics_workspace_id
+    workspace = s.log_analytics_workspace_id  # never one the alert names: see intake.window_problem
     if not workspace:
         raise ConfigError(["LOG_ANALYTICS_WORKSPACE_ID: missing (needed to re-query log search alerts)"])
     pad = timedelta(minutes=s.alert_query_padding_minutes)
@@ -106,8 +106,10 @@ async def _partial_reported(svc: Services, window: AlertWindow, got: WindowRows)
 
 async def ingest(svc: Services, extraction: Extraction) -> IngestResult:
     """Process an extraction: its records now, and its alert windows' rows after a re-query."""
+    from shared.intake import window_problem
     from shared.normalize import extract
     from shared.pipeline import process_extraction
+    from shared.timeutil import clock
 
     result = IngestResult(skipped=list(extraction.skipped))
     result.outcomes.extend(await process_extraction(svc, extraction))
@@ -121,6 +123,11 @@ async def ingest(svc: Services, extraction: Extraction) -> IngestResult:
         if await marks.alert_done(window.alert_id, window.condition):
             log.info("alert %s already re-queried: repeat delivery skipped", window.alert_id)
             result.alerts.append(f"{label}: already re-queried")
+            continue
+        problem = window_problem(window, workspace_id=svc.settings.log_analytics_workspace_id, now=clock.now())
+        if problem:  # refused at the endpoint since; a message queued before, or forged, ends here
+            log.error("alert %s not re-queried (dropped, not retried): %s", window.alert_id, problem)
+            result.alerts.append(f"{label}: not re-queried: {problem}")
             continue
         rows = await rows_for_alert(svc, window)
         if rows:

@@ -15,19 +15,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import PayloadError
+from shared.errors import ConfigError, PayloadError
 
 if TYPE_CHECKING:
     from shared.catalogue import Catalogue
-    from shared.models import Extraction
+    from shared.models import AlertWindow, Extraction
 
 MAX_ENCODED_BYTES = 60 * 1024
 MAX_TEXT_BYTES = MAX_ENCODED_BYTES * 3 // 4
 """Largest JSON text of one message: base64 makes it :data:`MAX_ENCODED_BYTES` on the queue."""
 
 MAX_MESSAGE_READ = 64 * 1024
+
+MAX_ALERTS_PER_REQUEST = 50
+"""An action group posts one alert a request; a batch past this is not Azure Monitor (400)."""
+MAX_ALERT_WINDOW = timedelta(days=2)
+"""Longest alert window re-queried (the shipped rule looks back 10 min; Microsoft's sample spans 2 days)."""
+MAX_WINDOW_SKEW = timedelta(hours=1)
+"""How far after "now" a window may end (clock skew); Azure Monitor sends windows that have ended."""
+EARLIEST_WINDOW = datetime(1970, 1, 1, tzinfo=UTC)
 _ENVELOPE_SLACK = 512  # {"v":1,"origin":…,"ref":…,"records":[],"alerts":[]} with a long ref
 
 
@@ -93,6 +102,47 @@ class Intake:
             "resolved": self.resolved,
             "skipped": self.skipped[:20],
         }
+
+
+def window_problem(window: AlertWindow, *, workspace_id: str | None, now: datetime) -> str | None:
+    """Why the workspace must not be queried for ``window``, or ``None`` when it may be.
+
+    The alert body is untrusted (anyone with the function key can post one): it may only choose a
+    short, past window in the configured workspace. ``workspace_id`` is ``LOG_ANALYTICS_WORKSPACE_ID``.
+    """
+    start, end = window.start, window.end
+    if end < start:
+        return "the alert window ends before it starts"
+    if end - start > MAX_ALERT_WINDOW:
+        hours, cap = (end - start) // timedelta(hours=1), MAX_ALERT_WINDOW // timedelta(hours=1)
+        return f"the alert window is {hours} h long; at most {cap} h is re-queried"
+    if start < EARLIEST_WINDOW or end > now + MAX_WINDOW_SKEW:
+        return "the alert window is not in the past (it ends in the future or starts before 1970)"
+    named = (window.workspace_id or "").strip().lower()
+    if named and workspace_id is None:
+        return "the alert names a workspace and LOG_ANALYTICS_WORKSPACE_ID is not set"
+    if named and named != (workspace_id or "").lower():
+        return "the alert is about a workspace other than the configured LOG_ANALYTICS_WORKSPACE_ID"
+    return None
+
+
+def admit_alerts(extraction: Extraction, *, workspace_id: str | None, now: datetime) -> None:
+    """Entry check of the push triggers: refuse, before anything is queued, an alert payload that
+    would make the intake query what the sender chose.
+
+    :class:`PayloadError` (400: final for an action group, which retries only 408/429/503/504) for
+    more than :data:`MAX_ALERTS_PER_REQUEST` alerts or any bad window (:func:`window_problem`);
+    :class:`ConfigError` when a window needs re-querying and no workspace is configured.
+    """
+    count = len(extraction.alerts)
+    if count > MAX_ALERTS_PER_REQUEST:
+        raise PayloadError(f"{count} alerts in one request; at most {MAX_ALERTS_PER_REQUEST} are accepted")
+    for n, window in enumerate(extraction.alerts, 1):
+        if workspace_id is None and window.condition.lower() != "resolved":
+            raise ConfigError(["LOG_ANALYTICS_WORKSPACE_ID: missing (needed to re-query log search alerts)"])
+        problem = window_problem(window, workspace_id=workspace_id, now=now)
+        if problem:
+            raise PayloadError(f"alert {n} of {count}: {problem}")
 
 
 def _size(obj: Any) -> int:

@@ -161,7 +161,7 @@ async def _deliver(
     view = view_for(svc, current, notice)
     if reason is not None:
         view = replace(view, reason=reason)
-    outcomes = await asyncio.gather(*(_send_one(ch, view, current) for ch in mine))
+    outcomes = await asyncio.gather(*(_send_one(ch, view, current, key) for ch in mine))
     results = {ch.name: outcome for ch, outcome in zip(mine, outcomes, strict=True)}
     all_sent = all(o.status == "sent" for o in results.values())
     opening = str(notice) in ("opened", "restored")
@@ -190,9 +190,13 @@ async def _deliver(
     return current, report
 
 
-async def _send_one(channel: Any, view: IncidentView, current: Incident) -> Delivery:
-    """One channel's send, as the outcome to record; a channel bug must not stop the others."""
+async def _send_one(channel: Any, view: IncidentView, current: Incident, key: str) -> Delivery:
+    """One channel's send, as the outcome to record; a channel bug must not stop the others.
+
+    The delivery id (the webhook's ``X-Remediator-Delivery``) is derived from the delivery's key, so
+    every retry of this notice on this channel carries the same id and no other delivery has it."""
     from shared.notify.render import render
+    from shared.notify.signing import delivery_id_for
 
     thread_ref = None
     if view.is_follow_up:  # thread under the first notice: "opened", or "restored" when it replaced it
@@ -202,7 +206,9 @@ async def _send_one(channel: Any, view: IncidentView, current: Incident) -> Deli
                 thread_ref = first.ref
                 break
     try:
-        result = await channel.send(render(view, channel.name), thread_ref=thread_ref)
+        delivery_id = delivery_id_for(current.tenant_id, current.incident_id, channel.name, key)
+        rendered = replace(render(view, channel.name), delivery_id=delivery_id)
+        result = await channel.send(rendered, thread_ref=thread_ref)
         ok, ref, error = result.ok, result.message_ref, result.error
         retry_after, permanent = result.retry_after, getattr(result, "permanent", False)
     except Exception as exc:

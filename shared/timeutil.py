@@ -42,7 +42,10 @@ def parse_timestamp(value: object) -> datetime | None:
             sign = 1 if tz[0] == "+" else -1
             digits = tz[1:].replace(":", "")
             offset = sign * (int(digits[:2]) * 60 + int(digits[2:]))
-            dt = dt - timedelta(minutes=offset)
+            try:
+                dt = dt - timedelta(minutes=offset)
+            except OverflowError:  # "9999-12-31T23:00:00-05:00" lies past year 9999 in UTC
+                return None
         return dt
     m = _US.match(text)
     if m:

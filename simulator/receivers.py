@@ -9,9 +9,10 @@ POSTs to land so "delivered once" is what the simulator *received*, and so fault
   ``DirectApiAuthorizationRequired``; a body that is not a ``message`` with an Adaptive Card
   attachment gets 400 ``TriggerInputSchemaMismatch`` (as the Workflows trigger's schema check
   does); otherwise 202 with no body.
-- Webhook: ``POST /hooks/{name}`` — any JSON object with the ``X-Remediator-Signature`` and
-  ``X-Remediator-Timestamp`` headers is accepted with 204; the signature is checked by the tests
-  (they hold the secret), the receiver only requires it to be present (400 otherwise).
+- Webhook: ``POST /hooks/{name}`` — any JSON object with the ``X-Remediator-Signature``,
+  ``X-Remediator-Timestamp`` and ``X-Remediator-Delivery`` headers is accepted with 204; the
+  signature is checked by the tests (they hold the secret), the receiver only requires the headers
+  to be present (400 otherwise).
 
 Accepted posts are kept in ``SimState.teams_posts`` / ``SimState.webhook_posts`` (``/_sim/state``).
 """
@@ -96,8 +97,11 @@ async def webhook_post(request: web.Request) -> web.Response:
         return json_response({"error": "body must be a JSON object"}, 400)
     signature = request.headers.get("X-Remediator-Signature")
     timestamp = request.headers.get("X-Remediator-Timestamp")
-    if not signature or not timestamp:
-        return json_response({"error": "missing X-Remediator-Signature / X-Remediator-Timestamp"}, 400)
+    delivery = request.headers.get("X-Remediator-Delivery")
+    if not signature or not timestamp or not delivery:
+        return json_response(
+            {"error": "missing X-Remediator-Signature / X-Remediator-Timestamp / X-Remediator-Delivery"}, 400
+        )
     state.webhook_posts.append(
         {
             "name": request.match_info["name"],
@@ -105,6 +109,7 @@ async def webhook_post(request: web.Request) -> web.Response:
             "raw": text,
             "signature": signature,
             "timestamp": timestamp,
+            "delivery": delivery,
             "time": graph_time(state.clock.now()),
         }
     )

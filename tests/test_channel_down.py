@@ -94,7 +94,8 @@ async def test_webhook_delivery_is_signed_with_the_configured_secret(
     await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(records[0]))
     await run_intake(app_functions)
     (post,) = (await channels.state())["webhook_posts"]
-    assert verify_webhook(post["raw"].encode(), WEBHOOK_SECRET.encode(), post["signature"], post["timestamp"])
+    raw, signature, timestamp = post["raw"].encode(), post["signature"], post["timestamp"]
+    assert verify_webhook(raw, WEBHOOK_SECRET.encode(), signature, timestamp, delivery_id=post["delivery"])
     assert post["body"]["notice"] == "opened" and post["body"]["consent_needed"] is True
     (card,) = (await channels.state())["teams_posts"]
     assert card["body"]["attachments"][0]["content"]["type"] == "AdaptiveCard"

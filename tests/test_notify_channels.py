@@ -26,7 +26,7 @@ from shared.notify.channels import (
     build_channels,
 )
 from shared.notify.render import json_body
-from shared.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
+from shared.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
 from shared.retry import parse_retry_after
 
 TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
@@ -193,12 +193,14 @@ async def test_webhook_is_signed_over_the_exact_body() -> None:
     request = seen[0]
     body = request.content
     assert body == json_body(rendered.payload or {})
-    ts = request.headers[TIMESTAMP_HEADER]
-    expected = "sha256=" + hmac.new(HOOK_SECRET.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    ts, delivery = request.headers[TIMESTAMP_HEADER], request.headers[DELIVERY_HEADER]
+    message = f"{ts}.{delivery}.".encode() + body
+    expected = "sha256=" + hmac.new(HOOK_SECRET.encode(), message, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(request.headers[SIGNATURE_HEADER], expected)
-    assert verify_webhook(body, HOOK_SECRET.encode(), request.headers[SIGNATURE_HEADER], ts)
-    assert not verify_webhook(body, HOOK_SECRET.encode(), request.headers[SIGNATURE_HEADER], ts, now=int(ts) + 3600)
-    assert not verify_webhook(body + b"x", HOOK_SECRET.encode(), request.headers[SIGNATURE_HEADER], ts)
+    sig = request.headers[SIGNATURE_HEADER]
+    assert verify_webhook(body, HOOK_SECRET.encode(), sig, ts, delivery_id=delivery)
+    assert not verify_webhook(body, HOOK_SECRET.encode(), sig, ts, delivery_id=delivery, now=int(ts) + 3600)
+    assert not verify_webhook(body + b"x", HOOK_SECRET.encode(), sig, ts, delivery_id=delivery)
     assert json.loads(body)["schema"] == "webex-sync-remediator/notice@1"
 
 

@@ -27,7 +27,12 @@ def test_clip() -> None:
 def test_defang_breaks_links_and_mentions() -> None:
     out = defang("see http://evil.com and HTTPS://x www.evil.com mail @all @All @alice")
     assert "http://" not in out and "HTTPS://" not in out and "www." not in out
-    assert f"http:{ZWSP}//evil.com" in out
+    assert f"http{ZWSP}:/{ZWSP}/evil.com" in out
+    glued = defang("_https://a 1http://b éftp://c x_www.d ｗ https：／／e //f javascript:g Note: h")
+    assert "://" not in glued and "www." not in glued and "//" not in glued and "：／／" not in glued
+    assert f"_https{ZWSP}:/{ZWSP}/a" in glued and f"x_www{ZWSP}.d" in glued and f"javascript{ZWSP}:g" in glued
+    assert "Note: h" in glued, "a colon before a space is left alone"
+    assert defang("at 2023-05-21 22:40 UTC") == "at 2023-05-21 22:40 UTC", "no scheme starts with a digit"
     assert f"@{ZWJ}all" in out and f"@{ZWJ}All" in out and "@alice" in out
 
 
@@ -36,7 +41,7 @@ def test_webex_md_escapes_every_special() -> None:
     out = webex_md(specials)
     assert out == "".join("\\" + c for c in specials)
     assert isinstance(out, Safe)
-    assert webex_md("[x](http://evil)") == f"\\[x\\]\\(http:{ZWSP}//evil\\)"
+    assert webex_md("[x](http://evil)") == f"\\[x\\]\\(http{ZWSP}:/{ZWSP}/evil\\)"
     mentions = webex_md("<@all> <@personId:abc|Boss>")
     assert mentions.count("<") == mentions.count("\\<") == 2
 

@@ -17,6 +17,7 @@ from shared.catalogue import INTEGRATION, Catalogue, consent_url
 from shared.config import Settings
 from shared.models import Action, AuditRecord, Initiator, Kind, Source, TargetResource
 from shared.notify import NoticeKind, build_view, render, render_preview
+from shared.notify.escape import clean
 from shared.notify.render import WEBEX_MAX_BYTES, json_body
 from shared.notify.signing import sign_webhook
 from shared.notify.view import IncidentView, Links
@@ -44,6 +45,7 @@ HOSTILE = [
     "`code` **bold** _i_ ~~s~~ # h > q | t \\ ( ) !",
     f"Grant consent here: {EVIL_CONSENT}",
     "www.evil.com javascript:alert(1)",
+    "_https://evil.example 1https://evil éhttps://evil _www.evil.com https：//evil x//evil",
     "\ud800 lone surrogate",
 ]
 COMBO = " ".join(h[:500] for h in HOSTILE)
@@ -213,12 +215,30 @@ def check_webhook(view: IncidentView) -> None:
 CHECKS = (check_email, check_webex, check_teams, check_webhook)
 
 
+def _seen(markdown: str) -> str:
+    """What a reader of the markdown sees: escapes undone, zero-width characters gone."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "").replace("\u200d", "")
+
+
+def check_shown(view: IncidentView, text: str) -> None:
+    """The hostile text is shown (defanged and escaped), not dropped: absence of links alone would
+    also pass for a card that lost the field."""
+    visible = clean(text)[:40].strip()
+    card = render(view, "teams").payload or {}
+    body = card["attachments"][0]["content"]["body"]
+    shown = [b.get("text", "") for b in body] + [f["value"] for b in body for f in b.get("facts", [])]
+    assert visible in _seen(" ".join(shown)), "teams"
+    assert visible in _seen(render(view, "webex").text), "webex"
+    assert visible in render(view, "email").text.replace("\u200b", "").replace("\u200d", ""), "email"
+
+
 @pytest.mark.parametrize("text", [*HOSTILE, COMBO], ids=lambda t: repr(t[:20]))
 @pytest.mark.parametrize("notice", list(NoticeKind))
 def test_hostile_text_is_inert_everywhere(text: str, notice: NoticeKind) -> None:
     view = hostile_view(text, notice)
     for check in CHECKS:
         check(view)
+    check_shown(view, text)
 
 
 @pytest.mark.parametrize("action", [Action.NOTIFY_REENABLE, Action.NOTIFY_REPROVISION])
@@ -265,11 +285,12 @@ def test_webhook_signature_verifies_with_compare_digest() -> None:
     body = json_body(render(hostile_view(COMBO), "webhook").payload or {})
     secret = b"s3cret"
     ts = 1_700_000_000
-    signature = sign_webhook(body, secret, ts)
-    expected = "sha256=" + hmac.new(secret, f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(signature, expected)
-    assert not hmac.compare_digest(signature, sign_webhook(body + b" ", secret, ts))
-    assert not hmac.compare_digest(signature, sign_webhook(body, secret, ts + 1))
+    signature = sign_webhook(body, secret, ts, "d-1")
+    expected = "sha256=" + hmac.new(secret, f"{ts}.d-1.".encode() + body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(signature.encode(), expected.encode())
+    assert not hmac.compare_digest(signature.encode(), sign_webhook(body + b" ", secret, ts, "d-1").encode())
+    assert not hmac.compare_digest(signature.encode(), sign_webhook(body, secret, ts + 1, "d-1").encode())
+    assert not hmac.compare_digest(signature.encode(), sign_webhook(body, secret, ts, "d-2").encode())
 
 
 _any_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=3000) | st.sampled_from(HOSTILE)
@@ -319,26 +340,18 @@ def test_teams_card_carries_the_deep_links(notice: NoticeKind) -> None:
     assert links == DEEP_LINKS
 
 
-def test_deploy_doc_webhook_snippet_verifies_a_real_delivery() -> None:
-    """The verification snippet and header names in docs/deploy.md match what the channel sends."""
-    from pathlib import Path
+def test_deploy_doc_webhook_receiver_verifies_a_real_delivery() -> None:
+    """The receiver docs/deploy.md points at (docs/examples/webhook_receiver.py) takes what the
+    channel sends; tests/test_webhook_receiver.py tests it in depth."""
+    from shared.notify.signing import signature_headers
+    from tests.test_webhook_receiver import receiver
 
-    from shared.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_headers
-
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text(encoding="utf-8")
-    section = doc[doc.index("## The generic webhook") :]
-    section = section[: section.index("\n## ", 1)]
-    assert f"`{SIGNATURE_HEADER}`" in section and f"`{TIMESTAMP_HEADER}`" in section
-    snippet = re.search(r"```python\n(.*?)```", section, re.S)
-    assert snippet is not None
-    namespace: dict[str, object] = {}
-    exec(snippet.group(1), namespace)  # our own documentation
-    verify = namespace["verify"]
-    assert callable(verify)
     body = json_body(render(hostile_view(COMBO), "webhook").payload or {})
-    headers = signature_headers(body, b"s3cret")
-    assert verify(body, headers, b"s3cret") is True
-    assert verify(body + b" ", headers, b"s3cret") is False
-    assert verify(body, headers, b"other") is False
-    old = signature_headers(body, b"s3cret", now=1_700_000_000)
-    assert verify(body, old, b"s3cret") is False, "replayed (old timestamp)"
+    headers = signature_headers(body, b"s3cret", delivery_id="d-1")
+    verifier = receiver.WebhookVerifier(b"s3cret")
+    assert verifier.check(body + b" ", headers) is receiver.Verdict.INVALID
+    assert receiver.WebhookVerifier(b"other").check(body, headers) is receiver.Verdict.INVALID
+    assert verifier.check(body, headers) is receiver.Verdict.NEW
+    assert verifier.check(body, headers) is receiver.Verdict.REPLAY
+    old = signature_headers(body, b"s3cret", delivery_id="d-2", now=1_700_000_000)
+    assert verifier.check(body, old) is receiver.Verdict.INVALID, "replayed (old timestamp)"

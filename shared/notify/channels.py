@@ -32,7 +32,7 @@ from pydantic import SecretStr
 from shared.config import Settings
 from shared.notify.escape import clean, clip
 from shared.notify.render import Rendered, json_body
-from shared.notify.signing import signature_headers
+from shared.notify.signing import new_delivery_id, signature_headers
 from shared.retry import parse_retry_after
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -264,7 +264,8 @@ class WebhookChannel:
         if not self._url or not self._secret or rendered.payload is None:
             return SendResult(self.name, ok=False, error="not configured or not a webhook rendering")
         body = json_body(rendered.payload)
-        headers = {"Content-Type": "application/json", **signature_headers(body, self._secret)}
+        delivery_id = rendered.delivery_id or new_delivery_id()  # one-off sends (operational notices)
+        headers = {"Content-Type": "application/json", **signature_headers(body, self._secret, delivery_id=delivery_id)}
         secret_text = self._secret.decode("utf-8", "replace")
         try:
             response = await _post(self._client, self._url, content=body, headers=headers)

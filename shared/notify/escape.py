@@ -24,8 +24,19 @@ _SPACE_LIKE = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
 # surrogates, which cannot even be encoded as UTF-8) are dropped.
 _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
-_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,30}):/")
-_WWW = re.compile(r"(?i)\bwww\.")
+# Link triggers are broken wherever they occur, whatever precedes them: linkifiers (cmark-gfm's
+# autolinks, linkify-it) and clients find "https://" after "_", "1" or "é" too, and a markdown escape
+# of the character before splits the text so the scheme starts a fresh run. Unicode look-alikes of
+# ':', '/' and '.' get the same treatment: a client that folds them to ASCII (NFKC, IDNA) would
+# otherwise rebuild the link, and linkify-it takes "https：//x" for the protocol-relative "//x".
+_COLONS = ":\uff1a\ufe55\ufe13\u2236\ua789\u02d0\u0589\u05c3\u0703\u0704\u16ec\u205a\u1365"
+_SLASHES = "/\\\uff0f\u2215\u2044\u29f8\u2571\u27cb\u3033"
+_DOTS = ".\uff0e\u3002\uff61"
+# A colon after a scheme (a letter, then letters, digits, "+.-") and before a non-space ("https:",
+# "javascript:", "mailto:x"), whatever precedes the scheme; "Note: text" and "22:40" are left alone.
+_SCHEME_COLON = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*(?=[{re.escape(_COLONS)}]\S)")
+_DOUBLE_SLASH = re.compile(rf"(?<=[{re.escape(_SLASHES)}])(?=[{re.escape(_SLASHES)}])")
+_WWW = re.compile(rf"(?i)(?<=www)(?=[{re.escape(_DOTS)}])")
 _AT_ALL = re.compile(r"(?i)@(?=(all|here|channel|everyone)\b)")
 
 ZWJ = "\u200d"
@@ -69,12 +80,15 @@ def clip(text: str, limit: int) -> str:
 def defang(text: str) -> str:
     """Stop clients from turning untrusted text into links or mentions.
 
-    Mail clients, Webex and Teams autolink ``scheme://`` and ``www.`` and expand ``@all``; a
-    zero-width character inside the trigger keeps the text readable but inert, so the only link in
-    a notice is the one we built from the catalogue.
+    Mail clients, Webex and Teams autolink ``scheme:``, ``//host`` and ``www.`` and expand ``@all``;
+    a zero-width space before every scheme colon, between every two slashes and after every ``www``
+    (look-alikes included, whatever comes before) keeps the text readable but inert, so the only
+    link in a notice is the one we built from the catalogue. Bare host names and e-mail addresses
+    carry no scheme and are left as they are (docs/security.md).
     """
-    text = _SCHEME.sub(lambda m: f"{m.group(1)}:{ZWSP}/", text)
-    text = _WWW.sub(f"www{ZWSP}.", text)
+    text = _SCHEME_COLON.sub(lambda m: m.group(0) + ZWSP, text)
+    text = _DOUBLE_SLASH.sub(ZWSP, text)
+    text = _WWW.sub(ZWSP, text)
     return _AT_ALL.sub(f"@{ZWJ}", text)
 
 

@@ -58,6 +58,7 @@ class Rendered:
     payload: dict[str, Any] | None = None
     incident_id: str = ""
     notice: NoticeKind = NoticeKind.OPENED
+    delivery_id: str = ""  # the webhook's X-Remediator-Delivery; set by the sender (notices.py)
 
 
 # --- formatting helpers (filters) -------------------------------------------------------------------
