@@ -1,9 +1,15 @@
-"""``python -m shared.cli classify FILE``: classify every audit record in a payload file, offline.
+"""``python -m shared.cli classify FILE``: classify every audit record in an export file, offline.
 
 One compact JSON object per line per record, so the output pipes into ``jq`` and diffs cleanly.
 The consent URL comes from the catalogue and the *configured* tenant (``common`` when none is
 configured), never from the payload: a record that names another tenant or app cannot steer it.
-A payload that cannot be read exits 2 with one line on stderr; nothing about it is retried.
+
+FILE may be of any size and any export format (docs/classify.md): it is read in batches by
+:func:`shared.normalize.exports.read_export`, and each batch is classified and printed before the
+next is read, so memory stays bounded. A file that cannot be read at all, or that goes bad part-way,
+exits 2 with one line on stderr naming the problem and where (byte offset or line); the records
+before a break have been printed by then (skip notes are not: the error is the only stderr line).
+Nothing about it is retried.
 """
 
 from __future__ import annotations
@@ -15,22 +21,21 @@ from typing import Any, BinaryIO, TextIO
 from shared.catalogue import Catalogue, consent_url
 from shared.classify import Classification, classify
 from shared.errors import PayloadError
-from shared.models import Action, AlertWindow, AuditRecord
-from shared.normalize import extract_json
+from shared.models import Action, AlertWindow, AuditRecord, Extraction
 from shared.timeutil import format_timestamp
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_NOTES = 1000
+"""Skip notes kept for stderr (they are written after the records, as the only lines on success);
+the rest are counted, so a file of a million foreign items cannot fill memory with notes."""
 NEEDS_QUERY_NOTE = "log search alerts carry no rows: the audit rows must be fetched from the workspace"
 
 
-def _read(path: str) -> bytes:
-    """At most ``MAX_FILE_BYTES + 1`` bytes, so an oversized file is refused without reading it all."""
+def _open(path: str) -> BinaryIO:
+    """The file, or stdin's bytes for ``-``."""
     if path == "-":
-        stream: BinaryIO | TextIO = getattr(sys.stdin, "buffer", sys.stdin)
-        data = stream.read(MAX_FILE_BYTES + 1)
-        return data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
-    with open(path, "rb") as handle:
-        return handle.read(MAX_FILE_BYTES + 1)
+        stdin: Any = sys.stdin
+        return getattr(stdin, "buffer", stdin)  # type: ignore[no-any-return]
+    return open(path, "rb")
 
 
 def record_line(
@@ -98,18 +103,64 @@ def run_classify(
         err.write(f"classify: {name}: configuration: {_one_line(str(exc))}\n")
         return 2
     try:
-        extraction = extract_json(_read(path), limit=MAX_FILE_BYTES)
+        stream = _open(path)
+    except OSError as exc:
+        err.write(f"classify: {name}: {_one_line(exc.strerror or type(exc).__name__)}\n")
+        return 2
+    from shared.normalize.exports import read_export
+
+    writer = _Writer(catalogue, tenant_id, login_base, out)
+    notes: list[str] = []
+    more = 0
+    try:
+        for batch in read_export(stream):
+            writer.write(batch)
+            room = max(0, MAX_NOTES - len(notes))
+            notes.extend(batch.skipped[:room])
+            more += len(batch.skipped) - min(room, len(batch.skipped))
     except PayloadError as exc:
+        out.flush()
         err.write(f"classify: {name}: {_one_line(str(exc))}\n")
         return 2
     except OSError as exc:
         err.write(f"classify: {name}: {_one_line(exc.strerror or type(exc).__name__)}\n")
         return 2
-    for record in extraction.records:
-        line = record_line(record, classify(record, catalogue), tenant_id=tenant_id, login_base=login_base)
-        out.write(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
-    for window in extraction.alerts:
-        out.write(json.dumps(alert_line(window), separators=(",", ":")) + "\n")
-    for note in extraction.skipped:
+    finally:
+        if stream is not getattr(sys.stdin, "buffer", sys.stdin):
+            stream.close()
+    for note in notes:
         err.write(f"classify: {name}: note: {_one_line(note)}\n")
+    if more:
+        err.write(f"classify: {name}: note: {more} more parts were skipped (only the first {MAX_NOTES} are listed)\n")
     return 0
+
+
+class _Writer:
+    """Classifies a batch and writes its lines in one call; ``msgspec`` encodes them (the same
+    text ``json.dumps(..., ensure_ascii=False)`` gives), ``json`` only for text msgspec refuses."""
+
+    def __init__(self, catalogue: Catalogue, tenant_id: str | None, login_base: str, out: TextIO) -> None:
+        import msgspec
+
+        self._catalogue = catalogue
+        self._tenant_id = tenant_id
+        self._login_base = login_base
+        self._out = out
+        self._encode = msgspec.json.Encoder().encode
+
+    def _line(self, obj: dict[str, Any]) -> str:
+        try:
+            return self._encode(obj).decode("utf-8")
+        except (UnicodeEncodeError, TypeError, ValueError):  # lone surrogates: as json.dumps writes them
+            return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+    def write(self, batch: Extraction) -> None:
+        catalogue, tenant_id, login_base = self._catalogue, self._tenant_id, self._login_base
+        lines = [
+            self._line(record_line(record, classify(record, catalogue), tenant_id=tenant_id, login_base=login_base))
+            for record in batch.records
+        ]
+        lines.extend(self._line(alert_line(window)) for window in batch.alerts)
+        if lines:
+            lines.append("")
+            self._out.write("\n".join(lines))
