@@ -26,7 +26,6 @@ invalid UTF-8 or a malformed quote raise :class:`~shared.errors.PayloadError` na
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
@@ -61,13 +60,26 @@ def portal_time(value: str) -> str:
     return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{fraction}Z"
 
 
+def portal_row(obj: dict[str, Any]) -> dict[str, Any]:
+    """A row the Azure portal exported (CSV or JSON): ``X [UTC]`` keys renamed ``X``, their values
+    made ISO 8601; other keys and values as they are."""
+    row: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key.endswith("[UTC]"):
+            row.setdefault(key[: -len("[UTC]")].strip(), portal_time(value) if isinstance(value, str) else value)
+        else:
+            row.setdefault(key, value)
+    return row
+
+
 class _Lines:
-    """The text's physical lines for :mod:`csv`, capped in length and counted per record."""
+    """The file's physical lines for :mod:`csv`, each decoded on its own (so a UTF-8 error names its
+    line), capped in length and counted per record."""
 
-    __slots__ = ("_text", "number", "pending")
+    __slots__ = ("_raw", "number", "pending")
 
-    def __init__(self, text: io.TextIOWrapper) -> None:
-        self._text = text
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
         self.number = 0
         self.pending = 0  # lines handed to the reader since it last produced a row
 
@@ -75,19 +87,19 @@ class _Lines:
         return self
 
     def __next__(self) -> str:
-        try:
-            line = self._text.readline(LINE_CAP + 1)
-        except UnicodeDecodeError:
-            raise PayloadError(f"invalid UTF-8 on line {self.number + 1}") from None
-        if not line:
+        data = self._raw.readline(LINE_CAP + 1)
+        if not data:
             raise StopIteration
         self.number += 1
         self.pending += 1
-        if len(line) > LINE_CAP:
+        if len(data) > LINE_CAP:
             raise PayloadError(f"line {self.number} is longer than {LINE_CAP >> 20} MiB")
         if self.pending > RECORD_LINES:
             raise PayloadError(f"a record starting before line {self.number} spans over {RECORD_LINES} lines")
-        return line
+        try:
+            return data.decode("utf-8-sig" if self.number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise PayloadError(f"invalid UTF-8 on line {self.number}") from None
 
 
 def read_csv(stream: BinaryIO) -> Iterator[Extraction]:
@@ -95,8 +107,7 @@ def read_csv(stream: BinaryIO) -> Iterator[Extraction]:
     if stream.read(2) in (b"\xff\xfe", b"\xfe\xff"):
         raise PayloadError("invalid UTF-8: the file is UTF-16 (save it as UTF-8)")
     stream.seek(0)
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    lines = _Lines(text)
+    lines = _Lines(stream)
     reader = csv.reader(lines, strict=True)
     previous = csv.field_size_limit(FIELD_CAP)
     try:
@@ -107,7 +118,6 @@ def read_csv(stream: BinaryIO) -> Iterator[Extraction]:
         yield from _records(reader, lines, to_record)
     finally:
         csv.field_size_limit(previous)
-        text.detach()
 
 
 def _next_row(reader: Any, lines: _Lines) -> list[str] | None:
@@ -160,17 +170,13 @@ def _layout(header: list[str]) -> _RowReader:
 
 def _la_reader(names: list[str]) -> _RowReader:
     """Log Analytics rows: ``X [UTC]`` columns renamed ``X`` with ISO values; the rest as written."""
-    keys = [n[: -len("[UTC]")].strip() if n.endswith("[UTC]") else n for n in names]
-    times = [i for i, n in enumerate(names) if n.endswith("[UTC]")]
-    width = len(keys)
+    width = len(names)
 
     def read(row: list[str], ctx: Context, where: str) -> Any:
         if len(row) != width:
             ctx.skip(where, f"{len(row)} fields for {width} columns")
             return None
-        for i in times:
-            row[i] = portal_time(row[i])
-        obj = {k: (v if v != "" else None) for k, v in zip(keys, row, strict=True)}
+        obj = portal_row({k: (v if v != "" else None) for k, v in zip(names, row, strict=True)})
         return record_from(obj, Source.LOG_ANALYTICS, ctx, where, spelling=PASCAL)
 
     return read

@@ -42,6 +42,7 @@ from shared.normalize import diagnostic_record_into, extract_json, json_type, ob
 from shared.normalize._nesting import NestingGuard
 from shared.normalize._util import Context
 from shared.normalize.audit import record_from
+from shared.normalize.export_csv import portal_row, read_csv
 from shared.normalize.rows import row_into
 from shared.payload import without_bom
 
@@ -69,10 +70,8 @@ def read_export(stream: BinaryIO) -> Iterator[Extraction]:
     stream.seek(0)
     text = without_bom(head).lstrip(_WHITESPACE)
     if not text:
-        raise PayloadError("invalid JSON: the file is empty")
+        raise PayloadError("invalid JSON: the file is empty (or starts with over 1 MiB of whitespace)")
     if text[:1] not in b"[{":
-        from shared.normalize.export_csv import read_csv
-
         yield from read_csv(stream)
     elif _is_json_lines(text):
         yield from _json_lines(stream)
@@ -149,10 +148,10 @@ class _Counted:
 
     __slots__ = ("_cap", "_guard", "_raw", "mark", "pos")
 
-    def __init__(self, raw: BinaryIO, *, cap: int | None = ITEM_CAP) -> None:
+    def __init__(self, raw: BinaryIO, *, capped: bool = True) -> None:
         self._raw = raw
         self._guard = NestingGuard()
-        self._cap = cap
+        self._cap = ITEM_CAP if capped else None
         self.pos = 0
         self.mark = 0  # where the item being read began (roughly: the last item ended there)
 
@@ -257,6 +256,8 @@ def _diagnostic_item(item: Any, out: Extraction, ctx: Context, index: int) -> bo
 def _array_item(item: Any, out: Extraction, ctx: Context, index: int) -> bool:
     """One item of a top-level array: any shape ``extract`` reads in an array, budgeted alone."""
     ctx.count = 0
+    if type(item) is dict and any(type(k) is str and k.endswith("]") for k in item):
+        item = portal_row(item)  # a Log Analytics portal JSON export: "TimeGenerated [UTC]"
     if type(item) is dict and object_into(item, out, ctx, f"item {index}: "):
         return True
     what = "unsupported object" if type(item) is dict else f"a {json_type(item)}"
@@ -274,12 +275,16 @@ def _items(stream: BinaryIO, kind: str, prefix: str) -> Iterator[Extraction]:
     out = Extraction()
     ctx = Context(skipped=out.skipped)
     known = total = 0
-    for total, item in enumerate(_parse_items(source, prefix), start=1):
-        known += handle(item, out, ctx, total - 1)
-        if len(out.records) >= BATCH or len(out.skipped) >= BATCH:
-            yield out
-            out = Extraction()
-            ctx.skipped = out.skipped
+    try:
+        for total, item in enumerate(_parse_items(source, prefix), start=1):
+            known += handle(item, out, ctx, total - 1)
+            if len(out.records) >= BATCH or len(out.skipped) >= BATCH:
+                yield out
+                out = Extraction()
+                ctx.skipped = out.skipped
+    except PayloadError:
+        yield out  # every record before the break is printed first
+        raise
     if total and not known:
         yield out  # the notes say what each item was
         raise PayloadError(f"unsupported payload: none of the {total} items of the {kind} array is a supported shape")
@@ -291,7 +296,7 @@ def _tables(stream: BinaryIO, prefix: str) -> Iterator[Extraction]:
 
     Two passes over the file: the column names first, then the rows, zipped with them. More than
     one table is read whole (the query API returns one, ``PrimaryResult``)."""
-    columns = list(_parse_items(_Counted(stream, cap=None), f"{prefix}.item.columns"))
+    columns = list(_parse_items(_Counted(stream, capped=False), f"{prefix}.item.columns"))
     stream.seek(0)
     if len(columns) != 1 or not isinstance(columns[0], list):
         yield _whole(stream)
@@ -307,14 +312,18 @@ def _tables(stream: BinaryIO, prefix: str) -> Iterator[Extraction]:
 def _rows(rows: Iterable[Any], names: list[str]) -> Iterator[Extraction]:
     out = Extraction()
     ctx = Context(skipped=out.skipped)
-    for index, row in enumerate(rows):
-        label = f"table 0 row {index}"
-        if not isinstance(row, list) or len(row) != len(names):
-            ctx.skip(label, "row does not match the columns")
-        else:
-            row_into(dict(zip(names, row, strict=True)), out, ctx, label)
-        if len(out.records) >= BATCH:
-            yield out
-            out = Extraction()
-            ctx.skipped = out.skipped
+    try:
+        for index, row in enumerate(rows):
+            label = f"table 0 row {index}"
+            if not isinstance(row, list) or len(row) != len(names):
+                ctx.skip(label, "row does not match the columns")
+            else:
+                row_into(dict(zip(names, row, strict=True)), out, ctx, label)
+            if len(out.records) >= BATCH:
+                yield out
+                out = Extraction()
+                ctx.skipped = out.skipped
+    except PayloadError:
+        yield out
+        raise
     yield out
