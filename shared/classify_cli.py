@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
 
 from shared.catalogue import Catalogue, consent_url
 from shared.classify import Classification, classify
 from shared.errors import PayloadError
 from shared.models import Action, AlertWindow, AuditRecord, Extraction
+from shared.normalize.deferred import DeferredRecord, Summary
 from shared.timeutil import format_timestamp
 
 MAX_NOTES = 1000
@@ -42,25 +44,44 @@ def record_line(
     record: AuditRecord, verdict: Classification, *, tenant_id: str | None, login_base: str
 ) -> dict[str, Any]:
     """The output object for one record (also what ``render`` and tests compare against)."""
-    target = verdict.target or (record.targets[0] if record.targets else None)
     app = verdict.app
+    summary = _summary(record, verdict)
+    if summary is not None:  # a record no rule reads, not normalized: the same values, cheaper
+        record_tenant, event_time, initiator, target_id, target_app_id = summary
+    else:
+        target = verdict.target or (record.targets[0] if record.targets else None)
+        record_tenant, event_time, initiator = record.tenant_id, record.event_time, record.initiator
+        target_id, target_app_id = (target.id, target.app_id) if target else (None, None)
     line: dict[str, Any] = {
         "record_id": record.record_id,
         "activity": record.activity,
-        "app_id": (app.app_id if app and app.app_id else None) or (target.app_id if target else None),
+        "app_id": (app.app_id if app and app.app_id else None) or target_app_id,
         "app": app.key if app else None,
-        "tenant_id": record.tenant_id or tenant_id,
+        "tenant_id": record_tenant or tenant_id,
         "kind": verdict.kind.value,
         "action": verdict.action.value,
     }
     if verdict.action is Action.NOTIFY_CONSENT and app is not None:
         line["consent_url"] = consent_url(app, tenant_id or "common", login_base)
-    line["event_time"] = format_timestamp(record.event_time) if record.event_time else None
-    line["initiator"] = record.initiator.label
+    line["event_time"] = _stamp(event_time) if event_time else None
+    line["initiator"] = initiator.label
     line["source"] = record.source.value
-    line["target_id"] = target.id if target else None
+    line["target_id"] = target_id
     line["rule"] = verdict.rule
     return line
+
+
+def _summary(record: AuditRecord, verdict: Classification) -> Summary | None:
+    if verdict.target is not None or not isinstance(record, DeferredRecord):
+        return None
+    return record.line_summary()
+
+
+def _stamp(value: datetime) -> str:
+    """:func:`format_timestamp`, through ``isoformat`` (several times faster than ``strftime``)."""
+    if value.tzinfo is UTC and value.year >= 1000:
+        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return format_timestamp(value)
 
 
 def alert_line(window: AlertWindow) -> dict[str, Any]:
