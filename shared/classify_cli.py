@@ -14,6 +14,7 @@ Nothing about it is retried.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from datetime import UTC, datetime
@@ -29,6 +30,11 @@ from shared.timeutil import format_timestamp
 MAX_NOTES = 1000
 """Skip notes kept for stderr (they are written after the records, as the only lines on success);
 the rest are counted, so a file of a million foreign items cannot fill memory with notes."""
+_GC_EVERY = 50
+"""Batches between garbage collections while a file is read. Records hold no reference cycles, so
+reference counting frees each batch once it is printed; the collector's automatic passes would
+only re-scan the live batch every few hundred allocations (about a sixth of the run time on a big
+file). A collection every 50 batches still bounds anything cyclic that does appear."""
 NEEDS_QUERY_NOTE = "log search alerts carry no rows: the audit rows must be fetched from the workspace"
 
 
@@ -58,14 +64,14 @@ def record_line(
         "app_id": (app.app_id if app and app.app_id else None) or target_app_id,
         "app": app.key if app else None,
         "tenant_id": record_tenant or tenant_id,
-        "kind": verdict.kind.value,
-        "action": verdict.action.value,
+        "kind": verdict.kind,  # StrEnum members: written as their values
+        "action": verdict.action,
     }
     if verdict.action is Action.NOTIFY_CONSENT and app is not None:
         line["consent_url"] = consent_url(app, tenant_id or "common", login_base)
     line["event_time"] = _stamp(event_time) if event_time else None
     line["initiator"] = initiator.label
-    line["source"] = record.source.value
+    line["source"] = record.source
     line["target_id"] = target_id
     line["rule"] = verdict.rule
     return line
@@ -133,9 +139,13 @@ def run_classify(
     writer = _Writer(catalogue, tenant_id, login_base, out)
     notes: list[str] = []
     more = 0
+    collecting = gc.isenabled()
+    gc.disable()  # see _GC_EVERY
     try:
-        for batch in read_export(stream):
+        for count, batch in enumerate(read_export(stream), start=1):
             writer.write(batch)
+            if count % _GC_EVERY == 0:
+                gc.collect()
             room = max(0, MAX_NOTES - len(notes))
             notes.extend(batch.skipped[:room])
             more += len(batch.skipped) - min(room, len(batch.skipped))
@@ -147,6 +157,8 @@ def run_classify(
         err.write(f"classify: {name}: {_one_line(exc.strerror or type(exc).__name__)}\n")
         return 2
     finally:
+        if collecting:
+            gc.enable()
         if stream is not getattr(sys.stdin, "buffer", sys.stdin):
             stream.close()
     for note in notes:
@@ -167,21 +179,21 @@ class _Writer:
         self._tenant_id = tenant_id
         self._login_base = login_base
         self._out = out
-        self._encode = msgspec.json.Encoder().encode
+        self._encode_lines = msgspec.json.Encoder().encode_lines
 
-    def _line(self, obj: dict[str, Any]) -> str:
+    def _lines(self, objs: list[dict[str, Any]]) -> str:
+        """One JSON text a line, newline-terminated: one msgspec call for the whole batch."""
         try:
-            return self._encode(obj).decode("utf-8")
+            return self._encode_lines(objs).decode("utf-8")
         except (UnicodeEncodeError, TypeError, ValueError):  # lone surrogates: as json.dumps writes them
-            return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+            return "".join(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n" for obj in objs)
 
     def write(self, batch: Extraction) -> None:
         catalogue, tenant_id, login_base = self._catalogue, self._tenant_id, self._login_base
-        lines = [
-            self._line(record_line(record, classify(record, catalogue), tenant_id=tenant_id, login_base=login_base))
+        objs = [
+            record_line(record, classify(record, catalogue), tenant_id=tenant_id, login_base=login_base)
             for record in batch.records
         ]
-        lines.extend(self._line(alert_line(window)) for window in batch.alerts)
-        if lines:
-            lines.append("")
-            self._out.write("\n".join(lines))
+        objs.extend(alert_line(window) for window in batch.alerts)
+        if objs:
+            self._out.write(self._lines(objs))

@@ -370,6 +370,30 @@ def _mutations(rng: Any, record: dict[str, Any]) -> dict[str, Any]:
             props.append({"displayName": "appid", "oldValue": "[]", "newValue": "[]"})
         elif choice == 5:
             record[targets_key] = json.dumps(targets)
+        elif choice == 11 and first.get("modifiedProperties"):
+            guid = "bbbbbbbb-1111-4222-8333-444444444444"
+            first["modifiedProperties"].insert(
+                0,
+                {
+                    "displayName": rng.choice(
+                        ["AppPrincipalId", "TargetId.ServicePrincipalNames", "ServicePrincipal.AppId"]
+                    ),
+                    "oldValue": None,
+                    "newValue": rng.choice(
+                        [
+                            f'[["{guid}"]]',
+                            f'[{{"a": "{guid}"}}]',
+                            f'"[\\"{guid}\\"]"',
+                            f'["x", "\\u0062{guid[1:]}"]',
+                            json.dumps(["x"] * 250 + [guid]),
+                            f'[1, "{guid}"]',
+                            f'[ "{guid}" ',
+                            f"{guid};https://x",
+                            "[true]",
+                        ]
+                    ),
+                },
+            )
         elif choice == 6:
             first["Type"] = first.pop("type", None)
     if choice == 7:

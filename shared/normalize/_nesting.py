@@ -39,8 +39,11 @@ class NestingGuard:
         stripped = data.rstrip(_BACKSLASH)
         # Only the parity of a trailing run matters (pairs are escaped backslashes): bounded carry.
         self._carry = _BACKSLASH if (len(data) - len(stripped)) % 2 else b""
-        skeleton = stripped.replace(_ESCAPED_BACKSLASH, _BLANKED).replace(_ESCAPED_QUOTE, _BLANKED)
-        skeleton = skeleton.translate(_FOLD, _NOT_STRUCTURE)
+        if _ESCAPED_BACKSLASH in stripped:  # rare: a search is cheaper than a copy
+            stripped = stripped.replace(_ESCAPED_BACKSLASH, _BLANKED)
+        if _ESCAPED_QUOTE in stripped:
+            stripped = stripped.replace(_ESCAPED_QUOTE, _BLANKED)
+        skeleton = stripped.translate(_FOLD, _NOT_STRUCTURE)
         if self._in_string:
             skeleton = _QUOTE + skeleton  # reopen the string the last chunk ended in
         if _QUOTE in skeleton:

@@ -22,6 +22,7 @@ from shared.normalize._util import (
     MAX_PROPERTIES,
     MAX_TARGETS,
     NAME_CAP,
+    VALUE_CAP,
     Context,
     as_dict,
     as_list,
@@ -286,7 +287,7 @@ def _summary(obj: dict[Any, Any], n: Spelling, tenant: str | None) -> Summary:
     target_id = app_id = None
     for item in (items or ())[:MAX_TARGETS]:
         if type(item) is dict:
-            target_id = text(item["id"] if "id" in item else get(item, "id"))
+            target_id = text(_field(item, "id"))
             app_id = _first_target_app_id(item, _field(obj, n.additional))
             break
     return (
@@ -299,28 +300,50 @@ def _summary(obj: dict[Any, Any], n: Spelling, tenant: str | None) -> Summary:
 
 
 def _first_target_app_id(item: dict[Any, Any], raw_details: Any) -> str | None:
-    """``targets_from(...)[0].app_id`` for the target ``item``."""
-    app_id = text(item["appId"] if "appId" in item else get(item, "appId"))
+    """``targets_from(...)[0].app_id`` for the target ``item`` (keys found as :func:`get` finds
+    them, through the cached key map: most targets have no ``appId``, and a miss is a scan)."""
+    app_id = text(_field(item, "appId"))
     if app_id:
         return app_id
-    ttype = text(item["type"] if "type" in item else get(item, "type"))
+    ttype = text(_field(item, "type"))
     if ttype is None or ttype.lower() in _APP_TARGET_TYPES:
         app_id = _detail_app_id(raw_details)
         if app_id:
             return app_id
-    raw = item["modifiedProperties"] if "modifiedProperties" in item else get(item, "modifiedProperties")
+    raw = _field(item, "modifiedProperties")
     if type(raw) is not list:
         return None
-    wanted: list[ModifiedProperty] = []
+    found: dict[str, tuple[Any, Any]] = {}  # as _app_id_in's by-name map: the last of a name wins
     for prop in raw[:MAX_PROPERTIES]:
         if type(prop) is not dict:
             continue
         name = prop["displayName"] if "displayName" in prop else get(prop, "displayName")
-        if type(name) is str and name[:NAME_CAP].lower() in _APP_ID_PROPERTIES:
+        if type(name) is str and (key := name[:NAME_CAP].lower()) in _APP_ID_PROPERTIES:
             old = prop["oldValue"] if "oldValue" in prop else get(prop, "oldValue")
             new = prop["newValue"] if "newValue" in prop else get(prop, "newValue")
-            wanted.append(ModifiedProperty(name[:NAME_CAP], decode_value(old), decode_value(new)))
-    return _app_id_in(tuple(wanted)) if wanted else None
+            found[key] = (old, new)
+    for key in _APP_ID_PROPERTIES:
+        pair = found.get(key)
+        if pair is not None and (guid := _guid_in(pair[1]) or _guid_in(pair[0])):
+            return guid
+    return None
+
+
+def _guid_in(raw: Any) -> str | None:
+    """``first_guid(decode_value(raw))``. A JSON array of strings with no escape, no nested array
+    or object and at most :data:`MAX_PROPERTIES` items (``["<guid>"]``, as Entra writes them) holds
+    its first GUID where the text does, so the text is searched without decoding it."""
+    if (
+        type(raw) is str
+        and len(raw) <= VALUE_CAP
+        and raw.lstrip()[:1] == "["
+        and "\\" not in raw
+        and "{" not in raw
+        and raw.count("[") == 1
+        and raw.count('"') <= 2 * MAX_PROPERTIES
+    ):
+        return first_guid(raw)
+    return first_guid(decode_value(raw))
 
 
 def _detail_app_id(raw_details: Any) -> str | None:
