@@ -134,21 +134,9 @@ def run_classify(
     except OSError as exc:
         err.write(f"classify: {name}: {_one_line(exc.strerror or type(exc).__name__)}\n")
         return 2
-    from shared.normalize.exports import read_export
-
     writer = _Writer(catalogue, tenant_id, login_base, out)
-    notes: list[str] = []
-    more = 0
-    collecting = gc.isenabled()
-    gc.disable()  # see _GC_EVERY
     try:
-        for count, batch in enumerate(read_export(stream), start=1):
-            writer.write(batch)
-            if count % _GC_EVERY == 0:
-                gc.collect()
-            room = max(0, MAX_NOTES - len(notes))
-            notes.extend(batch.skipped[:room])
-            more += len(batch.skipped) - min(room, len(batch.skipped))
+        _classify_stream(stream, writer)
     except PayloadError as exc:
         out.flush()
         err.write(f"classify: {name}: {_one_line(str(exc))}\n")
@@ -157,15 +145,30 @@ def run_classify(
         err.write(f"classify: {name}: {_one_line(exc.strerror or type(exc).__name__)}\n")
         return 2
     finally:
-        if collecting:
-            gc.enable()
         if stream is not getattr(sys.stdin, "buffer", sys.stdin):
             stream.close()
-    for note in notes:
+    for note in writer.notes:
         err.write(f"classify: {name}: note: {_one_line(note)}\n")
-    if more:
+    if writer.more_notes:
+        more = writer.more_notes
         err.write(f"classify: {name}: note: {more} more parts were skipped (only the first {MAX_NOTES} are listed)\n")
     return 0
+
+
+def _classify_stream(stream: BinaryIO, writer: _Writer) -> None:
+    """Read, classify and print the file batch by batch (see :data:`_GC_EVERY`)."""
+    from shared.normalize.exports import read_export
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for count, batch in enumerate(read_export(stream), start=1):
+            writer.write(batch)
+            if count % _GC_EVERY == 0:
+                gc.collect()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _Writer:
@@ -180,6 +183,8 @@ class _Writer:
         self._login_base = login_base
         self._out = out
         self._encode_lines = msgspec.json.Encoder().encode_lines
+        self.notes: list[str] = []  # the first MAX_NOTES skip notes, for stderr after the records
+        self.more_notes = 0
 
     def _lines(self, objs: list[dict[str, Any]]) -> str:
         """One JSON text a line, newline-terminated: one msgspec call for the whole batch."""
@@ -197,3 +202,6 @@ class _Writer:
         objs.extend(alert_line(window) for window in batch.alerts)
         if objs:
             self._out.write(self._lines(objs))
+        room = max(0, MAX_NOTES - len(self.notes))
+        self.notes.extend(batch.skipped[:room])
+        self.more_notes += max(0, len(batch.skipped) - room)

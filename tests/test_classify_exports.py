@@ -152,7 +152,7 @@ def _big_page(path: Path, records: int) -> int:
 
 
 _PEAK = """
-import io, resource, sys
+import io, sys
 from shared.classify_cli import run_classify
 class Count(io.TextIOBase):
     lines = 0
@@ -162,7 +162,9 @@ class Count(io.TextIOBase):
 out = Count()
 code = run_classify(sys.argv[1], tenant_id=None, login_base="https://login.microsoftonline.com",
                     identity_app_id=None, out=out, err=sys.stderr)
-print(code, out.lines, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM: this process's own peak RSS (ru_maxrss may also count the parent's pages before exec)
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) // 1024
+print(code, out.lines, peak)
 """
 
 
@@ -445,3 +447,14 @@ def test_line_summary_equals_the_filled_record_on_mutated_records() -> None:
             record.fill()
         assert record_line(record, verdict, tenant_id=TENANT, login_base=LOGIN) == fast, obj
     assert summarized > 1000  # the cheap path was taken, and agreed, many times
+
+
+def test_skip_notes_are_capped_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.json"
+    record = json.loads((PAYLOADS / "graph_record_other_app.json").read_text())
+    path.write_text(json.dumps([*[{"foo": n} for n in range(1500)], record]))
+    code, lines, err = run(path)
+    notes = err.splitlines()
+    assert code == 0 and len(lines) == 1
+    assert len(notes) == 1001 and notes[0].endswith("item 0: unsupported object")
+    assert notes[-1].endswith("500 more parts were skipped (only the first 1000 are listed)")
