@@ -458,3 +458,32 @@ def test_skip_notes_are_capped_and_counted(tmp_path: Path) -> None:
     assert code == 0 and len(lines) == 1
     assert len(notes) == 1001 and notes[0].endswith("item 0: unsupported object")
     assert notes[-1].endswith("500 more parts were skipped (only the first 1000 are listed)")
+
+
+_FORMATS = sorted(p.name for p in EXPORTS.iterdir() if p.suffix in (".csv", ".json", ".jsonl"))
+
+
+@pytest.mark.parametrize("name", _FORMATS)
+def test_every_cut_and_every_flipped_byte_is_records_or_one_payload_error(name: str) -> None:
+    """Each fixture cut at many places, and with bytes overwritten: the reader yields records and
+    then at most one PayloadError; never another exception, never a record after the error."""
+    import random
+
+    from shared.errors import PayloadError
+
+    data = (EXPORTS / name).read_bytes()
+    rng = random.Random(name)
+    variants = [data[:cut] for cut in range(0, len(data), max(1, len(data) // 60))]
+    for _ in range(60):
+        mutated = bytearray(data)
+        for _ in range(rng.randrange(1, 4)):
+            mutated[rng.randrange(len(mutated))] = rng.choice(b'{}[]",:\\\n\r\x00\xff\xc3a1 ')
+        variants.append(bytes(mutated))
+    for variant in variants:
+        seen = 0
+        try:
+            for batch in exports.read_export(io.BytesIO(variant)):
+                seen += len(batch.records)
+        except PayloadError as exc:
+            assert str(exc) and "\n" not in str(exc).strip()
+        assert seen <= 3
