@@ -57,7 +57,7 @@ WHOLE_CAP = 10 * 1024 * 1024
 """Largest JSON payload read whole (an object holding no records array: one record, event, alert)."""
 
 SNIFF = 1024 * 1024
-READ_SIZE = 256 * 1024
+READ_SIZE = 64 * 1024  # ijson parses a 64 KiB buffer fastest here (it stays in the CPU cache)
 _WHITESPACE = b" \t\r\n"
 _STREAMED = ("value", "records")
 
