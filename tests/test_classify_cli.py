@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from shared.catalogue import INTEGRATION_APP_ID
-from shared.classify_cli import MAX_FILE_BYTES, run_classify
+from shared.classify_cli import run_classify
 
 FIXTURES = Path(__file__).parent / "fixtures" / "payloads"
 TENANT = "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
@@ -114,11 +114,11 @@ def test_missing_file(tmp_path: Path) -> None:
     assert code == 2 and err == f"classify: {tmp_path / 'nope.json'}: No such file or directory\n"
 
 
-def test_oversized_file(tmp_path: Path) -> None:
+def test_blank_file_of_any_size_is_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "big.json"
-    path.write_bytes(b" " * (MAX_FILE_BYTES + 10))
+    path.write_bytes(b" " * (10 * 1024 * 1024 + 10))
     code, _, err = run(str(path))
-    assert code == 2 and "too large" in err and err.count("\n") == 1
+    assert code == 2 and "empty" in err and err.count("\n") == 1
 
 
 def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,7 +50,15 @@ from shared.normalize.rows import tables_into
 from shared.normalize.tenant import merged_tenant, tenant_in_path
 from shared.payload import RepeatedKeys, parse_json
 
-__all__ = ["MAX_RECORDS", "extract", "extract_json", "extract_page"]
+__all__ = [
+    "MAX_RECORDS",
+    "diagnostic_record_into",
+    "extract",
+    "extract_json",
+    "extract_page",
+    "json_type",
+    "object_into",
+]
 
 VALIDATION_EVENT = "microsoft.eventgrid.subscriptionvalidationevent"
 _AUDIT_CATEGORIES = frozenset({"auditlogs", "audit"})
@@ -301,3 +309,14 @@ def _event_into(keys: dict[str, Any], out: Extraction, ctx: Context, where: str,
     _envelope_tenant(keys, out, before[0])
     if not known:
         ctx.skip(label, "data is not a supported audit or alert shape")
+
+
+def object_into(obj: dict[Any, Any], out: Extraction, ctx: Context, where: str) -> bool:
+    """One object of any shape :func:`extract` reads inside an array (a record, a row, a page, an
+    event, an alert) into ``out``; ``False`` when it is none of them. For readers that stream the
+    items of an array themselves (shared/normalize/exports.py)."""
+    return _object_into(obj, out, ctx, where, 0)
+
+
+diagnostic_record_into = _diagnostic_record_into
+json_type = _json_type

@@ -19,6 +19,15 @@ from typing import Any
 
 from shared.models import AuditRecord, Initiator, Source, TargetResource
 
+Summary = tuple[
+    str | None,  # tenant_id
+    datetime | None,  # event_time
+    Initiator,
+    str | None,  # the first target's id
+    str | None,  # the first target's app id
+]
+"""What a ``classify`` line shows of a record (shared/classify_cli.py), short of the targets."""
+
 Rest = tuple[
     str | None,  # tenant_id
     datetime | None,  # event_time
@@ -45,17 +54,26 @@ class DeferredRecord(AuditRecord):
     Immutable like its base: the fill caches a pure function of the raw record, once.
     """
 
-    __slots__ = ("_pending", "_text")
+    __slots__ = ("_pending", "_summary", "_text")
     _text: bytes | None
+    _summary: Callable[[], Summary] | None
 
     @classmethod
     def create(
-        cls, record_id: str, activity: str, source: Source, compute: Callable[[], Rest], text: bytes | None = None
+        cls,
+        record_id: str,
+        activity: str,
+        source: Source,
+        compute: Callable[[], Rest],
+        text: bytes | None = None,
+        *,
+        summary: Callable[[], Summary] | None = None,
     ) -> DeferredRecord:
         """A record with its three eager fields set and ``compute`` to fill the rest on first read.
 
         ``text``, when given, is the whole record as lower-cased ASCII JSON in which every name and
         app id the normalized record can hold appears literally (see :meth:`may_mention`).
+        ``summary``, when given, computes :meth:`line_summary` without filling the record.
 
         Built without the dataclass ``__init__``, which would assign (through the descriptors) the
         ten fields that are about to be deferred: that alone cost as much as the activity check.
@@ -68,7 +86,17 @@ class DeferredRecord(AuditRecord):
         _SET_SOURCE(record, source)
         _SET_PENDING(record, compute)
         _SET_TEXT(record, text)
+        _SET_SUMMARY(record, summary)
         return record
+
+    def line_summary(self) -> Summary | None:
+        """``(tenant_id, event_time, initiator, first target id, its app id)`` exactly as the filled
+        record would give them, computed without normalizing every target, property and detail
+        (most of the fill's cost); ``None`` once filled or when no summary was given."""
+        summary = self._summary
+        if summary is None or getattr(self, "_pending", None) is None:
+            return None
+        return summary()
 
     def may_mention(self, needles: tuple[bytes, ...]) -> bool:
         """Answered from the record's text when it was kept: an app id or name the normalized record
@@ -126,6 +154,7 @@ _SET_ACTIVITY: Callable[[Any, Any], None] = AuditRecord.__dict__["activity"].__s
 _SET_SOURCE: Callable[[Any, Any], None] = AuditRecord.__dict__["source"].__set__
 _SET_PENDING: Callable[[Any, Any], None] = DeferredRecord.__dict__["_pending"].__set__
 _SET_TEXT: Callable[[Any, Any], None] = DeferredRecord.__dict__["_text"].__set__
+_SET_SUMMARY: Callable[[Any, Any], None] = DeferredRecord.__dict__["_summary"].__set__
 _SLOTS = tuple(AuditRecord.__dict__[name] for name in DEFERRED_FIELDS)
 for _name in DEFERRED_FIELDS:
     setattr(DeferredRecord, _name, _Deferred(_name))
