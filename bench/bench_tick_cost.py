@@ -39,6 +39,18 @@ def _storage_ports() -> None:
             STORAGE_PORTS[value.rstrip("/").rsplit(":", 1)[-1].split("/")[0]] = key.removesuffix("Endpoint").lower()
 
 
+REQUEST_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+"""The SDKs are quiet by default (shared/sdklogs.py). The bench runs with ``SDK_LOG_LEVEL=INFO`` to
+count azure-core's request lines, and counts as *log lines* only what the default level lets through
+(the app's own records, and SDK records at WARNING and above)."""
+
+
+def _is_sdk(name: str) -> bool:
+    from shared.sdklogs import SDK_LOGGERS
+
+    return any(name == top or name.startswith(top + ".") for top in SDK_LOGGERS)
+
+
 class Counter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -47,11 +59,17 @@ class Counter(logging.Handler):
         self.requests: collections.Counter[str] = collections.Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name == REQUEST_LOGGER:
+            self.count_request(record.getMessage())
+        if record.levelno < logging.WARNING and _is_sdk(record.name):
+            return  # not logged at the default SDK_LOG_LEVEL
         self.lines[record.name] += 1
-        message = record.getMessage()
-        self.bytes[record.name] += len(message.encode("utf-8"))
+        self.bytes[record.name] += len(record.getMessage().encode("utf-8"))
+
+    def count_request(self, message: str) -> None:
         # azure-core logs each request's method and URL: storage transactions the app makes per tick.
-        m = re.match(r"Request URL: '\w+://([^/]+)/.*'\nRequest method: '(\w+)'", message)
+        # (shared.logsafety writes the line break of a logged value as a visible "\n": one record, one line)
+        m = re.match(r"Request URL: '\w+://([^/]+)/.*?'(?:\n|\\n)Request method: '(\w+)'", message)
         if m:
             service = STORAGE_PORTS.get(m.group(1).rsplit(":", 1)[-1], "other (Log Analytics, Key Vault, token)")
             self.requests[f"{m.group(2)} {service}"] += 1
@@ -81,6 +99,7 @@ def main() -> None:
     root = logging.getLogger()
     root.setLevel(logging.INFO)  # what the Python worker does
     root.addHandler(counter)
+    os.environ["SDK_LOG_LEVEL"] = "INFO"  # request lines counted; lines counted as at the default
     asyncio.run(ticks(n, counter))
     lines = sum(counter.lines.values())
     size = sum(counter.bytes.values())
