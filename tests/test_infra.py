@@ -557,15 +557,9 @@ def test_parameters_file_matches_main_and_feeds_no_secret(texts: dict[str, str])
 # Graph permissions and Azure roles
 # --------------------------------------------------------------------------------------------------
 
-GRAPH_APP_ROLES = {
-    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
-    "AuditLog.Read.All": "b0afded3-3588-46d8-8b3d-9842eff778da",
-    "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
-    "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
-    "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
-}
-
-AZURE_ROLES = {
+AZURE_ROLE_TABLE = {
+    # Source: learn.microsoft.com/azure/role-based-access-control/built-in-roles (the "ID" column;
+    # built-in role ids are the same in every subscription and cloud).
     "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
@@ -575,6 +569,18 @@ AZURE_ROLES = {
     "Log Analytics Reader": "73c42c96-874c-492b-b04d-ab87d138a893",
     "EventGrid Data Sender": "d5a91429-5739-47e2-a06b-3470a27159e7",
 }
+GRAPH_APP_ROLE_TABLE = {
+    # Source: learn.microsoft.com/graph/permissions-reference (application permission ids; the same in
+    # every tenant).
+    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+    "AuditLog.Read.All": "b0afded3-3588-46d8-8b3d-9842eff778da",
+    "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+    "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
+    "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
+}
+GRAPH_APP_ROLES = GRAPH_APP_ROLE_TABLE
+AZURE_ROLES = AZURE_ROLE_TABLE
+
 
 _GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

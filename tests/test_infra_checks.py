@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_infra import INFRA, ROOT, bicep_params, strip_comments
+from tests.test_infra import AZURE_ROLE_TABLE, GRAPH_APP_ROLE_TABLE, INFRA, ROOT, bicep_params, strip_comments
 from tests.test_infra_profiles import evaluate, load_template, parse, render
 
 # --------------------------------------------------------------------------------------------------
@@ -203,27 +203,6 @@ def test_tenant_scope_check_catches_a_broken_copy(tmp_path: Path, rel: str, old:
 # Role-definition GUIDs and Graph app-role ids
 # --------------------------------------------------------------------------------------------------
 
-AZURE_ROLE_TABLE = {
-    # Source: learn.microsoft.com/azure/role-based-access-control/built-in-roles (the "ID" column;
-    # built-in role ids are the same in every subscription and cloud).
-    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
-    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
-    "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
-    "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
-    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
-    "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
-    "Log Analytics Reader": "73c42c96-874c-492b-b04d-ab87d138a893",
-    "EventGrid Data Sender": "d5a91429-5739-47e2-a06b-3470a27159e7",
-}
-GRAPH_APP_ROLE_TABLE = {
-    # Source: learn.microsoft.com/graph/permissions-reference (application permission ids; the same in
-    # every tenant).
-    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
-    "AuditLog.Read.All": "b0afded3-3588-46d8-8b3d-9842eff778da",
-    "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
-    "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
-    "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
-}
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
