@@ -303,3 +303,40 @@ def test_files_over_the_bound_pipes_and_empty_pages_are_streamed(
     spy = Spy(monkeypatch)
     code, out, _ = classify(Path("-"), lane=True, monkeypatch=monkeypatch)
     assert code == 0 and out.count("\n") == 300 and spy.lanes == [None]  # not a mapped file
+
+
+# --- process start ----------------------------------------------------------------------------------
+
+_LOADED = """
+import runpy, sys
+sys.argv = ["shared.cli", "classify", sys.argv[1]]
+try:
+    runpy.run_module("shared.cli", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+heavy = {"pydantic", "azure", "asyncio", "httpx", "msgraph", "kiota_abstractions"}
+heavy = sorted({m.split(".")[0] for m in sys.modules} & heavy)
+print(code, heavy, file=sys.stderr)
+"""
+
+
+def test_classify_starts_without_the_settings_or_any_sdk(tmp_path: Path) -> None:
+    """``python -m shared.cli classify FILE`` imports no settings model (pydantic), no asyncio and
+    no SDK: each costs process start on every run (about 0.2 s here before)."""
+    import os
+    import subprocess
+    import sys
+
+    from shared.cli import DEFAULT_LOGIN_BASE
+    from shared.config import login_base_from
+
+    assert login_base_from({}) == DEFAULT_LOGIN_BASE  # the shortcut gives what the settings give
+    env = {k: v for k, v in os.environ.items() if k not in ("ENTRA_LOGIN_BASE", "PYTHONPATH")}
+    root = Path(__file__).resolve().parent.parent
+    path = tmp_path / "page.json"
+    path.write_text(page(graph_records()), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED, str(path)], cwd=root, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.stderr.strip().splitlines()[-1] == "0 []", done.stderr
+    assert done.stdout.count("\n") == len(graph_records())
