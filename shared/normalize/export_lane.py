@@ -41,7 +41,7 @@ from msgspec import UNSET, Struct, field
 
 from shared.classify import RULE_ACTIVITIES, activity_key
 from shared.models import Extraction, Initiator, Source
-from shared.normalize._util import MAX_PROPERTIES, NAME_CAP, Context, text, timestamp
+from shared.normalize._util import MAX_PROPERTIES, NAME_CAP, Context, timestamp
 from shared.normalize.audit import _APP_ID_PROPERTIES, _APP_TARGET_TYPES, _detail_app_id, _guid_in, initiator_from
 from shared.normalize.deferred import DeferredRecord, Summary
 from shared.normalize.graph_pages import (
@@ -149,7 +149,7 @@ class _Summarise:
         target_id = app_id = None
         if type(targets) is list and targets:
             first = targets[0]
-            target_id = text(_given(first.id))
+            target_id = _text(first.id)
             app_id = _first_target_app_id(first, item.additionalDetails)
         return (
             _NO_TENANT,  # the schema holds no tenant marker (tenantId, aadTenantId, resourceId)
@@ -158,6 +158,13 @@ class _Summarise:
             target_id,
             app_id,
         )
+
+
+def _text(value: Text) -> str | None:
+    """``text()`` of a typed text field (text, null or unset; unset reads as absent): capped text."""
+    if type(value) is str:
+        return value if len(value) <= NAME_CAP else value[:NAME_CAP]
+    return None
 
 
 def _given(value: Any) -> Any:
@@ -170,18 +177,18 @@ def _initiator(initiated: _Initiator) -> Initiator:
     else an app with a name or id; else unknown)."""
     user = initiated.user
     if type(user) is _User:
-        upn, uid, name = text(_given(user.userPrincipalName)), text(_given(user.id)), text(_given(user.displayName))
+        upn, uid, name = _text(user.userPrincipalName), _text(user.id), _text(user.displayName)
         if upn or uid or name:
-            return Initiator("user", uid, name, upn, text(_given(user.ipAddress)))
+            return Initiator("user", uid, name, upn, _text(user.ipAddress))
     return initiator_from(msgspec.to_builtins(initiated))  # an app, or nobody: rare
 
 
 def _first_target_app_id(target: _Target, details: Any) -> str | None:
     """``audit._first_target_app_id`` for a typed target (same order, same helpers)."""
-    app_id = text(_given(target.appId))
+    app_id = _text(target.appId)
     if app_id:
         return app_id
-    ttype = text(_given(target.type if target.type is not UNSET else target.Type))
+    ttype = _text(target.type if target.type is not UNSET else target.Type)
     if ttype is None or ttype.lower() in _APP_TARGET_TYPES:
         app_id = _detail_app_id(None if details is UNSET else msgspec.to_builtins(details))
         if app_id:
