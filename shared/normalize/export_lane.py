@@ -197,10 +197,12 @@ def _first_target_app_id(target: _Target, details: Any) -> str | None:
     if type(props) is not list:
         return None
     found: dict[str, tuple[Any, Any]] = {}  # the last of a name wins
-    for prop in props[:MAX_PROPERTIES]:
+    for prop in props if len(props) <= MAX_PROPERTIES else props[:MAX_PROPERTIES]:
         name = prop.displayName
-        if type(name) is str and (key := name[:NAME_CAP].lower()) in _APP_ID_PROPERTIES:
+        if type(name) is str and (key := (name if len(name) <= NAME_CAP else name[:NAME_CAP]).lower()) in _APP_IDS:
             found[key] = (_given(prop.oldValue), _given(prop.newValue))
+    if not found:
+        return None
     for key in _APP_ID_PROPERTIES:
         pair = found.get(key)
         if pair is not None and (guid := _guid_in(pair[1]) or _guid_in(pair[0])):
@@ -208,6 +210,7 @@ def _first_target_app_id(target: _Target, details: Any) -> str | None:
     return None
 
 
+_APP_IDS = frozenset(_APP_ID_PROPERTIES)
 _NO_TENANT = merged_tenant(None, None, None, None)
 _NO_INITIATOR = initiator_from(None)
 
