@@ -340,3 +340,18 @@ def test_classify_starts_without_the_settings_or_any_sdk(tmp_path: Path) -> None
     )
     assert done.stderr.strip().splitlines()[-1] == "0 []", done.stderr
     assert done.stdout.count("\n") == len(graph_records())
+
+
+def test_a_file_that_cannot_be_mapped_is_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mmap
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(19, "No such device")
+
+    path = tmp_path / "page.json"
+    _big_page(path, 30)
+    expected = classify(path, lane=False, monkeypatch=monkeypatch)
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    spy = Spy(monkeypatch)
+    assert classify(path, lane=True, monkeypatch=monkeypatch) == expected
+    assert spy.lanes == [None]

@@ -221,7 +221,10 @@ def graph_file(stream: BinaryIO, head: bytes, *, item_cap: int, batch: int) -> G
     size = _regular_size(stream)
     if size is None or not 0 < size <= LANE_MAX or without_bom(head) != head:
         return None
-    mapping = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        mapping = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # a file system that cannot map, a file emptied since fstat
+        return None
     try:
         page = _PAGE.decode(mapping)
     except _DECODE_ERRORS:
