@@ -9,7 +9,11 @@ and measures from the parent, per run:
   interpreter's start and every import: what an admin waits for;
 * the child's peak RSS (``ru_maxrss`` from ``os.wait4``);
 * the reference: plain ``json.loads`` of the same bytes in a child (CPU seconds of the call alone,
-  no start, no file read), and that child's peak RSS.
+  no start, no file read), and that child's peak RSS;
+* process start: the same command on a page of one record (interpreter start and every import).
+
+A page this size (up to 160 MiB) takes the mapped, typed lane (shared/normalize/export_lane.py);
+``python bench/bench_classify_file.py 300000`` (~290 MB) measures the streaming reader instead.
 
 Prints a line per run and a final JSON line with the medians: records/s end to end (CPU and wall),
 the ratio ``json.loads`` seconds / ``classify`` seconds (1.0 = as fast as parsing alone; goal
@@ -103,7 +107,9 @@ def main() -> None:
         printed = first.count("\n")
         if printed != total:
             raise SystemExit(f"classify printed {printed} lines for {total} records")
-        walls, cpus, peaks, loads, loads_peaks = [], [], [], [], []
+        tiny = Path(tmp) / "one.json"
+        run_child([sys.executable, __file__, "--write", str(tiny), "1"], subprocess.PIPE)
+        walls, cpus, peaks, loads, loads_peaks, starts = [], [], [], [], [], []
         with open(os.devnull, "w") as devnull:
             for n in range(runs):
                 wall, cpu, peak, _ = run_child(classify, devnull)
@@ -113,9 +119,10 @@ def main() -> None:
                 peaks.append(peak)
                 loads.append(float(loads_out.split()[-1]))
                 loads_peaks.append(loads_peak)
+                starts.append(run_child([*classify[:-1], str(tiny)], devnull)[1])
                 print(
                     f"  run {n + 1}: classify {cpu:.2f} s CPU ({wall:.2f} s wall), peak RSS {peak} MB; "
-                    f"json.loads {loads[-1]:.2f} s CPU, peak RSS {loads_peak} MB"
+                    f"json.loads {loads[-1]:.2f} s CPU, peak RSS {loads_peak} MB; process start {starts[-1]:.2f} s CPU"
                 )
     cpu, wall, loads_s = statistics.median(cpus), statistics.median(walls), statistics.median(loads)
     figures = {
@@ -131,6 +138,7 @@ def main() -> None:
         "ratio_to_json_loads": round(loads_s / cpu, 3),
         "peak_rss_mb": max(peaks),
         "json_loads_peak_rss_mb": max(loads_peaks),
+        "start_cpu_s": round(statistics.median(starts), 3),
     }
     print(
         f"goal: >= 100,000 records/s end to end: {figures['records_per_s_cpu']:,} (CPU), "

@@ -8,13 +8,14 @@ read the same settings as the Functions app.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 from typing import TextIO
 
 CHANNELS = ("email", "teams", "webex", "webhook")
+DEFAULT_LOGIN_BASE = "https://login.microsoftonline.com"
+"""What :func:`shared.config.login_base_from` gives when ``ENTRA_LOGIN_BASE`` is not set."""
 
 
 def _offline_tenant() -> str:
@@ -25,6 +26,8 @@ def _offline_tenant() -> str:
 
 
 def _offline_login_base(command: str, err: TextIO) -> str | None:
+    if not os.environ.get("ENTRA_LOGIN_BASE", "").strip():
+        return DEFAULT_LOGIN_BASE  # without importing the settings (pydantic): a faster start
     from shared.config import login_base_from
     from shared.errors import ConfigError
 
@@ -141,6 +144,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             out.write(format_table(rows) + f"\noverall: {'HEALTHY' if report.healthy else 'UNHEALTHY'}\n")
         return 0 if report.healthy else 1
+
+    import asyncio  # here, not at the top: the offline commands start faster without it
 
     return asyncio.run(go())
 

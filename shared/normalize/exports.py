@@ -192,8 +192,25 @@ def _json(stream: BinaryIO, head: bytes) -> Iterator[Extraction]:
         yield _whole(stream)
     elif kind == "tables":
         yield from _tables(stream, prefix)
+    elif kind == "value" and prefix == "value.item":
+        yield from _graph_page(stream, head, prefix)
     else:
         yield from _items(stream, kind, prefix)
+
+
+def _graph_page(stream: BinaryIO, head: bytes, prefix: str) -> Iterator[Extraction]:
+    """A Graph page: the mapped, typed lane (export_lane.py) while it can, then the stream."""
+    from shared.normalize.export_lane import graph_file
+
+    # 4 reads of margin: the streaming cap counts from roughly where the last item ended
+    lane = graph_file(stream, head, item_cap=ITEM_CAP - 4 * READ_SIZE, batch=BATCH)
+    if lane is None:
+        yield from _items(stream, "value", prefix)
+        return
+    yield from lane
+    if not lane.complete:
+        stream.seek(0)
+        yield from _items(stream, "value", prefix, skip=lane.taken)
 
 
 def _whole(stream: BinaryIO) -> Extraction:
@@ -268,8 +285,9 @@ def _array_item(item: Any, out: Extraction, ctx: Context, index: int) -> bool:
 _HANDLERS: dict[str, _Handler] = {"value": _graph_item, "records": _diagnostic_item, "item": _array_item}
 
 
-def _items(stream: BinaryIO, kind: str, prefix: str) -> Iterator[Extraction]:
-    """The items of the records array, read one at a time and handled by ``kind``'s reader."""
+def _items(stream: BinaryIO, kind: str, prefix: str, *, skip: int = 0) -> Iterator[Extraction]:
+    """The items of the records array, read one at a time and handled by ``kind``'s reader; the
+    first ``skip`` items are only parsed (the fast lane read them: supported, already printed)."""
     handle = _HANDLERS[kind]
     source = _Counted(stream)
     out = Extraction()
@@ -277,7 +295,7 @@ def _items(stream: BinaryIO, kind: str, prefix: str) -> Iterator[Extraction]:
     known = total = 0
     try:
         for total, item in enumerate(_parse_items(source, prefix), start=1):
-            known += handle(item, out, ctx, total - 1)
+            known += total <= skip or handle(item, out, ctx, total - 1)
             if len(out.records) >= BATCH or len(out.skipped) >= BATCH:
                 yield out
                 out = Extraction()
