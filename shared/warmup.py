@@ -21,11 +21,18 @@ returned. A later invocation finds the tier done and pays nothing (one set looku
 * ``models`` — msgraph's model registry (a sample of each model answer deserialized), only for the
   opt-in paths that still read or write kiota models (restore, prevention notes): the answers the
   checks read are decoded by :mod:`shared.graph_objects` and never load it.
+
+After each tier the objects it created (modules, classes, compiled templates: hundreds of thousands,
+alive for the life of the process) are moved out of the cyclic garbage collector's reach with
+:func:`gc.freeze`. Otherwise the next full collection walks them all, on whatever callback happens to
+allocate at that moment: 70–95 ms of a first verification or tick went there (measured by
+``bench/bench_first_invocation.py``), a pause every later full collection would repeat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import threading
@@ -164,6 +171,7 @@ def warm_now(tier: str) -> None:
         for step in TIERS[tier]:
             step()
         _done.add(tier)
+        gc.freeze()
 
 
 def is_warm(tier: str) -> bool:

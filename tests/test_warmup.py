@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """
-import asyncio, json, sys
+import asyncio, gc, json, sys
 from shared import warmup
 
 async def main():
@@ -21,7 +21,8 @@ async def main():
     return warmup.is_warm({tier!r})
 
 done = asyncio.run(main())
-print(json.dumps({{"warm": done, "msgraph_models": "msgraph.generated.models.entity" in sys.modules,
+print(json.dumps({{"warm": done, "frozen": gc.get_freeze_count(), "tracked": len(gc.get_objects()),
+                  "msgraph_models": "msgraph.generated.models.entity" in sys.modules,
                   "modules": sorted(m for m in {expect!r} if m in sys.modules)}}))
 """
 
@@ -43,6 +44,10 @@ def test_each_tier_warms_in_a_fresh_interpreter(tier: str, expect: tuple[str, ..
     assert result["warm"] is True, out.stderr[-3000:]
     assert result["modules"] == sorted(expect)
     assert result["msgraph_models"] is models, "only the models tier pays for msgraph's ~1,200 model modules"
+    # What the tier created is out of the collector's reach: a full collection on the loop would
+    # otherwise walk it (70-95 ms of a first verification or tick, bench/bench_first_invocation.py).
+    assert result["frozen"] > 50_000
+    assert result["tracked"] < result["frozen"] // 10
 
 
 async def test_a_failed_warm_up_never_fails_the_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
