@@ -83,6 +83,35 @@ async def sim(services_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
     await control.aclose()
 
 
+@pytest.fixture
+async def app_creds(sim: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A service app in the simulated org; the app reads its secrets from app settings."""
+    import secrets
+
+    creds = {
+        "WEBEX_CLIENT_ID": "C" + secrets.token_hex(16),
+        "WEBEX_CLIENT_SECRET": secrets.token_hex(16),
+        "WEBEX_REFRESH_TOKEN": "rt-" + secrets.token_urlsafe(24),
+    }
+    await sim.reset(
+        webex_client_id=creds["WEBEX_CLIENT_ID"],
+        webex_client_secret=creds["WEBEX_CLIENT_SECRET"],
+        webex_refresh_token=creds["WEBEX_REFRESH_TOKEN"],
+    )
+    monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
+    return creds
+
+
+@pytest.fixture
+async def heal(sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]) -> Any:
+    """Auto-restore on, every channel configured (tests/test_auto_restore.py, test_graph_strictness.py)."""
+    from tests.notice_helpers import enable_all_channels
+
+    monkeypatch.setenv("AUTO_RESTORE", "true")
+    await enable_all_channels(monkeypatch, services_env)
+    return sim
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "sim" in getattr(item, "fixturenames", ()):

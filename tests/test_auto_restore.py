@@ -15,16 +15,9 @@ import pytest
 
 from shared.catalogue import INTEGRATION_APP_ID
 from tests.helpers import eventgrid_event, incidents, receive_verify_messages, run_intake
-from tests.notice_helpers import asks_for_consent, delivered, enable_all_channels, notice_text
+from tests.notice_helpers import asks_for_consent, delivered, notice_text
 
 RESTORE_PATH = r"/directory/deletedItems/[0-9a-fA-F-]+/restore$"
-
-
-@pytest.fixture
-async def heal(sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]) -> Any:
-    monkeypatch.setenv("AUTO_RESTORE", "true")
-    await enable_all_channels(monkeypatch, services_env)
-    return sim
 
 
 def consent_url(services_env: dict[str, str]) -> str:

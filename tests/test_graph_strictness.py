@@ -148,15 +148,6 @@ async def test_a_record_twelve_minutes_late_still_names_who_did_it(sim: Any) -> 
 RESTORE_PATH = r"/directory/deletedItems/[0-9a-fA-F-]+/restore$"
 
 
-@pytest.fixture
-async def heal(sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]) -> Any:
-    from tests.notice_helpers import enable_all_channels
-
-    monkeypatch.setenv("AUTO_RESTORE", "true")
-    await enable_all_channels(monkeypatch, services_env)
-    return sim
-
-
 async def _delete_and_restore(sim: Any, app_functions: dict[str, Any]) -> None:
     from tests.helpers import eventgrid_event, run_intake
 

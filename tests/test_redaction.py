@@ -20,26 +20,20 @@ from tests.notice_helpers import delivered, enable_all_channels, notice_text
 
 
 async def test_echoed_form_never_reaches_evidence_notices_or_logs(
-    sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str], caplog: pytest.LogCaptureFixture
+    sim: Any,
+    app_creds: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    services_env: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from shared.checks import check_webex
     from shared.config import reset_settings
     from shared.runtime import get_services, reset_services
 
     caplog.set_level(logging.DEBUG)
-    creds = {
-        "WEBEX_CLIENT_ID": "C" + secrets.token_hex(16),
-        "WEBEX_CLIENT_SECRET": secrets.token_hex(16),
-        "WEBEX_REFRESH_TOKEN": "rt-" + secrets.token_urlsafe(24),
-    }
-    await sim.reset(
-        webex_client_id=creds["WEBEX_CLIENT_ID"],
-        webex_client_secret=creds["WEBEX_CLIENT_SECRET"],
-        webex_refresh_token=creds["WEBEX_REFRESH_TOKEN"],
-    )
+    creds = app_creds
     await sim.webex_tokens(echo_form=True)
     await sim.revoke_webex_tokens()
-    monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
     for key, value in creds.items():
         monkeypatch.setenv(key, value)
     await enable_all_channels(monkeypatch, services_env)

@@ -5,7 +5,6 @@ one clear notice instead of a crash loop, and no token in any log line."""
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 import pytest
@@ -25,23 +24,6 @@ async def _fresh(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
     reset_settings()
     await reset_services()
     return await get_services()
-
-
-@pytest.fixture
-async def app_creds(sim: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A service app in the simulated org; the app reads its secrets from app settings."""
-    creds = {
-        "WEBEX_CLIENT_ID": "C" + secrets.token_hex(16),
-        "WEBEX_CLIENT_SECRET": secrets.token_hex(16),
-        "WEBEX_REFRESH_TOKEN": "rt-" + secrets.token_urlsafe(24),
-    }
-    await sim.reset(
-        webex_client_id=creds["WEBEX_CLIENT_ID"],
-        webex_client_secret=creds["WEBEX_CLIENT_SECRET"],
-        webex_refresh_token=creds["WEBEX_REFRESH_TOKEN"],
-    )
-    monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
-    return creds
 
 
 async def _store_in_vault(sim: Any, app_creds: dict[str, str]) -> None:
