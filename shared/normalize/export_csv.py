@@ -32,10 +32,10 @@ from typing import Any, BinaryIO
 
 from shared.errors import PayloadError
 from shared.models import Extraction, Source
+from shared.normalize._batches import in_batches
 from shared.normalize._util import Context, short
 from shared.normalize.audit import PASCAL, record_from
 
-BATCH = 2000
 LINE_CAP = 1024 * 1024
 FIELD_CAP = 1024 * 1024
 RECORD_LINES = 1000
@@ -135,23 +135,13 @@ _RowReader = Callable[[list[str], Context, str], Any]
 
 
 def _records(reader: Any, lines: _Lines, to_record: _RowReader) -> Iterator[Extraction]:
-    out = Extraction()
-    ctx = Context(skipped=out.skipped)
-    try:
-        while (row := _next_row(reader, lines)) is not None:
-            if not any(row):
-                continue
-            record = to_record(row, ctx, f"line {lines.number}")
-            if record is not None:
-                out.records.append(record)
-            if len(out.records) >= BATCH:
-                yield out
-                out = Extraction()
-                ctx.skipped = out.skipped
-    except PayloadError:
-        yield out
-        raise
-    yield out
+    def take(row: list[str], out: Extraction, ctx: Context, _index: int) -> None:
+        record = to_record(row, ctx, f"line {lines.number}")
+        if record is not None:
+            out.records.append(record)
+
+    rows = (row for row in iter(lambda: _next_row(reader, lines), None) if any(row))
+    return in_batches(rows, take)
 
 
 def _layout(header: list[str]) -> _RowReader:

@@ -39,16 +39,13 @@ from typing import Any, BinaryIO
 from shared.errors import PayloadError
 from shared.models import Extraction, Source
 from shared.normalize import diagnostic_record_into, extract_json, json_type, object_into
+from shared.normalize._batches import BATCH, in_batches
 from shared.normalize._nesting import NestingGuard
 from shared.normalize._util import Context
 from shared.normalize.audit import record_from
 from shared.normalize.export_csv import portal_row, read_csv
 from shared.normalize.rows import row_into
 from shared.payload import without_bom
-
-BATCH = 2000
-"""Records per yielded extraction: big enough to amortise the per-batch work, small enough to print
-the first lines of a 1 GB file at once."""
 
 ITEM_CAP = 16 * 1024 * 1024
 """Largest single record, array item or JSON line (real records are a few KB)."""
@@ -112,32 +109,29 @@ def _is_json_lines(text: bytes) -> bool:
 
 def _json_lines(stream: BinaryIO) -> Iterator[Extraction]:
     """Each non-blank line is one payload of any supported shape, read by ``extract_json``."""
-    number = 0
-    batch = Extraction()
-    while True:
-        line = stream.readline(ITEM_CAP + 1)
-        if not line:
-            break
-        number += 1
-        if len(line) > ITEM_CAP and not line.endswith(b"\n"):
-            yield batch
-            raise PayloadError(f"line {number} is longer than {ITEM_CAP >> 20} MiB")
-        if number == 1:
-            line = without_bom(line)
-        if not line.strip(_WHITESPACE):
-            continue
+
+    def lines() -> Iterator[tuple[int, bytes]]:
+        number = 0
+        while line := stream.readline(ITEM_CAP + 1):
+            number += 1
+            if len(line) > ITEM_CAP and not line.endswith(b"\n"):
+                raise PayloadError(f"line {number} is longer than {ITEM_CAP >> 20} MiB")
+            if number == 1:
+                line = without_bom(line)
+            if line.strip(_WHITESPACE):
+                yield number, line
+
+    def take(numbered: tuple[int, bytes], out: Extraction, _ctx: Context, _index: int) -> None:
+        number, line = numbered
         try:
             part = extract_json(line, limit=ITEM_CAP)
         except PayloadError as exc:
-            yield batch
             raise PayloadError(f"line {number}: {exc}") from None
-        batch.records.extend(part.records)
-        batch.alerts.extend(part.alerts)
-        batch.skipped.extend(f"line {number}: {note}" for note in part.skipped)
-        if len(batch.records) >= BATCH:
-            yield batch
-            batch = Extraction()
-    yield batch
+        out.records.extend(part.records)
+        out.alerts.extend(part.alerts)
+        out.skipped.extend(f"line {number}: {note}" for note in part.skipped)
+
+    return in_batches(lines(), take)
 
 
 # --- JSON, streamed -------------------------------------------------------------------------
@@ -289,24 +283,16 @@ def _items(stream: BinaryIO, kind: str, prefix: str, *, skip: int = 0) -> Iterat
     """The items of the records array, read one at a time and handled by ``kind``'s reader; the
     first ``skip`` items are only parsed (the fast lane read them: supported, already printed)."""
     handle = _HANDLERS[kind]
-    source = _Counted(stream)
-    out = Extraction()
-    ctx = Context(skipped=out.skipped)
-    known = total = 0
-    try:
-        for total, item in enumerate(_parse_items(source, prefix), start=1):
-            known += total <= skip or handle(item, out, ctx, total - 1)
-            if len(out.records) >= BATCH or len(out.skipped) >= BATCH:
-                yield out
-                out = Extraction()
-                ctx.skipped = out.skipped
-    except PayloadError:
-        yield out  # every record before the break is printed first
-        raise
-    if total and not known:
-        yield out  # the notes say what each item was
+    counts = {"items": 0, "known": 0}
+
+    def take(item: Any, out: Extraction, ctx: Context, index: int) -> None:
+        counts["items"] += 1
+        counts["known"] += index < skip or handle(item, out, ctx, index)
+
+    yield from in_batches(_parse_items(_Counted(stream), prefix), take)  # the notes say what each item was
+    if counts["items"] and not counts["known"]:
+        total = counts["items"]
         raise PayloadError(f"unsupported payload: none of the {total} items of the {kind} array is a supported shape")
-    yield out
 
 
 def _tables(stream: BinaryIO, prefix: str) -> Iterator[Extraction]:
@@ -328,20 +314,11 @@ def _tables(stream: BinaryIO, prefix: str) -> Iterator[Extraction]:
 
 
 def _rows(rows: Iterable[Any], names: list[str]) -> Iterator[Extraction]:
-    out = Extraction()
-    ctx = Context(skipped=out.skipped)
-    try:
-        for index, row in enumerate(rows):
-            label = f"table 0 row {index}"
-            if not isinstance(row, list) or len(row) != len(names):
-                ctx.skip(label, "row does not match the columns")
-            else:
-                row_into(dict(zip(names, row, strict=True)), out, ctx, label)
-            if len(out.records) >= BATCH:
-                yield out
-                out = Extraction()
-                ctx.skipped = out.skipped
-    except PayloadError:
-        yield out
-        raise
-    yield out
+    def take(row: Any, out: Extraction, ctx: Context, index: int) -> None:
+        label = f"table 0 row {index}"
+        if not isinstance(row, list) or len(row) != len(names):
+            ctx.skip(label, "row does not match the columns")
+        else:
+            row_into(dict(zip(names, row, strict=True)), out, ctx, label)
+
+    return in_batches(rows, take)
