@@ -93,7 +93,12 @@ class Catalogue:
         return self.by_app_id(app_id) or self.by_display_name(display_name)
 
 
-def consent_url(app: WebexApp, tenant_id: str, login_base: str = "https://login.microsoftonline.com") -> str | None:
+DEFAULT_LOGIN_BASE = "https://login.microsoftonline.com"
+"""Entra's sign-in host in the public cloud: ``ENTRA_LOGIN_BASE`` when it is not set (the base of
+every consent URL; other clouds set their own)."""
+
+
+def consent_url(app: WebexApp, tenant_id: str, login_base: str = DEFAULT_LOGIN_BASE) -> str | None:
     """The admin-consent URL for ``app`` in ``tenant_id``; ``None`` for apps consent cannot restore.
 
     ``tenant_id`` must come from settings (validated there); it is still checked here so this

@@ -14,8 +14,6 @@ import sys
 from typing import TextIO
 
 CHANNELS = ("email", "teams", "webex", "webhook")
-DEFAULT_LOGIN_BASE = "https://login.microsoftonline.com"
-"""What :func:`shared.config.login_base_from` gives when ``ENTRA_LOGIN_BASE`` is not set."""
 
 
 def _offline_tenant() -> str:
@@ -26,6 +24,8 @@ def _offline_tenant() -> str:
 
 
 def _offline_login_base(command: str, err: TextIO) -> str | None:
+    from shared.catalogue import DEFAULT_LOGIN_BASE
+
     if not os.environ.get("ENTRA_LOGIN_BASE", "").strip():
         return DEFAULT_LOGIN_BASE  # without importing the settings (pydantic): a faster start
     from shared.config import login_base_from

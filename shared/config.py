@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from shared.catalogue import Catalogue, is_guid, is_valid_tenant
+from shared.catalogue import DEFAULT_LOGIN_BASE, Catalogue, is_guid, is_valid_tenant
 from shared.errors import ConfigError
 from shared.names import INTAKE_QUEUE, POISON_QUEUE, STORAGE_CONNECTION, VERIFY_QUEUE
 
@@ -123,7 +123,7 @@ class Settings(BaseModel):
     graph_base_url: Annotated[str, Field(alias="GRAPH_BASE_URL")] = "https://graph.microsoft.com/v1.0"
     log_analytics_endpoint: Annotated[str, Field(alias="LOG_ANALYTICS_ENDPOINT")] = "https://api.loganalytics.io"
     log_analytics_workspace_id: Annotated[str | None, Field(alias="LOG_ANALYTICS_WORKSPACE_ID")] = None
-    entra_login_base: Annotated[str, Field(alias="ENTRA_LOGIN_BASE")] = "https://login.microsoftonline.com"
+    entra_login_base: Annotated[str, Field(alias="ENTRA_LOGIN_BASE")] = DEFAULT_LOGIN_BASE
 
     webex_api_base: Annotated[str, Field(alias="WEBEX_API_BASE")] = "https://webexapis.com/v1"
     webex_identity_base: Annotated[str, Field(alias="WEBEX_IDENTITY_BASE")] = "https://identity-b-us.webex.com"
@@ -435,7 +435,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 def login_base_from(env: Mapping[str, str]) -> str:
     """``ENTRA_LOGIN_BASE`` checked as :class:`Settings` checks it, for the offline commands that
     build consent URLs without loading every setting; raises :class:`ConfigError`."""
-    raw = env.get("ENTRA_LOGIN_BASE", "").strip() or "https://login.microsoftonline.com"
+    raw = env.get("ENTRA_LOGIN_BASE", "").strip() or DEFAULT_LOGIN_BASE
     try:
         url = _https_url(raw)
     except ValueError as exc:

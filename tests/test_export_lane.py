@@ -327,10 +327,11 @@ def test_classify_starts_without_the_settings_or_any_sdk(tmp_path: Path) -> None
     import subprocess
     import sys
 
-    from shared.cli import DEFAULT_LOGIN_BASE
+    from shared.catalogue import DEFAULT_LOGIN_BASE
     from shared.config import login_base_from
 
-    assert login_base_from({}) == DEFAULT_LOGIN_BASE  # the shortcut gives what the settings give
+    # the shortcut (no settings loaded) gives what the settings give
+    assert login_base_from({}) == DEFAULT_LOGIN_BASE == "https://login.microsoftonline.com"
     env = {k: v for k, v in os.environ.items() if k not in ("ENTRA_LOGIN_BASE", "PYTHONPATH")}
     root = Path(__file__).resolve().parent.parent
     path = tmp_path / "page.json"

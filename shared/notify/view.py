@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from shared.catalogue import WebexApp, consent_url
+from shared.catalogue import DEFAULT_LOGIN_BASE, WebexApp, consent_url
 from shared.models import Action, AuditRecord, Kind, TargetResource
 
 ENTRA_ENTERPRISE_APPS = (
@@ -252,7 +252,7 @@ def build_view(
     action: Action,
     app: WebexApp,
     detected_at: datetime,
-    login_base: str = "https://login.microsoftonline.com",
+    login_base: str = DEFAULT_LOGIN_BASE,
     record: AuditRecord | None = None,
     detected_by: Iterable[str] = (),
     soft_or_hard: SoftOrHard | None = None,
