@@ -34,7 +34,7 @@ import logging
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import TransientError, UpstreamError
@@ -42,6 +42,7 @@ from shared.models import Action, Kind
 from shared.timeutil import clock, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
+    from shared.checkpoints import StateRow
     from shared.checks import HealthReport
     from shared.health import HealthOutcome
     from shared.pipeline import RecordOutcome
@@ -179,17 +180,23 @@ async def _poll_audit(svc: Services, out: TickOutcome) -> None:
         got = await _paced_audits(out, graph, 0.0, since=(since or started) - overlap)
     if got is None:
         return
-    await _audit_pages(svc, out, graph, got, (state, since, round_start))
+    await _audit_pages(svc, out, graph, got, state=state, since=since, round_start=round_start)
 
 
 async def _audit_pages(
-    svc: Services, out: TickOutcome, graph: Any, got: tuple[Any, float], at: tuple[Any, ...]
+    svc: Services,
+    out: TickOutcome,
+    graph: Any,
+    got: tuple[Any, float],
+    *,
+    state: StateRow,
+    since: datetime | None,
+    round_start: datetime,
 ) -> None:
     from shared.pipeline import process_extraction
 
     cp = svc.checkpoints()
     page, waited = got
-    state, since, round_start = at
     newest = since
     for n in range(MAX_PAGES):
         extraction = page.extraction
