@@ -75,6 +75,13 @@ class HealthReport:
     def for_app(self, app_key: str) -> list[CheckResult]:
         return [r for r in self.results if r.app_key == app_key]
 
+    def first(self, name: str, app_key: str | None = None) -> CheckResult | None:
+        """The first result whose name is ``name`` or starts with it (``"graph.consent_grant."``
+        finds the grant check of whatever app), for ``app_key`` when one is given."""
+        return next(
+            (r for r in self.results if r.name.startswith(name) and (app_key is None or r.app_key == app_key)), None
+        )
+
     @property
     def longest_retry_after(self) -> float | None:
         hints = [r.retry_after for r in self.results if r.retry_after is not None]
@@ -475,8 +482,8 @@ def _consent_unwitnessed(report: HealthReport) -> CheckResult | None:
     it cannot read the grants (no Directory.Read.All) and the status call cannot tell either (it
     refuses our token, or answers in a shape we cannot read), a resolution would rest on nothing:
     an ``unwitnessed`` result keeps the incident open and says what to grant."""
-    grant = next((r for r in report.results if r.name.startswith("graph.consent_grant.")), None)
-    status = next((r for r in report.results if r.name == "webex.sync_status"), None)
+    grant = report.first("graph.consent_grant.")
+    status = report.first("webex.sync_status")
     if grant is None or status is None or grant.verdict != "not_configured":
         return None
     if status.verdict not in NON_BLOCKING["webex.sync_status"]:

@@ -72,12 +72,12 @@ async def run_health_check(svc: Services) -> HealthOutcome:
     broken: set[str] = set()
     for app in cat.apps:
         findings = [f for r in report.for_app(app.key) if (f := _finding(r, app.key)) is not None]
-        sp = next((r for r in report.for_app(app.key) if r.name.startswith("graph.service_principal.")), None)
+        sp = report.first("graph.service_principal.", app.key)
         if app.key == cat.integration.key and not findings and sp is not None and sp.verdict == "healthy":
             # The SP is there but its consent is not: Webex says so (701018), or Graph shows no
             # admin-consent grant (opt-in check; ``not_configured`` without Directory.Read.All).
-            webex = next((r for r in report.results if r.name == "webex.sync_status"), None)
-            grant = next((r for r in report.for_app(app.key) if r.name.startswith("graph.consent_grant.")), None)
+            webex = report.first("webex.sync_status")
+            grant = report.first("graph.consent_grant.", app.key)
             graph_has_consent = grant is not None and grant.verdict == "healthy"
             if webex is not None and webex.verdict == "consent_missing" and not graph_has_consent:
                 # Graph is the primary witness: with the admin-consent grant present in Entra, Webex's

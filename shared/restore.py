@@ -208,7 +208,7 @@ is not taken as "the grants did not come back" unless Graph, the primary witness
 def _grants_unseen(inc: Incident, report: HealthReport) -> bool:
     """Whether Webex's 701018 after a restore means missing grants: Graph's consent check decides
     when it ran; without it (no Directory.Read.All) only once the status call's lag has passed."""
-    grant = next((r for r in report.for_app(inc.app_key) if r.name.startswith("graph.consent_grant.")), None)
+    grant = report.first("graph.consent_grant.", inc.app_key)
     if grant is not None and grant.verdict in ("healthy", "consent_missing"):
         return grant.verdict == "consent_missing"
     return inc.restore_at is None or clock.now() - inc.restore_at >= STATUS_LAG
