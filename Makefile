@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 AZURITE := node_modules/.bin/azurite
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test lint typecheck bench checkov clean
 
@@ -17,7 +19,12 @@ $(AZURITE): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(STAMP) $(AZURITE)
+# Headless Chromium for the tests of the Teams card and the status page (devtools/browser.py).
+$(CHROMIUM):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+	  || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+
+setup: $(STAMP) $(AZURITE) $(CHROMIUM)
 
 ## One whole incident lifecycle against the simulator and Azurite, printed as a timeline.
 demo: setup

@@ -9,8 +9,8 @@ from functions.health import bp as health_bp
 from functions.intake import bp as intake_bp
 from functions.poison import bp as poison_bp
 from functions.verify import bp as verify_bp
-from shared.sdklogs import configure_sdk_logging
-from shared.telemetry import configure as configure_telemetry
+from shared.core.sdklogs import configure_sdk_logging
+from shared.core.telemetry import configure as configure_telemetry
 
 configure_sdk_logging()  # SDK loggers at WARNING unless SDK_LOG_LEVEL says otherwise (the worker's root is INFO)
 configure_telemetry()  # incident fields on every log record; App Insights export only in Azure

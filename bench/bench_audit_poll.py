@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 async def poll_backlog(control: Any, records: int, limited: bool, paced: bool) -> dict[str, object]:
-    from shared import safety_net
-    from shared.config import reset_settings
-    from shared.runtime import get_services, reset_services
-    from shared.safety_net import AUDIT_STATE, RatePacer, run_tick
-    from shared.timeutil import clock
+    from shared.app import sweep as safety_net
+    from shared.app.runtime import get_services, reset_services
+    from shared.app.sweep import AUDIT_STATE, RatePacer, run_tick
+    from shared.core.clock import clock
+    from shared.core.settings import reset_settings
 
     safety_net.AUDIT_PACER = RatePacer(5, 10.0) if paced else RatePacer(10**9, 10.0)
     os.environ["INCIDENTS_TABLE"] = "benchpoll" + uuid.uuid4().hex[:10]

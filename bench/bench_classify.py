@@ -6,7 +6,7 @@ in two mixes, then times plain ``json.loads`` of the same bytes against each way
 from raw JSON, each followed by ``classify``:
 
 * the audit poll's reader (``extract_page(..., repeated_keys="last")``): Graph's own pages through
-  the typed lane (shared/normalize/graph_pages.py), a repeated key keeping its last value as in
+  the typed lane (shared/detect/normalize/graph_pages.py), a repeated key keeping its last value as in
   Graph's SDKs — this is where Graph pages arrive in production;
 * the reader of pushed bytes (``extract_json``: HTTP bodies, queue messages, ``classify FILE``):
   the same lane, plus the check that refuses a repeated key anywhere;
@@ -39,10 +39,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.catalogue import INTEGRATION_APP_ID, Catalogue
-from shared.classify import classify_extraction
-from shared.normalize import extract, extract_json, extract_page
-from shared.payload import parse_json
+from shared.core.catalogue import INTEGRATION_APP_ID, Catalogue
+from shared.detect.classify import classify_extraction
+from shared.detect.normalize import extract, extract_json, extract_page
+from shared.detect.payload import parse_json
 
 PAGE = 500
 LIMIT = 10 * 1024 * 1024

@@ -12,7 +12,7 @@ and measures from the parent, per run:
   no start, no file read), and that child's peak RSS;
 * process start: the same command on a page of one record (interpreter start and every import).
 
-A page this size (up to 160 MiB) takes the mapped, typed lane (shared/normalize/export_lane.py);
+A page this size (up to 160 MiB) takes the mapped, typed lane (shared/detect/normalize/export_lane.py);
 ``python bench/bench_classify_file.py 300000`` (~290 MB) measures the streaming reader instead.
 
 Prints a line per run and a final JSON line with the medians: records/s end to end (CPU and wall),

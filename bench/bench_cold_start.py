@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = (
     "msgraph", "azure.identity.aio", "azure.monitor.query.aio", "azure.data.tables.aio",
-    "azure.storage.queue.aio", "httpx", "jinja2", "shared.graph", "shared.notify.render",
+    "azure.storage.queue.aio", "httpx", "jinja2", "shared.clients.graph", "shared.notify.render",
 )  # fmt: skip
 PROGRAMS = {
     "bare": "import azure.functions",

@@ -2,9 +2,9 @@
 
 ``python -m devtools.services -- python bench/bench_fanout.py [tenants] [latency_s] [limit]``.
 Every Graph call to the simulator is slowed by a delay fault (default 100 ms), then
-:func:`shared.fanout.fan_out` runs :func:`shared.fanout.integration_presence` for ``tenants`` tenant
+:func:`devtools.fanout.fan_out` runs :func:`devtools.fanout.integration_presence` for ``tenants`` tenant
 ids (default 1,000) with ``limit`` calls in flight (default
-:data:`shared.fanout.DEFAULT_LIMIT`) on one shared HTTP client. Prints the
+:data:`devtools.fanout.DEFAULT_LIMIT`) on one shared HTTP client. Prints the
 run time (goal ≤ 60 s), the serial time it replaces (tenants × latency), the speed-up, and the
 process's peak RSS (goal ≤ 150 MB; the simulator runs in the parent process and is not counted),
 then one JSON line. The simulator serves one tenant, so every tenant id reads the same directory —
@@ -24,16 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.fanout import DEFAULT_LIMIT
+from devtools.fanout import DEFAULT_LIMIT
 
 
 async def run(tenants: int, latency: float, limit: int) -> dict[str, object]:
     import httpx
 
-    from shared.catalogue import INTEGRATION_APP_ID
-    from shared.config import get_settings
-    from shared.credentials import make_credential
-    from shared.fanout import fan_out, integration_presence
+    from devtools.fanout import fan_out, integration_presence
+    from shared.clients.credentials import make_credential
+    from shared.core.catalogue import INTEGRATION_APP_ID
+    from shared.core.settings import get_settings
     from simulator.client import SimulatorControl
 
     control = SimulatorControl(os.environ["SIMULATOR_URL"], verify=os.environ["SSL_CERT_FILE"])

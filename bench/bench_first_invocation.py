@@ -37,8 +37,8 @@ def child(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 async def fresh_scenario(env: dict[str, str]) -> Any:
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
     from simulator.client import SimulatorControl
 
     os.environ["INCIDENTS_TABLE"] = "bench" + uuid.uuid4().hex[:12]

@@ -29,8 +29,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run(events: int) -> dict[str, object]:
-    from shared.ingest import ingest_payload
-    from shared.runtime import get_services
+    from shared.app.push import ingest_payload
+    from shared.app.runtime import get_services
     from simulator.client import SimulatorControl
 
     control = SimulatorControl(os.environ["SIMULATOR_URL"], verify=os.environ["SSL_CERT_FILE"])

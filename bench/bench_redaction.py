@@ -3,7 +3,7 @@ log call.
 
 ``python bench/bench_redaction.py``. Prints, for 1 MiB of each hostile shape (long token runs,
 repeated ``client_secret=``, unclosed JSON members, control characters, plain words), the seconds
-:func:`shared.redaction.redact` plus :func:`shared.redaction.escape_controls` take (goal: linear,
+:func:`shared.core.redaction.redact` plus :func:`shared.core.redaction.escape_controls` take (goal: linear,
 well under 1 s each); then the microseconds one ``log.info`` with three typical arguments costs
 with the safe-record factory installed and without (goal: tens of µs at most; logs are per
 event, not per byte), then one JSON line.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.redaction import SafeLogRecords, escape_controls, redact
+from shared.core.redaction import SafeLogRecords, escape_controls, redact
 
 MIB = 1024 * 1024
 SHAPES = {

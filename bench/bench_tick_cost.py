@@ -5,7 +5,7 @@ Runs the registered ``health_check`` function ``ticks`` times (default 20) again
 Azurite, healthy tenant, with the root logger at INFO as the Functions worker sets it, and counts
 every log record at INFO or above the way Application Insights would store one ``traces`` row per
 record: lines and message bytes per tick, by logger. Then runs one whole incident lifecycle
-(``shared.demo``) in the same process and prints the peak RSS (``ru_maxrss``), the figure the Flex
+(``devtools.demo``) in the same process and prints the peak RSS (``ru_maxrss``), the figure the Flex
 Consumption instance memory size is chosen by (docs/deploy.md, "What it costs"). Ends with one JSON
 line.
 """
@@ -40,13 +40,13 @@ def _storage_ports() -> None:
 
 
 REQUEST_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
-"""The SDKs are quiet by default (shared/sdklogs.py). The bench runs with ``SDK_LOG_LEVEL=INFO`` to
+"""The SDKs are quiet by default (shared/core/sdklogs.py). The bench runs with ``SDK_LOG_LEVEL=INFO`` to
 count azure-core's request lines, and counts as *log lines* only what the default level lets through
 (the app's own records, and SDK records at WARNING and above)."""
 
 
 def _is_sdk(name: str) -> bool:
-    from shared.sdklogs import SDK_LOGGERS
+    from shared.core.sdklogs import SDK_LOGGERS
 
     return any(name == top or name.startswith(top + ".") for top in SDK_LOGGERS)
 
@@ -68,7 +68,7 @@ class Counter(logging.Handler):
 
     def count_request(self, message: str) -> None:
         # azure-core logs each request's method and URL: storage transactions the app makes per tick.
-        # (shared.logsafety writes the line break of a logged value as a visible "\n": one record, one line)
+        # (shared.core.logsafety writes the line break of a logged value as a visible "\n": one record, one line)
         m = re.match(r"Request URL: '\w+://([^/]+)/.*?'(?:\n|\\n)Request method: '(\w+)'", message)
         if m:
             service = STORAGE_PORTS.get(m.group(1).rsplit(":", 1)[-1], "other (Log Analytics, Key Vault, token)")
@@ -110,7 +110,7 @@ def main() -> None:
     for name, count in counter.requests.most_common():
         print(f"  {name}: {count / n:.1f}")
 
-    from shared.demo import run_demo
+    from devtools.demo import run_demo
 
     before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     root.removeHandler(counter)

@@ -155,7 +155,7 @@ async def invoke(function: Callable[[Any], Any], arg: Any) -> tuple[float, str]:
         outcome = f"status {result.status_code}" if hasattr(result, "status_code") else "ok"
     except Exception as error:  # reported, not hidden: the caller decides whether it matters
         outcome = f"raised {type(error).__name__}: {error}"[:300]
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
 
     elapsed = time.perf_counter() - started
     await reset_services()

@@ -5,7 +5,7 @@ parsed, normalized and classified in-process and written to the intake queue; th
 the incident work run in the intake queue function. Answers: 202 once the intake message is stored,
 400 for a body that is not a common-alert-schema payload or whose alerts would steer the re-query
 (another workspace than ``LOG_ANALYTICS_WORKSPACE_ID``, a window longer than 2 days, not in the
-past, or more than 50 alerts: :func:`shared.intake.admit_alerts`), 413 past the size limit, 415 for
+past, or more than 50 alerts: :func:`shared.detect.intake.admit_alerts`), 413 past the size limit, 415 for
 a non-JSON content type (none of these is retried by the action group), 503 when the queue write
 failed (the action group retries 503 up to 5 times).
 """
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 if TYPE_CHECKING:
-    from shared.models import Extraction
+    from shared.core.models import Extraction
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -32,14 +32,14 @@ def _answer(status: int, body: dict[str, object]) -> func.HttpResponse:
 @bp.function_name("monitor_alert")
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 async def monitor_alert(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.warmup import warm
+    from shared.app.warmup import warm
 
     await warm("push")  # first-use imports and msgraph's models off the event loop
-    from shared.errors import ConfigError, PayloadError, TransientError
-    from shared.intake import admit_alerts, prepare
-    from shared.normalize import extract_json
-    from shared.runtime import get_services
-    from shared.timeutil import clock
+    from shared.app.runtime import get_services
+    from shared.core.clock import clock
+    from shared.core.errors import ConfigError, PayloadError, TransientError
+    from shared.detect.intake import admit_alerts, prepare
+    from shared.detect.normalize import extract_json
 
     ctype = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
     if ctype and ctype != "application/json" and not ctype.endswith("+json"):

@@ -31,14 +31,14 @@ log = logging.getLogger(__name__)
 @bp.function_name("eventgrid_audit")
 @bp.event_grid_trigger(arg_name="event")
 async def eventgrid_audit(event: func.EventGridEvent) -> None:
-    from shared.warmup import warm
+    from shared.app.warmup import warm
 
     await warm("push")  # first-use imports and msgraph's models off the event loop
-    from shared.errors import ConfigError, PayloadError
-    from shared.intake import admit_alerts, prepare
-    from shared.normalize import extract
-    from shared.runtime import get_services
-    from shared.timeutil import clock
+    from shared.app.runtime import get_services
+    from shared.core.clock import clock
+    from shared.core.errors import ConfigError, PayloadError
+    from shared.detect.intake import admit_alerts, prepare
+    from shared.detect.normalize import extract
 
     envelope = _envelope(event)
     try:

@@ -1,7 +1,7 @@
 """Timer trigger: the safety net (schedule from the ``HEALTH_SCHEDULE`` app setting, NCRONTAB).
 
 The timer is a singleton across instances; a late tick (``past_due``) runs once, and one that
-follows the previous run too closely is skipped (:mod:`shared.safety_net`); a run that would overlap
+follows the previous run too closely is skipped (:mod:`shared.app.sweep`); a run that would overlap
 another skips on the lease. ``run_on_startup`` stays off: it would fire on every restart and
 scale-out.
 """
@@ -23,11 +23,11 @@ TICK_EVENT = "health_tick"
 @bp.function_name("health_check")
 @bp.timer_trigger(arg_name="timer", schedule="%HEALTH_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def health_check(timer: func.TimerRequest) -> None:
-    from shared.warmup import warm
+    from shared.app.warmup import warm
 
     await warm("full")  # first-use imports and msgraph's models off the event loop
-    from shared.runtime import get_services
-    from shared.safety_net import run_tick
+    from shared.app.runtime import get_services
+    from shared.app.sweep import run_tick
 
     if timer.past_due:
         log.info("health check tick is past due; running once now")

@@ -1,6 +1,6 @@
 """Queue trigger: the work the push triggers deferred (records → incidents, alert re-queries).
 
-Messages are base64 (the host's default encoding), written by :mod:`shared.intake_queue`. A bad
+Messages are base64 (the host's default encoding), written by :mod:`shared.clients.intake_queue`. A bad
 message is logged and consumed (retrying cannot fix it); a transient failure (Graph, Log Analytics,
 Table, a notice not delivered) raises so the queue extension retries it, and after
 ``maxDequeueCount`` (host.json) it lands in ``webex-intake-poison``. Repeats are harmless: records
@@ -13,7 +13,7 @@ import logging
 
 import azure.functions as func
 
-from shared.names import INTAKE_QUEUE, STORAGE_CONNECTION
+from shared.core.names import INTAKE_QUEUE, STORAGE_CONNECTION
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -22,14 +22,14 @@ log = logging.getLogger(__name__)
 @bp.function_name("intake_process")
 @bp.queue_trigger(arg_name="msg", queue_name=INTAKE_QUEUE, connection=STORAGE_CONNECTION)
 async def intake_process(msg: func.QueueMessage) -> None:
-    from shared.warmup import warm
+    from shared.app.warmup import warm
 
     await warm("full")  # first-use imports and msgraph's models off the event loop
-    from shared.errors import PayloadError
-    from shared.ingest import ingest
-    from shared.intake import IntakeMessage
-    from shared.logcontext import bind
-    from shared.runtime import get_services
+    from shared.app.push import ingest
+    from shared.app.runtime import get_services
+    from shared.core.errors import PayloadError
+    from shared.core.logcontext import bind
+    from shared.detect.intake import IntakeMessage
 
     try:
         message = IntakeMessage.from_json(msg.get_body())

@@ -1,6 +1,6 @@
 """Queue trigger on ``webex-verify-poison``: a verification message that failed ``maxDequeueCount`` (5) times.
 
-Thin: the core (tell the admins, re-arm the incident's verification) is :mod:`shared.poison`. A
+Thin: the core (tell the admins, re-arm the incident's verification) is :mod:`shared.app.poison`. A
 transient failure here raises, so the host retries this message too.
 """
 
@@ -10,7 +10,7 @@ import logging
 
 import azure.functions as func
 
-from shared.names import POISON_QUEUE, STORAGE_CONNECTION
+from shared.core.names import POISON_QUEUE, STORAGE_CONNECTION
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -19,12 +19,12 @@ log = logging.getLogger(__name__)
 @bp.function_name("verify_poison")
 @bp.queue_trigger(arg_name="msg", queue_name=POISON_QUEUE, connection=STORAGE_CONNECTION)
 async def verify_poison(msg: func.QueueMessage) -> None:
-    from shared.warmup import warm
+    from shared.app.warmup import warm
 
     await warm("full")  # first-use imports and msgraph's models off the event loop
-    from shared.logcontext import bind
-    from shared.poison import handle_poisoned
-    from shared.runtime import get_services
+    from shared.app.poison import handle_poisoned
+    from shared.app.runtime import get_services
+    from shared.core.logcontext import bind
 
     svc = await get_services()
     outcome = await handle_poisoned(svc, msg.get_body())  # not msg.dequeue_count: the poison copy's own (1)

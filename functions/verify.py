@@ -11,7 +11,7 @@ import logging
 
 import azure.functions as func
 
-from shared.names import STORAGE_CONNECTION, VERIFY_QUEUE
+from shared.core.names import STORAGE_CONNECTION, VERIFY_QUEUE
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -20,14 +20,14 @@ log = logging.getLogger(__name__)
 @bp.function_name("verify_incident")
 @bp.queue_trigger(arg_name="msg", queue_name=VERIFY_QUEUE, connection=STORAGE_CONNECTION)
 async def verify_incident(msg: func.QueueMessage) -> None:
-    from shared.warmup import warm
+    from shared.app.warmup import warm
 
     await warm("full")  # first-use imports and msgraph's models off the event loop
-    from shared.errors import PayloadError
-    from shared.logcontext import bind
-    from shared.runtime import get_services
-    from shared.verification import run_verification
-    from shared.verify_queue import VerifyMessage
+    from shared.app.runtime import get_services
+    from shared.app.verification import run_verification
+    from shared.clients.verify_queue import VerifyMessage
+    from shared.core.errors import PayloadError
+    from shared.core.logcontext import bind
 
     try:
         message = VerifyMessage.from_json(msg.get_body())

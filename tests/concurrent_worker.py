@@ -2,7 +2,7 @@
 
 ``python -m tests.concurrent_worker PAYLOAD_FILE GO_FILE``: builds its services (Azurite and the
 simulator from the environment), prints ``ready``, waits until ``GO_FILE`` exists so all workers
-start together, runs :func:`shared.ingest.ingest_payload` and prints one JSON line. Exit code 0 when
+start together, runs :func:`shared.app.push.ingest_payload` and prints one JSON line. Exit code 0 when
 the invocation succeeded, 3 when it raised :class:`TransientError` (the platform would retry it).
 """
 
@@ -25,9 +25,9 @@ def wait_for(go_file: str, timeout: float = 120.0) -> bool:
 
 
 async def main(payload: object, go_file: str) -> int:
-    from shared.errors import TransientError
-    from shared.ingest import ingest_payload
-    from shared.runtime import get_services
+    from shared.app.push import ingest_payload
+    from shared.app.runtime import get_services
+    from shared.core.errors import TransientError
 
     svc = await get_services()
     await svc.http()

@@ -21,7 +21,7 @@ import stamina
 def _no_waiting() -> Iterator[None]:
     """Retries run every path without sleeping (stamina's test mode keeps attempts); a paced wait
     (``clock.sleep``) moves the project clock instead of sleeping."""
-    from shared.timeutil import clock
+    from shared.core.clock import clock
 
     async def advance(seconds: float) -> None:
         clock.advance(seconds)
@@ -52,9 +52,9 @@ def services_env() -> Iterator[dict[str, str]]:
 @pytest.fixture
 async def sim(services_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
     """A fresh simulator scenario and a fresh incidents table for one test; env points at both."""
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
-    from shared.timeutil import clock
+    from shared.app.runtime import reset_services
+    from shared.core.clock import clock
+    from shared.core.settings import reset_settings
     from simulator.client import SimulatorControl
 
     for key, value in services_env.items():

@@ -103,7 +103,7 @@ async def deliver_event(app_functions: dict[str, Any], record: dict[str, Any]) -
 
 
 async def incidents() -> list[Any]:
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
 
     svc = await get_services()
     return await svc.store().list_incidents(svc.settings.tenant_id)

@@ -20,8 +20,8 @@ CHANNEL_PATHS = {
 async def enable_all_channels(monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]) -> None:
     """Turn on Teams and the signed webhook (e-mail and Webex are on in the ``sim`` fixture), through
     the same settings a deployment uses, then rebuild settings and clients."""
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
     from simulator.receivers import teams_url, webhook_url
 
     base = services_env["SIMULATOR_URL"]

@@ -147,8 +147,8 @@ async def test_without_a_configured_workspace_the_alert_is_not_queried(
 ) -> None:
     """The payload's workspace used to stand in for a missing setting: now a configuration error
     (503 and a critical log), and the workspace the alert names is not queried."""
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
 
     configured = os.environ["LOG_ANALYTICS_WORKSPACE_ID"]
     monkeypatch.setenv("LOG_ANALYTICS_WORKSPACE_ID", "")
@@ -160,7 +160,7 @@ async def test_without_a_configured_workspace_the_alert_is_not_queried(
 
 
 def _queued(window: dict[str, Any]) -> func.QueueMessage:
-    from shared.intake import IntakeMessage
+    from shared.detect.intake import IntakeMessage
 
     message = IntakeMessage("alert", "a1", alerts=({"alert_id": "a1", "condition": "Fired", **window},))
     return func.QueueMessage(id="m1", body=message.to_json().encode())

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.catalogue import INTEGRATION_APP_ID
+from shared.core.catalogue import INTEGRATION_APP_ID
 from tests.helpers import eventgrid_event, incidents, receive_verify_messages, run_intake
 from tests.notice_helpers import asks_for_consent, delivered, notice_text
 
@@ -134,10 +134,10 @@ async def test_unconfirmed_restore_is_not_retried(
     if failure == "503":
         await heal.add_fault(RESTORE_PATH, method="POST", status=503, times=None)
     else:
-        import shared.graph
-        from shared.runtime import reset_services
+        import shared.clients.graph
+        from shared.app.runtime import reset_services
 
-        monkeypatch.setattr(shared.graph, "REQUEST_TIMEOUT", 3.0)
+        monkeypatch.setattr(shared.clients.graph, "REQUEST_TIMEOUT", 3.0)
         await reset_services()
         await heal.add_fault(RESTORE_PATH, method="POST", delay=5.0, drop=True, times=None)
     records = await heal.delete("integration")
@@ -155,8 +155,8 @@ async def test_grants_not_back_after_restore_send_consent_notice_once(
     records = await heal.delete("integration")
     await open_twice(app_functions, records[0])
     await heal.revoke(actor="mallory@contoso.example")  # the restored app comes back without its grant
-    from shared.restore import RESTORE_SETTLE
-    from shared.timeutil import clock
+    from shared.app.restore import RESTORE_SETTLE
+    from shared.core.clock import clock
 
     clock.advance(RESTORE_SETTLE.total_seconds() + 1)  # before that, "no grant" may be replication lag
 
@@ -211,9 +211,9 @@ async def test_a_claim_left_by_a_dead_worker_is_settled_not_retried(
     """A worker claimed the restore and died before recording what happened. While its claim is
     fresh nobody sends anything (it may still be working); once the lease is over the verification
     settles it as failed and sends the consent notice — and the restore is never tried again."""
-    from shared.incidents import Incident, new_incident_id
-    from shared.runtime import get_services
-    from shared.timeutil import clock
+    from shared.app.runtime import get_services
+    from shared.core.clock import clock
+    from shared.incidents.store import Incident, new_incident_id
 
     svc = await get_services()
     now = clock.now()

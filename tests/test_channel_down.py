@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import TransientError
+from shared.core.errors import TransientError
 from tests.helpers import eventgrid_event, incidents, receive_verify_messages, run_intake
 from tests.notice_helpers import CHANNEL_PATHS, delivered, enable_all_channels
 
@@ -19,11 +19,11 @@ TIMEOUT = 3.0  # client read timeout in these tests (room for a loaded CI box); 
 
 @pytest.fixture
 async def channels(sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]) -> Any:
-    import shared.graph
-    import shared.runtime
+    import shared.app.runtime
+    import shared.clients.graph
 
-    monkeypatch.setattr(shared.runtime, "HTTP_TIMEOUT", TIMEOUT)  # Webex, Teams, webhook
-    monkeypatch.setattr(shared.graph, "REQUEST_TIMEOUT", TIMEOUT)  # e-mail through Graph
+    monkeypatch.setattr(shared.app.runtime, "HTTP_TIMEOUT", TIMEOUT)  # Webex, Teams, webhook
+    monkeypatch.setattr(shared.clients.graph, "REQUEST_TIMEOUT", TIMEOUT)  # e-mail through Graph
     await enable_all_channels(monkeypatch, services_env)
     return sim
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from shared.catalogue import INTEGRATION_APP_ID
-from shared.classify_cli import run_classify
+from shared.cli.classify import run_classify
+from shared.core.catalogue import INTEGRATION_APP_ID
 
 FIXTURES = Path(__file__).parent / "fixtures" / "payloads"
 TENANT = "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"

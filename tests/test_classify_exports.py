@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from shared.catalogue import INTEGRATION_APP_ID
-from shared.classify_cli import run_classify
-from shared.normalize import export_csv, exports
+from shared.cli.classify import run_classify
+from shared.core.catalogue import INTEGRATION_APP_ID
+from shared.detect.normalize import export_csv, exports
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTS = Path(__file__).parent / "fixtures" / "exports"
@@ -47,10 +47,10 @@ def summary(lines: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 def test_graph_page_single_record_and_list_give_what_the_whole_payload_reader_gives() -> None:
     """The streamed reader's lines equal the old reader's (extract_json on the whole file)."""
-    from shared.catalogue import Catalogue
-    from shared.classify import classify
-    from shared.classify_cli import record_line
-    from shared.normalize import extract_json
+    from shared.cli.classify import record_line
+    from shared.core.catalogue import Catalogue
+    from shared.detect.classify import classify
+    from shared.detect.normalize import extract_json
 
     for name in ("graph_page_deletions.json", "graph_record_other_app.json", "graph_list_updates.json"):
         whole = extract_json((PAYLOADS / name).read_bytes(), limit=10 * 1024 * 1024)
@@ -108,7 +108,7 @@ def test_entra_csv_modified_property_values_plain_or_json_encoded(tmp_path: Path
 
 
 def test_query_api_tables_form_streams_its_rows() -> None:
-    from shared.normalize import extract_json
+    from shared.detect.normalize import extract_json
 
     code, lines, _ = run(PAYLOADS / "loganalytics_query_tables.json")
     whole = extract_json((PAYLOADS / "loganalytics_query_tables.json").read_bytes(), limit=1 << 20)
@@ -153,7 +153,7 @@ def _big_page(path: Path, records: int) -> int:
 
 _PEAK = """
 import io, sys
-from shared.classify_cli import run_classify
+from shared.cli.classify import run_classify
 class Count(io.TextIOBase):
     lines = 0
     def write(self, s):
@@ -417,13 +417,13 @@ def _mutations(rng: Any, record: dict[str, Any]) -> dict[str, Any]:
 def test_line_summary_equals_the_filled_record_on_mutated_records() -> None:
     import random
 
-    from shared.catalogue import Catalogue
-    from shared.classify import classify
-    from shared.classify_cli import record_line
-    from shared.models import Source
-    from shared.normalize._util import Context
-    from shared.normalize.audit import PASCAL, record_from
-    from shared.normalize.deferred import DeferredRecord
+    from shared.cli.classify import record_line
+    from shared.core.catalogue import Catalogue
+    from shared.core.models import Source
+    from shared.detect.classify import classify
+    from shared.detect.normalize._util import Context
+    from shared.detect.normalize.audit import PASCAL, record_from
+    from shared.detect.normalize.deferred import DeferredRecord
 
     def load(name: str) -> Any:
         return json.loads((PAYLOADS / name).read_text())
@@ -472,7 +472,7 @@ def test_every_cut_and_every_flipped_byte_is_records_or_one_payload_error(name: 
     then at most one PayloadError; never another exception, never a record after the error."""
     import random
 
-    from shared.errors import PayloadError
+    from shared.core.errors import PayloadError
 
     data = (EXPORTS / name).read_bytes()
     rng = random.Random(name)

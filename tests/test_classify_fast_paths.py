@@ -18,13 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.catalogue import Catalogue
-from shared.classify import RULE_ACTIVITIES, classify
-from shared.errors import PayloadError
-from shared.models import AuditRecord, Kind
-from shared.normalize import extract
-from shared.normalize.deferred import DEFERRED_FIELDS, DeferredRecord
-from shared.payload import parse_json, structure_scan
+from shared.core.catalogue import Catalogue
+from shared.core.errors import PayloadError
+from shared.core.models import AuditRecord, Kind
+from shared.detect.classify import RULE_ACTIVITIES, classify
+from shared.detect.normalize import extract
+from shared.detect.normalize.deferred import DEFERRED_FIELDS, DeferredRecord
+from shared.detect.payload import parse_json, structure_scan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "payloads"
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from shared.catalogue import INTEGRATION_APP_ID, Catalogue
-from shared.classify import RULES, Classification, classify, classify_extraction
-from shared.models import Action, AuditRecord, Initiator, Kind, ModifiedProperty, Source, TargetResource
-from shared.normalize import extract
-from shared.payload import parse_json
+from shared.core.catalogue import INTEGRATION_APP_ID, Catalogue
+from shared.core.models import Action, AuditRecord, Initiator, Kind, ModifiedProperty, Source, TargetResource
+from shared.detect.classify import RULES, Classification, classify, classify_extraction
+from shared.detect.normalize import extract
+from shared.detect.payload import parse_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "payloads"
 IDENTITY_ID = "5b6f0e2c-3c1a-4e0e-9f3e-2a8d6c1b7e44"

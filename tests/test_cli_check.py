@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from shared.cli import main
+from shared.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = {

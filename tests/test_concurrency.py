@@ -31,8 +31,8 @@ async def _processed(sim: Any, path: str) -> int:
 
 
 async def test_same_event_from_20_processes_at_once(sim: Any, tmp_path: Path) -> None:
-    from shared.ingest import ingest_payload
-    from shared.runtime import get_services
+    from shared.app.push import ingest_payload
+    from shared.app.runtime import get_services
 
     records = await sim.delete("integration", actor="mallory@contoso.example")
     payload = tmp_path / "event.json"
@@ -81,8 +81,8 @@ async def test_same_event_from_20_processes_at_once(sim: Any, tmp_path: Path) ->
 
 
 async def test_two_writers_with_stale_etags_lose_nothing(sim: Any) -> None:
-    from shared.ingest import ingest_payload
-    from shared.runtime import Services, get_services
+    from shared.app.push import ingest_payload
+    from shared.app.runtime import Services, get_services
 
     svc = await get_services()
     records = await sim.delete("integration")
@@ -115,7 +115,7 @@ async def test_two_writers_with_stale_etags_lose_nothing(sim: Any) -> None:
         assert a is not None and b is not None
         # Heavier contention: both writers at once, ten updates each. Too many conflicts in a row
         # fail the invocation retriably (ConflictExhaustedError); the platform runs it again.
-        from shared.incidents import ConflictExhaustedError
+        from shared.incidents.store import ConflictExhaustedError
 
         async def persist(store: Any, source: str) -> None:
             for _ in range(5):
@@ -140,8 +140,8 @@ async def test_two_writers_with_stale_etags_lose_nothing(sim: Any) -> None:
 async def test_mutate_from_a_known_copy_never_trusts_it_blindly(sim: Any) -> None:
     """``mutate(known=…)`` skips the read only for a write the ETag still guards: a stale copy is
     refused by storage and re-read; a "nothing to do" seen on the copy is re-checked on a fresh read."""
-    from shared.ingest import ingest_payload
-    from shared.runtime import get_services
+    from shared.app.push import ingest_payload
+    from shared.app.runtime import get_services
 
     svc = await get_services()
     store = svc.store()

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.catalogue import INTEGRATION_APP_ID
+from shared.core.catalogue import INTEGRATION_APP_ID
 
 USER_READ_ALL = "df021288-bdef-4463-88db-98f22de89214"
 
 
 async def _svc() -> Any:
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
 
     return await get_services()
 
 
 async def _grant_check() -> Any:
-    from shared.checks import check_consent_grant
+    from shared.checks.suite import check_consent_grant
 
     svc = await _svc()
     return await check_consent_grant(svc, svc.settings.catalogue.integration)

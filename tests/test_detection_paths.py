@@ -79,8 +79,8 @@ async def test_same_deletion_by_alert_event_grid_and_timer_is_one_incident(
 async def test_restored_signal_asks_for_verification_and_closes_nothing(
     sim: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
 
     monkeypatch.setenv("VERIFY_DELAYS", "600")  # the scheduled run stays invisible during the test
     reset_settings()
@@ -115,8 +115,8 @@ async def test_alert_requery_uses_the_alert_query_setting(
     sim: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A tenant's own KQL (``ALERT_QUERY``) replaces the shipped one in the re-query it sends."""
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
 
     custom = 'AuditLogs | where OperationName =~ "Remove service principal" // tenant override'
     monkeypatch.setenv("ALERT_QUERY", custom)

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from shared.config import load_settings
-from shared.errors import ConfigError
+from shared.core.errors import ConfigError
+from shared.core.settings import load_settings
 
 BASE = {"TENANT_ID": str(uuid.uuid4()), "WEBEX_ORG_ID": str(uuid.uuid4())}
 
@@ -81,7 +81,7 @@ def test_other_hosts_need_the_explicit_opt_in(name: str, url: str) -> None:
 
 
 def test_defaults_are_known_hosts() -> None:
-    from shared.config import KNOWN_ENDPOINT_HOSTS
+    from shared.core.settings import KNOWN_ENDPOINT_HOSTS
 
     s = load_settings(BASE)
     for url in (s.graph_base_url, s.entra_login_base, s.log_analytics_endpoint, s.webex_api_base):
@@ -94,7 +94,7 @@ def test_offline_commands_refuse_a_login_base_with_userinfo(
 ) -> None:
     """``render``/``classify`` build consent URLs from ENTRA_LOGIN_BASE without loading every
     setting: the same check applies (exit 2, nothing rendered)."""
-    from shared.cli import main
+    from shared.cli.main import main
 
     monkeypatch.setenv("ENTRA_LOGIN_BASE", "https://login.microsoftonline.com@evil.example")
     out, err = io.StringIO(), io.StringIO()

@@ -1,4 +1,4 @@
-"""The mapped, typed lane of ``classify FILE`` (shared/normalize/export_lane.py) against the
+"""The mapped, typed lane of ``classify FILE`` (shared/detect/normalize/export_lane.py) against the
 streaming reader it stands in for: on every fixture, generated pages and mutated, truncated,
 repeated-key and hostile pages, ``classify`` prints byte for byte the same stdout and stderr and
 exits with the same code whether the lane runs or not; and the lane did run (or stepped aside)
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from shared.classify_cli import run_classify
-from shared.normalize import export_lane
+from shared.cli.classify import run_classify
+from shared.detect.normalize import export_lane
 from tests.test_classify_exports import EXPORTS, LOGIN, PAYLOADS, TENANT, _big_page, _mutations
 
 CONTEXT = '"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#auditLogs/directoryAudits"'
@@ -264,7 +264,7 @@ def test_invalid_utf8_in_a_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_an_item_over_the_stream_cap_is_left_to_the_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.normalize import exports
+    from shared.detect.normalize import exports
 
     monkeypatch.setattr(exports, "ITEM_CAP", 600 * 1024)  # the lane's margin is 4 reads (256 KiB) under it
     records = graph_records()
@@ -327,8 +327,8 @@ def test_classify_starts_without_the_settings_or_any_sdk(tmp_path: Path) -> None
     import subprocess
     import sys
 
-    from shared.catalogue import DEFAULT_LOGIN_BASE
-    from shared.config import login_base_from
+    from shared.core.catalogue import DEFAULT_LOGIN_BASE
+    from shared.core.settings import login_base_from
 
     # the shortcut (no settings loaded) gives what the settings give
     assert login_base_from({}) == DEFAULT_LOGIN_BASE == "https://login.microsoftonline.com"

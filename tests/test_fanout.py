@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.catalogue import INTEGRATION_APP_ID
-from shared.errors import TransientError
-from shared.fanout import fan_out, integration_presence
+from devtools.fanout import fan_out, integration_presence
+from shared.core.catalogue import INTEGRATION_APP_ID
+from shared.core.errors import TransientError
 
 
 async def test_never_more_than_limit_in_flight_and_order_kept() -> None:
@@ -45,7 +45,7 @@ async def test_a_bug_is_not_swallowed() -> None:
 
 
 async def test_presence_against_graph(sim: Any) -> None:
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
 
     svc = await get_services()
     credential = svc.credential()

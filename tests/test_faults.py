@@ -8,7 +8,7 @@ For each cell the same three promises are checked on what the simulator and Azur
   (a malformed 2xx answer may count as delivered, so there: at most once);
 - **no long in-process sleep** — every wait asked for (stamina's backoff decision, and any
   ``asyncio.sleep`` outside the simulator, the SDKs' retry policies included) is at most
-  :data:`shared.retry.MAX_INPROCESS_WAIT`.
+  :data:`shared.core.retry.MAX_INPROCESS_WAIT`.
 
 A row is one line in :data:`CALLS`; a fault kind is one line in :data:`FAULTS`. Storage rows go
 through :class:`simulator.storage_proxy.StorageFaultProxy` in front of the session's Azurite.
@@ -30,8 +30,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.errors import TransientError
-from shared.retry import MAX_INPROCESS_WAIT
+from shared.core.errors import TransientError
+from shared.core.retry import MAX_INPROCESS_WAIT
 from simulator.faults import Fault
 from simulator.receivers import HOOKS_PREFIX, TEAMS_PREFIX, teams_url, webhook_url
 from simulator.storage_proxy import StorageFaultProxy
@@ -109,10 +109,10 @@ class Waits:
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> Waits:
-    import shared.retry
+    import shared.core.retry
 
     record = Waits()
-    decide = shared.retry._backoff
+    decide = shared.core.retry._backoff
 
     def recording_backoff(exc: Exception) -> bool | float:
         verdict = decide(exc)
@@ -130,7 +130,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> Waits:
             record.requested.append(float(delay))
         return await real_sleep(delay, *args, **kwargs)
 
-    monkeypatch.setattr(shared.retry, "_backoff", recording_backoff)
+    monkeypatch.setattr(shared.core.retry, "_backoff", recording_backoff)
     monkeypatch.setattr(asyncio, "sleep", recording_sleep)
     return record
 
@@ -156,8 +156,8 @@ async def rig(
     """Every channel on, short client timeouts, storage behind fault proxies."""
     from azure.monitor.query import aio as monitor_aio
 
-    from shared.config import reset_settings
-    from shared.runtime import get_services, reset_services
+    from shared.app.runtime import get_services, reset_services
+    from shared.core.settings import reset_settings
 
     conn = services_env["AzureWebJobsStorage"]
     table = await StorageFaultProxy(_endpoint(conn, "Table")).start()
@@ -169,8 +169,8 @@ async def rig(
     monkeypatch.setenv("TEAMS_WEBHOOK_URL", teams_url(base))
     monkeypatch.setenv("NOTIFY_WEBHOOK_URL", webhook_url(base))
     monkeypatch.setenv("NOTIFY_WEBHOOK_SECRET", "whsec-fault-matrix-0123456789abcdef")
-    monkeypatch.setattr("shared.graph.REQUEST_TIMEOUT", CLIENT_TIMEOUT)
-    monkeypatch.setattr("shared.webex_status.TIMEOUT", httpx.Timeout(CLIENT_TIMEOUT))
+    monkeypatch.setattr("shared.clients.graph.REQUEST_TIMEOUT", CLIENT_TIMEOUT)
+    monkeypatch.setattr("shared.clients.webex_status.TIMEOUT", httpx.Timeout(CLIENT_TIMEOUT))
     monkeypatch.setattr("shared.notify.channels.DEFAULT_TIMEOUT", httpx.Timeout(CLIENT_TIMEOUT))
 
     class ShortLogsQueryClient(monitor_aio.LogsQueryClient):  # type: ignore[misc]
@@ -251,8 +251,8 @@ def _alert_now() -> dict[str, Any]:
 
 
 async def _verify_once(svc: Any) -> Any:
-    from shared.verification import run_verification
-    from shared.verify_queue import VerifyMessage
+    from shared.app.verification import run_verification
+    from shared.clients.verify_queue import VerifyMessage
 
     (inc,) = await incidents()
     return await run_verification(svc, VerifyMessage(inc.tenant_id, inc.app_key, inc.incident_id, inc.verify_attempts))
@@ -279,12 +279,12 @@ CELLS = [_cell(call, kind) for call in CALLS for kind in FAULTS]
 
 @pytest.mark.parametrize(("call", "kind"), CELLS)
 async def test_fault_cell(rig: Rig, waits: Waits, call: Call, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.ingest import ingest_payload
+    from shared.app.push import ingest_payload
 
     svc = rig.svc
     if call.settings:  # this flow needs a feature on: same rig, settings and clients rebuilt
-        from shared.config import reset_settings
-        from shared.runtime import get_services, reset_services
+        from shared.app.runtime import get_services, reset_services
+        from shared.core.settings import reset_settings
 
         for name, value in call.settings:
             monkeypatch.setenv(name, value)
@@ -341,9 +341,9 @@ async def test_azurite_stopped_mid_run(sim: Any, services_env: dict[str, str], m
     """Storage disappears between the incident write and the rest: the invocation fails with a
     retriable error (nothing claims success), and once storage is back the retry finishes the job."""
     from devtools.azurite import start_azurite
-    from shared.config import reset_settings
-    from shared.ingest import ingest_payload
-    from shared.runtime import get_services, reset_services
+    from shared.app.push import ingest_payload
+    from shared.app.runtime import get_services, reset_services
+    from shared.core.settings import reset_settings
 
     private = start_azurite()
     try:

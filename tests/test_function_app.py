@@ -55,7 +55,7 @@ def test_queue_trigger(functions: dict[str, Any]) -> None:
 
 
 def test_intake_queue_trigger(functions: dict[str, Any]) -> None:
-    from shared.config import INTAKE_QUEUE, VERIFY_QUEUE
+    from shared.core.settings import INTAKE_QUEUE, VERIFY_QUEUE
 
     t = _trigger(functions["intake_process"])
     assert t["type"] == "queueTrigger"
@@ -86,7 +86,7 @@ def test_host_json_queue_settings() -> None:
     host = json.loads((Path(__file__).resolve().parent.parent / "host.json").read_text())
     queues = host["extensions"]["queues"]
     assert queues["messageEncoding"] == "base64"
-    from shared.names import MAX_DEQUEUE_COUNT
+    from shared.core.names import MAX_DEQUEUE_COUNT
 
     assert queues["maxDequeueCount"] == MAX_DEQUEUE_COUNT == 5, "the poison notice says MAX_DEQUEUE_COUNT"
     assert host["functionTimeout"]

@@ -1,4 +1,4 @@
-"""The typed reader of Graph's collection answers (shared/graph_objects.py): documented shapes in,
+"""The typed reader of Graph's collection answers (shared/clients/graph_objects.py): documented shapes in,
 the fields the checks use out; malformed, truncated, oversized and hostile answers are ValueError
 (which the Graph client maps to a transient error), never a crash or a half-read list."""
 
@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.errors import TransientError
-from shared.graph import map_graph_error
-from shared.graph_objects import (
+from shared.clients.graph import map_graph_error
+from shared.clients.graph_objects import (
     MAX_ANSWER_BYTES,
     Assignments,
     Grants,
@@ -23,6 +22,7 @@ from shared.graph_objects import (
     guid_or_text,
     read_collection,
 )
+from shared.core.errors import TransientError
 
 SP_ANSWER = {
     "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals(id,appId,displayName)",
@@ -83,7 +83,7 @@ def test_grants_and_assignments() -> None:
 
 
 def test_app_owner_organization_and_owners_are_read() -> None:
-    """What pins the Identity app (shared/identity_app.py): the owning tenant, and which owners are
+    """What pins the Identity app (shared/checks/identity_app.py): the owning tenant, and which owners are
     service principals (``appId``) rather than users, as ``GET /servicePrincipals/{id}/owners`` lists
     them (``directoryObject`` items, ``@odata.type`` beside)."""
     sp = read_collection(

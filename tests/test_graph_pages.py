@@ -1,4 +1,4 @@
-"""The typed lane for Graph audit pages (shared/normalize/graph_pages.py) never changes an answer.
+"""The typed lane for Graph audit pages (shared/detect/normalize/graph_pages.py) never changes an answer.
 
 For any bytes, the lane either declines or gives exactly what the generic path
 (``extract(parse_json(...))``) gives: the same records field for field, the same skip notes, the
@@ -19,14 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.catalogue import INTEGRATION_APP_ID, Catalogue
-from shared.classify import RULE_ACTIVITIES, activity_key, classify
-from shared.errors import PayloadError
-from shared.models import AuditRecord, Extraction, Kind
-from shared.normalize import MAX_RECORDS, extract, extract_json, extract_page
-from shared.normalize.deferred import DeferredRecord
-from shared.normalize.graph_pages import graph_page
-from shared.payload import RepeatedKeys, parse_json
+from shared.core.catalogue import INTEGRATION_APP_ID, Catalogue
+from shared.core.errors import PayloadError
+from shared.core.models import AuditRecord, Extraction, Kind
+from shared.detect.classify import RULE_ACTIVITIES, activity_key, classify
+from shared.detect.normalize import MAX_RECORDS, extract, extract_json, extract_page
+from shared.detect.normalize.deferred import DeferredRecord
+from shared.detect.normalize.graph_pages import graph_page
+from shared.detect.payload import RepeatedKeys, parse_json
 
 LIMIT = 10 * 1024 * 1024
 FIXTURES = Path(__file__).parent / "fixtures" / "payloads"
@@ -385,8 +385,8 @@ def test_random_edits_of_a_page_never_make_the_paths_disagree(data: st.DataObjec
 
 
 def test_the_audit_poll_reads_graph_pages_through_the_lane_and_garbage_is_transient() -> None:
-    from shared.errors import TransientError
-    from shared.graph import _audit_page
+    from shared.clients.graph import _audit_page
+    from shared.core.errors import TransientError
 
     link = "https://graph.microsoft.com/v1.0/auditLogs/directoryAudits?$skiptoken=y"
     got = _audit_page(tenant_page().replace(b"$skiptoken=x", b"$skiptoken=y"))

@@ -13,13 +13,13 @@ from tests.helpers import incidents
 
 
 async def _svc() -> Any:
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
 
     return await get_services()
 
 
 async def _tick() -> Any:
-    from shared.safety_net import run_tick
+    from shared.app.sweep import run_tick
 
     return await run_tick(await _svc())
 
@@ -59,7 +59,7 @@ AUDITS = "/auditLogs/directoryAudits$"
 @pytest.fixture
 async def both_clocks(sim: Any) -> Any:
     """A paced wait moves the app's clock and the simulator's together (nothing sleeps)."""
-    from shared.timeutil import clock
+    from shared.core.clock import clock
 
     async def advance(seconds: float) -> None:
         clock.advance(seconds)
@@ -131,7 +131,7 @@ async def test_empty_pages_with_a_next_link_do_not_stop_the_poll(sim: Any, both_
 async def test_a_record_twelve_minutes_late_still_names_who_did_it(sim: Any) -> None:
     """The record reaches directoryAudits 12 min after the deletion; ticks run every minute. The
     state check opens the incident at once; the late record, read within the overlap, adds who."""
-    from shared.timeutil import clock
+    from shared.core.clock import clock
 
     await sim.graph_behaviour(audit_delay="fixed", audit_delay_seconds=12 * 60)
     await sim.delete("integration", actor="mallory@contoso.example")
@@ -165,7 +165,7 @@ async def _verify(app_functions: dict[str, Any]) -> None:
 
 
 async def _later(sim: Any, seconds: float) -> None:
-    from shared.timeutil import clock
+    from shared.core.clock import clock
 
     clock.advance(seconds)
     await sim.advance_clock(seconds)
@@ -199,7 +199,7 @@ async def test_replication_lag_after_a_restore_sends_no_false_consent_notice(
 async def test_grants_that_do_not_come_back_are_told_once_after_the_settle_time(
     heal: Any, app_functions: dict[str, Any]
 ) -> None:
-    from shared.restore import RESTORE_SETTLE
+    from shared.app.restore import RESTORE_SETTLE
 
     await heal.graph_behaviour(restore_grants=False)
     await _delete_and_restore(heal, app_functions)
@@ -278,7 +278,7 @@ async def test_advanced_query_operators_need_consistency_level_and_count(
 async def test_the_apps_own_graph_requests_are_all_default_queries(sim: Any) -> None:
     """The app sends none of the advanced-only forms: a tick and every check pass against the strict
     simulator, and no Graph request it made was refused."""
-    from shared.checks import run_checks
+    from shared.checks.suite import run_checks
 
     await sim.assign_app_role("integration")
     tick = await _tick()
@@ -334,8 +334,8 @@ def test_the_field_latency_distribution_matches_its_percentiles() -> None:
 
 
 def test_the_pacer_keeps_to_the_window_and_survives_a_clock_set_back() -> None:
-    from shared.safety_net import RatePacer
-    from shared.timeutil import clock
+    from shared.app.sweep import RatePacer
+    from shared.core.clock import clock
 
     pacer = RatePacer(5, 10.0, margin=1.0)
     for _ in range(5):
@@ -401,7 +401,7 @@ async def test_an_expired_delta_link_answers_in_the_documented_shapes(sim: Any, 
 async def test_records_late_by_the_field_distribution_are_all_attributed(sim: Any) -> None:
     """Delays drawn from the field distribution (P95 2 min, P99 5 min, at most 15): with ticks every
     minute, both deletions end up naming who did them, each on its own incident."""
-    from shared.timeutil import clock
+    from shared.core.clock import clock
 
     await sim.reset(seed=14)
     await sim.graph_behaviour(audit_delay="field")

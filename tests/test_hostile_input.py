@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.catalogue import INTEGRATION_APP_ID, Catalogue
-from shared.classify import classify_extraction
-from shared.errors import PayloadError
-from shared.normalize import extract, extract_json
-from shared.payload import parse_json
-from shared.verify_queue import VerifyMessage
+from shared.clients.verify_queue import VerifyMessage
+from shared.core.catalogue import INTEGRATION_APP_ID, Catalogue
+from shared.core.errors import PayloadError
+from shared.detect.classify import classify_extraction
+from shared.detect.normalize import extract, extract_json
+from shared.detect.payload import parse_json
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 11 * 1024 * 1024

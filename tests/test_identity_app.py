@@ -15,14 +15,14 @@ NAME_LOOKUP = "displayName eq 'Cisco Webex Identity'"
 
 
 async def _svc() -> Any:
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
 
     return await get_services()
 
 
 async def _unset_identity_app_id(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
 
     monkeypatch.delenv("WEBEX_IDENTITY_APP_ID", raising=False)
     reset_settings()
@@ -30,7 +30,7 @@ async def _unset_identity_app_id(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _remembered() -> dict[str, Any]:
-    from shared.identity_app import STATE
+    from shared.checks.identity_app import STATE
 
     return (await (await _svc()).checkpoints().get_state(STATE)).values
 
@@ -48,7 +48,7 @@ async def _name_lookups(sim: Any) -> list[dict[str, Any]]:
 async def test_identity_app_found_by_name_then_deleted_opens_identity_app_deleted(
     sim: Any, monkeypatch: pytest.MonkeyPatch, hard: bool, reason: str
 ) -> None:
-    from shared.safety_net import run_tick
+    from shared.app.sweep import run_tick
 
     await _unset_identity_app_id(monkeypatch)
     state = await sim.state()
@@ -82,7 +82,7 @@ async def test_identity_app_found_by_name_then_deleted_opens_identity_app_delete
 async def test_never_seen_and_absent_is_not_configured_and_no_incident(
     sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.health import run_health_check
+    from shared.app.health_check import run_health_check
 
     await sim.delete("identity", hard=True)
     await _unset_identity_app_id(monkeypatch)
@@ -95,7 +95,7 @@ async def test_never_seen_and_absent_is_not_configured_and_no_incident(
 
 
 async def test_two_apps_with_the_exact_name_is_ambiguous_not_a_guess(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.health import run_health_check
+    from shared.app.health_check import run_health_check
 
     twin = await sim.add_service_principal("Cisco Webex Identity")  # the exact name: a second candidate
     await sim.add_service_principal("Cisco Webex Identity (old)")  # not the name: never considered
@@ -110,8 +110,8 @@ async def test_two_apps_with_the_exact_name_is_ambiguous_not_a_guess(sim: Any, m
 
 
 async def test_configured_app_id_wins_over_name_and_memory(sim: Any) -> None:
-    from shared.health import run_health_check
-    from shared.identity_app import STATE
+    from shared.app.health_check import run_health_check
+    from shared.checks.identity_app import STATE
 
     svc = await _svc()
     configured = svc.settings.webex_identity_app_id
@@ -131,7 +131,7 @@ async def test_identity_app_found_by_name_is_auto_restored_after_deletion(
 ) -> None:
     """The incident comes from the audit record (matched by name, so it carries no appId); the
     remembered appId still finds the recycle-bin copy to restore."""
-    from shared.health import run_health_check
+    from shared.app.health_check import run_health_check
     from tests.test_auto_restore import RESTORE_PATH, open_twice
 
     monkeypatch.setenv("AUTO_RESTORE", "true")
@@ -150,15 +150,15 @@ async def test_identity_app_found_by_name_is_auto_restored_after_deletion(
 
 
 async def _verify(svc: Any, inc: Any) -> Any:
-    from shared.verification import run_verification
-    from shared.verify_queue import VerifyMessage
+    from shared.app.verification import run_verification
+    from shared.clients.verify_queue import VerifyMessage
 
     return await run_verification(svc, VerifyMessage(inc.tenant_id, inc.app_key, inc.incident_id, inc.verify_attempts))
 
 
 async def _pin_then_hard_delete(sim: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
     """The real app is found and pinned, then hard-deleted: an open ``identity_app_deleted``."""
-    from shared.safety_net import run_tick
+    from shared.app.sweep import run_tick
 
     await _unset_identity_app_id(monkeypatch)
     app_id = (await sim.state())["config"]["identity_app_id"]
@@ -177,7 +177,7 @@ async def test_lookalike_after_hard_delete_does_not_resolve_nor_replace_the_pin(
     """Red-team scenario 1: the real app is hard-deleted, a user registers a look-alike with the
     exact name; verification must not resolve the incident, the pinned appId stays, and the
     admins get a warning naming the look-alike."""
-    from shared.safety_net import run_tick
+    from shared.app.sweep import run_tick
 
     app_id, inc = await _pin_then_hard_delete(sim, monkeypatch)
     fake = await sim.add_service_principal("Cisco Webex Identity")
@@ -201,7 +201,7 @@ async def test_auto_restore_never_restores_a_lookalike(
     """Red-team scenario 2: with AUTO_RESTORE, the look-alike appears after the real app's hard
     delete, a verification runs, then the look-alike is deleted: the app must not restore it (the
     pinned appId is the only one the restore looks for)."""
-    from shared.safety_net import run_tick
+    from shared.app.sweep import run_tick
     from tests.test_auto_restore import RESTORE_PATH, open_twice
 
     monkeypatch.setenv("AUTO_RESTORE", "true")
@@ -222,7 +222,7 @@ async def test_auto_restore_never_restores_a_lookalike(
 async def test_prevention_notes_never_written_into_a_lookalike(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Red-team scenario 3: with PREVENTION_NOTES, the timer writes the note on the pinned app
     only, never on another app with the name."""
-    from shared.safety_net import run_tick
+    from shared.app.sweep import run_tick
 
     monkeypatch.setenv("PREVENTION_NOTES", "true")
     await _pin_then_hard_delete(sim, monkeypatch)
@@ -248,9 +248,9 @@ async def test_prevention_notes_never_written_into_a_lookalike(sim: Any, monkeyp
 async def test_names_compare_exactly(sim: Any, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     """Only the exact ASCII name is a candidate: these look-alikes are not, so with the real app
     present the verdict stays healthy on the real appId (a match would make it ambiguous)."""
-    from shared.catalogue import Catalogue
-    from shared.health import run_health_check
-    from shared.identity_app import is_identity_name
+    from shared.app.health_check import run_health_check
+    from shared.checks.identity_app import is_identity_name
+    from shared.core.catalogue import Catalogue
 
     assert not is_identity_name(name)
     assert Catalogue().by_display_name(name) is None, "audit records naming the look-alike match no app"
@@ -272,7 +272,7 @@ async def test_first_discovery_pins_only_the_wizard_app(
 ) -> None:
     """Never pinned, the real app gone, and one app with the name that lacks the wizard app's
     marks: not watched, not pinned, an ``ambiguous`` verdict that says why — no incident."""
-    from shared.health import run_health_check
+    from shared.app.health_check import run_health_check
 
     await sim.delete("identity", hard=True)
     other = "5e0f2b8a-3c1d-4f6e-9a7b-2c4d6e8f0a1b" if owner_org else None
@@ -286,7 +286,7 @@ async def test_first_discovery_pins_only_the_wizard_app(
 
 async def test_first_discovery_pins_an_app_the_integration_created(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The control: created in this tenant and owned by the Integration alone, it is pinned."""
-    from shared.health import run_health_check
+    from shared.app.health_check import run_health_check
 
     await sim.delete("identity", hard=True)
     real = await sim.add_service_principal("Cisco Webex Identity", by_integration=True)
@@ -303,7 +303,7 @@ async def test_deleting_a_lookalike_opens_no_incident_once_pinned(
 ) -> None:
     """A user who registers and deletes look-alikes cannot make the admins chase a deleted
     "Identity app": records about another appId than the pinned one are not the Identity app."""
-    from shared.health import run_health_check
+    from shared.app.health_check import run_health_check
     from tests.helpers import eventgrid_event, run_intake
 
     await _unset_identity_app_id(monkeypatch)

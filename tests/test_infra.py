@@ -245,7 +245,7 @@ def scan_code(sources: Mapping[str, str]) -> CodeReads:
 
 
 def code_reads() -> CodeReads:
-    from shared.config import Settings
+    from shared.core.settings import Settings
 
     sources = {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in _python_files()}
     scanned = scan_code(sources)
@@ -649,7 +649,7 @@ def test_role_ids_carry_their_names_and_assignments_are_idempotent(texts: dict[s
 
 
 def test_queue_and_table_names_match_the_code(texts: dict[str, str]) -> None:
-    from shared.config import INTAKE_QUEUE, VERIFY_QUEUE, Settings
+    from shared.core.settings import INTAKE_QUEUE, VERIFY_QUEUE, Settings
 
     storage = strip_comments(texts["infra/app/storage.bicep"])
     assert f"var verifyQueueName = '{VERIFY_QUEUE}'" in storage
@@ -689,7 +689,7 @@ def test_function_names_and_route_match_the_code(texts: dict[str, str]) -> None:
 
 
 def test_alert_kql_watches_the_same_activities_as_the_code(texts: dict[str, str]) -> None:
-    kql = pytest.importorskip("shared.kql")
+    kql = pytest.importorskip("shared.detect.kql")
     alerts = strip_comments(texts["infra/app/audit-alert.bicep"])
     block = re.search(r"var watchedActivities = \[(.*?)\]", alerts, re.S)
     assert block

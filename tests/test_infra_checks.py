@@ -486,9 +486,9 @@ identity). docs/deploy.md, "OpenTelemetry switch"."""
 
 
 def otel_problems(root: Path = INFRA) -> list[str]:
-    """The rendered app settings turn on what the worker reads and what shared/telemetry.py reads."""
+    """The rendered app settings turn on what the worker reads and what shared/core/telemetry.py reads."""
     import tests.test_infra_profiles as profiles
-    from shared import telemetry
+    from shared.core import telemetry
 
     saved = profiles.INFRA
     profiles.INFRA = root
@@ -502,12 +502,12 @@ def otel_problems(root: Path = INFRA) -> list[str]:
     if "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY" in settings:
         problems.append("PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY set: the worker would configure a second exporter")
     if not telemetry.otel_enabled(settings):
-        problems.append("shared/telemetry.py does not start its exporter under the deployed settings")
+        problems.append("shared/core/telemetry.py does not start its exporter under the deployed settings")
     return problems
 
 
 def test_the_template_sets_what_the_worker_and_the_app_read() -> None:
-    from shared import telemetry
+    from shared.core import telemetry
 
     assert otel_problems() == []
     assert not telemetry.otel_enabled({**render({}).app_settings, WORKER_OTEL_SETTING: "false"})
@@ -531,7 +531,7 @@ def test_no_second_exporter_when_the_worker_configured_one(monkeypatch: pytest.M
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
 
-    from shared import telemetry
+    from shared.core import telemetry
 
     monkeypatch.setattr(trace, "get_tracer_provider", TracerProvider)
     assert telemetry._sdk_already_configured()
@@ -545,8 +545,8 @@ def test_no_second_exporter_when_the_worker_configured_one(monkeypatch: pytest.M
 
 
 def test_storage_uris_come_from_the_deployment_not_a_public_suffix() -> None:
-    from shared.config import storage_config
-    from shared.errors import ConfigError
+    from shared.core.errors import ConfigError
+    from shared.core.settings import storage_config
 
     gov = {
         "AzureWebJobsStorage__queueServiceUri": "https://st1.queue.core.usgovcloudapi.net/",

@@ -718,7 +718,7 @@ def test_profile_azure_government() -> None:
 
 def test_the_app_reads_the_rendered_settings_of_every_profile(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the template renders loads as the app's Settings (Key Vault references as unresolved)."""
-    from shared.config import load_settings, storage_config
+    from shared.core.settings import load_settings, storage_config
 
     for r in (render({}), render({}, cloud="AzureUSGovernment")):
         env = dict(r.app_settings)
@@ -757,7 +757,7 @@ def bicep_ops_addresses(raw: str) -> list[str]:
 
 @pytest.mark.parametrize("raw", ADDRESS_INPUTS)
 def test_alert_receivers_follow_the_apps_address_rule(raw: str) -> None:
-    from shared.config import split_addresses
+    from shared.core.settings import split_addresses
 
     assert bicep_ops_addresses(raw) == list(split_addresses(raw))
 
@@ -772,7 +772,7 @@ def test_rendered_ops_group_uses_mail_to_when_ops_emails_is_empty() -> None:
 
 
 def test_the_app_rejects_what_azure_monitor_would_reject() -> None:
-    from shared.config import split_addresses
+    from shared.core.settings import split_addresses
 
     for bad in ("not-an-address", "a@x.example b@y.example", "<a@x.example>", "a@x.example\nb"):
         with pytest.raises(ValueError):
@@ -781,7 +781,7 @@ def test_the_app_rejects_what_azure_monitor_would_reject() -> None:
 
 def test_old_comma_only_split_fails_the_same_inputs() -> None:
     """Mutation: the previous template expression (split on ',' only, blanks removed) disagrees."""
-    from shared.config import split_addresses
+    from shared.core.settings import split_addresses
 
     old = parse("empty(trim(opsEmails)) ? [] : split(replace(opsEmails, ' ', ''), ',')")
     mismatched = [raw for raw in ADDRESS_INPUTS if evaluate(old, {"opsEmails": raw}) != list(split_addresses(raw))]

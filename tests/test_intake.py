@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from shared.catalogue import Catalogue
-from shared.errors import PayloadError
-from shared.intake import MAX_ENCODED_BYTES, IntakeMessage, prepare
-from shared.models import Kind
-from shared.normalize import extract
-from shared.payload import parse_json
-from shared.record_codec import record_from_dict, record_to_dict, window_from_dict, window_to_dict
+from shared.core.catalogue import Catalogue
+from shared.core.errors import PayloadError
+from shared.core.models import Kind
+from shared.core.record_codec import record_from_dict, record_to_dict, window_from_dict, window_to_dict
+from shared.detect.intake import MAX_ENCODED_BYTES, IntakeMessage, prepare
+from shared.detect.normalize import extract
+from shared.detect.payload import parse_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "payloads"
 CATALOGUE = Catalogue()
@@ -62,13 +62,13 @@ def test_prepare_keeps_webex_records_and_the_message_decodes() -> None:
     decoded = IntakeMessage.from_json(msg.to_json().encode())
     kept = decoded.extraction().records
     assert kept and all(r in extraction.records for r in kept)
-    from shared.classify import classify
+    from shared.detect.classify import classify
 
     assert all(classify(r, CATALOGUE).kind != Kind.UNRELATED for r in kept)
 
 
 def test_large_batches_split_under_the_queue_limit_after_base64() -> None:
-    from shared.models import Extraction
+    from shared.core.models import Extraction
 
     record = extract(load("graph_page_deletions.json")).records[0]
     many = Extraction(records=[replace(record, record_id=f"{record.record_id}-{i}") for i in range(400)])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.catalogue import INTEGRATION_APP_ID
+from shared.core.catalogue import INTEGRATION_APP_ID
 from tests.helpers import eventgrid_event, incidents, raw_queue_bodies, receive_verify_messages, run_intake
 
 
@@ -25,8 +25,8 @@ LAG = 300.0
 async def status_mode(sim: Any, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Control Hub's undocumented status call in one of the simulator's modes (simulator.controlhub).
     ``admin_only`` is run with a service app's token, which it refuses: the deployment's real case."""
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
 
     await sim.webex_status_mode(mode, LAG if mode == "lagging" else None)
     if mode == "admin_only":

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from shared.sdklogs import SDK_LOGGERS, configure_sdk_logging, sdk_log_level
+from shared.core.sdklogs import SDK_LOGGERS, configure_sdk_logging, sdk_log_level
 from tests.helpers import eventgrid_event, incidents, receive_verify_messages, run_intake
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +100,7 @@ def test_sdk_log_level_values(value: str, expected: tuple[str, bool]) -> None:
 
 
 def test_an_unknown_level_is_reported_and_keeps_the_default(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="shared.sdklogs")
+    caplog.set_level(logging.WARNING, logger="shared.core.sdklogs")
     assert configure_sdk_logging({"SDK_LOG_LEVEL": "loud"}) == "WARNING"
     assert logging.getLogger("azure.identity").getEffectiveLevel() == logging.WARNING
     assert any("SDK_LOG_LEVEL" in r.getMessage() for r in caplog.records)

@@ -45,7 +45,7 @@ async def test_unknown_column_or_table_is_the_documented_400(sim: Any, services_
 
 
 async def test_project_returns_only_the_projected_columns_in_order(sim: Any, services_env: dict[str, str]) -> None:
-    from shared.kql import default_alert_query
+    from shared.detect.kql import default_alert_query
 
     await sim.delete("integration")
     answer = await _query(services_env, "AuditLogs | project ActivityDisplayName, Id, TimeGenerated")
@@ -109,10 +109,10 @@ async def test_a_partial_result_narrows_the_window_reads_every_record_and_is_rep
     """Today's code took a partial result as transient: retried, it met the same limit every time
     and the intake message went to the poison queue. Now the window is halved until each part is
     whole; one operational notice, however often it recurs."""
-    from shared.ingest import ingest
-    from shared.models import AlertWindow, Extraction
-    from shared.runtime import get_services
-    from shared.timeutil import clock
+    from shared.app.push import ingest
+    from shared.app.runtime import get_services
+    from shared.core.clock import clock
+    from shared.core.models import AlertWindow, Extraction
 
     start = clock.now()
     for _ in range(4):  # four audit records two minutes apart
@@ -134,9 +134,9 @@ async def test_a_partial_result_narrows_the_window_reads_every_record_and_is_rep
 
 
 async def test_a_partial_that_narrowing_cannot_cure_keeps_what_came_back(sim: Any) -> None:
-    from shared.loganalytics import MAX_SPLIT_DEPTH, query_window
-    from shared.runtime import get_services
-    from shared.timeutil import clock
+    from shared.app.runtime import get_services
+    from shared.clients.loganalytics import MAX_SPLIT_DEPTH, query_window
+    from shared.core.clock import clock
 
     for _ in range(3):  # several records in the same instant: no split separates them
         await sim.activity("Update service principal", app="integration")
@@ -157,12 +157,12 @@ async def test_a_query_the_workspace_refuses_names_the_unresolved_column(
 ) -> None:
     """A tenant's ``ALERT_QUERY`` with a column ``AuditLogs`` does not have: the 400 is permanent and
     its error says which name (what the poison notice and the logs then show)."""
-    from shared.config import reset_settings
-    from shared.errors import UpstreamError
-    from shared.ingest import rows_for_alert
-    from shared.models import AlertWindow
-    from shared.runtime import get_services, reset_services
-    from shared.timeutil import clock
+    from shared.app.push import rows_for_alert
+    from shared.app.runtime import get_services, reset_services
+    from shared.core.clock import clock
+    from shared.core.errors import UpstreamError
+    from shared.core.models import AlertWindow
+    from shared.core.settings import reset_settings
 
     monkeypatch.setenv("ALERT_QUERY", "AuditLogs | where AppDisplayName has 'Webex'")
     reset_settings()
@@ -195,13 +195,13 @@ class _Err:
     ],
 )
 def test_partial_text_reads_any_error_shape(error: Any, expected: str) -> None:
-    from shared.loganalytics import partial_text
+    from shared.clients.loganalytics import partial_text
 
     assert partial_text(error) == expected
 
 
 def test_reason_reads_nested_inner_errors_with_bounds() -> None:
-    from shared.loganalytics import _reason
+    from shared.clients.loganalytics import _reason
 
     deep: dict[str, Any] = {"code": "c0", "message": "m0"}
     cursor = deep

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared import logcontext, telemetry
+from shared.core import logcontext, telemetry
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def test_bound_fields_land_on_records_from_any_logger(caplog: pytest.LogCaptureF
     with logcontext.bind(tenant_id="t-1", incident_id="inc-1"):
         logging.getLogger("azure.core.somewhere.deep").warning("retrying")  # SDKs log at WARNING+ by default
         with logcontext.bind(app="integration"):
-            logging.getLogger("shared.notices").info("sent")
+            logging.getLogger("shared.incidents.notices").info("sent")
     logging.getLogger("shared.x").info("after")
     first, second, after = caplog.records
     assert (first.tenant_id, first.incident_id) == ("t-1", "inc-1")  # type: ignore[attr-defined]

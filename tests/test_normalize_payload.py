@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.errors import PayloadError
-from shared.normalize import extract
-from shared.payload import MAX_DEPTH, parse_json, structure_scan
+from shared.core.errors import PayloadError
+from shared.detect.normalize import extract
+from shared.detect.payload import MAX_DEPTH, parse_json, structure_scan
 
 LIMIT = 1024 * 1024
 

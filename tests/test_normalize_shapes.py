@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.catalogue import INTEGRATION_APP_ID
-from shared.errors import PayloadError
-from shared.models import Source
-from shared.normalize import MAX_RECORDS, extract
-from shared.normalize._util import NAME_CAP, decode_value, timestamp
-from shared.payload import parse_json
-from shared.timeutil import parse_timestamp
+from shared.core.catalogue import INTEGRATION_APP_ID
+from shared.core.clock import parse_timestamp
+from shared.core.errors import PayloadError
+from shared.core.models import Source
+from shared.detect.normalize import MAX_RECORDS, extract
+from shared.detect.normalize._util import NAME_CAP, decode_value, timestamp
+from shared.detect.payload import parse_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "payloads"
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"  # published examples, sources in SOURCES.md

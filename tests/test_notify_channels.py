@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from shared.catalogue import INTEGRATION
-from shared.config import Settings
-from shared.models import Action, Kind
+from shared.core.catalogue import INTEGRATION
+from shared.core.models import Action, Kind
+from shared.core.retry import parse_retry_after
+from shared.core.settings import Settings
 from shared.notify import NoticeKind, build_view, render
 from shared.notify.channels import (
     Channel,
@@ -27,7 +28,6 @@ from shared.notify.channels import (
 )
 from shared.notify.render import json_body
 from shared.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
-from shared.retry import parse_retry_after
 
 TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 TOKEN = "NjA1ZjYxOTMtYm90LXRva2VuLXNlY3JldA_P0A1_secret-token"

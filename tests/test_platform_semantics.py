@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import TransientError
+from shared.core.errors import TransientError
 from tests.helpers import (
     eventgrid_event,
     http_request,
@@ -105,9 +105,9 @@ async def test_past_due_tick_runs_once_not_as_a_burst(
 async def test_both_queues_round_trip_with_the_hosts_base64(sim: Any, app_functions: dict[str, Any]) -> None:
     import azure.functions as func
 
-    from shared.intake import IntakeMessage
-    from shared.runtime import get_services
-    from shared.verify_queue import VerifyMessage
+    from shared.app.runtime import get_services
+    from shared.clients.verify_queue import VerifyMessage
+    from shared.detect.intake import IntakeMessage
 
     svc = await get_services()
     sent = IntakeMessage("eventgrid", "evt-é", records=({"record_id": "r", "activity": "a", "source": "graph"},))
@@ -162,7 +162,7 @@ def dead_queue_storage(services_env: dict[str, str], monkeypatch: pytest.MonkeyP
 async def test_failed_durable_write_makes_the_sender_retry(
     sim: Any, dead_queue_storage: None, app_functions: dict[str, Any]
 ) -> None:
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
 
     await reset_services()
     (record,) = await sim.delete("integration")

@@ -49,9 +49,9 @@ async def test_poisoned_message_notifies_once_and_rearms(sim: Any, app_functions
 
 
 async def test_poisoned_message_of_a_closed_incident_is_only_logged(sim: Any, app_functions: dict[str, Any]) -> None:
-    from shared.poison import handle_poisoned
-    from shared.runtime import get_services
-    from shared.verify_queue import VerifyMessage
+    from shared.app.poison import handle_poisoned
+    from shared.app.runtime import get_services
+    from shared.clients.verify_queue import VerifyMessage
 
     svc = await get_services()
     stale = VerifyMessage(svc.settings.tenant_id, "integration", "inc-gone", 3)

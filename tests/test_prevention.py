@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from shared.catalogue import INTEGRATION_APP_ID
-from shared.prevention import MARKER, NOTE, NOTES_MAX, with_note
+from shared.checks.prevention import MARKER, NOTE, NOTES_MAX, with_note
+from shared.core.catalogue import INTEGRATION_APP_ID
 
 PATCH_PATH = r"/servicePrincipals/[0-9a-fA-F-]{36}$"
 
@@ -25,8 +25,8 @@ def notes_by_app(state: dict[str, Any]) -> dict[str, str | None]:
 
 @pytest.fixture
 async def prevent(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
 
     monkeypatch.setenv("PREVENTION_NOTES", "true")
     reset_settings()
@@ -35,7 +35,7 @@ async def prevent(sim: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 async def test_timer_writes_the_note_once_and_keeps_admin_text(prevent: Any, app_functions: dict[str, Any]) -> None:
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
 
     state = await prevent.state()
     integration = next(sp for sp in state["service_principals"] if sp["appId"] == INTEGRATION_APP_ID)

@@ -61,11 +61,11 @@ def test_function_app_import_is_light() -> None:
 
 
 def test_readme_documents_every_setting() -> None:
-    """Each setting ``shared/config.py`` reads has a row in the README's settings table (the
+    """Each setting ``shared/core/settings.py`` reads has a row in the README's settings table (the
     Bicep/deploy.md side is held by tests/test_infra.py)."""
     import re
 
-    from shared.config import Settings
+    from shared.core.settings import Settings
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
@@ -75,7 +75,7 @@ def test_readme_documents_every_setting() -> None:
 
 
 def test_function_app_import_does_not_load_pydantic() -> None:
-    """Declaring the bindings needs only names (shared.names); settings validation (pydantic, about
+    """Declaring the bindings needs only names (shared.core.names); settings validation (pydantic, about
     150 ms) waits for the first invocation."""
     result = _run(sys.executable, "-c", "import sys, function_app; print('pydantic' in sys.modules)")
     assert result.returncode == 0, result.stderr

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shared.redaction import MASK, escape_controls, redact, remember_secret, safe_log_value
+from shared.core.redaction import MASK, escape_controls, redact, remember_secret, safe_log_value
 from tests.notice_helpers import delivered, enable_all_channels, notice_text
 
 
@@ -26,9 +26,9 @@ async def test_echoed_form_never_reaches_evidence_notices_or_logs(
     services_env: dict[str, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from shared.checks import check_webex
-    from shared.config import reset_settings
-    from shared.runtime import get_services, reset_services
+    from shared.app.runtime import get_services, reset_services
+    from shared.checks.suite import check_webex
+    from shared.core.settings import reset_settings
 
     caplog.set_level(logging.DEBUG)
     creds = app_creds
@@ -125,7 +125,7 @@ def test_control_characters_are_escaped() -> None:
     assert safe_log_value(ValueError("x\ny")) == "x\\ny"
 
 
-FORGED = "sp-1\r\nCRITICAL shared.verification incident inc-1 resolved\nCRITICAL all good"
+FORGED = "sp-1\r\nCRITICAL shared.app.verification incident inc-1 resolved\nCRITICAL all good"
 
 
 @pytest.mark.parametrize(
@@ -140,13 +140,13 @@ FORGED = "sp-1\r\nCRITICAL shared.verification incident inc-1 resolved\nCRITICAL
 )
 def test_a_forged_log_line_cannot_appear(emit: Any) -> None:
     """An id with CR/LF from an audit record or an API answer stays on its own line."""
-    from shared.logsafety import install
+    from shared.core.logsafety import install
 
     install()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    log = logging.getLogger("shared.safety_net")
+    log = logging.getLogger("shared.app.sweep")
     log.addHandler(handler)
     try:
         emit(log)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.catalogue import INTEGRATION, consent_url
-from shared.models import Action, AuditRecord, Initiator, Kind, Source, TargetResource
+from shared.core.catalogue import INTEGRATION, consent_url
+from shared.core.models import Action, AuditRecord, Initiator, Kind, Source, TargetResource
 from shared.notify import NoticeKind, build_view, render, render_preview
 from shared.notify.view import CONTROL_HUB_ERROR, ENTRA_ENTERPRISE_APPS, IncidentView
 

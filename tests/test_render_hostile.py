@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from shared.catalogue import INTEGRATION, Catalogue, consent_url
-from shared.config import Settings
-from shared.models import Action, AuditRecord, Initiator, Kind, Source, TargetResource
+from shared.core.catalogue import INTEGRATION, Catalogue, consent_url
+from shared.core.models import Action, AuditRecord, Initiator, Kind, Source, TargetResource
+from shared.core.settings import Settings
 from shared.notify import NoticeKind, build_view, render, render_preview
 from shared.notify.escape import clean
 from shared.notify.render import WEBEX_MAX_BYTES, json_body

@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from shared.errors import TransientError
+from shared.core.errors import TransientError
 from tests.helpers import incidents
 
 
 async def _svc() -> Any:
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
 
     return await get_services()
 
 
 async def _tick(past_due: bool = False) -> Any:
-    from shared.safety_net import run_tick
+    from shared.app.sweep import run_tick
 
     return await run_tick(await _svc(), past_due=past_due)
 
@@ -51,7 +51,7 @@ async def test_audit_poll_names_who_did_it_and_dedupes_the_overlap(sim: Any) -> 
 async def test_audit_poll_fetches_only_the_activities_the_classifier_acts_on(sim: Any) -> None:
     """The poll narrows server-side: an unrelated change in the tenant, and an unwatched activity on
     a Webex app itself, are not even fetched; the deletion is. The filter is built from the rules."""
-    from shared.classify import WATCHED_ACTIVITIES
+    from shared.detect.classify import WATCHED_ACTIVITIES
 
     noise = await sim.activity("Update user", actor="hr@contoso.example")
     owner = await sim.activity("Add owner to service principal", app="integration")
@@ -119,7 +119,7 @@ async def test_overlapping_run_skips_on_the_lease(sim: Any) -> None:
 
 
 async def test_past_due_tick_right_after_a_run_is_skipped(sim: Any) -> None:
-    from shared.timeutil import clock
+    from shared.core.clock import clock
 
     assert (await _tick()).ran
     await sim.clear_requests()
@@ -135,9 +135,9 @@ async def test_past_due_tick_right_after_a_run_is_skipped(sim: Any) -> None:
 async def test_missing_consent_grant_alone_opens_a_consent_incident(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The SP is present and enabled but its admin-consent grant is gone, and Webex is not asked
     (no Webex token configured): the grant check is the only witness and still opens the incident."""
-    from shared.config import reset_settings
-    from shared.health import run_health_check
-    from shared.runtime import reset_services
+    from shared.app.health_check import run_health_check
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
 
     monkeypatch.delenv("WEBEX_ACCESS_TOKEN", raising=False)
     reset_settings()

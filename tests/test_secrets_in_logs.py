@@ -41,9 +41,9 @@ def _all_text(records: list[logging.LogRecord]) -> str:
 
 
 async def _verify(svc: Any) -> Any:
-    from shared.errors import TransientError
-    from shared.verification import run_verification
-    from shared.verify_queue import VerifyMessage
+    from shared.app.verification import run_verification
+    from shared.clients.verify_queue import VerifyMessage
+    from shared.core.errors import TransientError
 
     (inc,) = await incidents()
     try:
@@ -61,10 +61,10 @@ async def test_no_secret_in_any_log_line(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from shared.config import reset_settings
-    from shared.errors import TransientError
-    from shared.ingest import ingest_payload
-    from shared.runtime import get_services, reset_services
+    from shared.app.push import ingest_payload
+    from shared.app.runtime import get_services, reset_services
+    from shared.core.errors import TransientError
+    from shared.core.settings import reset_settings
 
     base = services_env["SIMULATOR_URL"]
     monkeypatch.setenv("TEAMS_WEBHOOK_URL", f"{base}{TEAMS_PATH}?api-version=1&sp=%2Ftriggers&sig={TEAMS_SIG}")

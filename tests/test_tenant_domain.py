@@ -16,9 +16,9 @@ DISCOVERY = r"/v2\.0/\.well-known/openid-configuration$"
 
 
 async def _with_tenant(monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str], tenant: str) -> None:
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
-    from shared.tenant_id import forget_resolved
+    from shared.app.runtime import reset_services
+    from shared.clients.tenant_id import forget_resolved
+    from shared.core.settings import reset_settings
 
     monkeypatch.setenv("TENANT_ID", tenant)
     monkeypatch.setenv("ENTRA_LOGIN_BASE", services_env["SIMULATOR_URL"])  # the simulator's login host
@@ -61,7 +61,7 @@ def _la_tables(record: dict[str, Any], tenant_guid: str) -> dict[str, Any]:
 async def test_domain_is_resolved_and_log_analytics_rows_with_the_guid_are_accepted(
     sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str], app_functions: dict[str, Any]
 ) -> None:
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
 
     state = await sim.state()
     guid, domain = state["config"]["tenant_id"].lower(), state["config"]["tenant_domain"]
@@ -77,8 +77,8 @@ async def test_domain_is_resolved_and_log_analytics_rows_with_the_guid_are_accep
     (inc,) = await incidents()
     assert inc.kind == "integration_deleted" and inc.tenant_id == guid
 
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
 
     reset_settings()
     await reset_services()
@@ -91,8 +91,8 @@ async def test_domain_is_resolved_and_log_analytics_rows_with_the_guid_are_accep
 async def test_unknown_domain_is_a_clear_configuration_error(
     sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
 ) -> None:
-    from shared.errors import ConfigError
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
+    from shared.core.errors import ConfigError
 
     await _with_tenant(monkeypatch, services_env, "fabrikam.onmicrosoft.com")
     with pytest.raises(ConfigError) as exc:
@@ -128,9 +128,9 @@ async def test_an_answer_without_a_tenant_guid_is_refused(body: Any) -> None:
     """Malformed, truncated, oversized or hostile discovery answers: never a guessed tenant."""
     import httpx
 
-    from shared.config import load_settings
-    from shared.errors import ConfigError
-    from shared.tenant_id import forget_resolved, resolve_tenant
+    from shared.clients.tenant_id import forget_resolved, resolve_tenant
+    from shared.core.errors import ConfigError
+    from shared.core.settings import load_settings
 
     forget_resolved()
     raw = json.dumps(body).encode()
@@ -142,7 +142,7 @@ async def test_an_answer_without_a_tenant_guid_is_refused(body: Any) -> None:
 
 
 async def test_guid_tenant_is_never_looked_up(sim: Any) -> None:
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
 
     svc = await get_services()
     assert svc.tenant_domain is None

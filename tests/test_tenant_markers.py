@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from shared.normalize import extract, extract_json
-from shared.normalize.tenant import CONFLICT, merged_tenant, tenant_in_path
+from shared.detect.normalize import extract, extract_json
+from shared.detect.normalize.tenant import CONFLICT, merged_tenant, tenant_in_path
 
 OURS = "2f4a6c8e-1b3d-4f5a-8c7e-9d0b1a2c3e4f"
 FOREIGN = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
@@ -96,7 +96,7 @@ def _tenant_of(payload: dict[str, Any]) -> str | None:
 
 
 def _foreign(tenant: str | None) -> bool:
-    """What the pipeline does with it (shared.pipeline: a tenant other than ours is dropped)."""
+    """What the pipeline does with it (shared.app.pipeline: a tenant other than ours is dropped)."""
     return bool(tenant) and str(tenant).lower() != OURS
 
 

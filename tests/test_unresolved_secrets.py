@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from shared.config import Settings, is_unresolved_reference, load_settings
-from shared.errors import ConfigError
+from shared.core.errors import ConfigError
+from shared.core.settings import Settings, is_unresolved_reference, load_settings
 from tests.helpers import eventgrid_event, incidents, run_intake
 from tests.notice_helpers import delivered, enable_all_channels
 
@@ -51,7 +51,7 @@ def test_unresolved_secrets_are_unset_and_named_never_shown(caplog: pytest.LogCa
         "NOTIFY_WEBHOOK_URL": "https://hooks.example/itsm",
         "NOTIFY_WEBHOOK_SECRET": REF.format("notify-webhook-secret"),
     }
-    with caplog.at_level(logging.WARNING, logger="shared.config"):
+    with caplog.at_level(logging.WARNING, logger="shared.core.settings"):
         s = load_settings(env)
     assert s.teams_webhook_url is None and s.webex_access_token is None and s.webex_bot_token is None
     assert s.notify_webhook_secret is None and not s.webex_messages_enabled and not s.webhook_enabled
@@ -76,7 +76,7 @@ def test_a_required_setting_that_did_not_resolve_says_so() -> None:
 
 
 def test_half_configured_channels_are_problems_not_errors(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="shared.config"):
+    with caplog.at_level(logging.WARNING, logger="shared.core.settings"):
         s = load_settings({**BASE, "NOTIFY_WEBHOOK_URL": "https://hooks.example/itsm", "WEBEX_ROOM_ID": "room"})
     assert not s.webhook_enabled and not s.webex_messages_enabled
     messages = {p.message for p in s.problems}
@@ -98,8 +98,8 @@ async def test_kv_literal_teams_url_other_channels_still_deliver(
 ) -> None:
     from azure.functions.timer import TimerRequest
 
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
 
     await enable_all_channels(monkeypatch, services_env)
     monkeypatch.setenv("TEAMS_WEBHOOK_URL", REF.format("teams-webhook-url"))
@@ -107,7 +107,7 @@ async def test_kv_literal_teams_url_other_channels_still_deliver(
     await reset_services()
 
     records = await sim.delete("integration", actor="mallory@contoso.example")
-    with caplog.at_level(logging.WARNING, logger="shared.config"):
+    with caplog.at_level(logging.WARNING, logger="shared.core.settings"):
         await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(records[0]))
         assert await run_intake(app_functions) == 1
     assert any("TEAMS_WEBHOOK_URL" in r.getMessage() for r in caplog.records), "a warning names the setting"
@@ -139,7 +139,7 @@ async def test_kv_literal_access_token_is_never_sent_as_a_bearer_token(
     import io
     import json
 
-    from shared.cli import main
+    from shared.cli.main import main
 
     monkeypatch.setenv("WEBEX_ACCESS_TOKEN", REF.format("webex-access-token"))
     out, err = io.StringIO(), io.StringIO()

@@ -9,13 +9,13 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from shared.timeutil import clock
+from shared.core.clock import clock
 from tests.helpers import deliver_event, incidents, receive_verify_messages
 
 
 def test_default_schedule_is_1_2_5_10_15_30_minutes_then_every_30() -> None:
-    from shared.config import Settings
-    from shared.verification import delay_after
+    from shared.app.verification import delay_after
+    from shared.core.settings import Settings
 
     delays = Settings.model_fields["verify_delays"].default
     minutes = [delay_after(delays, n) / 60 for n in range(9)]
@@ -33,7 +33,7 @@ async def _open_incident(sim: Any, app_functions: dict[str, Any]) -> Any:
 
 async def _run(app_functions: dict[str, Any]) -> Any:
     """One verification run for the open incident, through the queue trigger."""
-    from shared.verify_queue import VerifyMessage
+    from shared.clients.verify_queue import VerifyMessage
 
     (inc,) = [i for i in await incidents() if i.state != "resolved"]
     msg = VerifyMessage(inc.tenant_id, inc.app_key, inc.incident_id, inc.verify_attempts)
@@ -53,8 +53,8 @@ def _mails(state: dict[str, Any], marker: str) -> list[dict[str, Any]]:
 async def test_runs_follow_the_schedule(
     sim: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.config import reset_settings
-    from shared.runtime import reset_services
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
 
     monkeypatch.setenv("VERIFY_DELAYS", "60,120,300")
     reset_settings()
@@ -135,7 +135,7 @@ def _reminders(got: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str,
 async def test_reminder_every_period_while_broken_once_per_channel_threaded(
     sim: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
 ) -> None:
-    from shared.config import get_settings
+    from shared.core.settings import get_settings
     from tests.notice_helpers import delivered, enable_all_channels
 
     await enable_all_channels(monkeypatch, services_env)

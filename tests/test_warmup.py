@@ -1,4 +1,4 @@
-"""shared/warmup.py: every tier's work runs (a renamed SDK module fails here, not silently in Azure),
+"""shared/app/warmup.py: every tier's work runs (a renamed SDK module fails here, not silently in Azure),
 and after it a first use imports nothing heavy on the loop."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """
 import asyncio, gc, json, sys
-from shared import warmup
+from shared.app import warmup
 
 async def main():
     await warmup.warm({tier!r})
@@ -30,7 +30,7 @@ print(json.dumps({{"warm": done, "frozen": gc.get_freeze_count(), "tracked": len
 @pytest.mark.parametrize(
     ("tier", "expect", "models"),
     [
-        ("push", ("azure.storage.queue.aio", "aiohttp", "pydantic", "shared.normalize"), False),
+        ("push", ("azure.storage.queue.aio", "aiohttp", "pydantic", "shared.detect.normalize"), False),
         ("full", ("azure.identity.aio", "azure.data.tables.aio", "msgraph.graph_service_client", "httpcore", "jinja2"),
          False),
         ("models", ("msgraph.generated.models.service_principal",), True),
@@ -51,7 +51,7 @@ def test_each_tier_warms_in_a_fresh_interpreter(tier: str, expect: tuple[str, ..
 
 
 async def test_a_failed_warm_up_never_fails_the_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared import warmup
+    from shared.app import warmup
 
     def broken() -> None:
         raise ModuleNotFoundError("renamed")

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from shared.timeutil import clock
+from shared.core.clock import clock
 
 TOKEN_PATH = "/webexapis/v1/access_token$"
 STATUS_PATH = "/WebexApplications/status$"
 
 
 async def _fresh(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
-    from shared.config import reset_settings
-    from shared.runtime import get_services, reset_services
+    from shared.app.runtime import get_services, reset_services
+    from shared.core.settings import reset_settings
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -48,7 +48,7 @@ async def _fresh_from_vault(
 
 
 async def _status(svc: Any) -> Any:
-    from shared.checks import check_webex
+    from shared.checks.suite import check_webex
 
     return await check_webex(svc)
 
@@ -105,7 +105,7 @@ async def test_rotated_refresh_token_is_kept_in_table_storage_and_preferred(
 ) -> None:
     from azure.data.tables.aio import TableClient
 
-    from shared.webex_auth import TOKEN_ROW, fingerprint
+    from shared.clients.webex_auth import TOKEN_ROW, fingerprint
 
     await sim.webex_tokens(rotate=True)
     svc = await _fresh(monkeypatch, **app_creds)

@@ -12,9 +12,9 @@ SCIM = "/identity/scim/.*/v2/Users$"
 
 
 async def _report(monkeypatch: pytest.MonkeyPatch | None = None, **env: str) -> dict[str, Any]:
-    from shared.checks import run_checks
-    from shared.config import reset_settings
-    from shared.runtime import get_services, reset_services
+    from shared.app.runtime import get_services, reset_services
+    from shared.checks.suite import run_checks
+    from shared.core.settings import reset_settings
 
     if monkeypatch is not None:
         for key, value in env.items():
@@ -115,9 +115,9 @@ async def test_not_configured_without_a_token(sim: Any, monkeypatch: pytest.Monk
 async def test_canary_user_shows_whether_sync_ran_since_the_incident(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import uuid
 
-    from shared.checks import run_checks
-    from shared.runtime import get_services
-    from shared.timeutil import clock
+    from shared.app.runtime import get_services
+    from shared.checks.suite import run_checks
+    from shared.core.clock import clock
 
     canary = str(uuid.uuid5(uuid.NAMESPACE_URL, "sim-user-1"))
     await _report(monkeypatch, WEBEX_SCIM_CANARY_USER_ID=canary)
@@ -152,7 +152,7 @@ async def test_429_long_retry_after_is_not_slept_but_handed_back(sim: Any) -> No
 
 
 async def test_429_without_retry_after_backs_off_then_uses_the_default(sim: Any) -> None:
-    from shared.checks import DEFAULT_429_BACKOFF
+    from shared.checks.suite import DEFAULT_429_BACKOFF
 
     await sim.add_fault(STATUS, status=429, times=None, body="")
     rows = await _report()
@@ -165,8 +165,8 @@ async def test_429_without_retry_after_backs_off_then_uses_the_default(sim: Any)
 
 
 async def test_scim_without_its_scope_is_no_reason_to_stay_unhealthy(sim: Any) -> None:
-    from shared.checks import run_checks
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
+    from shared.checks.suite import run_checks
 
     await sim.add_fault(SCIM, status=403)
     report = await run_checks(await get_services())
@@ -177,8 +177,8 @@ async def test_scim_without_its_scope_is_no_reason_to_stay_unhealthy(sim: Any) -
 
 
 async def test_grant_check_without_graph_permission_is_skipped_not_failed(sim: Any) -> None:
-    from shared.checks import run_checks
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
+    from shared.checks.suite import run_checks
 
     await sim.add_fault("/oauth2PermissionGrants$", status=403)
     report = await run_checks(await get_services())
@@ -216,7 +216,7 @@ def test_a_2xx_is_healthy_only_when_its_body_says_nothing_bad(body: Any, verdict
 
     import httpx
 
-    from shared.webex_status import interpret
+    from shared.clients.webex_status import interpret
 
     content = b"" if body is None else (body.encode() if isinstance(body, str) else _json.dumps(body).encode())
     response = httpx.Response(200, content=content, headers={"trackingid": "ATLAS_x"})

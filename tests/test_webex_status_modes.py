@@ -12,7 +12,7 @@ STATUS = "/WebexApplications/status$"
 
 
 async def _status(services_env: dict[str, str], token: str) -> httpx.Response:
-    from shared.webex_status import status_url
+    from shared.clients.webex_status import status_url
 
     url = status_url(services_env["WEBEX_IDENTITY_BASE"], services_env["WEBEX_ORG_ID"])
     async with httpx.AsyncClient(verify=services_env["SSL_CERT_FILE"]) as http:
@@ -20,7 +20,7 @@ async def _status(services_env: dict[str, str], token: str) -> httpx.Response:
 
 
 async def _scim(services_env: dict[str, str], token: str) -> httpx.Response:
-    from shared.webex_scim import users_url
+    from shared.clients.webex_scim import users_url
 
     url = users_url(services_env["WEBEX_API_BASE"], services_env["WEBEX_ORG_ID"])
     async with httpx.AsyncClient(verify=services_env["SSL_CERT_FILE"]) as http:
@@ -40,7 +40,7 @@ async def test_admin_only_mode_refuses_bot_and_service_app_tokens(sim: Any, serv
 
 
 async def test_unknown_body_mode_answers_200_whatever_the_state(sim: Any, services_env: dict[str, str]) -> None:
-    from shared.webex_status import interpret
+    from shared.clients.webex_status import interpret
 
     await sim.webex_status_mode("unknown_body")
     healthy = await _status(services_env, services_env["WEBEX_ACCESS_TOKEN"])
@@ -77,9 +77,9 @@ async def test_status_mode_control_rejects_bad_input(sim: Any, body: dict[str, A
 
 
 async def _checks(monkeypatch: pytest.MonkeyPatch, token: str) -> Any:
-    from shared.checks import run_checks
-    from shared.config import reset_settings
-    from shared.runtime import get_services, reset_services
+    from shared.app.runtime import get_services, reset_services
+    from shared.checks.suite import run_checks
+    from shared.core.settings import reset_settings
 
     monkeypatch.setenv("WEBEX_ACCESS_TOKEN", token)
     reset_settings()
@@ -105,8 +105,8 @@ async def test_status_refusing_our_token_is_one_notice_and_never_blocks(
 
 
 async def test_unknown_status_body_leaves_the_decision_to_graph(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.checks import run_checks
-    from shared.runtime import get_services
+    from shared.app.runtime import get_services
+    from shared.checks.suite import run_checks
 
     await sim.webex_status_mode("unknown_body")
     await sim.revoke()
@@ -142,8 +142,8 @@ async def test_scim_refuses_a_bot_token_as_a_configuration_problem(
 async def test_health_timer_takes_a_lagging_701018_for_lag_when_graph_has_the_grant(sim: Any) -> None:
     """The status call still reports the revoked consent an admin has since granted again: Graph,
     the primary witness, shows the admin-consent grant, so no consent-revoked incident is opened."""
-    from shared.health import run_health_check
-    from shared.runtime import get_services
+    from shared.app.health_check import run_health_check
+    from shared.app.runtime import get_services
     from tests.helpers import incidents
 
     await sim.webex_status_mode("lagging", 300)
@@ -164,9 +164,9 @@ async def test_a_token_the_status_call_refuses_is_not_renewed_on_every_run(
     token, later runs do not renew it again (one refresh per tick would be 1,440 a day)."""
     import secrets
 
-    from shared.checks import run_checks
-    from shared.config import reset_settings
-    from shared.runtime import get_services, reset_services
+    from shared.app.runtime import get_services, reset_services
+    from shared.checks.suite import run_checks
+    from shared.core.settings import reset_settings
 
     creds = {"WEBEX_CLIENT_ID": "C" + secrets.token_hex(16), "WEBEX_CLIENT_SECRET": secrets.token_hex(16),
              "WEBEX_REFRESH_TOKEN": "rt-" + secrets.token_urlsafe(24)}  # fmt: skip

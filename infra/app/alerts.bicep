@@ -19,7 +19,7 @@ param poisonQueueName string
 @description('Poison queue of the intake queue (a pushed event or alert that failed 5 times).')
 param intakePoisonQueueName string = 'webex-intake-poison'
 
-@description('Addresses for the alerts about the remediator itself, separated by "," or ";" (main.bicep: opsEmails, else mailTo). The same rule as the app\'s MAIL_TO (shared/config.py split_addresses): trimmed, empty entries dropped.')
+@description('Addresses for the alerts about the remediator itself, separated by "," or ";" (main.bicep: opsEmails, else mailTo). The same rule as the app\'s MAIL_TO (shared/core/settings.py split_addresses): trimmed, empty entries dropped.')
 param opsEmails string = ''
 
 @description('HTTPS endpoint that also receives these alerts (the generic notice webhook when it is enabled), in the common alert schema; empty: e-mail only. With neither, the rules fire without notifying.')
@@ -64,7 +64,7 @@ var healthQueryLines = [
 ]
 var healthQuery = join(healthQueryLines, '\n')
 
-// One rule with the app (shared/config.py split_addresses): "," or ";" separate, blanks around an
+// One rule with the app (shared/core/settings.py split_addresses): "," or ";" separate, blanks around an
 // address are dropped, empty entries ("a@x;", "a@x,,b@y") are skipped. Azure Monitor validates
 // each address when the action group is written.
 var opsAddresses = filter(map(split(replace(opsEmails, ';', ','), ','), address => trim(address)), address => !empty(address))

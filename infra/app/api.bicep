@@ -1,5 +1,5 @@
 // The Functions app on the Flex Consumption plan (Linux, Python 3.11), running as the user-assigned
-// identity. App-setting names are the ones shared/config.py reads (tests/test_infra.py checks both
+// identity. App-setting names are the ones shared/core/settings.py reads (tests/test_infra.py checks both
 // directions); optional settings the template leaves at the code's defaults are listed in
 // docs/deploy.md.
 
@@ -84,7 +84,7 @@ var platformSettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   // OpenTelemetry mode (host.json telemetryMode): the Python worker streams its own logs, so the
-  // incident and tenant fields on each line arrive as custom dimensions (shared/telemetry.py). The
+  // incident and tenant fields on each line arrive as custom dimensions (shared/core/telemetry.py). The
   // worker reads PYTHON_ENABLE_OPENTELEMETRY (docs/deploy.md, "OpenTelemetry switch"); the app
   // configures the Azure Monitor exporter itself, with the managed identity.
   PYTHON_ENABLE_OPENTELEMETRY: 'true'
@@ -95,7 +95,7 @@ var platformSettings = {
 // Secrets are Key Vault references (versionless: a rotated secret is picked up within a day, or at
 // once on restart); the template never sees a secret value. A reference is set only while what needs
 // it is enabled: an unresolvable reference reaches the app as its literal text (the app reads that as
-// unset, warns, and tells the admins once: shared/config.py, shared/config_report.py).
+// unset, warns, and tells the admins once: shared/core/settings.py, shared/checks/config_report.py).
 var secretRefs = {
   webexAccessToken: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/webex-access-token)'
   webexBotToken: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/webex-bot-token)'
@@ -103,7 +103,7 @@ var secretRefs = {
   notifyWebhookSecret: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notify-webhook-secret)'
 }
 
-// Settings the app reads (shared/config.py aliases). An empty value means "not configured".
+// Settings the app reads (shared/core/settings.py aliases). An empty value means "not configured".
 var appSettings = {
   TENANT_ID: tenant().tenantId
   WEBEX_ORG_ID: webexOrgId
@@ -113,7 +113,7 @@ var appSettings = {
   // Static-token mode only: with a service app there is no webex-access-token secret, and its
   // unresolved reference would be the literal text (read as unset by the app, but never needed).
   WEBEX_ACCESS_TOKEN: empty(webexClientId) ? secretRefs.webexAccessToken : ''
-  // Service app (shared/webex_auth.py): read AND written by the app (rotated refresh tokens become
+  // Service app (shared/clients/webex_auth.py): read AND written by the app (rotated refresh tokens become
   // new secret versions), so these are read through the SDK, not as Key Vault references.
   WEBEX_CLIENT_ID: webexClientId
   WEBEX_KEY_VAULT_URL: keyVaultUri

@@ -20,7 +20,7 @@ param alertRoute string = 'alerts'
 @description('Optional appId of the tenant\'s "Cisco Webex Identity" app, matched besides the display name.')
 param webexIdentityAppId string = ''
 
-// --- the shipped KQL (kept in step with shared/kql.py WATCHED_ACTIVITIES by tests/test_infra.py) -----
+// --- the shipped KQL (kept in step with shared/detect/kql.py WATCHED_ACTIVITIES by tests/test_infra.py) -----
 var watchedActivities = [
   'Delete service principal'
   'Remove service principal'

@@ -17,7 +17,7 @@ param workspaceId string
 ])
 param skuName string = 'Standard_LRS'
 
-// Names the code relies on: shared/config.py VERIFY_QUEUE ("webex-verify") and INTAKE_QUEUE
+// Names the code relies on: shared/core/settings.py VERIFY_QUEUE ("webex-verify") and INTAKE_QUEUE
 // ("webex-intake"; the host adds "-poison" to each) and INCIDENTS_TABLE's default.
 var verifyQueueName = 'webex-verify'
 var poisonQueueName = '${verifyQueueName}-poison'

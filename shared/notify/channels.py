@@ -29,11 +29,11 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 from pydantic import SecretStr
 
-from shared.config import Settings
+from shared.core.retry import parse_retry_after
+from shared.core.settings import Settings
 from shared.notify.escape import clean, clip
 from shared.notify.render import Rendered, json_body
 from shared.notify.signing import new_delivery_id, signature_headers
-from shared.retry import parse_retry_after
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 _ERROR_LIMIT = 300

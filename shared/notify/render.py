@@ -25,9 +25,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, se
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from shared.core.clock import format_timestamp
 from shared.notify.escape import Safe, cap_utf8, card_md, clean, clip, plain, subject_line, webex_md
 from shared.notify.view import IMPACT, FixStep, IncidentView, NoticeKind, restored_steps
-from shared.timeutil import format_timestamp
 
 ChannelName = Literal["email", "teams", "webex", "webhook"]
 CHANNELS: tuple[ChannelName, ...] = get_args(ChannelName)

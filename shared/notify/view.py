@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from shared.catalogue import DEFAULT_LOGIN_BASE, WebexApp, consent_url
-from shared.models import Action, AuditRecord, Kind, TargetResource
+from shared.core.catalogue import DEFAULT_LOGIN_BASE, WebexApp, consent_url
+from shared.core.models import Action, AuditRecord, Kind, TargetResource
 
 ENTRA_ENTERPRISE_APPS = (
     "https://entra.microsoft.com/#view/Microsoft_AAD_IAM/StartboardApplicationsMenuBlade/~/AppAppsPreview"
@@ -84,7 +84,7 @@ class IncidentView:
     app_display_name: str  # catalogue
     app_id: str | None  # catalogue, never event text
     detected_at: datetime
-    consent_url: str | None = None  # catalogue + settings (shared.catalogue.consent_url)
+    consent_url: str | None = None  # catalogue + settings (shared.core.catalogue.consent_url)
     fix_steps: tuple[FixStep, ...] = ()
     soft_or_hard: SoftOrHard | None = None
     activity: str | None = None  # UNTRUSTED event text

@@ -1,0 +1,210 @@
+"""The clients one worker process reuses across invocations, created lazily on first use.
+
+Creating a credential, an httpx pool or a Graph client per invocation wastes the connection pools
+and the token cache; importing msgraph-sdk at start-up costs up to a second of cold start. So
+:class:`Services` builds each on first use and keeps it for the life of the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING, Any
+
+from shared.core.settings import Settings, StorageConfig, get_settings, storage_config
+
+if TYPE_CHECKING:
+    import httpx
+    from azure.core.credentials_async import AsyncTokenCredential
+
+    from shared.clients.checkpoints import Checkpoints
+    from shared.clients.graph import Graph
+    from shared.clients.intake_queue import IntakeQueue
+    from shared.clients.verify_queue import VerifyQueue
+    from shared.clients.webex_auth import WebexAuth
+    from shared.incidents.store import IncidentStore
+
+
+HTTP_TIMEOUT = 15.0
+"""Read/write timeout of the shared httpx client (Webex, Teams, webhook), in seconds."""
+
+
+class Services:
+    """Settings plus lazily created clients. ``worker_id`` tags delivery claims."""
+
+    def __init__(self, settings: Settings, storage: StorageConfig) -> None:
+        from shared.core.logsafety import install
+
+        install()  # before any client exists: URLs with secrets in their query never reach a log line
+        _remember_secrets(settings)
+        self.settings = settings
+        self.storage = storage
+        self.worker_id = f"{os.getpid()}-{id(self):x}"
+        self._credential: AsyncTokenCredential | None = None
+        self._graph: Graph | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._store: IncidentStore | None = None
+        self._queue: VerifyQueue | None = None
+        self._intake: IntakeQueue | None = None
+        self._checkpoints: Checkpoints | None = None
+        self._webex_auth: WebexAuth | None = None
+        self._ready = False
+        self._lock = asyncio.Lock()
+        self.extras: dict[str, Any] = {}
+        self.tenant_domain: str | None = None  # TENANT_ID as configured, when it was a domain
+
+    @property
+    def tenant_guid(self) -> str | None:
+        """The tenant's GUID (lower-case): ``TENANT_ID`` itself, or the GUID its domain resolved to
+        at start-up (:func:`shared.tenant.resolve_tenant`); ``None`` if neither is known."""
+        from shared.core.catalogue import is_guid
+
+        tenant = self.settings.tenant_id
+        return tenant.lower() if is_guid(tenant) else None
+
+    async def resolve_tenant(self) -> Services:
+        """A ``TENANT_ID`` given as a domain becomes its GUID (:mod:`shared.clients.tenant_id`) before any
+        record is compared with it; ConfigError when the domain does not resolve."""
+        from shared.core.catalogue import is_guid
+
+        if not is_guid(self.settings.tenant_id):
+            from shared.clients.tenant_id import resolve_tenant
+
+            self.tenant_domain = self.settings.tenant_id
+            self.settings = await resolve_tenant(self.settings, await self.http())
+        return self
+
+    async def ready(self) -> Services:
+        """Create the table and queue once per process (cheap if they exist)."""
+        if not self._ready:
+            async with self._lock:
+                if not self._ready:
+                    await self.store().ensure_table()
+                    await self.queue().ensure_queue()
+                    self._ready = True
+        return self
+
+    def credential(self) -> AsyncTokenCredential:
+        if self._credential is None:
+            from shared.clients.credentials import make_credential
+
+            self._credential = make_credential()
+        return self._credential
+
+    async def graph(self) -> Graph:
+        if self._graph is None:
+            from shared.clients.graph import Graph, build_graph_client
+
+            self._graph = Graph(build_graph_client(self.settings, self.credential()))
+        return self._graph
+
+    async def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(HTTP_TIMEOUT, connect=5.0), follow_redirects=False)
+        return self._http
+
+    async def webex_auth(self) -> WebexAuth:
+        """The process's Webex token holder (its cache must outlive one invocation)."""
+        if self._webex_auth is None:
+            from shared.clients.webex_auth import build_auth
+
+            credential = self.credential() if self.settings.webex_key_vault_url else None
+            self._webex_auth = build_auth(self.settings, self.storage, await self.http(), credential)
+        return self._webex_auth
+
+    def store(self) -> IncidentStore:
+        if self._store is None:
+            from shared.clients.storage import table_client
+            from shared.incidents.store import IncidentStore
+
+            self._store = IncidentStore(table_client(self.storage, self.settings.incidents_table))
+        return self._store
+
+    def queue(self) -> VerifyQueue:
+        if self._queue is None:
+            from shared.clients.storage import queue_client
+            from shared.clients.verify_queue import VerifyQueue
+
+            self._queue = VerifyQueue(queue_client(self.storage))
+        return self._queue
+
+    def intake(self) -> IntakeQueue:
+        """The intake queue. Short SDK retries (1 s, 2 s): the push triggers answer within
+        seconds, and a failed write is retried by Event Grid or the action group anyway."""
+        if self._intake is None:
+            from shared.clients.intake_queue import IntakeQueue
+            from shared.clients.storage import queue_client
+            from shared.core.settings import INTAKE_QUEUE
+
+            self._intake = IntakeQueue(queue_client(self.storage, INTAKE_QUEUE))  # bounded retry: clients.storage
+        return self._intake
+
+    def checkpoints(self) -> Checkpoints:
+        if self._checkpoints is None:
+            from shared.clients.checkpoints import Checkpoints
+            from shared.clients.storage import table_client
+
+            table = table_client(self.storage, self.settings.incidents_table)
+            self._checkpoints = Checkpoints(table, self.settings.tenant_id)
+        return self._checkpoints
+
+    async def aclose(self) -> None:
+        if self._webex_auth is not None:
+            await self._webex_auth.aclose()
+            self._webex_auth = None
+        if self._http is not None:
+            await self._http.aclose()
+        if self._store is not None:
+            await self._store.close()
+        if self._queue is not None:
+            await self._queue.close()
+        if self._intake is not None:
+            await self._intake.close()
+        if self._checkpoints is not None:
+            await self._checkpoints.close()
+        if self._graph is not None:
+            http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
+            if http is not None:
+                await http.aclose()
+        if self._credential is not None:
+            await self._credential.close()
+        self._http = self._store = self._queue = self._graph = self._credential = None
+        self._intake = None
+        self._checkpoints = None
+        self._ready = False
+
+
+def _remember_secrets(settings: Settings) -> None:
+    """The configured secrets are redacted wherever upstream text is shown (shared.core.redaction)."""
+    from shared.core.redaction import remember_secret
+
+    for secret in (settings.webex_client_secret, settings.webex_refresh_token, settings.webex_access_token,
+                   settings.webex_bot_token, settings.notify_webhook_secret):  # fmt: skip
+        if secret is not None:
+            remember_secret(secret.get_secret_value())
+
+
+_services: dict[int, Services] = {}
+
+
+async def get_services(*, ready: bool = True) -> Services:
+    """The process-wide :class:`Services` of the running event loop, ready for use.
+
+    ``ready=False`` skips creating the table and the verification queue: the push triggers only
+    write to the intake queue and must not touch Table storage before they answer."""
+    loop_id = id(asyncio.get_running_loop())
+    svc = _services.get(loop_id)
+    if svc is None:
+        svc = Services(get_settings(), storage_config())
+        await svc.resolve_tenant()  # before it is shared: every caller sees the tenant GUID
+        _services[loop_id] = svc
+    return await svc.ready() if ready else svc
+
+
+async def reset_services() -> None:
+    """Close and forget the cached services (tests switch settings between cases)."""
+    for svc in list(_services.values()):
+        await svc.aclose()
+    _services.clear()

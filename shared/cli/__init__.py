@@ -1,0 +1,1 @@
+"""``python -m shared.cli classify|render|check|demo``: the command line (docs/contracts.md)."""

@@ -1,0 +1,467 @@
+"""Microsoft Graph calls the remediator makes, over msgraph-sdk.
+
+The base URL comes from settings (``GRAPH_BASE_URL``): public cloud by default, a national cloud or
+the loopback simulator otherwise. Kiota's own retry middleware is turned off — it sleeps in-process
+for any ``Retry-After`` under 180 s and misreads fractional values — and every call goes through
+:func:`shared.core.retry.with_retry` instead: short waits honoured, long ones handed back to the caller.
+msgraph-sdk is large (~0.3–1.2 s to import), so it is imported here, on first use, never at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from shared.clients.graph_objects import (
+    Assignments,
+    Grants,
+    Owners,
+    ServicePrincipals,
+    deleted_at,
+    guid_or_text,
+    read_collection,
+)
+from shared.core.errors import PayloadError, TransientError, UpstreamError
+from shared.core.retry import parse_retry_after, with_retry
+
+if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
+
+    from shared.core.models import Extraction
+    from shared.core.settings import Settings
+
+T = TypeVar("T")
+
+REQUEST_TIMEOUT = 20.0
+_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+AUDIT_PAGE_SIZE = 100
+MAX_PAGE_BYTES = 16 * 1024 * 1024
+"""Largest audit page read (100 records of a few KB each is well under 1 MB)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePrincipal:
+    id: str
+    app_id: str
+    display_name: str | None
+    account_enabled: bool | None
+    notes: str | None = None
+    app_owner_organization_id: str | None = None
+    """The tenant the app is registered in (``appOwnerOrganizationId``): this tenant for an app
+    created here, the publisher's tenant for a multi-tenant app consented to from elsewhere."""
+
+
+@dataclass(frozen=True, slots=True)
+class GraphPage:
+    """One page of a Graph collection as raw JSON (so the audit normalizers read it as-is), with
+    the link to the next page or, at the end of a delta round, the delta link."""
+
+    body: dict[str, Any]
+    next_link: str | None
+    delta_link: str | None
+
+    @property
+    def items(self) -> list[Any]:
+        value = self.body.get("value")
+        return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """One page of ``auditLogs/directoryAudits``, read into records as it arrived (see
+    :func:`shared.detect.normalize.extract_page`), with the link to the next page."""
+
+    extraction: Extraction
+    next_link: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedServicePrincipal:
+    id: str
+    app_id: str | None
+    display_name: str | None
+    deleted_at: datetime | None
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    try:
+        items = headers.items()
+    except AttributeError:
+        return None
+    for key, value in items:
+        if str(key).lower() == name:
+            if isinstance(value, (list, set, tuple)):
+                return next(iter(value), None)
+            return str(value)
+    return None
+
+
+def map_graph_error(exc: BaseException) -> Exception:
+    """Kiota/httpx failures → the project's typed errors (transient: retry; upstream: don't)."""
+    import httpx
+    from kiota_abstractions.api_error import APIError
+
+    if isinstance(exc, APIError):
+        status = exc.response_status_code
+        retry_after = parse_retry_after(_header(exc.response_headers, "retry-after"))
+        request_id = _header(exc.response_headers, "request-id")
+        code = getattr(getattr(exc, "error", None), "code", None)
+        answer = f"Graph answered {status}" + (f" ({str(code)[:80]})" if code else "")
+        if status is None or status in _TRANSIENT_STATUS:
+            return TransientError(answer, retry_after=retry_after)
+        return UpstreamError(answer, status=status, tracking_id=request_id)
+    if isinstance(exc, (httpx.TimeoutException, httpx.TransportError)):
+        return TransientError(f"Graph unreachable: {type(exc).__name__}")
+    if isinstance(exc, ValueError):  # malformed JSON in a 2xx answer
+        return TransientError(f"Graph sent an unreadable answer: {type(exc).__name__}")
+    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
+def build_graph_client(settings: Settings, credential: AsyncTokenCredential) -> Any:
+    """A ``GraphServiceClient`` bound to ``settings.graph_base_url`` with retries off."""
+    import httpx
+    from kiota_authentication_azure.azure_identity_authentication_provider import (
+        AzureIdentityAuthenticationProvider,
+    )
+    from kiota_http.middleware.options import RetryHandlerOption
+    from msgraph.graph_request_adapter import GraphRequestAdapter
+    from msgraph.graph_service_client import GraphServiceClient
+    from msgraph_core import GraphClientFactory
+
+    host = urlsplit(settings.graph_base_url).hostname or ""
+    auth = AzureIdentityAuthenticationProvider(credential, scopes=[settings.graph_scope], allowed_hosts=[host])
+    options = {RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False)}
+    http = GraphClientFactory.create_with_default_middleware(
+        client=httpx.AsyncClient(timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=5.0)), options=options
+    )
+    adapter = GraphRequestAdapter(auth, client=http)
+    adapter.base_url = settings.graph_base_url
+    return GraphServiceClient(request_adapter=adapter)
+
+
+class Graph:
+    """The handful of Graph operations the remediator needs, returning plain dataclasses."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        async def once() -> T:
+            try:
+                return await call()
+            except Exception as exc:
+                mapped = map_graph_error(exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+
+        return await with_retry(once)
+
+    async def service_principals_by_app_id(self, app_id: str) -> list[ServicePrincipal]:
+        """Presence is checked by appId: consent re-creates the SP under a new object id."""
+        return await self._service_principals(f"appId eq '{_guid(app_id)}'")
+
+    async def service_principals_by_display_name(self, name: str) -> list[ServicePrincipal]:
+        """``displayName eq '…'`` (Graph compares case-insensitively); the caller still keeps only
+        exact matches. Used only to find the per-tenant Identity app when its appId is unknown."""
+        if not name.strip() or len(name) > 256:
+            raise ValueError("display name must be 1-256 characters")
+        return await self._service_principals("displayName eq '{}'".format(name.replace("'", "''")))
+
+    async def _service_principals(self, flt: str) -> list[ServicePrincipal]:
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.service_principals.service_principals_request_builder import (
+            ServicePrincipalsRequestBuilder,
+        )
+
+        params = ServicePrincipalsRequestBuilder.ServicePrincipalsRequestBuilderGetQueryParameters(
+            filter=flt, select=["id", "appId", "displayName", "accountEnabled", "notes", "appOwnerOrganizationId"]
+        )
+        config = RequestConfiguration(query_parameters=params)
+        builder = self.client.service_principals
+        result = await self._get(lambda: builder.to_get_request_information(config), _service_principals)
+        return [
+            ServicePrincipal(
+                id=sp.id,
+                app_id=sp.app_id,
+                display_name=sp.display_name,
+                account_enabled=sp.account_enabled,
+                notes=sp.notes,
+                app_owner_organization_id=sp.app_owner_organization_id or None,
+            )
+            for sp in result.value
+            if sp.id and sp.app_id
+        ]
+
+    async def service_principal_owner_app_ids(self, sp_id: str) -> tuple[list[str], int]:
+        """``GET /servicePrincipals/{id}/owners``: the appIds of the service principals among the
+        owners (lower-case), and how many owners are something else (users). Application.Read.All."""
+        builder = self.client.service_principals.by_service_principal_id(_object_id(sp_id)).owners
+        result = await self._get(builder.to_get_request_information, _owners)
+        app_ids: list[str] = []
+        others = 0
+        for owner in result.value:
+            app_id = owner.app_id
+            if app_id:
+                app_ids.append(app_id.lower())
+            else:
+                others += 1
+        return app_ids, others
+
+    async def deleted_service_principals(self, app_id: str) -> list[DeletedServicePrincipal]:
+        """The recycle bin (restorable for 30 days): tells a soft delete from a hard one."""
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.directory.deleted_items.graph_service_principal.graph_service_principal_request_builder import (  # noqa: E501
+            GraphServicePrincipalRequestBuilder,
+        )
+
+        params = GraphServicePrincipalRequestBuilder.GraphServicePrincipalRequestBuilderGetQueryParameters(
+            filter=f"appId eq '{_guid(app_id)}'"
+        )
+        config = RequestConfiguration(query_parameters=params)
+        builder = self.client.directory.deleted_items.graph_service_principal
+        result = await self._get(lambda: builder.to_get_request_information(config), _service_principals)
+        return [
+            DeletedServicePrincipal(
+                id=sp.id,
+                app_id=sp.app_id,
+                display_name=sp.display_name,
+                deleted_at=deleted_at(sp.deleted_date_time),
+            )
+            for sp in result.value
+            if sp.id
+        ]
+
+    async def _get(self, build: Callable[[], Any], read: Callable[[bytes], T]) -> T:
+        """GET a request built by ``build()`` and ``read`` the raw body. Raw, not kiota models:
+        ``@removed`` and the audit records' nested JSON must reach our own readers untouched.
+        Reading happens inside the retried call: an unreadable 2xx body is transient."""
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+        adapter = self.client.request_adapter
+
+        async def call() -> T:
+            raw = await adapter.send_primitive_async(build(), "bytes", {"XXX": ODataError})
+            return read(raw or b"{}")
+
+        return await self._call(call)
+
+    async def _get_page(self, build: Callable[[], Any]) -> GraphPage:
+        return await self._get(build, _graph_page)
+
+    def _checked_link(self, link: str) -> str:
+        """Follow only links to the Graph host in use: a link is data from an answer."""
+        base = urlsplit(self.client.request_adapter.base_url)
+        target = urlsplit(link)
+        if (target.scheme, target.netloc.lower()) != (base.scheme, base.netloc.lower()):
+            raise UpstreamError("Graph returned a paging link to another host")
+        return link
+
+    async def service_principal_delta(self, *, ids: list[str] | None = None, link: str | None = None) -> GraphPage:
+        """One page of ``servicePrincipals/delta``: a new round filtered to ``ids`` (the only
+        ``$filter`` delta accepts: ``id eq …``), or the page at ``link`` (next or delta link).
+        Deletions come back as ``{"id", "@removed": {"reason": "changed" | "deleted"}}``."""
+        builder = self.client.service_principals.delta
+        if link is not None:
+            url = self._checked_link(link)
+            return await self._get_page(lambda: builder.with_url(url).to_get_request_information())
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.service_principals.delta.delta_request_builder import DeltaRequestBuilder
+
+        flt = " or ".join(f"id eq '{_guid(i)}'" for i in ids or [])
+        params = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+            filter=flt or None, select=["id", "appId", "accountEnabled"]
+        )
+        config = RequestConfiguration(query_parameters=params)
+        return await self._get_page(lambda: builder.to_get_request_information(config))
+
+    async def directory_audits(self, *, since: datetime | None = None, link: str | None = None) -> AuditPage:
+        """One page of ``auditLogs/directoryAudits`` narrowed server-side by
+        :func:`directory_audit_filter` (``since`` and the watched activities), oldest first (so a
+        checkpoint can advance page by page), or the page at ``link`` (which carries the filter)."""
+        builder = self.client.audit_logs.directory_audits
+        if link is not None:
+            url = self._checked_link(link)
+            return await self._get(lambda: builder.with_url(url).to_get_request_information(), _audit_page)
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
+            DirectoryAuditsRequestBuilder,
+        )
+
+        from shared.core.clock import clock
+
+        params = DirectoryAuditsRequestBuilder.DirectoryAuditsRequestBuilderGetQueryParameters(
+            filter=directory_audit_filter(since or clock.now()), orderby=["activityDateTime asc"], top=AUDIT_PAGE_SIZE
+        )
+        config = RequestConfiguration(query_parameters=params)
+        return await self._get(lambda: builder.to_get_request_information(config), _audit_page)
+
+    async def restore_deleted(self, object_id: str) -> str:
+        """``POST /directory/deletedItems/{id}/restore``: ONE attempt, never retried here.
+
+        A retry after a timeout or a 5xx could restore twice or race an admin; the caller records a
+        claim on the incident before calling and treats any failure as "not restored" (the admins
+        get the consent notice). Needs Application.ReadWrite.All. Returns the restored object id.
+        """
+        from shared.app.warmup import warm
+
+        await warm("models")  # the answer is a directoryObject: msgraph's model registry, off the loop
+        builder = self.client.directory.deleted_items.by_directory_object_id(_object_id(object_id)).restore
+        try:
+            restored = await builder.post()
+        except Exception as exc:
+            mapped = map_graph_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        return str(getattr(restored, "id", None) or object_id)
+
+    async def update_notes(self, object_id: str, notes: str) -> None:
+        """``PATCH /servicePrincipals/{id}`` with ``notes`` only (idempotent, so retried)."""
+        from shared.app.warmup import warm
+
+        await warm("models")  # serializing a servicePrincipal model: msgraph's model registry, off the loop
+        from msgraph.generated.models.service_principal import ServicePrincipal as GraphServicePrincipal
+
+        body = GraphServicePrincipal(notes=notes)
+        builder = self.client.service_principals.by_service_principal_id(_object_id(object_id))
+        await self._call(lambda: builder.patch(body))
+
+    async def permission_grants(self, client_sp_id: str) -> list[PermissionGrant]:
+        """Delegated grants held by a service principal (object id): the admin consent Webex needs."""
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.oauth2_permission_grants.oauth2_permission_grants_request_builder import (
+            Oauth2PermissionGrantsRequestBuilder,
+        )
+
+        params = Oauth2PermissionGrantsRequestBuilder.Oauth2PermissionGrantsRequestBuilderGetQueryParameters(
+            filter=f"clientId eq '{_guid(client_sp_id)}'"
+        )
+        config = RequestConfiguration(query_parameters=params)
+        builder = self.client.oauth2_permission_grants
+        result = await self._get(lambda: builder.to_get_request_information(config), _grants)
+        return [
+            PermissionGrant(id=g.id, consent_type=g.consent_type, scope=g.scope, resource_id=g.resource_id)
+            for g in result.value
+            if g.id
+        ]
+
+    async def app_role_assignments(self, sp_id: str) -> list[AppRoleAssignment]:
+        """``GET /servicePrincipals/{id}/appRoleAssignments``: the application permissions granted
+        TO the service principal (Application.Read.All is the documented least privilege)."""
+        builder = self.client.service_principals.by_service_principal_id(_object_id(sp_id)).app_role_assignments
+        result = await self._get(builder.to_get_request_information, _assignments)
+        return [
+            AppRoleAssignment(
+                id=a.id,
+                app_role_id=guid_or_text(a.app_role_id) if a.app_role_id else None,
+                resource_id=guid_or_text(a.resource_id) if a.resource_id else None,
+                resource_display_name=a.resource_display_name,
+            )
+            for a in result.value
+            if a.id
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class AppRoleAssignment:
+    """An application permission held by a service principal (``appRoleId`` on ``resource``)."""
+
+    id: str
+    app_role_id: str | None
+    resource_id: str | None
+    resource_display_name: str | None
+
+
+def _service_principals(raw: bytes) -> ServicePrincipals:
+    return read_collection(raw, ServicePrincipals)
+
+
+def _owners(raw: bytes) -> Owners:
+    return read_collection(raw, Owners)
+
+
+def _grants(raw: bytes) -> Grants:
+    return read_collection(raw, Grants)
+
+
+def _assignments(raw: bytes) -> Assignments:
+    return read_collection(raw, Assignments)
+
+
+def _graph_page(raw: bytes) -> GraphPage:
+    import json
+
+    body = json.loads(raw)  # ValueError → transient (map_graph_error)
+    if not isinstance(body, dict):
+        raise ValueError("Graph page is not a JSON object")
+    nxt, delta = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
+    return GraphPage(body, nxt if isinstance(nxt, str) else None, delta if isinstance(delta, str) else None)
+
+
+def _audit_page(raw: bytes) -> AuditPage:
+    """An audit page through the classifier's reader (the typed lane for Graph's own shape) with the
+    hostile-input rules of any payload but one: a repeated key keeps its last value, as Graph's own
+    SDKs read it (the answer to our request, over TLS). Unreadable is transient, like bad JSON."""
+    from shared.detect.normalize import extract_page
+
+    try:
+        extraction, link = extract_page(raw, limit=MAX_PAGE_BYTES, repeated_keys="last")
+    except PayloadError as exc:
+        raise TransientError(f"Graph sent an unreadable audit page: {exc}") from None
+    return AuditPage(extraction, link)
+
+
+def directory_audit_filter(since: datetime) -> str:
+    """The audit poll's ``$filter``: ``activityDateTime ge <since> and (activityDisplayName eq 'a'
+    or activityDisplayName eq 'b' …)`` over :data:`shared.detect.classify.WATCHED_ACTIVITIES`.
+
+    Why this shape: without it every tick re-read the whole tenant's audit log for the overlap
+    window (user, group, device, policy changes…), up to 50 pages a minute, to keep a handful of
+    records. Graph documents ``$filter`` on directoryAudits with ``eq``, ``ge``, ``le`` and
+    ``startswith`` only (List directoryAudits, "Optional query parameters"): ``activityDateTime``
+    takes ``eq/ge/le``, ``activityDisplayName`` ``eq/startswith``, ``loggedByService`` ``eq``, and
+    ``category`` takes no filter at all — so ``category eq 'ApplicationManagement'`` and ``in (…)``
+    are out. ``eq`` clauses joined by ``or`` inside ``and`` is the form Microsoft's own samples and
+    widely used tools send. The nine activities make a ~560-character filter (under 1 KB
+    percent-encoded), far below the URL limits Graph enforces, and they narrow to exactly what the
+    classifier acts on, which ``loggedByService eq 'Core Directory'`` would not (that is most of the
+    log). Names are sent as Entra writes them; the classifier still matches case-insensitively, and
+    the delta and presence checks do not depend on this poll (it adds who-did-it).
+    """
+    from shared.detect.classify import WATCHED_ACTIVITIES
+
+    start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    names = " or ".join("activityDisplayName eq '{}'".format(a.replace("'", "''")) for a in WATCHED_ACTIVITIES)
+    return f"activityDateTime ge {start} and ({names})"
+
+
+def _object_id(value: str) -> str:
+    """Object ids go into a URL path: Graph's own ids only (GUIDs), never event text."""
+    from shared.core.catalogue import is_guid
+
+    if not is_guid(value):
+        raise ValueError("object id must be a GUID")
+    return value.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionGrant:
+    id: str
+    consent_type: str | None
+    scope: str | None
+    resource_id: str | None
+
+
+def _guid(value: str) -> str:
+    """App ids go into an OData filter: only catalogue GUIDs are allowed there (no injection)."""
+    from shared.core.catalogue import is_guid
+
+    if not is_guid(value):
+        raise ValueError("app id must be a GUID")
+    return value.lower()

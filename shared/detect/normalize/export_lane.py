@@ -1,0 +1,275 @@
+"""The fast lane of ``classify FILE`` for a Graph ``directoryAudits`` page on disk (docs/classify.md).
+
+The streaming reader (exports.py) builds a dict for every record with ijson: about the cost of
+``json.loads``, whatever the record holds. A Graph page up to :data:`LANE_MAX` bytes is read here
+instead: the file is mapped read-only (no copy), msgspec splits the page's ``value`` array into
+:class:`msgspec.Raw` items (views into the mapping, validating the JSON syntax of the whole file)
+and each item is decoded into graph_pages' typed ``directoryAudit`` schema, which defers every
+record no rule reads (shared/detect/normalize/graph_pages.py).
+
+The lane gives exactly the streaming reader's records, notes and errors, or steps aside:
+
+* **before printing anything** it declines (``None``) unless the file is a regular file of at most
+  :data:`LANE_MAX` bytes, its first bytes are what the streaming reader streams as a Graph page
+  (same sniffing code: not JSON Lines, the records array ``value``, no byte-order mark), the whole
+  file is one JSON object of only ``value``, ``@odata.context`` and ``@odata.nextLink`` written
+  once each (colons outside the items counted, as graph_pages counts them), and no item comes near
+  :data:`~shared.detect.normalize.exports.ITEM_CAP` (the streaming reader's cap, with a margin for how it
+  measures). A truncated or broken file is a syntax error here, so the streaming reader reads it
+  and reports the break exactly as it always did;
+* **part-way**, at the first item the typed schema refuses (another field, a number, a lone
+  surrogate, another casing), it stops with :attr:`GraphFileLane.taken` items read and printed;
+  the caller resumes the streaming reader at that item (``read_export(..., skip_items=taken)``),
+  which decides the rest, notes and errors included.
+
+The schema's nesting is seven levels, so a page the lane reads can never trip the streaming
+reader's depth guard (64). Within a record a repeated key keeps its last value in both readers.
+``tests/test_export_lane.py`` compares the two on the fixtures, generated pages and mutated records.
+"""
+
+from __future__ import annotations
+
+import io
+import mmap
+import os
+import stat
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import msgspec
+from msgspec import UNSET, Struct, field
+
+from shared.core.models import Extraction, Initiator, Source
+from shared.detect.classify import RULE_ACTIVITIES, activity_key
+from shared.detect.normalize._util import MAX_PROPERTIES, NAME_CAP, Context, timestamp
+from shared.detect.normalize.audit import (
+    _APP_ID_PROPERTIES,
+    _APP_TARGET_TYPES,
+    _detail_app_id,
+    _guid_in,
+    initiator_from,
+)
+from shared.detect.normalize.deferred import DeferredRecord, Summary
+from shared.detect.normalize.graph_pages import (
+    _ENCODER,
+    _ESCAPED_BACKSLASH,
+    Text,
+    _Initiator,
+    _Record,
+    _record,
+    _Target,
+    _User,
+)
+from shared.detect.normalize.tenant import merged_tenant
+from shared.detect.payload import without_bom
+
+LANE_MAX = 160 * 1024 * 1024
+"""Largest file the lane reads. The file is mapped, not copied, but the mapped pages it reads count
+in the process's peak RSS, which is about the file's size plus ~0.2 KB a record (a 191 MiB page
+of 210,000 records peaked at 244 MiB; one of 159 MiB, 174,000 records, at 208 MiB). A bigger file is
+streamed in bounded memory."""
+
+_COLON = b":"
+_COUNT_CHUNK = 4 * 1024 * 1024
+
+
+class _RawPage(Struct, forbid_unknown_fields=True, gc=False):
+    value: list[msgspec.Raw]
+    context: Text = field(default=UNSET, name="@odata.context")
+    next_link: Text = field(default=UNSET, name="@odata.nextLink")
+
+
+_PAGE = msgspec.json.Decoder(_RawPage)
+_RECORD = msgspec.json.Decoder(_Record)
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+class GraphFileLane:
+    """Iterate it for the page's batches; afterwards :attr:`complete` says whether every item was
+    read, and :attr:`taken` how many items were (the streaming reader resumes after them)."""
+
+    def __init__(self, mapping: mmap.mmap, page: _RawPage, batch: int) -> None:
+        self._mapping = mapping
+        self._items = page.value
+        self._batch = batch
+        self.taken = 0
+        self.complete = False
+
+    def __iter__(self) -> Iterator[Extraction]:
+        try:
+            yield from self._batches()
+        finally:
+            self._items = []  # the Raw items hold the mapping's buffer: release them before closing it
+            self._mapping.close()
+
+    def _batches(self) -> Iterator[Extraction]:
+        items, size = self._items, self._batch
+        decode = _RECORD.decode
+        for start in range(0, len(items), size):
+            out = Extraction()
+            ctx = Context(skipped=out.skipped)
+            append = out.records.append
+            for index in range(start, min(start + size, len(items))):
+                try:
+                    typed = decode(items[index])
+                except _DECODE_ERRORS:
+                    yield out
+                    return  # the streaming reader takes over at this item
+                record = _deferred(typed) or _record(typed, ctx, index)
+                if record is not None:
+                    append(record)
+                self.taken = index + 1
+            yield out
+        self.complete = True
+
+
+def _deferred(item: _Record) -> DeferredRecord | None:
+    """graph_pages' ``_record`` for its common cases (text id and activity within the cap; no rule
+    reads the activity, or the record's text can vouch for it), with the typed line summary;
+    ``None`` for every other case (graph_pages' ``_record`` then reads it)."""
+    activity, record_id = item.activityDisplayName, item.id
+    if not (type(activity) is str and type(record_id) is str and record_id and len(record_id) <= NAME_CAP):
+        return None
+    if len(activity) > NAME_CAP or not (activity := activity.strip()):
+        return None
+    if activity_key(activity) not in RULE_ACTIVITIES:
+        return DeferredRecord.create(record_id, activity, Source.GRAPH, item.rest, summary=_Summarise(item))
+    body = _ENCODER.encode(item).lower()
+    if body.isascii() and _ESCAPED_BACKSLASH not in body:
+        return DeferredRecord.create(record_id, activity, Source.GRAPH, item.rest, body, summary=_Summarise(item))
+    return None
+
+
+class _Summarise:
+    """``line_summary`` of a deferred typed record: what ``audit._summary`` gives for the record's
+    plain-dict form (the streaming reader's), read from the typed fields. Computed once, when the
+    line is printed; ``tests/test_export_lane.py`` checks both agree on thousands of mutated records."""
+
+    __slots__ = ("_typed",)
+
+    def __init__(self, typed: _Record) -> None:
+        self._typed = typed
+
+    def __call__(self) -> Summary:
+        item = self._typed
+        initiated = item.initiatedBy
+        targets = item.targetResources
+        target_id = app_id = None
+        if type(targets) is list and targets:
+            first = targets[0]
+            target_id = _text(first.id)
+            app_id = _first_target_app_id(first, item.additionalDetails)
+        return (
+            _NO_TENANT,  # the schema holds no tenant marker (tenantId, aadTenantId, resourceId)
+            timestamp(_given(item.activityDateTime)),
+            _initiator(initiated) if type(initiated) is _Initiator else _NO_INITIATOR,
+            target_id,
+            app_id,
+        )
+
+
+def _text(value: Text) -> str | None:
+    """``text()`` of a typed text field (text, null or unset; unset reads as absent): capped text."""
+    if type(value) is str:
+        return value if len(value) <= NAME_CAP else value[:NAME_CAP]
+    return None
+
+
+def _given(value: Any) -> Any:
+    """A typed field as its plain-dict lookup gives it: an absent (unset) field is ``None``."""
+    return None if value is UNSET else value
+
+
+def _initiator(initiated: _Initiator) -> Initiator:
+    """``audit.initiator_from`` for a typed ``initiatedBy`` (a user with any of UPN, id or name;
+    else an app with a name or id; else unknown)."""
+    user = initiated.user
+    if type(user) is _User:
+        upn, uid, name = _text(user.userPrincipalName), _text(user.id), _text(user.displayName)
+        if upn or uid or name:
+            return Initiator("user", uid, name, upn, _text(user.ipAddress))
+    return initiator_from(msgspec.to_builtins(initiated))  # an app, or nobody: rare
+
+
+def _first_target_app_id(target: _Target, details: Any) -> str | None:
+    """``audit._first_target_app_id`` for a typed target (same order, same helpers)."""
+    app_id = _text(target.appId)
+    if app_id:
+        return app_id
+    ttype = _text(target.type if target.type is not UNSET else target.Type)
+    if ttype is None or ttype.lower() in _APP_TARGET_TYPES:
+        app_id = _detail_app_id(None if details is UNSET else msgspec.to_builtins(details))
+        if app_id:
+            return app_id
+    props = target.modifiedProperties
+    if type(props) is not list:
+        return None
+    found: dict[str, tuple[Any, Any]] = {}  # the last of a name wins
+    for prop in props if len(props) <= MAX_PROPERTIES else props[:MAX_PROPERTIES]:
+        name = prop.displayName
+        if type(name) is str and (key := (name if len(name) <= NAME_CAP else name[:NAME_CAP]).lower()) in _APP_IDS:
+            found[key] = (_given(prop.oldValue), _given(prop.newValue))
+    if not found:
+        return None
+    for key in _APP_ID_PROPERTIES:
+        pair = found.get(key)
+        if pair is not None and (guid := _guid_in(pair[1]) or _guid_in(pair[0])):
+            return guid
+    return None
+
+
+_APP_IDS = frozenset(_APP_ID_PROPERTIES)
+_NO_TENANT = merged_tenant(None, None, None, None)
+_NO_INITIATOR = initiator_from(None)
+
+
+def graph_file(stream: BinaryIO, head: bytes, *, item_cap: int, batch: int) -> GraphFileLane | None:
+    """The lane over ``stream``, which the streaming reader would stream as a Graph page (its
+    sniffing decided that from ``head``, the file's first bytes), or ``None`` to stream it."""
+    size = _regular_size(stream)
+    if size is None or not 0 < size <= LANE_MAX or without_bom(head) != head:
+        return None
+    try:
+        mapping = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # a file system that cannot map, a file emptied since fstat
+        return None
+    try:
+        page = _PAGE.decode(mapping)
+    except _DECODE_ERRORS:
+        mapping.close()
+        return None
+    outside = size - sum(map(len, page.value))  # the page's own bytes: header, commas, whitespace, tail
+    if outside + max(map(len, page.value), default=0) > item_cap or not _written_once(mapping, page):
+        del page
+        mapping.close()
+        return None
+    return GraphFileLane(mapping, page, batch)
+
+
+def _written_once(mapping: mmap.mmap, page: _RawPage) -> bool:
+    """Whether the page's own members are written once each: a repeated ``value`` would be
+    streamed twice by the streaming reader, but msgspec keeps the last. Outside the items every
+    colon separates one member; inside the two strings colons survive decoding one for one, unless
+    written as an escape (``\\u003a``), which declines the lane."""
+    if mapping.find(b"\\u003") >= 0:  # one scan: "\\u003a" and "\\u003A" share it (and it is rare)
+        return False  # a colon may be written as an escape (anywhere: the page's strings are not located)
+    total = sum(mapping[at : at + _COUNT_CHUNK].count(_COLON) for at in range(0, len(mapping), _COUNT_CHUNK))
+    items, step = page.value, 4096
+    inside = sum(b"".join(items[at : at + step]).count(_COLON) for at in range(0, len(items), step))
+    members = 1
+    for member in (page.context, page.next_link):
+        if member is not UNSET:
+            members += 1
+            inside += member.count(":") if isinstance(member, str) else 0
+    return total - inside == members
+
+
+def _regular_size(stream: BinaryIO) -> int | None:
+    """The size of a regular file opened for reading (not a pipe's spooled copy, not a socket)."""
+    if not isinstance(stream, io.BufferedReader):
+        return None
+    try:
+        info = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # stdin from a pipe, an in-memory stream
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
