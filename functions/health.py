@@ -9,8 +9,13 @@ scale-out.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import azure.functions as func
+
+if TYPE_CHECKING:
+    from shared.app.runtime import Services
+    from shared.checks.suite import HealthReport
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -36,6 +41,7 @@ async def health_check(timer: func.TimerRequest) -> None:
     if not tick.ran or tick.health is None:
         log.info("health check tick skipped (%s)", tick.skipped, extra={"event": TICK_EVENT, "outcome": "skipped"})
         return
+    await _keep_for_status_page(svc, tick.health.report)
     verdicts = {r.name: r.verdict for r in tick.health.report.results}
     summary = {
         "audit_records": tick.audit_records,
@@ -48,3 +54,14 @@ async def health_check(timer: func.TimerRequest) -> None:
         log.warning(
             "health check: unhealthy %s %s", verdicts, summary, extra={"event": TICK_EVENT, "outcome": "unhealthy"}
         )
+
+
+async def _keep_for_status_page(svc: Services, report: HealthReport) -> None:
+    """The latest health table, for the status page (functions/status.py)."""
+    from shared.app.status import record_health
+    from shared.clients.health_rows import HealthRows
+    from shared.clients.storage import table_client
+    from shared.core.clock import clock
+
+    async with table_client(svc.storage, svc.settings.incidents_table) as table:
+        await record_health(HealthRows(table, svc.settings.tenant_id), report, now=clock.now())

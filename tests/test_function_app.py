@@ -25,7 +25,25 @@ def test_five_functions_registered(functions: dict[str, Any]) -> None:
         "health_check",
         "verify_incident",
         "verify_poison",
+        "notice_action",
+        "status_page",
     }
+
+
+def test_action_link_route_is_anonymous_get_and_post(functions: dict[str, Any]) -> None:
+    t = _trigger(functions["notice_action"])
+    assert t["type"] == "httpTrigger"
+    assert t["route"] == "actions/{token}"
+    assert sorted(str(getattr(m, "value", m)).upper() for m in t["methods"]) == ["GET", "POST"]
+    assert str(t["authLevel"]).lower().endswith("anonymous"), "a link in a mail carries no function key"
+
+
+def test_status_route_is_anonymous_get_behind_app_service_auth(functions: dict[str, Any]) -> None:
+    t = _trigger(functions["status_page"])
+    assert t["type"] == "httpTrigger"
+    assert t["route"] == "status"
+    assert [str(getattr(m, "value", m)).upper() for m in t["methods"]] == ["GET"]
+    assert str(t["authLevel"]).lower().endswith("anonymous"), "App Service Authentication guards it"
 
 
 def test_eventgrid_trigger(functions: dict[str, Any]) -> None:

@@ -181,7 +181,8 @@ def _remember_secrets(settings: Settings) -> None:
     from shared.core.redaction import remember_secret
 
     for secret in (settings.webex_client_secret, settings.webex_refresh_token, settings.webex_access_token,
-                   settings.webex_bot_token, settings.notify_webhook_secret):  # fmt: skip
+                   settings.webex_bot_token, settings.notify_webhook_secret, settings.action_link_key,
+                   settings.action_link_key_previous):  # fmt: skip
         if secret is not None:
             remember_secret(secret.get_secret_value())
 

@@ -194,3 +194,24 @@ def verify(
     if action is not None and claims.action != action:
         raise WrongAction("link is for another action")
     return claims
+
+
+ROUTE = "actions/{token}"
+"""The HTTP function's route (functions/actions.py), under the host's ``/api`` prefix."""
+
+
+def link_url(base_url: str, token: str) -> str:
+    """The link put in a notice: ``<PUBLIC_BASE_URL>/api/actions/<token>`` (a token is URL-safe)."""
+    return f"{base_url.rstrip('/')}/api/{ROUTE.format(token=token)}"
+
+
+def action_urls(
+    base_url: str, *, tenant_id: str, app_key: str, incident_id: str, now: datetime, keys: LinkKeys
+) -> tuple[str, str]:
+    """``(check_now_url, acknowledge_url)`` of one incident (the notice view's fields)."""
+
+    def url(action: LinkAction) -> str:
+        token = issue(tenant_id=tenant_id, app_key=app_key, incident_id=incident_id, action=action, now=now, keys=keys)
+        return link_url(base_url, token)
+
+    return url(LinkAction.CHECK_NOW), url(LinkAction.ACKNOWLEDGE)

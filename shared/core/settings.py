@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from shared.core.catalogue import DEFAULT_LOGIN_BASE, Catalogue, is_guid, is_valid_tenant
 from shared.core.errors import ConfigError
 from shared.core.names import INTAKE_QUEUE, POISON_QUEUE, STORAGE_CONNECTION, VERIFY_QUEUE
+
+if TYPE_CHECKING:
+    from shared.core.action_links import LinkKeys
 
 __all__ = ["INTAKE_QUEUE", "POISON_QUEUE", "STORAGE_CONNECTION", "VERIFY_QUEUE"]
 
@@ -145,6 +148,13 @@ class Settings(BaseModel):
     notify_webhook_url: Annotated[str | None, Field(alias="NOTIFY_WEBHOOK_URL")] = None
     notify_webhook_secret: Annotated[SecretStr | None, Field(alias="NOTIFY_WEBHOOK_SECRET")] = None
 
+    # Signed "Check now" / "Acknowledge" links (shared/core/action_links.py): Key Vault references in
+    # Azure; the previous key still verifies links signed before a rotation. PUBLIC_BASE_URL is the
+    # function app's https host the links point at.
+    action_link_key: Annotated[SecretStr | None, Field(alias="ACTION_LINK_KEY")] = None
+    action_link_key_previous: Annotated[SecretStr | None, Field(alias="ACTION_LINK_KEY_PREVIOUS")] = None
+    public_base_url: Annotated[str | None, Field(alias="PUBLIC_BASE_URL")] = None
+
     mail_sender: Annotated[str | None, Field(alias="MAIL_SENDER")] = None
     mail_to: Annotated[tuple[str, ...], Field(alias="MAIL_TO")] = ()
 
@@ -250,6 +260,17 @@ class Settings(BaseModel):
     def _optional_url(cls, v: str | None) -> str | None:
         return _https_url(v.strip()) if v and v.strip() else None
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base(cls, v: str | None) -> str | None:
+        """https, or plain http on the loopback host (the local Functions host, the demo)."""
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if v.startswith("http://") and urlsplit(v).hostname in ("127.0.0.1", "localhost", "::1"):
+            return "http://" + _https_url("https://" + v.removeprefix("http://")).removeprefix("https://")
+        return _https_url(v)
+
     @field_validator("teams_webhook_url")
     @classmethod
     def _optional_secret_url(cls, v: SecretStr | None) -> SecretStr | None:
@@ -313,6 +334,33 @@ class Settings(BaseModel):
         return bool(self.notify_webhook_url and self.notify_webhook_secret is not None)
 
     @property
+    def action_links_enabled(self) -> bool:
+        """Notices carry signed links only with a usable key and the app's public URL."""
+        return (
+            self.public_base_url is not None and self._link_key_problem() is None and self.action_link_key is not None
+        )
+
+    def link_keys(self) -> LinkKeys | None:
+        """The keys action links are signed and verified with (``None``: links are off)."""
+        from shared.core.action_links import LinkKeys
+
+        if not self.action_links_enabled or self.action_link_key is None:
+            return None
+        previous = self.action_link_key_previous
+        return LinkKeys.from_text(
+            self.action_link_key.get_secret_value(), previous.get_secret_value() if previous else None
+        )
+
+    def _link_key_problem(self) -> str | None:
+        from shared.core.action_links import MIN_KEY_BYTES
+
+        for name, key in (("ACTION_LINK_KEY", self.action_link_key),
+                          ("ACTION_LINK_KEY_PREVIOUS", self.action_link_key_previous)):  # fmt: skip
+            if key is not None and len(key.get_secret_value().encode("utf-8")) < MIN_KEY_BYTES:
+                return f"{name} is shorter than {MIN_KEY_BYTES} bytes: the Check now / Acknowledge links are off"
+        return None
+
+    @property
     def problems(self) -> tuple[SettingProblem, ...]:
         """What is wrong with the configuration without making it unusable: each problem turns one
         channel or feature off, never the app (a ConfigError would stop every trigger, and with it
@@ -335,6 +383,13 @@ class Settings(BaseModel):
                                                        (second, second_value, first, first_value)):  # fmt: skip
                 if have_value and not lack_value and lack not in self.unresolved_references:
                     found.append(SettingProblem((have, lack), f"{have} is set but {lack} is not: {effect}"))
+        weak = self._link_key_problem()
+        if weak is not None:
+            found.append(SettingProblem((weak.split(" ", 1)[0],), weak))
+        if self.action_link_key is not None and self.public_base_url is None:
+            found.append(SettingProblem(("ACTION_LINK_KEY", "PUBLIC_BASE_URL"),
+                                        "ACTION_LINK_KEY is set but PUBLIC_BASE_URL is not: the Check now / "
+                                        "Acknowledge links are off"))  # fmt: skip
         return tuple(found)
 
 
@@ -348,6 +403,8 @@ _NEEDED_FOR = {
     "WEBEX_REFRESH_TOKEN": "the Webex service app cannot renew its token",
     "MAIL_SENDER": "the e-mail channel is off",
     "MAIL_TO": "the e-mail channel is off",
+    "ACTION_LINK_KEY": "the Check now / Acknowledge links are off",
+    "ACTION_LINK_KEY_PREVIOUS": "links signed with the previous key are refused",
 }
 
 

@@ -25,6 +25,7 @@ from shared.incidents.store import Delivery, Incident, State
 
 if TYPE_CHECKING:
     from shared.app.runtime import Services
+    from shared.core.settings import Settings
     from shared.notify.view import IncidentView, NoticeKind
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def view_for(svc: Services, inc: Incident, notice: NoticeKind) -> IncidentView:
         reason=inc.reason,
         webex_org_id=s.webex_org_id,
     )
-    return replace(
+    view = replace(
         view,
         activity=inc.activity,
         initiator_label=inc.initiator_label,
@@ -78,6 +79,20 @@ def view_for(svc: Services, inc: Incident, notice: NoticeKind) -> IncidentView:
         event_time=inc.event_time,
         target_object_id=inc.target_object_id,
     )
+    return with_action_links(view, inc, s)
+
+
+def with_action_links(view: IncidentView, inc: Incident, settings: Settings) -> IncidentView:
+    """The signed "Check now" / "Acknowledge" links on a notice about an open incident (none when
+    links are off, or the notice says it is fixed)."""
+    from shared.core.action_links import action_urls
+
+    keys = settings.link_keys()
+    if keys is None or settings.public_base_url is None or not view.still_broken:
+        return view
+    check, ack = action_urls(settings.public_base_url, tenant_id=inc.tenant_id, app_key=inc.app_key,
+                             incident_id=inc.incident_id, now=clock.now(), keys=keys)  # fmt: skip
+    return replace(view, check_now_url=check, acknowledge_url=ack)
 
 
 async def build_channels(svc: Services) -> list[Any]:

@@ -39,6 +39,8 @@ MAX_TEXT = 1024
 """Untrusted text is cut to this many characters before it is stored."""
 
 _MUTATE_ATTEMPTS = 8
+MAX_HISTORY = 50
+"""An incident keeps its last this many history entries (a table property holds at most 64 KiB)."""
 
 
 class State(StrEnum):
@@ -103,6 +105,9 @@ class Incident:
     restore_outcome: str | None = None  # claimed | restored | impossible | failed (shared.app.restore)
     restore_at: datetime | None = None
     reason: str | None = None
+    acknowledged_at: datetime | None = None  # reminders stop (not escalation): shared/app/actions.py
+    check_now_at: datetime | None = None  # the last "Check now" click (its rate limit)
+    history: tuple[tuple[str, str], ...] = ()  # (ISO time, event) of actions taken from a notice's links
     etag: str | None = None
 
     @property
@@ -132,11 +137,13 @@ class Incident:
                 entity[name] = value
         for name in (
             "opened_at", "updated_at", "event_time", "next_verify_at", "last_reminder_at", "resolved_at",
-            "escalated_at", "restore_at",
+            "escalated_at", "restore_at", "acknowledged_at", "check_now_at",
         ):  # fmt: skip
             value = getattr(self, name)
             if value is not None:
                 entity[name] = format_timestamp(value)
+        if self.history:
+            entity["history"] = json.dumps([list(h) for h in self.history[-MAX_HISTORY:]])
         entity["sources"] = json.dumps(list(self.sources))
         entity["record_count"] = self.record_count
         entity["verify_attempts"] = self.verify_attempts
@@ -185,6 +192,9 @@ class Incident:
             restore_outcome=entity.get("restore_outcome"),
             restore_at=ts("restore_at"),
             reason=entity.get("reason"),
+            acknowledged_at=ts("acknowledged_at"),
+            check_now_at=ts("check_now_at"),
+            history=tuple((str(at), str(what)) for at, what in json.loads(entity.get("history") or "[]")),
             etag=etag,
         )
 

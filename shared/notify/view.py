@@ -98,6 +98,8 @@ class IncidentView:
     attempts: int = 0
     reason: str | None = None  # ours, e.g. why auto-restore was impossible
     webex_org_id: str | None = None  # settings
+    check_now_url: str | None = None  # ours: a signed link (shared.core.action_links), open notices only
+    acknowledge_url: str | None = None  # ours: a signed link, open notices only
 
     @property
     def is_follow_up(self) -> bool:

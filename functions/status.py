@@ -1,0 +1,50 @@
+"""HTTP ``GET /api/status``: open incidents, the last 30 days and the latest health table.
+
+Anonymous at the Functions level and protected by App Service Authentication (Entra ID, infra/app/
+api.bicep ``authsettingsV2``): the platform signs the person in and passes ``X-MS-CLIENT-PRINCIPAL``.
+The function refuses any request without that header (401) or without the ``Status.Read`` app role
+(403), so a deployment where authentication was turned off shows nothing. HTML by default; JSON for
+``?format=json`` or ``Accept: application/json``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import azure.functions as func
+
+bp = func.Blueprint()
+
+
+def wants_json(req: func.HttpRequest) -> bool:
+    if (req.params.get("format") or "").lower() == "json":
+        return True
+    accept = (req.headers.get("accept") or "").lower()
+    return "application/json" in accept and "text/html" not in accept
+
+
+@bp.function_name("status_page")
+@bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def status_page(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.app.pages import SECURITY_HEADERS, render_page
+    from shared.core.principal import HEADER, authorize
+
+    code, _ = authorize(req.headers.get(HEADER))
+    if code != 200:
+        text = "sign-in required" if code == 401 else "the Status.Read app role is required"
+        return func.HttpResponse(text, status_code=code, headers=dict(SECURITY_HEADERS), mimetype="text/plain")
+    from shared.app.runtime import get_services
+    from shared.app.status import StatusDeps, status_snapshot
+    from shared.clients.health_rows import HealthRows
+    from shared.clients.storage import table_client
+    from shared.core.clock import clock
+
+    svc = await get_services()
+    async with table_client(svc.storage, svc.settings.incidents_table) as table:
+        deps = StatusDeps(incidents=svc.store(), health=HealthRows(table, svc.settings.tenant_id),
+                          catalogue=svc.settings.catalogue, tenant_id=svc.settings.tenant_id)  # fmt: skip
+        snapshot = await status_snapshot(deps, now=clock.now())
+    if wants_json(req):
+        return func.HttpResponse(json.dumps(snapshot), headers=dict(SECURITY_HEADERS), mimetype="application/json")
+    html = render_page("status.html.j2", title="Status", s=snapshot)
+    return func.HttpResponse(html, headers=dict(SECURITY_HEADERS), mimetype="text/html", charset="utf-8")

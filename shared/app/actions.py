@@ -1,0 +1,145 @@
+"""What a notice's signed links do: "Acknowledge" and "Check now" (issue 18).
+
+Both receive the claims of a token already verified by :mod:`shared.core.action_links` — nothing
+else from the request — and the small :class:`ActionDeps` of what they use: the incident rows and
+the verification entry point, as Protocols, so a change to either adapts the one adapter that the
+HTTP function builds (functions/actions.py).
+
+- **acknowledge** stops the reminders of one incident (not its escalation), once: a second click
+  changes nothing. It is written to the incident's history.
+- **check_now** runs a verification at once, through the same entry point the queue uses (so a
+  fixed outage sends its resolved notice through the normal delivery path before this returns),
+  rate-limited per incident by a timestamp on the incident row (ETag-checked, so two clicks at the
+  same moment run one check).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from shared.core.clock import clock, format_timestamp
+
+if TYPE_CHECKING:
+    from shared.core.action_links import LinkClaims
+    from shared.incidents.store import Incident
+
+log = logging.getLogger(__name__)
+
+CHECK_NOW_INTERVAL = timedelta(seconds=30)
+"""At most one "Check now" per incident in this long (Graph's audit and directory calls are throttled)."""
+
+
+class IncidentRows(Protocol):
+    """The incident store as these use cases need it (shared.incidents.store.IncidentStore)."""
+
+    async def get_open(self, tenant_id: str, app_key: str) -> Incident | None: ...
+
+    async def get_closed(self, tenant_id: str, incident_id: str) -> Incident | None: ...
+
+    async def mutate(
+        self,
+        tenant_id: str,
+        app_key: str,
+        change: Callable[[Incident], Incident | None],
+        *,
+        known: Incident | None = None,
+    ) -> Incident | None: ...
+
+
+class RunVerification(Protocol):
+    """One verification run of an incident at attempt ``attempt``; returns the outcome's name
+    (``resolved``, ``rescheduled``, ``escalated``, ``stale``, ``no_incident``) and the verdicts."""
+
+    async def __call__(
+        self, tenant_id: str, app_key: str, incident_id: str, attempt: int
+    ) -> tuple[str, tuple[tuple[str, str], ...]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDeps:
+    rows: IncidentRows
+    verify: RunVerification
+    check_now_interval: timedelta = CHECK_NOW_INTERVAL
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """``outcome``: acknowledged | already_acknowledged | resolved | still_broken | rate_limited |
+    busy | already_resolved | not_found."""
+
+    outcome: str
+    incident: Incident | None = None
+    verdicts: tuple[tuple[str, str], ...] = ()
+    retry_in: float | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome in ("acknowledged", "resolved", "still_broken")
+
+
+def _event(at: datetime, what: str) -> tuple[str, str]:
+    return (format_timestamp(at), what)
+
+
+async def _closed_or_missing(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
+    closed = await deps.rows.get_closed(claims.tenant_id, claims.incident_id)
+    return ActionResult("already_resolved", closed) if closed is not None else ActionResult("not_found")
+
+
+async def acknowledge(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
+    """Stop the reminders of the incident ``claims`` names; idempotent."""
+    now = clock.now()
+    done: list[bool] = []
+
+    def ack(c: Incident) -> Incident | None:
+        done.clear()
+        if c.incident_id != claims.incident_id or c.acknowledged_at is not None:
+            return None
+        done.append(True)
+        return replace(c, acknowledged_at=now, history=(*c.history, _event(now, "acknowledged")))
+
+    current = await deps.rows.mutate(claims.tenant_id, claims.app_key, ack)
+    if current is None or current.incident_id != claims.incident_id:
+        return await _closed_or_missing(deps, claims)
+    if not done:
+        return ActionResult("already_acknowledged", current)
+    log.info("incident %s acknowledged from a notice link", claims.incident_id,
+             extra={"event": "incident_acknowledged", "incident_id": claims.incident_id})  # fmt: skip
+    return ActionResult("acknowledged", current)
+
+
+async def check_now(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
+    """Verify the incident now (at most once per :attr:`ActionDeps.check_now_interval`)."""
+    now = clock.now()
+    wait: list[float] = []
+
+    def take_slot(c: Incident) -> Incident | None:
+        wait.clear()
+        if c.incident_id != claims.incident_id:
+            return None
+        if c.check_now_at is not None and now - c.check_now_at < deps.check_now_interval:
+            wait.append((c.check_now_at + deps.check_now_interval - now).total_seconds())
+            return None
+        return replace(c, check_now_at=now, history=(*c.history, _event(now, "check_now")))
+
+    current = await deps.rows.mutate(claims.tenant_id, claims.app_key, take_slot)
+    if current is None or current.incident_id != claims.incident_id:
+        return await _closed_or_missing(deps, claims)
+    if wait:
+        return ActionResult("rate_limited", current, retry_in=round(wait[0], 1))
+    log.info("incident %s: Check now clicked", claims.incident_id,
+             extra={"event": "check_now", "incident_id": claims.incident_id})  # fmt: skip
+    outcome, verdicts = await deps.verify(claims.tenant_id, claims.app_key, claims.incident_id, current.verify_attempts)
+    if outcome == "resolved":
+        closed = await deps.rows.get_closed(claims.tenant_id, claims.incident_id)
+        return ActionResult("resolved", closed or current, verdicts)
+    after = await deps.rows.get_open(claims.tenant_id, claims.app_key)
+    if outcome == "stale":  # a queued run holds this attempt right now: its result is the answer
+        return ActionResult("busy", after or current, verdicts)
+    if outcome == "no_incident":
+        return await _closed_or_missing(deps, claims)
+    return ActionResult("still_broken", after or current, verdicts)
