@@ -94,8 +94,9 @@ async def test_refused_links_are_403_and_change_nothing(
     other_key = LinkKeys.from_text("x" * 40)
     forged = issue(tenant_id=inc.tenant_id, app_key=inc.app_key, incident_id=inc.incident_id,
                    action=LinkAction.ACKNOWLEDGE, now=clock.now(), keys=other_key)  # fmt: skip
+    week_ago = clock.now() - timedelta(days=8)
     expired = issue(tenant_id=inc.tenant_id, app_key=inc.app_key, incident_id=inc.incident_id,
-                    action=LinkAction.ACKNOWLEDGE, now=clock.now() - timedelta(days=8), keys=LinkKeys.from_text(KEY))  # fmt: skip
+                    action=LinkAction.ACKNOWLEDGE, now=week_ago, keys=LinkKeys.from_text(KEY))  # fmt: skip
     good_ack = {"incident": inc.incident_id, "action": "acknowledge"}
     cases = [
         (forged, good_ack, FORM),

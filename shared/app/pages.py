@@ -33,6 +33,14 @@ def duration(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
+def when(iso: str | None) -> str:
+    """``2026-11-29 23:12:58 UTC`` from the stored ISO form; "—" for none."""
+    from shared.core.clock import parse_timestamp
+
+    at = parse_timestamp(iso)
+    return "—" if at is None else at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -42,7 +50,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["duration"] = duration
+    env.filters.update(duration=duration, when=when)
     return env
 
 

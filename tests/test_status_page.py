@@ -1,0 +1,113 @@
+"""Issue 18 point 2: the status page, from a real incident history on Azurite + simulator, through the
+registered function, and looked at in headless Chromium (screenshots in docs/img/)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from tests.helpers import deliver_event, incidents, receive_verify_messages
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(2)>[click](https://evil.example)'
+
+
+def principal_header(*roles: str) -> str:
+    body = {"auth_typ": "aad", "name_typ": "name", "role_typ": "roles",
+            "claims": [{"typ": "name", "val": "Ada"}, *({"typ": "roles", "val": r} for r in roles)]}  # fmt: skip
+    return base64.b64encode(json.dumps(body).encode()).decode()
+
+
+def status_request(headers: dict[str, str], params: dict[str, str] | None = None) -> func.HttpRequest:
+    return func.HttpRequest(method="GET", url="https://func.example/api/status", headers=headers,
+                            params=params or {}, body=b"")  # fmt: skip
+
+
+async def history(sim: Any, app_functions: dict[str, Any]) -> None:
+    """One resolved incident (deleted, notified, checked, fixed) and one open one by a hostile actor."""
+    from azure.functions.timer import TimerRequest
+
+    records = await sim.delete("integration", actor="mallory@contoso.example")
+    await deliver_event(app_functions, records[0])
+    await sim.consent(actor="admin@contoso.example")
+    (msg,) = await receive_verify_messages()
+    await app_functions["verify_incident"].get_user_function()(msg)
+    (resolved,) = await incidents()
+    assert resolved.state == "resolved"
+    records = await sim.delete("integration", actor=HOSTILE)
+    await deliver_event(app_functions, records[0])
+    await app_functions["health_check"].get_user_function()(TimerRequest(past_due=False))
+
+
+async def test_status_refuses_without_principal_or_role(sim: Any, app_functions: dict[str, Any]) -> None:
+    fn = app_functions["status_page"].get_user_function()
+    assert (await fn(status_request({}))).status_code == 401
+    assert (await fn(status_request({"x-ms-client-principal": "garbage"}))).status_code == 401
+    resp = await fn(status_request({"x-ms-client-principal": principal_header("Other.Role")}))
+    assert resp.status_code == 403 and b"incident" not in resp.get_body()
+
+
+async def test_status_html_and_json(sim: Any, app_functions: dict[str, Any]) -> None:
+    await history(sim, app_functions)
+    fn = app_functions["status_page"].get_user_function()
+    ok = {"x-ms-client-principal": principal_header("Status.Read")}
+
+    data = json.loads((await fn(status_request(ok, {"format": "json"}))).get_body())
+    again = json.loads((await fn(status_request({**ok, "accept": "application/json"}))).get_body())
+    assert data["open"] == again["open"]
+    (open_,) = data["open"]
+    (done,) = data["recent"]
+    assert open_["initiator"] == HOSTILE, "JSON carries event text as data"
+    assert open_["state"] == "notified" and open_["notified_at"] and open_["detected_at"]
+    assert done["state"] == "resolved" and done["checks"] == 1 and done["time_to_recover_seconds"] is not None
+    assert done["notified_at"] and done["resolved_at"]
+    names = {r["name"]: r for r in data["health"]["rows"]}
+    assert names["graph.service_principal.integration"]["verdict"] == "missing", "the timer's latest table"
+
+    resp = await fn(status_request(ok))
+    html = resp.get_body().decode()
+    assert resp.mimetype == "text/html"
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in html, "shown, escaped"
+    assert "script-src" not in resp.headers["Content-Security-Policy"], "no script may run at all"
+
+    shots = await asyncio.to_thread(look_in_chromium, html)
+    assert shots["dialogs"] == [], "hostile text ran as script"
+    assert HOSTILE in shots["text"], "hostile text is visible, as text"
+    assert shots["images"] == 0 and shots["links_to_evil"] == 0
+    assert "Open incidents (1)" in shots["text"] and "Last 30 days (1)" in shots["text"]
+
+
+def look_in_chromium(html: str) -> dict[str, Any]:
+    from devtools.browser import chromium_page
+
+    out: dict[str, Any] = {"dialogs": []}
+    img = ROOT / "docs" / "img"
+    img.mkdir(parents=True, exist_ok=True)
+    for width, name in ((1024, "status-page.png"), (480, "status-page-narrow.png")):
+        with chromium_page(width=width, height=900) as page:
+            page.on("dialog", lambda d: (out["dialogs"].append(d.message), d.dismiss()))
+            page.set_content(html, wait_until="load")
+            out["text"] = page.inner_text("body")
+            out["images"] = page.locator("img").count()
+            out["links_to_evil"] = page.locator("a[href*='evil']").count()
+            page.screenshot(path=str(img / name), full_page=True)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["json", "html"])
+async def test_status_with_nothing_stored(sim: Any, app_functions: dict[str, Any], fmt: str) -> None:
+    fn = app_functions["status_page"].get_user_function()
+    resp = await fn(status_request({"x-ms-client-principal": principal_header("Status.Read")}, {"format": fmt}))
+    assert resp.status_code == 200
+    body = resp.get_body().decode()
+    if fmt == "json":
+        assert json.loads(body)["open"] == [] and json.loads(body)["health"] is None
+    else:
+        assert "No health check has run yet." in body
