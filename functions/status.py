@@ -15,6 +15,12 @@ import azure.functions as func
 
 bp = func.Blueprint()
 
+SIGN_IN = (
+    "Sign in with your organization account at /.auth/login/aad?post_login_redirect_uri=/api/status "
+    "(App Service Authentication must be on for this app; see docs/deploy.md, “Status page”)."
+)
+NO_ROLE = "Your account does not hold the Status.Read app role of the remediator's status-page app registration."
+
 
 def wants_json(req: func.HttpRequest) -> bool:
     if (req.params.get("format") or "").lower() == "json":
@@ -26,13 +32,17 @@ def wants_json(req: func.HttpRequest) -> bool:
 @bp.function_name("status_page")
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def status_page(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.app.pages import SECURITY_HEADERS, render_page
-    from shared.core.principal import HEADER, authorize
+    import os
 
-    code, _ = authorize(req.headers.get(HEADER))
+    from shared.app.pages import SECURITY_HEADERS, render_page
+    from shared.core.principal import HEADER, authorize, platform_auth_enabled
+
+    code, _ = authorize(req.headers.get(HEADER), platform_auth=platform_auth_enabled(os.environ))
     if code != 200:
-        text = "sign-in required" if code == 401 else "the Status.Read app role is required"
-        return func.HttpResponse(text, status_code=code, headers=dict(SECURITY_HEADERS), mimetype="text/plain")
+        html = render_page("action_result.html.j2", title="Sign-in required" if code == 401 else "Not allowed",
+                           good=False, incident_id=None, app_name=None, verdicts=(), steps=(),
+                           message=SIGN_IN if code == 401 else NO_ROLE)  # fmt: skip
+        return func.HttpResponse(html, status_code=code, headers=dict(SECURITY_HEADERS), mimetype="text/html")
     from shared.app.runtime import get_services
     from shared.app.status import StatusDeps, status_snapshot
     from shared.clients.health_rows import HealthRows

@@ -7,11 +7,16 @@ import json
 
 import pytest
 
-from shared.core.principal import MAX_HEADER_CHARS, PrincipalError, authorize, parse_principal
+from shared.core.principal import MAX_HEADER_CHARS, PrincipalError, parse_principal, platform_auth_enabled
+from shared.core.principal import authorize as _authorize
 
 
 def encode(obj: object) -> str:
     return base64.b64encode(json.dumps(obj).encode()).decode()
+
+
+def authorize(header: str | None) -> tuple[int, object]:
+    return _authorize(header, platform_auth=True)
 
 
 def principal(*roles: str, role_typ: str = "roles") -> dict[str, object]:
@@ -77,3 +82,12 @@ def test_oversized_header_is_refused_before_decoding() -> None:
     too_many = principal("Status.Read")
     too_many["claims"] = [{"typ": "x", "val": ""}] * 501
     assert authorize(encode(too_many))[0] == 401
+
+
+def test_header_is_no_proof_while_platform_auth_is_off() -> None:
+    """Without App Service Authentication nobody strips a client's own header: refuse everything."""
+    header = encode(principal("Status.Read"))
+    assert _authorize(header, platform_auth=False) == (401, None)
+    assert platform_auth_enabled({"WEBSITE_AUTH_ENABLED": "True"})
+    assert not platform_auth_enabled({})
+    assert not platform_auth_enabled({"WEBSITE_AUTH_ENABLED": "False"})

@@ -45,12 +45,22 @@ async def history(sim: Any, app_functions: dict[str, Any]) -> None:
     await app_functions["health_check"].get_user_function()(TimerRequest(past_due=False))
 
 
-async def test_status_refuses_without_principal_or_role(sim: Any, app_functions: dict[str, Any]) -> None:
+@pytest.fixture(autouse=True)
+def _platform_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")  # as App Service sets it while authentication is on
+
+
+async def test_status_refuses_without_principal_or_role(
+    sim: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fn = app_functions["status_page"].get_user_function()
     assert (await fn(status_request({}))).status_code == 401
     assert (await fn(status_request({"x-ms-client-principal": "garbage"}))).status_code == 401
     resp = await fn(status_request({"x-ms-client-principal": principal_header("Other.Role")}))
-    assert resp.status_code == 403 and b"incident" not in resp.get_body()
+    assert resp.status_code == 403 and b"Status.Read" in resp.get_body() and b"Open incidents" not in resp.get_body()
+    monkeypatch.delenv("WEBSITE_AUTH_ENABLED")  # authentication off: a client could send its own header
+    resp = await fn(status_request({"x-ms-client-principal": principal_header("Status.Read")}))
+    assert resp.status_code == 401 and b"Open incidents" not in resp.get_body()
 
 
 async def test_status_html_and_json(sim: Any, app_functions: dict[str, Any]) -> None:

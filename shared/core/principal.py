@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 HEADER = "x-ms-client-principal"
@@ -66,9 +67,18 @@ def parse_principal(header: str | None) -> Principal:
     return Principal(auth_type, name, frozenset(roles))
 
 
-def authorize(header: str | None, role: str = STATUS_ROLE) -> tuple[int, Principal | None]:
+def platform_auth_enabled(env: Mapping[str, str]) -> bool:
+    """App Service sets ``WEBSITE_AUTH_ENABLED=True`` while its authentication is on; only then does
+    it strip a client's own ``X-MS-CLIENT-PRINCIPAL`` header, so only then is the header proof."""
+    return env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() == "true"
+
+
+def authorize(header: str | None, *, platform_auth: bool, role: str = STATUS_ROLE) -> tuple[int, Principal | None]:
     """``(200, principal)`` when the caller holds ``role``; ``(401, None)`` without a (readable)
-    principal; ``(403, principal)`` without the role."""
+    principal or with App Service Authentication off (the header could be the client's own);
+    ``(403, principal)`` without the role."""
+    if not platform_auth:
+        return 401, None
     try:
         principal = parse_principal(header)
     except PrincipalError:
