@@ -118,6 +118,18 @@ param mailSender string = ''
 @description('Recipients of the e-mail notices, separated by "," or ";" (blanks and empty entries ignored). Also receive the Azure Monitor alerts about the remediator itself unless opsEmails is set.')
 param mailTo string = ''
 
+@description('Signed "Check now" / "Acknowledge" links in every notice (needs the "action-link-key" Key Vault secret: docs/deploy.md, "Action links").')
+param enableActionLinks bool = false
+
+@description('A key rotation is under way: links signed with the "action-link-key-previous" secret still verify until they expire (7 days).')
+param actionLinkKeyRotation bool = false
+
+@description('Base URL the action links point at (a custom domain); empty: the function app\'s own https host.')
+param publicBaseUrl string = ''
+
+@description('Client id of the Entra app registration people sign in to the status page with (App Service Authentication; app role Status.Read; docs/deploy.md, "Status page"). Empty: authentication stays off and the status page refuses every request.')
+param statusAuthClientId string = ''
+
 @description('Recipients (separated by "," or ";") of the Azure Monitor alerts about the remediator itself (poison queue, health timer stopped, Event Grid dead letters). Empty: mailTo. Sent by Azure Monitor, so they need neither enableEmail nor Mail.Send; with enableWebhook they also go to notifyWebhookUrl.')
 param opsEmails string = ''
 
@@ -363,6 +375,10 @@ module api 'app/api.bicep' = {
     enableTeams: enableTeams
     enableWebhook: enableWebhook
     notifyWebhookUrl: notifyWebhookUrl
+    enableActionLinks: enableActionLinks
+    actionLinkKeyRotation: actionLinkKeyRotation
+    publicBaseUrl: publicBaseUrl
+    statusAuthClientId: statusAuthClientId
     mailSender: enableEmail ? mailSender : ''
     mailTo: enableEmail ? mailTo : ''
     autoRestore: enableAutoRestore
@@ -385,6 +401,18 @@ module api 'app/api.bicep' = {
   dependsOn: [
     rbac // the host reads storage and Key Vault references as the identity from its first start
   ]
+}
+
+// Incidents over time, time to recover, failed deliveries and health-check verdicts, from the app's
+// structured log events (customDimensions.event) in Application Insights.
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+  }
 }
 
 // Needs the deployed Event Grid function (Event Grid validates the endpoint when the subscription is created).

@@ -510,10 +510,11 @@ def test_secrets_are_secure_parameters_without_defaults_and_never_literals(texts
         assert not re.search(pattern, body), pattern
     # Secrets reach the app only as Key Vault references.
     api = strip_comments(texts["infra/app/api.bicep"])
-    for setting in ("WEBEX_ACCESS_TOKEN", "WEBEX_BOT_TOKEN", "TEAMS_WEBHOOK_URL", "NOTIFY_WEBHOOK_SECRET"):
+    for setting in ("WEBEX_ACCESS_TOKEN", "WEBEX_BOT_TOKEN", "TEAMS_WEBHOOK_URL", "NOTIFY_WEBHOOK_SECRET",
+                    "ACTION_LINK_KEY", "ACTION_LINK_KEY_PREVIOUS"):  # fmt: skip
         line = next(ln for ln in api.splitlines() if ln.strip().startswith(f"{setting}:"))
         assert "secretRefs." in line, line
-    assert api.count("@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/") == 4
+    assert api.count("@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/") == 6
 
 
 # A Key Vault reference whose secret does not exist reaches the app as its literal text: each one is
@@ -523,6 +524,8 @@ SECRET_REF_CONDITIONS = {
     "WEBEX_BOT_TOKEN": "enableWebexSpace",
     "TEAMS_WEBHOOK_URL": "enableTeams",
     "NOTIFY_WEBHOOK_SECRET": "enableWebhook",
+    "ACTION_LINK_KEY": "enableActionLinks",
+    "ACTION_LINK_KEY_PREVIOUS": "enableActionLinks && actionLinkKeyRotation",  # only while a rotation runs
 }
 
 

@@ -215,10 +215,15 @@ class Parser:
         return ("for", names, items, body)
 
     def nested_resource(self) -> Node:
-        """``resource name 'type' [existing] = {...}`` inside a resource body (``resource name`` taken)."""
+        """``resource name 'type' [existing] = [if (cond)] {...}`` inside a resource body (``resource name``
+        taken); the condition is parsed and dropped (the checks read the body)."""
         rtype = self.string_literal()
         existing = self.take("existing")
         self.expect("=")
+        if self.take("if"):
+            self.expect("(")
+            self.expr()
+            self.expect(")")
         return ("resource", rtype, existing, self.expr())
 
     def object_key(self) -> str:
@@ -644,6 +649,9 @@ def test_profile_defaults() -> None:
         "TEAMS_WEBHOOK_URL": "",
         "NOTIFY_WEBHOOK_URL": "",
         "NOTIFY_WEBHOOK_SECRET": "",
+        "ACTION_LINK_KEY": "",
+        "ACTION_LINK_KEY_PREVIOUS": "",
+        "PUBLIC_BASE_URL": "",
         "MAIL_SENDER": "",
         "MAIL_TO": "",
         "AUTO_RESTORE": "false",

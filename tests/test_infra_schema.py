@@ -53,6 +53,7 @@ SCHEMA: dict[str, tuple[str, str | None, str]] = {
     "Microsoft.KeyVault/vaults/secrets": ("azure.mgmt.keyvault", None, "SecretCreateOrUpdateParameters"),
     "Microsoft.OperationalInsights/workspaces": ("azure.mgmt.loganalytics", None, "Workspace"),
     "Microsoft.Insights/components": ("azure.mgmt.applicationinsights", "v2020_02_02", "ApplicationInsightsComponent"),
+    "Microsoft.Insights/workbooks": ("azure.mgmt.applicationinsights", "v2023_06_01", "Workbook"),
     "Microsoft.Insights/scheduledQueryRules": ("azure.mgmt.monitor", None, "ScheduledQueryRuleResource"),
     "Microsoft.Insights/actionGroups": ("azure.mgmt.monitor", None, "ActionGroupResource"),
     "Microsoft.Insights/metricAlerts": ("azure.mgmt.monitor", None, "MetricAlertResource"),

@@ -49,6 +49,18 @@ param webexRoomId string
 param enableTeams bool
 param enableWebhook bool
 param notifyWebhookUrl string
+
+@description('Signed "Check now" / "Acknowledge" links (Key Vault secret "action-link-key").')
+param enableActionLinks bool = false
+
+@description('Links signed with the "action-link-key-previous" secret still verify (a key rotation).')
+param actionLinkKeyRotation bool = false
+
+@description('Base URL of the action links; empty: this app\'s https host.')
+param publicBaseUrl string = ''
+
+@description('Entra app registration (client id) of the status page\'s App Service Authentication; empty: off.')
+param statusAuthClientId string = ''
 param mailSender string
 param mailTo string
 param autoRestore bool
@@ -101,6 +113,8 @@ var secretRefs = {
   webexBotToken: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/webex-bot-token)'
   teamsWebhookUrl: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/teams-webhook-url)'
   notifyWebhookSecret: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/notify-webhook-secret)'
+  actionLinkKey: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/action-link-key)'
+  actionLinkKeyPrevious: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/action-link-key-previous)'
 }
 
 // Settings the app reads (shared/core/settings.py aliases). An empty value means "not configured".
@@ -124,6 +138,10 @@ var appSettings = {
   TEAMS_WEBHOOK_URL: enableTeams ? secretRefs.teamsWebhookUrl : ''
   NOTIFY_WEBHOOK_URL: enableWebhook ? notifyWebhookUrl : ''
   NOTIFY_WEBHOOK_SECRET: enableWebhook ? secretRefs.notifyWebhookSecret : ''
+  // Signed action links (shared/core/action_links.py); the previous key only during a rotation.
+  ACTION_LINK_KEY: enableActionLinks ? secretRefs.actionLinkKey : ''
+  ACTION_LINK_KEY_PREVIOUS: enableActionLinks && actionLinkKeyRotation ? secretRefs.actionLinkKeyPrevious : ''
+  PUBLIC_BASE_URL: !enableActionLinks ? '' : empty(publicBaseUrl) ? 'https://${functionApp.properties.defaultHostName}' : publicBaseUrl
   MAIL_SENDER: mailSender
   MAIL_TO: mailTo
   AUTO_RESTORE: autoRestore ? 'true' : 'false'
@@ -218,6 +236,43 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   resource settings 'config' = {
     name: 'appsettings'
     properties: union(platformSettings, appSettings, tuningSettings)
+  }
+
+  // App Service Authentication (Entra ID) for the status page. Not required globally: Event Grid,
+  // the alert webhook (function keys) and the signed action links must stay reachable without a
+  // sign-in. The status function itself refuses any request without the platform's principal header
+  // or the Status.Read app role (functions/status.py); people sign in at /.auth/login/aad.
+  resource auth 'config' = if (!empty(statusAuthClientId)) {
+    name: 'authsettingsV2'
+    properties: {
+      platform: {
+        enabled: true
+      }
+      globalValidation: {
+        requireAuthentication: false
+        unauthenticatedClientAction: 'AllowAnonymous'
+      }
+      identityProviders: {
+        azureActiveDirectory: {
+          enabled: true
+          registration: {
+            clientId: statusAuthClientId
+            openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+          }
+          validation: {
+            allowedAudiences: [
+              statusAuthClientId
+              'api://${statusAuthClientId}'
+            ]
+          }
+        }
+      }
+      login: {
+        tokenStore: {
+          enabled: false
+        }
+      }
+    }
   }
 
   // azd deploys to Flex Consumption with Entra auth; basic (publishing) credentials stay off.
