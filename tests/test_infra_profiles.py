@@ -556,6 +556,7 @@ def render(overrides: Mapping[str, Any], cloud: str = "AzureCloud") -> Rendered:
         **builtins,
         "storage": {"name": f"st{TOKEN}", "properties": {"primaryEndpoints": endpoints}},
         "appInsights": {"properties": {"ConnectionString": "APPINSIGHTS-CONNECTION-STRING"}},
+        "functionApp": {"properties": {"defaultHostName": "func-tok.azurewebsites.net"}},
     })  # fmt: skip
     settings = evaluate(parse("union(platformSettings, appSettings, tuningSettings)"), api_scope)
     graph_roles = _graph_app_roles(module_params["graphPermissions"]) if "graphPermissions" in deployed else set()
@@ -681,9 +682,16 @@ def test_profile_every_feature_on_after_wiring() -> None:
         "notifyWebhookUrl": "https://itsm.example/hook", "enableEmail": True, "mailSender": "alerts@contoso.example",
         "mailTo": "a@contoso.example; b@contoso.example,", "enableAutoRestore": True, "enablePreventionNotes": True,
         "verifyDelays": "30,60", "alertQuery": "AuditLogs | take 1", "webexScimCanaryUserId": "canary-1",
-        "enableTenantDiagnosticSetting": True,
+        "enableTenantDiagnosticSetting": True, "enableActionLinks": True, "actionLinkKeyRotation": True,
+        "statusAuthClientId": "status-app",
     })  # fmt: skip
     s = r.app_settings
+    assert s["ACTION_LINK_KEY"] == f"@Microsoft.KeyVault(SecretUri={KV}secrets/action-link-key)"
+    assert s["ACTION_LINK_KEY_PREVIOUS"] == f"@Microsoft.KeyVault(SecretUri={KV}secrets/action-link-key-previous)"
+    assert s["PUBLIC_BASE_URL"] == "https://func-tok.azurewebsites.net", "links point at the app's own host"
+    custom = render({"enableActionLinks": True, "publicBaseUrl": "https://remediator.contoso.example"}).app_settings
+    assert custom["PUBLIC_BASE_URL"] == "https://remediator.contoso.example"
+    assert custom["ACTION_LINK_KEY_PREVIOUS"] == "", "no previous-key reference outside a rotation"
     assert s["WEBEX_ACCESS_TOKEN"] == "", "service-app mode: no static-token reference"
     assert s["WEBEX_CLIENT_ID"] == "svc-app"
     assert s["WEBEX_BOT_TOKEN"] == f"@Microsoft.KeyVault(SecretUri={KV}secrets/webex-bot-token)"
