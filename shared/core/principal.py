@@ -14,6 +14,7 @@ import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 HEADER = "x-ms-client-principal"
 STATUS_ROLE = "Status.Read"
@@ -48,6 +49,11 @@ def parse_principal(header: str | None) -> Principal:
     auth_type = raw.get("auth_typ")
     if not isinstance(auth_type, str) or not auth_type:
         raise PrincipalError("client principal has no auth_typ")
+    name, roles = _name_and_roles(raw)
+    return Principal(auth_type, name, frozenset(roles))
+
+
+def _name_and_roles(raw: dict[str, Any]) -> tuple[str | None, set[str]]:
     role_typ = raw.get("role_typ")
     role_types = ROLE_CLAIM_TYPES | ({role_typ} if isinstance(role_typ, str) and role_typ else set())
     name_typ = raw.get("name_typ")
@@ -64,7 +70,7 @@ def parse_principal(header: str | None) -> Principal:
             roles.add(claim["val"])
         elif claim["typ"] == name_typ and name is None:
             name = claim["val"][:256]
-    return Principal(auth_type, name, frozenset(roles))
+    return name, roles
 
 
 def platform_auth_enabled(env: Mapping[str, str]) -> bool:
