@@ -185,3 +185,61 @@ def test_short_keys_are_refused() -> None:
         LinkKeys.from_text("short")
     with pytest.raises(ValueError, match="at least 32 bytes"):
         LinkKeys.from_text(KEY_A, "short")
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+BASE_ENV = {"TENANT_ID": TENANT, "WEBEX_ORG_ID": "org-1"}
+
+
+def test_settings_turn_links_on_only_with_a_key_and_a_url() -> None:
+    from shared.core.settings import load_settings
+
+    off = load_settings(BASE_ENV)
+    assert off.link_keys() is None and not off.action_links_enabled
+    on = load_settings({**BASE_ENV, "ACTION_LINK_KEY": KEY_A, "ACTION_LINK_KEY_PREVIOUS": KEY_B,
+                        "PUBLIC_BASE_URL": "https://func-x.azurewebsites.net/"})  # fmt: skip
+    keys = on.link_keys()
+    assert keys == LinkKeys(KEY_A.encode(), KEY_B.encode())
+    assert on.public_base_url == "https://func-x.azurewebsites.net"
+    no_url = load_settings({**BASE_ENV, "ACTION_LINK_KEY": KEY_A})
+    assert no_url.link_keys() is None
+    assert [p.settings for p in no_url.problems] == [("ACTION_LINK_KEY", "PUBLIC_BASE_URL")]
+    weak = load_settings({**BASE_ENV, "ACTION_LINK_KEY": "short", "PUBLIC_BASE_URL": "https://f.example"})
+    assert weak.link_keys() is None, "a short key turns the links off, not the app"
+    assert [p.settings for p in weak.problems] == [("ACTION_LINK_KEY",)]
+    assert "short" not in repr(weak), "the key is a secret"
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("https://func-x.azurewebsites.net", True),
+        ("http://127.0.0.1:7071", True),
+        ("http://localhost:7071/", True),
+        ("http://func-x.azurewebsites.net", False),
+        ("https://user:pw@func-x.example", False),
+        ("javascript:alert(1)", False),
+        ("https://func x.example", False),
+    ],
+)
+def test_public_base_url_is_https_or_loopback(value: str, ok: bool) -> None:
+    from shared.core.errors import ConfigError
+    from shared.core.settings import load_settings
+
+    env = {**BASE_ENV, "PUBLIC_BASE_URL": value}
+    if ok:
+        assert load_settings(env).public_base_url == value.rstrip("/")
+    else:
+        with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+            load_settings(env)
+
+
+def test_action_urls_are_under_the_route() -> None:
+    from shared.core.action_links import action_urls
+
+    check, ack = action_urls("https://f.example/", tenant_id=TENANT, app_key="integration", incident_id=INC,
+                             now=NOW, keys=KEYS)  # fmt: skip
+    assert check.startswith("https://f.example/api/actions/") and ack.startswith("https://f.example/api/actions/")
+    assert verify(check.rsplit("/", 1)[1], KEYS, now=NOW).action is LinkAction.CHECK_NOW
+    assert verify(ack.rsplit("/", 1)[1], KEYS, now=NOW).action is LinkAction.ACKNOWLEDGE
