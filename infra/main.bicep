@@ -378,7 +378,6 @@ module api 'app/api.bicep' = {
     enableActionLinks: enableActionLinks
     actionLinkKeyRotation: actionLinkKeyRotation
     publicBaseUrl: publicBaseUrl
-    statusAuthClientId: statusAuthClientId
     mailSender: enableEmail ? mailSender : ''
     mailTo: enableEmail ? mailTo : ''
     autoRestore: enableAutoRestore
@@ -401,6 +400,16 @@ module api 'app/api.bicep' = {
   dependsOn: [
     rbac // the host reads storage and Key Vault references as the identity from its first start
   ]
+}
+
+// App Service Authentication for the status page (docs/deploy.md, "Action links and the status page").
+module statusAuth 'app/status-auth.bicep' = if (!empty(statusAuthClientId)) {
+  name: 'status-auth'
+  scope: rg
+  params: {
+    functionAppName: api.outputs.name
+    clientId: statusAuthClientId
+  }
 }
 
 // Incidents over time, time to recover, failed deliveries and health-check verdicts, from the app's

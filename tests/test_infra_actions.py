@@ -83,16 +83,19 @@ def test_workbook_template_loads_the_queries_and_is_deployed() -> None:
 
 
 def _auth_block() -> tuple[str, dict[str, object]]:
-    api = strip_comments((INFRA / "app" / "api.bicep").read_text(encoding="utf-8"))
-    m = re.search(r"resource auth 'config' = if \((.+)\) (?=\{)", api)
-    assert m, "authsettingsV2 is declared, conditionally"
-    body = Parser(api, m.end()).expr()
+    bicep = strip_comments((INFRA / "app" / "status-auth.bicep").read_text(encoding="utf-8"))
+    m = re.search(r"resource auth 'config' = ", bicep)
+    assert m, "authsettingsV2 is declared under the function app"
+    body = Parser(bicep, m.end()).expr()
     scope = {
-        "statusAuthClientId": "status-app",
+        "clientId": "status-app",
         "environment": lambda: {"authentication": {"loginEndpoint": "https://login.microsoftonline.com/"}},
         "tenant": lambda: {"tenantId": "t-1"},
     }
-    return m.group(1), evaluate(body, scope)
+    main = strip_comments((INFRA / "main.bicep").read_text(encoding="utf-8"))
+    call = re.search(r"module statusAuth 'app/status-auth.bicep' = if \((.+)\) \{", main)
+    assert call, "main.bicep deploys it conditionally"
+    return call.group(1), evaluate(body, scope)
 
 
 def test_app_service_authentication_guards_only_the_status_page() -> None:

@@ -215,15 +215,10 @@ class Parser:
         return ("for", names, items, body)
 
     def nested_resource(self) -> Node:
-        """``resource name 'type' [existing] = [if (cond)] {...}`` inside a resource body (``resource name``
-        taken); the condition is parsed and dropped (the checks read the body)."""
+        """``resource name 'type' [existing] = {...}`` inside a resource body (``resource name`` taken)."""
         rtype = self.string_literal()
         existing = self.take("existing")
         self.expect("=")
-        if self.take("if"):
-            self.expect("(")
-            self.expr()
-            self.expect(")")
         return ("resource", rtype, existing, self.expr())
 
     def object_key(self) -> str:

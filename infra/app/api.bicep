@@ -59,8 +59,6 @@ param actionLinkKeyRotation bool = false
 @description('Base URL of the action links; empty: this app\'s https host.')
 param publicBaseUrl string = ''
 
-@description('Entra app registration (client id) of the status page\'s App Service Authentication; empty: off.')
-param statusAuthClientId string = ''
 param mailSender string
 param mailTo string
 param autoRestore bool
@@ -236,43 +234,6 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   resource settings 'config' = {
     name: 'appsettings'
     properties: union(platformSettings, appSettings, tuningSettings)
-  }
-
-  // App Service Authentication (Entra ID) for the status page. Not required globally: Event Grid,
-  // the alert webhook (function keys) and the signed action links must stay reachable without a
-  // sign-in. The status function itself refuses any request without the platform's principal header
-  // or the Status.Read app role (functions/status.py); people sign in at /.auth/login/aad.
-  resource auth 'config' = if (!empty(statusAuthClientId)) {
-    name: 'authsettingsV2'
-    properties: {
-      platform: {
-        enabled: true
-      }
-      globalValidation: {
-        requireAuthentication: false
-        unauthenticatedClientAction: 'AllowAnonymous'
-      }
-      identityProviders: {
-        azureActiveDirectory: {
-          enabled: true
-          registration: {
-            clientId: statusAuthClientId
-            openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
-          }
-          validation: {
-            allowedAudiences: [
-              statusAuthClientId
-              'api://${statusAuthClientId}'
-            ]
-          }
-        }
-      }
-      login: {
-        tokenStore: {
-          enabled: false
-        }
-      }
-    }
   }
 
   // azd deploys to Flex Consumption with Entra auth; basic (publishing) credentials stay off.
