@@ -91,7 +91,15 @@ async def _closed_or_missing(deps: ActionDeps, claims: LinkClaims) -> ActionResu
 
 
 async def acknowledge(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
-    """Stop the reminders of the incident ``claims`` names; idempotent."""
+    """Stop the reminders of the incident ``claims`` names; idempotent. Every line logged meanwhile
+    carries the incident's tenant, id and app (shared.core.logcontext)."""
+    from shared.core.logcontext import bind
+
+    with bind(tenant_id=claims.tenant_id, incident_id=claims.incident_id, app=claims.app_key):
+        return await _acknowledge(deps, claims)
+
+
+async def _acknowledge(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
     now = clock.now()
     done: list[bool] = []
 
@@ -107,13 +115,22 @@ async def acknowledge(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
         return await _closed_or_missing(deps, claims)
     if not done:
         return ActionResult("already_acknowledged", current)
-    log.info("incident %s acknowledged from a notice link", claims.incident_id,
-             extra={"event": "incident_acknowledged", "incident_id": claims.incident_id})  # fmt: skip
+    log.info(
+        "incident %s acknowledged from a notice link", claims.incident_id, extra={"event": "incident_acknowledged"}
+    )
     return ActionResult("acknowledged", current)
 
 
 async def check_now(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
-    """Verify the incident now (at most once per :attr:`ActionDeps.check_now_interval`)."""
+    """Verify the incident now (at most once per :attr:`ActionDeps.check_now_interval`); every line
+    logged meanwhile carries the incident's fields."""
+    from shared.core.logcontext import bind
+
+    with bind(tenant_id=claims.tenant_id, incident_id=claims.incident_id, app=claims.app_key):
+        return await _check_now(deps, claims)
+
+
+async def _check_now(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
     now = clock.now()
     wait: list[float] = []
 
@@ -131,8 +148,7 @@ async def check_now(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
         return await _closed_or_missing(deps, claims)
     if wait:
         return ActionResult("rate_limited", current, retry_in=round(wait[0], 1))
-    log.info("incident %s: Check now clicked", claims.incident_id,
-             extra={"event": "check_now", "incident_id": claims.incident_id})  # fmt: skip
+    log.info("incident %s: Check now clicked", claims.incident_id, extra={"event": "check_now"})
     outcome, verdicts = await deps.verify(claims.tenant_id, claims.app_key, claims.incident_id, current.verify_attempts)
     if outcome == "resolved":
         closed = await deps.rows.get_closed(claims.tenant_id, claims.incident_id)
