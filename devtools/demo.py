@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import secrets
 import time
 import uuid
 from pathlib import Path
@@ -51,7 +53,11 @@ async def _demo(out: TextIO, folder: Path) -> int:
         **os.environ,
         "VERIFY_DELAYS": "1,2,2",
         "INCIDENTS_TABLE": "demo" + uuid.uuid4().hex[:10],
+        # Signed Check now / Acknowledge links, pointing at the local Functions host's address.
+        "ACTION_LINK_KEY": os.environ.get("ACTION_LINK_KEY") or secrets.token_urlsafe(48),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:7071",
     }
+    os.environ.update(env)  # the HTTP function the demo clicks through reads the same settings
     settings = load_settings(env)
     svc = Services(settings, storage_config(env))
     control = SimulatorControl(os.environ["SIMULATOR_URL"], verify=os.environ["SSL_CERT_FILE"])
@@ -92,6 +98,7 @@ async def _demo(out: TextIO, folder: Path) -> int:
         attempts = 0
         consented = False
         outcome = "rescheduled"
+        resolved_by = "scheduled_verification"
         while outcome != "resolved" and attempts < 8:
             batch = []
             for _ in range(40):  # messages become visible after their delay
@@ -113,12 +120,17 @@ async def _demo(out: TextIO, folder: Path) -> int:
                 await control.consent(actor=ADMIN)
                 consented = True
                 say(f"{ADMIN} opens the consent URL and accepts: the service principal is re-created")
+                outcome = await _click_check_now(svc, control, inc, say)
+                attempts += 1
+                resolved_by = "check_now" if outcome == "resolved" else resolved_by
 
         closed = await svc.store().get_closed(settings.tenant_id, inc.incident_id)
         ttr = closed.time_to_recover if closed else None
         if closed is not None:
             say(f"incident {inc.incident_id} resolved; time to recover {ttr}")
         files = _write_notices(await control.state(), folder)
+        status_page = await _write_status_page(svc, folder)
+        files.append(status_page)
         for f in files:
             say(f"wrote {f}")
         deliveries = closed.deliveries if closed else {}
@@ -134,12 +146,85 @@ async def _demo(out: TextIO, folder: Path) -> int:
             "verification_attempts": attempts,
             "resolved": closed is not None and closed.state == "resolved",
             "time_to_recover_seconds": round(ttr.total_seconds(), 3) if ttr else None,
+            "resolved_by": resolved_by,
+            "status_page": status_page,
         }
         out.write(json.dumps(summary, sort_keys=True) + "\n")
         return 0 if summary["resolved"] else 1
     finally:
+        from shared.app.runtime import reset_services
+
+        await reset_services()  # the HTTP function's own clients
         await svc.aclose()
         await control.aclose()
+
+
+async def _check_now_token(svc: Any, control: Any, inc: Any) -> tuple[str, str]:
+    """The Check now link of the incident: from the e-mail as sent, else (a renderer without the
+    links) from the notice's view."""
+    from shared.core.action_links import LinkAction, LinkError, verify
+    from shared.core.clock import clock
+
+    keys = svc.settings.link_keys()
+    for mail in (await control.state()).get("sent_mails", []):
+        for token in re.findall(r"/api/actions/([A-Za-z0-9_.-]+)", json.dumps(mail)):
+            try:
+                claims = verify(token, keys, now=clock.now())
+            except LinkError:
+                continue
+            if claims.action is LinkAction.CHECK_NOW and claims.incident_id == inc.incident_id:
+                return str(token), "in the e-mail"
+    from shared.incidents.notices import view_for
+    from shared.notify.view import NoticeKind
+
+    url = view_for(svc, inc, NoticeKind.OPENED).check_now_url
+    assert url is not None, "action links are off"
+    return url.rsplit("/", 1)[1], "of the notice (this e-mail renderer does not show it)"
+
+
+async def _click_check_now(svc: Any, control: Any, inc: Any, say: Any) -> str:
+    """Follow the notice's Check now link through the registered HTTP function as a browser does:
+    GET (the confirmation page, which changes nothing), then POST its form."""
+    from urllib.parse import urlencode
+
+    import azure.functions as func
+
+    import function_app
+
+    handler = next(f for f in function_app.app.get_functions() if f.get_function_name() == "notice_action")
+    call = handler.get_user_function()
+    token, where = await _check_now_token(svc, control, inc)
+    url = f"{svc.settings.public_base_url}/api/actions/{token}"
+    page = await call(func.HttpRequest(method="GET", url=url, headers={}, route_params={"token": token}, body=b""))
+    say(f"{ADMIN} clicks “Check now” {where}: confirmation page ({page.status_code})")
+    form = urlencode({"incident": inc.incident_id, "action": "check_now"}).encode()
+    done = await call(func.HttpRequest(method="POST", url=url, route_params={"token": token}, body=form,
+                                       headers={"content-type": "application/x-www-form-urlencoded"}))  # fmt: skip
+    body = done.get_body().decode()
+    outcome = "resolved" if done.status_code == 200 and '<h1 class="ok">Fixed</h1>' in body else "rescheduled"
+    say(f"… and confirms: {done.status_code}, {'fixed' if outcome == 'resolved' else 'still broken'}")
+    return outcome
+
+
+async def _write_status_page(svc: Any, folder: Path) -> str:
+    """The status page as an admin would see it after the incident (status.html)."""
+    from shared.app.pages import render_page
+    from shared.app.status import StatusDeps, status_snapshot
+    from shared.clients.health_rows import HealthRows
+    from shared.clients.storage import table_client
+    from shared.core.clock import clock
+
+    async with table_client(svc.storage, svc.settings.incidents_table) as table:
+        deps = StatusDeps(incidents=svc.store(), health=HealthRows(table, svc.settings.tenant_id),
+                          catalogue=svc.settings.catalogue, tenant_id=svc.settings.tenant_id)  # fmt: skip
+        snapshot = await status_snapshot(deps, now=clock.now())
+    return _save(folder, "status.html", render_page("status.html.j2", title="Status", s=snapshot))
+
+
+def _save(folder: Path, name: str, text: str) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+    return str(folder / name)
 
 
 def _write_notices(state: dict[str, Any], folder: Path) -> list[str]:

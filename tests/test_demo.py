@@ -35,6 +35,11 @@ async def test_demo_runs_the_whole_lifecycle_and_ends_with_a_json_summary(sim: A
     assert "adminconsent" in opened and summary["incident_id"] in opened
     mails = (await sim.state())["sent_mails"]
     assert len(mails) == 2, "the simulator received what the summary counts"
+    assert summary["resolved_by"] == "check_now", "the admin's click resolved it, not the next scheduled run"
+    assert "clicks “Check now”" in timeline
+    assert summary["status_page"] == str(tmp_path / "status.html")
+    status = (tmp_path / "status.html").read_text(encoding="utf-8")
+    assert summary["incident_id"] in status and "Last 30 days (1)" in status
 
 
 def test_demo_without_the_services_says_how_to_run_it(tmp_path: Path) -> None:
