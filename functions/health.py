@@ -8,6 +8,7 @@ scale-out.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -48,12 +49,12 @@ async def health_check(timer: func.TimerRequest) -> None:
         "removed": tick.removed,
         "outcomes": [o.as_dict() for o in tick.outcomes + tick.health.outcomes if o.outcome != "ignored"],
     }
+    # The verdicts as one JSON dimension: the workbook charts them per check (infra/app/workbook.json).
+    dims = {"event": TICK_EVENT, "verdicts": json.dumps(verdicts, sort_keys=True)}
     if tick.health.healthy:
-        log.info("health check: healthy %s %s", verdicts, summary, extra={"event": TICK_EVENT, "outcome": "healthy"})
+        log.info("health check: healthy %s %s", verdicts, summary, extra={**dims, "outcome": "healthy"})
     else:
-        log.warning(
-            "health check: unhealthy %s %s", verdicts, summary, extra={"event": TICK_EVENT, "outcome": "unhealthy"}
-        )
+        log.warning("health check: unhealthy %s %s", verdicts, summary, extra={**dims, "outcome": "unhealthy"})
 
 
 async def _keep_for_status_page(svc: Services, report: HealthReport) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
+
+import pytest
 
 from tests.test_infra import INFRA, ROOT, strip_comments
 from tests.test_infra_profiles import Parser, evaluate
@@ -64,6 +67,7 @@ def test_workbook_covers_what_the_issue_asks() -> None:
         and 'customDimensions["channel"]' in q["Failed deliveries by channel"]
     )
     assert 'customDimensions["outcome"]' in q["Health-check verdicts per hour"]
+    assert 'customDimensions["verdicts"]' in q["Health-check verdicts by check"]
     assert WORKBOOK["version"] == "Notebook/1.0"
 
 
@@ -115,3 +119,21 @@ def test_app_service_authentication_guards_only_the_status_page() -> None:
     assert aad["registration"] == {"clientId": "status-app",
                                    "openIdIssuer": "https://login.microsoftonline.com/t-1/v2.0"}  # fmt: skip
     assert "status-app" in aad["validation"]["allowedAudiences"]
+
+
+async def test_health_tick_carries_the_verdicts_the_workbook_reads(
+    sim: Any, app_functions: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dimensions the workbook's queries read are on the app's own tick line, as JSON."""
+    import logging
+
+    from azure.functions.timer import TimerRequest
+
+    caplog.set_level(logging.INFO)
+    await sim.delete("integration")
+    await app_functions["health_check"].get_user_function()(TimerRequest(past_due=False))
+    (tick,) = [r for r in caplog.records if getattr(r, "event", None) == "health_tick"]
+    assert tick.outcome == "unhealthy"  # type: ignore[attr-defined]
+    verdicts = json.loads(tick.verdicts)  # type: ignore[attr-defined]
+    assert verdicts["graph.service_principal.integration"] == "missing"
+    assert verdicts["graph.service_principal.identity"] == "healthy"
