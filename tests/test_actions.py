@@ -235,3 +235,51 @@ async def test_links_off_without_a_key(sim: Any, app_functions: dict[str, Any]) 
     assert view.check_now_url is None and view.acknowledge_url is None
     status, _, _ = await call(app_functions, request("GET", "anything.at-all"))
     assert status == 404
+
+
+async def test_a_browser_confirms_then_acts(
+    sim: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headless Chromium opens the Acknowledge link (answered by the registered function through a
+    route), sees the confirmation page, presses its button: the browser's own form POST (under the
+    page's CSP) acknowledges the incident. Screenshots in docs/img/."""
+    import asyncio
+    from pathlib import Path
+
+    await links_on(monkeypatch)
+    inc = await open_incident(sim, app_functions)
+    _, ack = await links(inc)
+    loop = asyncio.get_running_loop()
+    handler = app_functions["notice_action"].get_user_function()
+    seen: list[str] = []
+
+    def serve(route: Any, request: Any) -> None:
+        token = request.url.split("?", 1)[0].rsplit("/", 1)[1]
+        seen.append(request.method)
+        req = func.HttpRequest(method=request.method, url=request.url, headers=dict(request.headers),
+                               route_params={"token": token}, body=request.post_data_buffer or b"")  # fmt: skip
+        resp = asyncio.run_coroutine_threadsafe(handler(req), loop).result(60)
+        headers = {**dict(resp.headers), "content-type": f"{resp.mimetype}; charset=utf-8"}
+        route.fulfill(status=resp.status_code, headers=headers, body=resp.get_body())
+
+    def browse() -> tuple[str, str]:
+        from devtools.browser import chromium_page
+
+        img = Path(__file__).resolve().parent.parent / "docs" / "img"
+        with chromium_page(width=480, height=640) as page:
+            page.route(f"{BASE}/api/actions/**", serve)
+            page.goto(f"{BASE}/api/actions/{ack}")
+            confirm = page.inner_text("body")
+            img.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(img / "action-confirm.png"))
+            with page.expect_navigation():
+                page.click("button")
+            page.screenshot(path=str(img / "action-result.png"))
+            return confirm, page.inner_text("body")
+
+    confirm, result = await asyncio.to_thread(browse)
+    assert "Nothing has happened yet" in confirm
+    assert "Acknowledged" in result and "Reminders for this incident are off" in result
+    assert seen == ["GET", "POST"]
+    (after,) = await incidents()
+    assert after.acknowledged_at is not None
