@@ -53,9 +53,7 @@ async def _demo(out: TextIO, folder: Path) -> int:
         **os.environ,
         "VERIFY_DELAYS": "1,2,2",
         "INCIDENTS_TABLE": "demo" + uuid.uuid4().hex[:10],
-        # Signed Check now / Acknowledge links, pointing at the local Functions host's address.
-        "ACTION_LINK_KEY": os.environ.get("ACTION_LINK_KEY") or secrets.token_urlsafe(48),
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:7071",
+        **_link_settings(),
     }
     os.environ.update(env)  # the HTTP function the demo clicks through reads the same settings
     settings = load_settings(env)
@@ -122,7 +120,7 @@ async def _demo(out: TextIO, folder: Path) -> int:
                 say(f"{ADMIN} opens the consent URL and accepts: the service principal is re-created")
                 outcome = await _click_check_now(svc, control, inc, say)
                 attempts += 1
-                resolved_by = "check_now" if outcome == "resolved" else resolved_by
+                resolved_by = {"resolved": "check_now"}.get(outcome, resolved_by)
 
         closed = await svc.store().get_closed(settings.tenant_id, inc.incident_id)
         ttr = closed.time_to_recover if closed else None
@@ -157,6 +155,14 @@ async def _demo(out: TextIO, folder: Path) -> int:
         await reset_services()  # the HTTP function's own clients
         await svc.aclose()
         await control.aclose()
+
+
+def _link_settings() -> dict[str, str]:
+    """Signed Check now / Acknowledge links, pointing at the local Functions host's address."""
+    return {
+        "ACTION_LINK_KEY": os.environ.get("ACTION_LINK_KEY") or secrets.token_urlsafe(48),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:7071",
+    }
 
 
 async def _check_now_token(svc: Any, control: Any, inc: Any) -> tuple[str, str]:

@@ -165,7 +165,7 @@ async def _run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
             "incident %s escalated: still broken after the deadline", inc.incident_id,
             extra={"event": "incident_escalated"},
         )  # fmt: skip
-    elif inc.escalated_at is None and inc.acknowledged_at is None:  # acknowledged: no reminders (shared.app.actions)
+    elif inc.reminders_on:  # not escalated, not acknowledged (shared.app.actions)
         last = inc.last_reminder_at or inc.opened_at
         if now - last >= timedelta(hours=s.reminder_hours):
 

@@ -115,6 +115,12 @@ class Incident:
         return self.state not in (State.RESOLVED,)
 
     @property
+    def reminders_on(self) -> bool:
+        """Reminders go out while the incident is neither escalated (the escalation notice replaces
+        them) nor acknowledged from a notice's link (someone is on it)."""
+        return self.escalated_at is None and self.acknowledged_at is None
+
+    @property
     def time_to_recover(self) -> timedelta | None:
         if self.resolved_at is None:
             return None
