@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.graph import Graph
     from shared.clients.intake_queue import IntakeQueue
+    from shared.clients.table import Table
     from shared.clients.verify_queue import VerifyQueue
     from shared.clients.webex_auth import WebexAuth
     from shared.incidents.store import IncidentStore
@@ -43,6 +44,7 @@ class Services:
         self._credential: AsyncTokenCredential | None = None
         self._graph: Graph | None = None
         self._http: httpx.AsyncClient | None = None
+        self._table: Table | None = None
         self._store: IncidentStore | None = None
         self._queue: VerifyQueue | None = None
         self._intake: IntakeQueue | None = None
@@ -114,12 +116,20 @@ class Services:
             self._webex_auth = build_auth(self.settings, self.storage, await self.http(), credential)
         return self._webex_auth
 
+    def table(self) -> Table:
+        """The incidents table: incidents, deliveries, leases, cursors and markers share it."""
+        if self._table is None:
+            from shared.clients.storage import table_client
+            from shared.clients.table import Table
+
+            self._table = Table(table_client(self.storage, self.settings.incidents_table))
+        return self._table
+
     def store(self) -> IncidentStore:
         if self._store is None:
-            from shared.clients.storage import table_client
             from shared.incidents.store import IncidentStore
 
-            self._store = IncidentStore(table_client(self.storage, self.settings.incidents_table))
+            self._store = IncidentStore(self.table())
         return self._store
 
     def queue(self) -> VerifyQueue:
@@ -144,10 +154,8 @@ class Services:
     def checkpoints(self) -> Checkpoints:
         if self._checkpoints is None:
             from shared.clients.checkpoints import Checkpoints
-            from shared.clients.storage import table_client
 
-            table = table_client(self.storage, self.settings.incidents_table)
-            self._checkpoints = Checkpoints(table, self.settings.tenant_id)
+            self._checkpoints = Checkpoints(self.table(), self.settings.tenant_id)
         return self._checkpoints
 
     async def aclose(self) -> None:
@@ -156,21 +164,19 @@ class Services:
             self._webex_auth = None
         if self._http is not None:
             await self._http.aclose()
-        if self._store is not None:
-            await self._store.close()
+        if self._table is not None:
+            await self._table.close()
         if self._queue is not None:
             await self._queue.close()
         if self._intake is not None:
             await self._intake.close()
-        if self._checkpoints is not None:
-            await self._checkpoints.close()
         if self._graph is not None:
             http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
             if http is not None:
                 await http.aclose()
         if self._credential is not None:
             await self._credential.close()
-        self._http = self._store = self._queue = self._graph = self._credential = None
+        self._http = self._store = self._queue = self._graph = self._credential = self._table = None
         self._intake = None
         self._checkpoints = None
         self._ready = False
