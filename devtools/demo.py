@@ -80,7 +80,7 @@ async def _demo(out: TextIO, folder: Path) -> int:
             await svc.intake().send_all(intake.messages)
         say("Event Grid delivered the event 3 times; each was acknowledged after one intake-queue write")
         for intake_message in await svc.intake().receive():  # what the intake queue trigger does
-            result = await ingest(svc, intake_message.extraction())
+            result = await ingest(svc.push_deps(), intake_message.extraction())
             outcomes.extend(o.outcome for o in result.outcomes)
         inc = await svc.store().get_open(settings.tenant_id, "integration")
         assert inc is not None, "the deletion must open an incident"
@@ -102,7 +102,7 @@ async def _demo(out: TextIO, folder: Path) -> int:
             if not batch:
                 break
             for message, _raw in batch:
-                result_v = await run_verification(svc, message)
+                result_v = await run_verification(svc.verification_deps(), message)
                 if result_v.outcome == "stale":
                     continue
                 attempts += 1

@@ -93,7 +93,7 @@ async def run_health_check(svc: Services) -> HealthOutcome:
             c = Classification(
                 kind=kind, action=action, app=watched, target=TargetResource(id=object_id), rule="health"
             )
-            outcome.outcomes.append(await process_record(svc, record, c))
+            outcome.outcomes.append(await process_record(svc.pipeline_deps(), record, c))
 
     for app in cat.apps:
         if app.key in broken:
@@ -104,9 +104,9 @@ async def run_health_check(svc: Services) -> HealthOutcome:
         app_ok = all(r.ok for r in report.for_app(app.key))
         overdue = inc.next_verify_at is None or clock.now() - inc.next_verify_at > OVERDUE
         if app_ok and (inc.next_verify_at is None or inc.next_verify_at - clock.now() > timedelta(seconds=30)):
-            await schedule_verification(svc, inc, delay=0)
+            await schedule_verification(svc.pipeline_deps(), inc, delay=0)
             outcome.verifications.append(inc.incident_id)
         elif overdue:
-            await schedule_verification(svc, inc)
+            await schedule_verification(svc.pipeline_deps(), inc)
             outcome.verifications.append(inc.incident_id)
     return outcome

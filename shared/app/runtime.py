@@ -1,14 +1,18 @@
-"""The clients one worker process reuses across invocations, created lazily on first use.
+"""The composition root: the clients one worker process reuses across invocations, created lazily
+on first use, and the small dependency bundles the use cases take.
 
 Creating a credential, an httpx pool or a Graph client per invocation wastes the connection pools
 and the token cache; importing msgraph-sdk at start-up costs up to a second of cold start. So
-:class:`Services` builds each on first use and keeps it for the life of the event loop.
+:class:`Services` builds each on first use and keeps it for the life of the event loop. Nothing
+below the triggers and the CLI takes a ``Services``: they call ``svc.pipeline_deps()``,
+``svc.verification_deps()``… and hand the use case exactly the clients it uses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.core.settings import Settings, StorageConfig, get_settings, storage_config
@@ -17,12 +21,22 @@ if TYPE_CHECKING:
     import httpx
     from azure.core.credentials_async import AsyncTokenCredential
 
+    from shared.app.pipeline import PipelineDeps
+    from shared.app.poison import PoisonDeps
+    from shared.app.push import PushDeps
+    from shared.app.restore import RestoreDeps
+    from shared.app.verification import VerificationDeps
+    from shared.checks.suite import HealthReport
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.graph import Graph
     from shared.clients.intake_queue import IntakeQueue
     from shared.clients.table import Table
     from shared.clients.verify_queue import VerifyQueue
     from shared.clients.webex_auth import WebexAuth
+    from shared.core.catalogue import WebexApp
+    from shared.incidents.notices import NoticeDeps
+    from shared.incidents.operational import OperationalDeps
+    from shared.incidents.schedule import VerifyScheduler
     from shared.incidents.store import IncidentStore
 
 
@@ -157,6 +171,83 @@ class Services:
 
             self._checkpoints = Checkpoints(self.table(), self.settings.tenant_id)
         return self._checkpoints
+
+    async def channels(self) -> list[Any]:
+        """The channels this deployment has configured, sharing the process's clients."""
+        from shared.notify.channels import EmailChannel, TeamsChannel, WebexChannel, WebhookChannel
+
+        s = self.settings
+        http = await self.http()
+        channels: list[Any] = []
+        if s.email_enabled:
+            channels.append(EmailChannel.from_settings(s, (await self.graph()).client))
+        if s.webex_messages_enabled:
+            channels.append(
+                WebexChannel(s.webex_room_id, token=s.webex_bot_token, client=http, api_base=s.webex_api_base)
+            )
+        if s.teams_webhook_url is not None:
+            channels.append(TeamsChannel(s.teams_webhook_url, client=http))
+        if s.notify_webhook_url and s.notify_webhook_secret is not None:
+            channels.append(WebhookChannel(s.notify_webhook_url, s.notify_webhook_secret, client=http))
+        return channels
+
+    # --- what each use case takes ------------------------------------------------------------------
+    def notice_deps(self) -> NoticeDeps:
+        from shared.incidents.notices import NoticeDeps
+
+        return NoticeDeps(self.settings, self.store(), self.channels)
+
+    def operational_deps(self) -> OperationalDeps:
+        from shared.incidents.operational import OperationalDeps
+
+        return OperationalDeps(self.settings.tenant_id, self.table(), self.channels)
+
+    def scheduler(self) -> VerifyScheduler:
+        from shared.incidents.schedule import VerifyScheduler
+
+        return VerifyScheduler(self.store(), self.queue(), self.settings.verify_delays)
+
+    async def _identity_app_id(self) -> str | None:
+        from shared.checks.identity_app import resolve_identity_app
+
+        resolved = await resolve_identity_app(self)
+        return resolved.app.app_id if resolved.app is not None else None
+
+    def restore_deps(self) -> RestoreDeps:
+        from shared.app.restore import RestoreDeps
+
+        return RestoreDeps(self.settings, self.store(), self.graph, self._identity_app_id, self.notice_deps())
+
+    def pipeline_deps(self) -> PipelineDeps:
+        from shared.app.pipeline import PipelineDeps
+
+        return PipelineDeps(
+            self.settings, self.store(), self.scheduler(), self.checkpoints(), self.notice_deps(), self.restore_deps()
+        )
+
+    async def _run_checks(self, apps: tuple[WebexApp, ...] | None, since: datetime) -> HealthReport:
+        from shared.checks.suite import run_checks
+
+        return await run_checks(self, apps, webex=True, since=since)
+
+    def verification_deps(self) -> VerificationDeps:
+        from shared.app.verification import VerificationDeps
+
+        return VerificationDeps(
+            self.settings, self.store(), self.scheduler(), self.notice_deps(), self.restore_deps(), self._run_checks
+        )
+
+    def poison_deps(self) -> PoisonDeps:
+        from shared.app.poison import PoisonDeps
+
+        return PoisonDeps(self.settings, self.store(), self.scheduler(), self.operational_deps())
+
+    def push_deps(self) -> PushDeps:
+        from shared.app.push import PushDeps
+
+        return PushDeps(
+            self.settings, self.checkpoints(), self.credential, self.pipeline_deps(), self.operational_deps()
+        )
 
     async def aclose(self) -> None:
         if self._webex_auth is not None:

@@ -68,7 +68,7 @@ async def announce_config_problems(svc: Services) -> list[str]:
         ),
     )
     try:
-        sent = await send_operational(svc, notice, once_key=key)
+        sent = await send_operational(svc.operational_deps(), notice, once_key=key)
     except Exception:  # the next tick tries again
         log.exception("could not send the configuration notice")
         return []

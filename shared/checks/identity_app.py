@@ -174,6 +174,6 @@ async def _warn_newcomers(svc: Services, pinned: str | None, sps: list[ServicePr
             ),
         )
         try:
-            await send_operational(svc, notice, once_key=f"identity-lookalike:{app_id}")
+            await send_operational(svc.operational_deps(), notice, once_key=f"identity-lookalike:{app_id}")
         except Exception:  # the verdict matters more than the notice; the next tick tries again
             log.exception("could not send the look-alike Identity app warning")

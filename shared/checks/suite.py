@@ -216,7 +216,7 @@ async def _auth_expired(svc: Services, name: str, exc: WebexAuthExpired, started
             ),
         )
         try:
-            await send_operational(svc, notice, once_key=f"webex-auth-expired:{exc.origin}")
+            await send_operational(svc.operational_deps(), notice, once_key=f"webex-auth-expired:{exc.origin}")
         except Exception:  # the verdict matters more than the notice; the next tick tries again
             log.exception("could not send the Webex authorization notice")
     return CheckResult(
@@ -336,7 +336,7 @@ async def _notice_once(svc: Services, text: tuple[str, str, str, str], once_key:
     kind, title, *lines = text
     notice = OperationalNotice(kind=kind, title=title, lines=(*lines, f"Evidence: {evidence}"))
     try:
-        sent = await send_operational(svc, notice, once_key=once_key)
+        sent = await send_operational(svc.operational_deps(), notice, once_key=once_key)
     except Exception:  # the verdict matters more than the notice; the next run tries again
         log.exception("could not send the %s notice", kind)
         return

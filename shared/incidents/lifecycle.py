@@ -29,9 +29,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.incidents.store import Incident
 
 
 class State(StrEnum):
@@ -91,6 +96,12 @@ def advance(state: str, event: Event) -> State:
     if nxt is None:
         raise IllegalTransition(f"an incident in state {current} cannot {event}")
     return nxt
+
+
+def moved(inc: Incident, event: Event, **changes: Any) -> Incident:
+    """``inc`` after ``event`` (its next state from :data:`TRANSITIONS`), with ``changes`` applied:
+    the only way an incident's state changes."""
+    return replace(inc, state=advance(inc.state, event), **changes)
 
 
 # --- timing rules that belong to the lifecycle --------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from shared.core.logcontext import bind
 from shared.notify.escape import card_md, clean, clip, plain, subject_line, webex_md
 
 if TYPE_CHECKING:
-    from shared.app.runtime import Services
+    from shared.clients.table import Table
     from shared.notify.render import Rendered
 
 log = logging.getLogger(__name__)
@@ -92,44 +93,49 @@ def render_operational(notice: OperationalNotice, channel: str) -> Rendered:
     return Rendered("webhook", None, str(plain(title)), None, document, incident)
 
 
-async def send_operational(svc: Services, notice: OperationalNotice, *, once_key: str | None = None) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class OperationalDeps:
+    """What sending an operational notice uses: the tenant (the marker rows' partition), the one
+    table (the "once" markers) and the configured channels, built on first use."""
+
+    tenant_id: str
+    table: Table
+    channels: Callable[[], Awaitable[Sequence[Any]]]
+
+
+async def send_operational(
+    deps: OperationalDeps, notice: OperationalNotice, *, once_key: str | None = None
+) -> list[str]:
     """Send on every configured channel; returns the channels that accepted it. With ``once_key``,
     a second call with the same key sends nothing (returns ``[]``)."""
-    from azure.core.exceptions import AzureError, ResourceExistsError
+    from shared.core.errors import TransientError
 
-    from shared.clients.storage import table_client
-    from shared.incidents.notices import build_channels
-
-    table = table_client(svc.storage, svc.settings.incidents_table) if once_key else None
     marker = _marker(once_key) if once_key else None
-    try:
-        if table is not None and marker is not None:
-            try:
-                await table.create_entity(
-                    {"PartitionKey": svc.settings.tenant_id, "RowKey": marker, "kind": notice.kind,
-                     "at": format_timestamp(clock.now())}
-                )  # fmt: skip
-            except ResourceExistsError:
-                return []
-        sent: list[str] = []
-        for channel in await build_channels(svc):
-            try:
-                result = await channel.send(render_operational(notice, channel.name))
-            except Exception:  # one broken channel must not stop the others
-                log.exception("operational notice %s failed on %s", notice.kind, channel.name)
-                continue
-            if result.ok:
-                sent.append(channel.name)
-            else:
-                log.warning("operational notice %s failed on %s: %s", notice.kind, channel.name, result.error)
-        if not sent and table is not None and marker is not None:
-            try:
-                await table.delete_entity(svc.settings.tenant_id, marker)
-            except AzureError:
-                log.warning("could not clear the marker of unsent notice %s", notice.kind)
-        with bind(incident_id=notice.incident_id):
-            log.info("operational notice %s sent on %s", notice.kind, ", ".join(sent) or "no channel")
-        return sent
-    finally:
-        if table is not None:
-            await table.close()
+    if marker is not None:
+        row = {
+            "PartitionKey": deps.tenant_id,
+            "RowKey": marker,
+            "kind": notice.kind,
+            "at": format_timestamp(clock.now()),
+        }
+        if await deps.table.insert(row) is None:
+            return []
+    sent: list[str] = []
+    for channel in await deps.channels():
+        try:
+            result = await channel.send(render_operational(notice, channel.name))
+        except Exception:  # one broken channel must not stop the others
+            log.exception("operational notice %s failed on %s", notice.kind, channel.name)
+            continue
+        if result.ok:
+            sent.append(channel.name)
+        else:
+            log.warning("operational notice %s failed on %s: %s", notice.kind, channel.name, result.error)
+    if not sent and marker is not None:
+        try:
+            await deps.table.delete(deps.tenant_id, marker)
+        except TransientError:
+            log.warning("could not clear the marker of unsent notice %s", notice.kind)
+    with bind(incident_id=notice.incident_id):
+        log.info("operational notice %s sent on %s", notice.kind, ", ".join(sent) or "no channel")
+    return sent
