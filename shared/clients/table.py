@@ -59,7 +59,7 @@ class Table:
         """Create the table (nothing if it exists)."""
         from azure.core.exceptions import ResourceExistsError
 
-        with contextlib.suppress(ResourceExistsError), _mapped():
+        with _mapped(), contextlib.suppress(ResourceExistsError):
             await self._client.create_table()
 
     async def close(self) -> None:

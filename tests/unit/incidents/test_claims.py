@@ -81,7 +81,7 @@ async def test_two_runs_racing_to_escalate_owe_exactly_one_escalation_notice(
     t1, t2 = OPENED + timedelta(hours=25), OPENED + timedelta(hours=25, seconds=1)
     steps: list[str] = []
     with armed(lambda s: steps.append(str(s))):
-        (first, won1), (second, won2) = await asyncio.gather(
+        (_, won1), (_, won2) = await asyncio.gather(
             escalate(store, notices, inc, t1), escalate(store, notices, inc, t2)
         )
     assert [won1, won2] == [True, False]

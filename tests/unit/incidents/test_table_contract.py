@@ -67,3 +67,9 @@ async def test_upsert_overwrites_whatever_is_there(table: Any) -> None:
     row = await table.get(P, "d")
     assert row["v"] == 5 and "old" not in row
     assert row.metadata["etag"] == etag
+
+
+async def test_ensure_is_idempotent(table: Any) -> None:
+    await table.ensure()
+    await table.ensure()  # the table exists: nothing, not a storage error
+    assert await table.insert({"PartitionKey": P, "RowKey": "e"}) is not None
