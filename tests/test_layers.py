@@ -10,14 +10,6 @@ from devtools.layers import Violation, violations
 ROOT = Path(__file__).resolve().parent.parent
 
 STILL_TO_MOVE: set[str] = {
-    "shared.checks.config_report imports shared.app.runtime",
-    "shared.checks.config_report imports shared.incidents.operational",
-    "shared.checks.identity_app imports shared.app.runtime",
-    "shared.checks.identity_app imports shared.incidents.operational",
-    "shared.checks.prevention imports shared.notify.view",
-    "shared.checks.prevention imports shared.app.runtime",
-    "shared.checks.suite imports shared.app.runtime",
-    "shared.checks.suite imports shared.incidents.operational",
     "shared.clients.graph imports shared.app.warmup",
     "shared.clients.graph imports shared.detect.normalize",
     "shared.clients.graph imports shared.detect.classify",

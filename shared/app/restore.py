@@ -60,7 +60,7 @@ from shared.core.models import Kind
 
 if TYPE_CHECKING:
     from shared.app.runtime import Services
-    from shared.checks.suite import HealthReport
+    from shared.checks.report import HealthReport
     from shared.clients.graph import DeletedServicePrincipal
     from shared.incidents.store import Incident
 
@@ -160,9 +160,11 @@ async def _attempt(svc: Services, inc: Incident) -> tuple[str, str | None]:
         if not app_id and inc.app_key == svc.settings.catalogue.identity.key:
             # An incident opened from an audit record matched by name carries no appId; the one
             # found by name earlier and remembered (shared.checks.identity_app) finds the recycle-bin copy.
+            from shared.app.operational_notices import send_owed
             from shared.checks.identity_app import resolve_identity_app
 
-            resolved = await resolve_identity_app(svc)
+            resolved = await resolve_identity_app(svc.settings, await svc.graph(), svc.checkpoints())
+            await send_owed(svc.operational_sender(), resolved.owed)
             app_id = resolved.app.app_id if resolved.app is not None else None
         if not app_id:
             return "impossible", (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shared.core.settings import Settings, StorageConfig, get_settings, storage_config
 
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import httpx
     from azure.core.credentials_async import AsyncTokenCredential
 
+    from shared.app.operational_notices import OperationalSend
+    from shared.checks.deps import CheckClients
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.graph import Graph
     from shared.clients.intake_queue import IntakeQueue
@@ -50,7 +52,11 @@ class Services:
         self._webex_auth: WebexAuth | None = None
         self._ready = False
         self._lock = asyncio.Lock()
-        self.extras: dict[str, Any] = {}
+        from shared.app.operational_notices import ConfigAnnouncements
+        from shared.checks.deps import WebexStatusMemory
+
+        self.webex_status = WebexStatusMemory()  # what this process learned about the status call
+        self.config_announcements = ConfigAnnouncements()  # which configuration problems it told
         self.tenant_domain: str | None = None  # TENANT_ID as configured, when it was a domain
 
     @property
@@ -149,6 +155,21 @@ class Services:
             table = table_client(self.storage, self.settings.incidents_table)
             self._checkpoints = Checkpoints(table, self.settings.tenant_id)
         return self._checkpoints
+
+    async def check_clients(self) -> CheckClients:
+        """What the checks use (``shared.checks.deps``), from this process's clients."""
+        from shared.checks.deps import CheckClients
+
+        graph, http, auth = await self.graph(), await self.http(), await self.webex_auth()
+        return CheckClients(self.settings, graph, http, auth, self.checkpoints(), self.webex_status)
+
+    def operational_sender(self) -> OperationalSend:
+        """``send_operational`` bound to this process's clients (``shared.app.operational_notices``)."""
+        from functools import partial
+
+        from shared.incidents.operational import send_operational
+
+        return partial(send_operational, self)
 
     async def aclose(self) -> None:
         if self._webex_auth is not None:

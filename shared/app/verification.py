@@ -21,7 +21,7 @@ from shared.incidents.store import Incident, State
 
 if TYPE_CHECKING:
     from shared.app.runtime import Services
-    from shared.checks.suite import HealthReport
+    from shared.checks.report import HealthReport
     from shared.clients.verify_queue import VerifyMessage
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
 
 
 async def _run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
+    from shared.app.checking import CheckingDeps, check_and_notify
     from shared.app.pipeline import schedule_verification
-    from shared.checks.suite import run_checks
     from shared.incidents.notices import deliver
     from shared.notify.view import NoticeKind
 
@@ -114,7 +114,8 @@ async def _run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
 
     app = s.catalogue.by_key(inc.app_key)
     apps = (app,) if app is not None else None
-    report = await run_checks(svc, apps, webex=True, since=inc.opened_at)
+    checking = CheckingDeps(await svc.check_clients(), svc.operational_sender())
+    report = await check_and_notify(checking, apps, since=inc.opened_at)
     verdicts = tuple((r.name, r.verdict) for r in report.results)
     summary = _summary(report)
 
