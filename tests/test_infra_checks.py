@@ -561,7 +561,7 @@ def test_storage_uris_come_from_the_deployment_not_a_public_suffix() -> None:
     )
     with pytest.raises(ConfigError, match="__queueServiceUri"):
         storage_config({"AzureWebJobsStorage__accountName": "st1"})  # would have meant *.core.windows.net
-    assert "core.windows.net" not in (ROOT / "shared" / "config.py").read_text(encoding="utf-8")
+    assert "core.windows.net" not in (ROOT / "shared" / "core" / "settings.py").read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------------

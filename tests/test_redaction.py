@@ -27,8 +27,8 @@ async def test_echoed_form_never_reaches_evidence_notices_or_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from shared.app.runtime import get_services, reset_services
-    from shared.checks.suite import check_webex
     from shared.core.settings import reset_settings
+    from tests.check_helpers import webex_status
 
     caplog.set_level(logging.DEBUG)
     creds = app_creds
@@ -41,7 +41,7 @@ async def test_echoed_form_never_reaches_evidence_notices_or_logs(
     await reset_services()
     svc = await get_services()
 
-    result = await check_webex(svc)  # what `check` prints as evidence, and the notice's evidence
+    result = await webex_status(svc)  # what `check` prints as evidence, and the notice's evidence
     assert result.verdict == "authorization_expired"
     (answer,) = [r for r in await sim.requests(path="/webexapis/v1/access_token$") if r["status"] == 400]
     assert MASK in result.evidence, "the echoed form was there to redact"

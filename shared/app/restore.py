@@ -62,7 +62,7 @@ from shared.incidents.claims import claim, write
 from shared.incidents.lifecycle import Step, lease_expired, reached
 
 if TYPE_CHECKING:
-    from shared.checks.suite import HealthReport
+    from shared.checks.report import HealthReport
     from shared.clients.graph import DeletedServicePrincipal, Graph
     from shared.core.settings import Settings
     from shared.incidents.notices import NoticeDeps

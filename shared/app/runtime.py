@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     import httpx
     from azure.core.credentials_async import AsyncTokenCredential
 
+    from shared.app.operational_notices import OperationalSend
     from shared.app.pipeline import PipelineDeps
     from shared.app.poison import PoisonDeps
     from shared.app.push import PushDeps
     from shared.app.restore import RestoreDeps
     from shared.app.verification import VerificationDeps
-    from shared.checks.suite import HealthReport
+    from shared.checks.deps import CheckClients
+    from shared.checks.report import HealthReport
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.graph import Graph
     from shared.clients.intake_queue import IntakeQueue
@@ -66,7 +68,11 @@ class Services:
         self._webex_auth: WebexAuth | None = None
         self._ready = False
         self._lock = asyncio.Lock()
-        self.extras: dict[str, Any] = {}
+        from shared.app.operational_notices import ConfigAnnouncements
+        from shared.checks.deps import WebexStatusMemory
+
+        self.webex_status = WebexStatusMemory()  # what this process learned about the status call
+        self.config_announcements = ConfigAnnouncements()  # which configuration problems it told
         self.tenant_domain: str | None = None  # TENANT_ID as configured, when it was a domain
 
     @property
@@ -208,9 +214,12 @@ class Services:
         return VerifyScheduler(self.store(), self.queue(), self.settings.verify_delays)
 
     async def _identity_app_id(self) -> str | None:
+        """The Identity app's appId found by name (and the notices that lookup owes, sent)."""
+        from shared.app.operational_notices import send_owed
         from shared.checks.identity_app import resolve_identity_app
 
-        resolved = await resolve_identity_app(self)
+        resolved = await resolve_identity_app(self.settings, await self.graph(), self.checkpoints())
+        await send_owed(self.operational_sender(), resolved.owed)
         return resolved.app.app_id if resolved.app is not None else None
 
     def restore_deps(self) -> RestoreDeps:
@@ -226,9 +235,11 @@ class Services:
         )
 
     async def _run_checks(self, apps: tuple[WebexApp, ...] | None, since: datetime) -> HealthReport:
-        from shared.checks.suite import run_checks
+        """The checks of a verification run, then the operational notices they owe."""
+        from shared.app.checking import CheckingDeps, check_and_notify
 
-        return await run_checks(self, apps, webex=True, since=since)
+        checking = CheckingDeps(await self.check_clients(), self.operational_sender())
+        return await check_and_notify(checking, apps, since=since)
 
     def verification_deps(self) -> VerificationDeps:
         from shared.app.verification import VerificationDeps
@@ -248,6 +259,21 @@ class Services:
         return PushDeps(
             self.settings, self.checkpoints(), self.credential, self.pipeline_deps(), self.operational_deps()
         )
+
+    async def check_clients(self) -> CheckClients:
+        """What the checks use (``shared.checks.deps``), from this process's clients."""
+        from shared.checks.deps import CheckClients
+
+        graph, http, auth = await self.graph(), await self.http(), await self.webex_auth()
+        return CheckClients(self.settings, graph, http, auth, self.checkpoints(), self.webex_status)
+
+    def operational_sender(self) -> OperationalSend:
+        """``send_operational`` bound to this process's clients (``shared.app.operational_notices``)."""
+        from functools import partial
+
+        from shared.incidents.operational import send_operational
+
+        return partial(send_operational, self.operational_deps())
 
     async def aclose(self) -> None:
         if self._webex_auth is not None:

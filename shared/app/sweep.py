@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from shared.app.health_check import HealthOutcome
     from shared.app.pipeline import RecordOutcome
     from shared.app.runtime import Services
-    from shared.checks.suite import HealthReport
+    from shared.checks.report import HealthReport
     from shared.clients.checkpoints import StateRow
 
 log = logging.getLogger(__name__)

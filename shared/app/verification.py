@@ -24,7 +24,7 @@ from shared.incidents.store import Incident
 
 if TYPE_CHECKING:
     from shared.app.restore import RestoreDeps
-    from shared.checks.suite import HealthReport
+    from shared.checks.report import HealthReport
     from shared.clients.verify_queue import VerifyMessage
     from shared.core.catalogue import WebexApp
     from shared.core.settings import Settings
