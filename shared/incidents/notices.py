@@ -80,22 +80,14 @@ def view_for(svc: Services, inc: Incident, notice: NoticeKind) -> IncidentView:
     )
 
 
-async def build_channels(svc: Services) -> list[Any]:
-    """The channels this deployment has configured, sharing the process's clients."""
-    from shared.notify.channels import EmailChannel, TeamsChannel, WebexChannel, WebhookChannel
+async def channels_for(svc: Services) -> list[Any]:
+    """The configured channels (:func:`shared.notify.channels.build_channels`, the one rule), sharing
+    the process's clients; the Graph client is built only when e-mail is on."""
+    from shared.notify.channels import build_channels
 
     s = svc.settings
-    http = await svc.http()
-    channels: list[Any] = []
-    if s.email_enabled:
-        channels.append(EmailChannel.from_settings(s, (await svc.graph()).client))
-    if s.webex_messages_enabled:
-        channels.append(WebexChannel(s.webex_room_id, token=s.webex_bot_token, client=http, api_base=s.webex_api_base))
-    if s.teams_webhook_url is not None:
-        channels.append(TeamsChannel(s.teams_webhook_url, client=http))
-    if s.notify_webhook_url and s.notify_webhook_secret is not None:
-        channels.append(WebhookChannel(s.notify_webhook_url, s.notify_webhook_secret, client=http))
-    return channels
+    graph = (await svc.graph()).client if s.email_enabled else None
+    return list(build_channels(s, graph=graph, http_client=await svc.http()))
 
 
 def _claimable(d: Delivery | None, now_iso: str) -> bool:
@@ -131,7 +123,7 @@ async def _deliver(
 
     key = key or str(notice)
     report = DeliveryReport()
-    channels = await build_channels(svc)
+    channels = await channels_for(svc)
     if not channels:
         return inc, report
     now_iso = format_timestamp(clock.now())

@@ -308,6 +308,12 @@ def teams_card(view: IncidentView) -> dict[str, Any]:
             }
         )
     actions += [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in action_links(v)]
+    return teams_envelope(body, actions)
+
+
+def teams_envelope(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """An Adaptive Card 1.4 with ``body`` and ``actions``, in the message envelope Teams Workflows
+    takes (incident and operational notices alike)."""
     content: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
