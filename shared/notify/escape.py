@@ -150,7 +150,9 @@ def cap_utf8(text: str, max_bytes: int) -> str:
     if len(data) <= max_bytes:
         return text
     marker = ELLIPSIS.encode("utf-8")
-    cut = data[: max(max_bytes - len(marker), 0)].decode("utf-8", errors="ignore")
+    if max_bytes < len(marker):  # no room for the mark: the head alone, still within the cap
+        return data[: max(max_bytes, 0)].decode("utf-8", errors="ignore")
+    cut = data[: max_bytes - len(marker)].decode("utf-8", errors="ignore")
     stripped = cut.rstrip("\\")
     if (len(cut) - len(stripped)) % 2:
         cut = cut[:-1]

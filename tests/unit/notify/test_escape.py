@@ -36,20 +36,66 @@ def test_defang_breaks_links_and_mentions() -> None:
     assert f"@{ZWJ}all" in out and f"@{ZWJ}All" in out and "@alice" in out
 
 
-def test_webex_md_escapes_every_special() -> None:
-    specials = "\\*_~[]()#>!|<`&{}"
-    out = webex_md(specials)
-    assert out == "".join("\\" + c for c in specials)
+def test_webex_md_escapes_only_what_starts_markup() -> None:
+    """Inside a line only these start markup once "[" and "<" are escaped; the rest stays as typed."""
+    out = webex_md("\\ ` * ~ [ ] < _x_ &amp; &#58;")
+    assert out == "\\\\ \\` \\* \\~ \\[ \\] \\< \\_x\\_ \\&amp; \\&#58;"
     assert isinstance(out, Safe)
-    assert webex_md("[x](http://evil)") == f"\\[x\\]\\(http{ZWSP}:/{ZWSP}/evil\\)"
+    assert webex_md("Ops (EMEA) #2! a|b {x} 1.5 AT&T 50% +1 -2 =3") == "Ops (EMEA) #2! a|b {x} 1.5 AT&T 50% +1 -2 =3"
+    assert webex_md("first_last@contoso.com") == "first_last@contoso.com", "an intraword _ is inert"
+    assert webex_md("_private_ snake__case x_") == "\\_private\\_ snake\\_\\_case x\\_"
+    assert webex_md("[x](http://evil)") == f"\\[x\\](http{ZWSP}:/{ZWSP}/evil)"
     mentions = webex_md("<@all> <@personId:abc|Boss>")
-    assert mentions.count("<") == mentions.count("\\<") == 2
+    assert mentions == f"\\<@{ZWJ}all> \\<@personId{ZWSP}:abc|Boss>"
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("# Heading", "\\# Heading"),
+        ("###### six", "\\###### six"),
+        ("#hashtag", "#hashtag"),
+        ("> quoted", "\\> quoted"),
+        (">quoted", "\\>quoted"),
+        ("- item", "\\- item"),
+        ("+ item", "\\+ item"),
+        ("-1 below zero", "-1 below zero"),
+        ("12. item", "12\\. item"),
+        ("3) item", "3\\) item"),
+        ("1.5 GB", "1.5 GB"),
+        ("mid # text > here - x 1. y", "mid # text > here - x 1. y"),
+    ],
+)
+def test_block_markers_are_escaped_only_at_the_start(text: str, escaped: str) -> None:
+    """A fact value is a paragraph of its own on a card: a leading heading, quote or list marker
+    would turn it into a block; the same characters inside the text are left alone."""
+    assert webex_md(text) == escaped
+    assert card_md(text) == escaped
 
 
 def test_card_md_breaks_link_syntax_even_without_escape_support() -> None:
     out = card_md("[x](http://evil)")
+    assert out == f"\\[x\\]{ZWSP}(http{ZWSP}:/{ZWSP}/evil)"
     assert "](" not in out.replace("\\", "")
     assert '"' in card_md('"}]}')  # JSON is the serializer's job, not markdown's
+
+
+def test_card_md_escapes_rather_than_deletes() -> None:
+    """Issue 16 point 7: the Teams escape deleting "_ ( #" survived every test. Each character the
+    text had is still there (escaped or as typed), nothing more, nothing less."""
+    assert card_md("a_ b (c) #d _e_ *f* `g` ~h~") == "a\\_ b (c) #d \\_e\\_ \\*f\\* \\`g\\` \\~h\\~"
+    assert card_md("Müller_Ünal (中文) #1") == "Müller\\_Ünal (中文) #1"
+
+
+def test_clean_keeps_every_visible_character() -> None:
+    """Issue 16 point 7: clean() dropping non-ASCII survived every test."""
+    assert clean("Müller") == "Müller"
+    assert clean("李小龍 山田太郎") == "李小龍 山田太郎"
+    assert clean("😀 party 🎉") == "😀 party 🎉"
+    assert clean("Zoë Ørsted-Ångström ß") == "Zoë Ørsted-Ångström ß"
+    assert clean("נועם مرحبا") == "נועם مرحبا"
+    assert clean("Ana\u200b María\u202e") == "Ana María", "format characters go, letters stay"
+    assert clean("José\u00a0Núñez") == "José Núñez", "Unicode spaces collapse to one space"
 
 
 def test_subject_line() -> None:
@@ -59,12 +105,21 @@ def test_subject_line() -> None:
 
 def test_cap_utf8_boundaries() -> None:
     text = "é" * 10
-    capped = cap_utf8(text, 9)
-    assert len(capped.encode()) <= 9 and capped.endswith("…")
+    assert cap_utf8(text, 9) == "ééé…"  # 6 bytes of text + 3 bytes of "…"
     assert cap_utf8("ok", 10) == "ok"
+    assert cap_utf8("ok", 2) == "ok", "exactly at the cap: unchanged"
     escaped = "ab\\" + "x" * 20
-    out = cap_utf8(escaped, 6)
-    assert not out.removesuffix("…").endswith("\\")
+    assert cap_utf8(escaped, 6) == "ab…", "a half escape is not left before the mark"
+    assert cap_utf8("ab\\\\" + "x" * 20, 7) == "ab\\\\…", "a whole escape is kept"
+
+
+def test_cap_utf8_keeps_the_head_of_a_long_text() -> None:
+    """Issue 16 point 7: cap_utf8 returning only "…" (an empty Webex notice) survived."""
+    assert cap_utf8("abcdefghij", 7) == "abcd…"
+    assert cap_utf8("Webex directory sync is broken. " * 400, 40) == "Webex directory sync is broken. Webex…"
+    assert cap_utf8("😀" * 10, 12) == "😀😀…"  # 8 bytes of emoji + 3, never half a character
+    assert cap_utf8("abc", 2) == "ab", "no room for the mark: the head alone, still within the cap"
+    assert cap_utf8("éé", 2) == "é"
 
 
 @given(st.text(max_size=500), st.integers(min_value=4, max_value=600))
