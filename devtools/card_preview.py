@@ -109,3 +109,59 @@ def render_card(page: Page, card: dict[str, Any], width: int = CHAT_CARD_WIDTH) 
         for b in raw["buttons"]
     ]
     return CardReport(raw["events"], buttons, raw["links"], float(raw["width"]), raw["text"])
+
+
+def sample_card() -> dict[str, Any]:
+    """The opening notice of a deleted Identity Integration, with Check now and Acknowledge links."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from shared.core.catalogue import INTEGRATION
+    from shared.core.models import Action, AuditRecord, Initiator, Kind, Source, TargetResource
+    from shared.notify import NoticeKind, build_view, render
+
+    record = AuditRecord(
+        record_id="Directory_0b7c",
+        activity="Delete service principal",
+        source=Source.GRAPH,
+        tenant_id="3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+        initiator=Initiator(kind="user", user_principal_name="first_last@contoso.com"),
+        targets=(TargetResource(id="7d1c6f3e-5b0a-4c55-9d0e-2b8f4a1c6e90", app_id=INTEGRATION.app_id),),
+        event_time=datetime(2024, 5, 21, 22, 40, tzinfo=UTC),
+    )
+    view = build_view(
+        incident_id="inc-20240521-4f2a",
+        tenant_id="3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+        notice=NoticeKind.OPENED,
+        kind=Kind.INTEGRATION_DELETED,
+        action=Action.NOTIFY_CONSENT,
+        app=INTEGRATION,
+        detected_at=datetime(2024, 5, 21, 22, 41, tzinfo=UTC),
+        record=record,
+        detected_by=("event_grid",),
+    )
+    base = "https://remediator.example.net/api/actions/"
+    view = dataclasses.replace(view, check_now_url=base + "check-now-token", acknowledge_url=base + "ack-token")
+    return (render(view, "teams").payload or {})["attachments"][0]["content"]  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m devtools.card_preview [PNG]``: render the sample card at a chat card's width,
+    print the renderer's events and the buttons' fit as JSON, and save a screenshot."""
+    import sys
+
+    from devtools.browser import chromium_page
+
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0]) if args else ROOT / "docs" / "img" / "teams-card.png"
+    with chromium_page(width=CHAT_CARD_WIDTH, height=400) as page:
+        report = render_card(page, sample_card())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.locator("#card").screenshot(path=str(out))
+    buttons = [{"title": b.title, "cut": b.cut, "px": [b.scroll_width, b.client_width]} for b in report.buttons]
+    print(json.dumps({"width": report.width, "events": report.events, "buttons": buttons, "screenshot": str(out)}))
+    return 1 if report.events or any(b.cut for b in report.buttons) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
