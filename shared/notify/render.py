@@ -7,8 +7,10 @@ JSON or Adaptive Card fragment inside a display name stays an inert string.
 Escaping is by output format and cannot be forgotten: the environment's ``finalize`` hook escapes
 every ``{{ … }}`` value for the format named by the template's suffix (``.html.j2`` → autoescaped
 HTML of defanged text, ``.md.j2`` → Webex markdown, ``.txt.j2`` → defanged plain text), and only
-:class:`~shared.notify.escape.Safe` values (our URLs, via the ``url`` filter) pass unchanged.
-Untrusted fields are also cleaned and clipped before rendering, so size limits hold.
+:class:`~shared.notify.escape.Safe` values pass unchanged: our URLs (the ``url`` filter) and our own
+words (headline, impact, steps, labels — written markdown-safe, so no channel shows a backslash in
+them). Event text in the facts is escaped for the format by :func:`facts`. Untrusted fields are
+also cleaned and clipped before rendering, so size limits hold. docs/notices.md shows the result.
 """
 
 from __future__ import annotations
