@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,7 +27,7 @@ CHECK_NOW = "https://remediator.example.net/api/actions/eyJpIjoiaW5jLTQyIiwiYSI6
 ACKNOWLEDGE = "https://remediator.example.net/api/actions/eyJpIjoiaW5jLTQyIiwiYSI6ImFja25vd2xlZGdlIn0.c2ln"
 CARD_PADDING = 15  # the renderer's default host config pads the card by 15 px on each side
 
-if TYPE_CHECKING := False:
+if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 
