@@ -52,8 +52,8 @@ _MD_INLINE = re.compile(r"[\\`*~\[\]<]|&(?=#|[A-Za-z][A-Za-z0-9]*;)")
 # rules), so "first_last@contoso.com" keeps its underscore unescaped; any other "_" is escaped.
 _MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # Block markup needs the start of the text (a fact value is a paragraph of its own on a card): a
-# heading "# ", a quote ">", a list item "- ", "+ ", "1. ", "1) ".
-_MD_BLOCK_START = re.compile(r"^(?:#{1,6}(?=\s|$)|>|[-+](?=\s|$)|\d{1,9}[.)](?=\s|$))")
+# heading "# ", a quote ">", a list item "- ", "+ ", "1. ", "1) ", a thematic break "---".
+_MD_BLOCK_START = re.compile(r"^(?:#{1,6}(?=\s|$)|>|-(?=[\s-]|$)|\+(?=\s|$)|\d{1,9}[.)](?=\s|$))")
 
 
 class Safe(str):

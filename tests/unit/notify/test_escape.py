@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from jinja2 import DictLoader
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 from shared.notify.escape import ZWJ, ZWSP, Safe, cap_utf8, card_md, clean, clip, defang, plain, subject_line, webex_md
 from shared.notify.render import duration, environment, trusted_url
@@ -161,3 +164,27 @@ def test_duration(seconds: int, text: str) -> None:
     from datetime import timedelta
 
     assert duration(timedelta(seconds=seconds)) == text
+
+
+_COMMONMARK = MarkdownIt("commonmark").enable("strikethrough")
+_MARKUP_TEXT = st.text(alphabet=st.sampled_from(list("\\`*_~[]()<>&#;!|{}-+=.:/ 1aZé中\t\n")), max_size=60)
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(text=_MARKUP_TEXT | st.text(max_size=80))
+def test_escaped_event_text_renders_as_exactly_its_text(text: str) -> None:
+    """Minimal is still enough: whatever the event text, a CommonMark renderer (markdown-it, with
+    GFM strikethrough) shows it as one plain paragraph holding exactly that text — no emphasis,
+    code, link, heading, list, quote, rule or entity — and for both Webex and Teams."""
+    visible = defang(clean(text))
+    for escaped in (webex_md(text), card_md(text)):
+        html = _COMMONMARK.render(escaped).replace(ZWSP, "")  # defang's zero-width spaces are invisible
+        if not visible:
+            assert html == ""
+            continue
+        assert html == f"<p>{escapeHtml(visible.replace(ZWSP, ''))}</p>\n", escaped
+
+
+@pytest.mark.parametrize("text", ["---", "- - -", "***", "___", "--- x", "===", "```", "~~~", "    code", "-->"])
+def test_thematic_breaks_and_fences_stay_text(text: str) -> None:
+    assert _COMMONMARK.render(webex_md(text)) == f"<p>{escapeHtml(clean(text))}</p>\n"
