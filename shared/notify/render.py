@@ -407,8 +407,8 @@ def webhook_document(view: IncidentView) -> dict[str, Any]:
         "attempts": v.attempts,
         "reason": clip(clean(v.reason), _WEBHOOK_FIELD_LIMIT) if v.reason else None,
         "webex_org_id": v.webex_org_id,
-        "check_now_url": v.check_now_url,
-        "acknowledge_url": v.acknowledge_url,
+        "check_now_url": trusted_url(v.check_now_url) if v.check_now_url else None,
+        "acknowledge_url": trusted_url(v.acknowledge_url) if v.acknowledge_url else None,
     }
 
 

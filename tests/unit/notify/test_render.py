@@ -169,5 +169,6 @@ def test_no_action_links_when_unset() -> None:
 
 def test_an_action_link_that_is_not_ours_is_refused() -> None:
     for bad in ("http://remediator.example.net/x", "https://x/a)(javascript:alert(1)", "javascript:alert(1)"):
-        with pytest.raises(ValueError, match="trusted"):
-            render(dataclasses.replace(view(), check_now_url=bad), "webex")
+        for channel in ("email", "teams", "webex", "webhook"):
+            with pytest.raises(ValueError, match="trusted"):
+                render(dataclasses.replace(view(), acknowledge_url=bad), channel)  # type: ignore[arg-type]
