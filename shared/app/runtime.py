@@ -179,23 +179,13 @@ class Services:
         return self._checkpoints
 
     async def channels(self) -> list[Any]:
-        """The channels this deployment has configured, sharing the process's clients."""
-        from shared.notify.channels import EmailChannel, TeamsChannel, WebexChannel, WebhookChannel
+        """The configured channels (:func:`shared.notify.channels.build_channels`, the one rule), sharing
+        the process's clients; the Graph client is built only when e-mail is on."""
+        from shared.notify.channels import build_channels
 
         s = self.settings
-        http = await self.http()
-        channels: list[Any] = []
-        if s.email_enabled:
-            channels.append(EmailChannel.from_settings(s, (await self.graph()).client))
-        if s.webex_messages_enabled:
-            channels.append(
-                WebexChannel(s.webex_room_id, token=s.webex_bot_token, client=http, api_base=s.webex_api_base)
-            )
-        if s.teams_webhook_url is not None:
-            channels.append(TeamsChannel(s.teams_webhook_url, client=http))
-        if s.notify_webhook_url and s.notify_webhook_secret is not None:
-            channels.append(WebhookChannel(s.notify_webhook_url, s.notify_webhook_secret, client=http))
-        return channels
+        graph = (await self.graph()).client if s.email_enabled else None
+        return list(build_channels(s, graph=graph, http_client=await self.http()))
 
     # --- what each use case takes ------------------------------------------------------------------
     def notice_deps(self) -> NoticeDeps:

@@ -97,6 +97,8 @@ class IncidentView:
     attempts: int = 0
     reason: str | None = None  # ours, e.g. why auto-restore was impossible
     webex_org_id: str | None = None  # settings
+    check_now_url: str | None = None  # ours: a signed action link (https), or None when not offered
+    acknowledge_url: str | None = None  # ours: a signed action link (https), or None when not offered
 
     @property
     def is_follow_up(self) -> bool:
