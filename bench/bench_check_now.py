@@ -44,7 +44,7 @@ async def check_now_link(control: Any, svc: Any, inc: Any) -> tuple[str, str]:
     from shared.incidents.notices import view_for
     from shared.notify.view import NoticeKind
 
-    url = view_for(svc, inc, NoticeKind.OPENED).check_now_url
+    url = view_for(svc.settings, inc, NoticeKind.OPENED).check_now_url
     assert url is not None, "links are off"
     return url.rsplit("/", 1)[1], "view"
 

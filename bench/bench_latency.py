@@ -43,7 +43,7 @@ async def run(events: int) -> dict[str, object]:
     for n in range(events + 10):
         record = {**deletion, "id": f"Directory_{uuid.uuid4()}_BENCH_{n}"}
         started = time.perf_counter()
-        result = await ingest_payload(svc, record)
+        result = await ingest_payload(svc.push_deps(), record)
         elapsed = time.perf_counter() - started
         assert [o.outcome for o in result.outcomes] == ["opened"], result.summary()
         if n >= 10:  # the first few warm the connection pools and the token cache

@@ -84,7 +84,7 @@ async def _demo(out: TextIO, folder: Path) -> int:
             await svc.intake().send_all(intake.messages)
         say("Event Grid delivered the event 3 times; each was acknowledged after one intake-queue write")
         for intake_message in await svc.intake().receive():  # what the intake queue trigger does
-            result = await ingest(svc, intake_message.extraction())
+            result = await ingest(svc.push_deps(), intake_message.extraction())
             outcomes.extend(o.outcome for o in result.outcomes)
         inc = await svc.store().get_open(settings.tenant_id, "integration")
         assert inc is not None, "the deletion must open an incident"
@@ -107,7 +107,7 @@ async def _demo(out: TextIO, folder: Path) -> int:
             if not batch:
                 break
             for message, _raw in batch:
-                result_v = await run_verification(svc, message)
+                result_v = await run_verification(svc.verification_deps(), message)
                 if result_v.outcome == "stale":
                     continue
                 attempts += 1
@@ -161,7 +161,7 @@ def _link_settings() -> dict[str, str]:
     """Signed Check now / Acknowledge links, pointing at the local Functions host's address."""
     return {
         "ACTION_LINK_KEY": os.environ.get("ACTION_LINK_KEY") or secrets.token_urlsafe(48),
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:7071",
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or "https://localhost:7071",  # func start --useHttps
     }
 
 
@@ -183,7 +183,7 @@ async def _check_now_token(svc: Any, control: Any, inc: Any) -> tuple[str, str]:
     from shared.incidents.notices import view_for
     from shared.notify.view import NoticeKind
 
-    url = view_for(svc, inc, NoticeKind.OPENED).check_now_url
+    url = view_for(svc.settings, inc, NoticeKind.OPENED).check_now_url
     assert url is not None, "action links are off"
     return url.rsplit("/", 1)[1], "of the notice (this e-mail renderer does not show it)"
 

@@ -35,7 +35,9 @@ def action_deps(svc: Services) -> ActionDeps:
     async def verify(
         tenant_id: str, app_key: str, incident_id: str, attempt: int
     ) -> tuple[str, tuple[tuple[str, str], ...]]:
-        outcome = await run_verification(svc, VerifyMessage(tenant_id, app_key, incident_id, attempt))
+        outcome = await run_verification(
+            svc.verification_deps(), VerifyMessage(tenant_id, app_key, incident_id, attempt)
+        )
         return outcome.outcome, outcome.verdicts
 
     return ActionDeps(rows=svc.store(), verify=verify)

@@ -16,7 +16,7 @@ import azure.functions as func
 
 if TYPE_CHECKING:
     from shared.app.runtime import Services
-    from shared.checks.suite import HealthReport
+    from shared.checks.report import HealthReport
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)

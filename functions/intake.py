@@ -37,7 +37,7 @@ async def intake_process(msg: func.QueueMessage) -> None:
         log.error("intake message %s dropped (not retried): %s", msg.id, exc)
         return
     svc = await get_services()
-    result = await ingest(svc, message.extraction())
+    result = await ingest(svc.push_deps(), message.extraction())
     touched = {o.incident_id for o in result.outcomes if o.incident_id}
     with bind(tenant_id=svc.settings.tenant_id, incident_id=touched.pop() if len(touched) == 1 else None):
         log.info("intake %s from %s %s: %s", msg.id, message.origin, message.ref, result.summary())

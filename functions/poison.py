@@ -27,6 +27,8 @@ async def verify_poison(msg: func.QueueMessage) -> None:
     from shared.core.logcontext import bind
 
     svc = await get_services()
-    outcome = await handle_poisoned(svc, msg.get_body())  # not msg.dequeue_count: the poison copy's own (1)
+    outcome = await handle_poisoned(
+        svc.poison_deps(), msg.get_body()
+    )  # not msg.dequeue_count: the poison copy's own (1)
     with bind(incident_id=outcome.incident_id):
         log.warning("poisoned verification message %s: %s", msg.id, outcome.outcome)

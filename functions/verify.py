@@ -35,6 +35,6 @@ async def verify_incident(msg: func.QueueMessage) -> None:
         log.error("verification message %s dropped (not retried): %s", msg.id, exc)
         return
     svc = await get_services()
-    outcome = await run_verification(svc, message)
+    outcome = await run_verification(svc.verification_deps(), message)
     with bind(tenant_id=message.tenant_id, incident_id=message.incident_id, app=message.app_key):
         log.info("verification of %s attempt %s: %s", message.incident_id, message.attempt, outcome.outcome)

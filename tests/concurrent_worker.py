@@ -35,7 +35,7 @@ async def main(payload: object, go_file: str) -> int:
     if not await asyncio.to_thread(wait_for, go_file):
         return 4
     try:
-        result = await ingest_payload(svc, payload)
+        result = await ingest_payload(svc.push_deps(), payload)
     except TransientError as exc:
         print(json.dumps({"pid": os.getpid(), "error": str(exc)}), flush=True)
         await svc.aclose()

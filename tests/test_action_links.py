@@ -215,15 +215,15 @@ def test_settings_turn_links_on_only_with_a_key_and_a_url() -> None:
     ("value", "ok"),
     [
         ("https://func-x.azurewebsites.net", True),
-        ("http://127.0.0.1:7071", True),
-        ("http://localhost:7071/", True),
+        ("https://localhost:7071/", True),
+        ("http://127.0.0.1:7071", False),  # every channel's renderer refuses a link that is not https
         ("http://func-x.azurewebsites.net", False),
         ("https://user:pw@func-x.example", False),
         ("javascript:alert(1)", False),
         ("https://func x.example", False),
     ],
 )
-def test_public_base_url_is_https_or_loopback(value: str, ok: bool) -> None:
+def test_public_base_url_is_https(value: str, ok: bool) -> None:
     from shared.core.errors import ConfigError
     from shared.core.settings import load_settings
 

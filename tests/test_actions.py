@@ -43,7 +43,7 @@ async def links(inc: Any) -> tuple[str, str]:
     from shared.incidents.notices import view_for
     from shared.notify.view import NoticeKind
 
-    view = view_for(await get_services(), inc, NoticeKind.REMINDER)
+    view = view_for((await get_services()).settings, inc, NoticeKind.REMINDER)
     assert view.check_now_url and view.acknowledge_url
     assert view.check_now_url.startswith(f"{BASE}/api/actions/")
     return view.check_now_url.rsplit("/", 1)[1], view.acknowledge_url.rsplit("/", 1)[1]
@@ -231,7 +231,7 @@ async def test_links_off_without_a_key(sim: Any, app_functions: dict[str, Any]) 
     from shared.notify.view import NoticeKind
 
     inc = await open_incident(sim, app_functions)
-    view = view_for(await get_services(), inc, NoticeKind.OPENED)
+    view = view_for((await get_services()).settings, inc, NoticeKind.OPENED)
     assert view.check_now_url is None and view.acknowledge_url is None
     status, _, _ = await call(app_functions, request("GET", "anything.at-all"))
     assert status == 404

@@ -68,7 +68,7 @@ async def test_same_event_from_20_processes_at_once(sim: Any, tmp_path: Path) ->
     assert set(codes) <= {0, 3}, [(c, err[-2000:]) for c, (_, err) in zip(codes, results, strict=True)]
     if 3 in codes:  # a worker lost a race and failed retriably: the platform retries it once more
         svc = await get_services()
-        await ingest_payload(svc, records[0])
+        await ingest_payload(svc.push_deps(), records[0])
 
     rows = await incidents()
     assert len(rows) == 1, rows
@@ -86,7 +86,7 @@ async def test_two_writers_with_stale_etags_lose_nothing(sim: Any) -> None:
 
     svc = await get_services()
     records = await sim.delete("integration")
-    await ingest_payload(svc, records[0])
+    await ingest_payload(svc.push_deps(), records[0])
     (inc,) = await incidents()
     other = Services(svc.settings, svc.storage)  # a second worker: its own clients and connections
     try:
@@ -145,7 +145,7 @@ async def test_mutate_from_a_known_copy_never_trusts_it_blindly(sim: Any) -> Non
 
     svc = await get_services()
     store = svc.store()
-    await ingest_payload(svc, (await sim.delete("integration"))[0])
+    await ingest_payload(svc.push_deps(), (await sim.delete("integration"))[0])
     (inc,) = await incidents()
     stale = await store.get_open(inc.tenant_id, inc.app_key)
     assert stale is not None

@@ -18,10 +18,10 @@ async def _svc() -> Any:
 
 
 async def _grant_check() -> Any:
-    from shared.checks.suite import check_consent_grant
+    from shared.checks.graph import check_consent_grant
 
     svc = await _svc()
-    return await check_consent_grant(svc, svc.settings.catalogue.integration)
+    return await check_consent_grant(await svc.graph(), svc.settings.catalogue.integration)
 
 
 async def _integration_sp_id(sim: Any) -> str:

@@ -255,7 +255,9 @@ async def _verify_once(svc: Any) -> Any:
     from shared.clients.verify_queue import VerifyMessage
 
     (inc,) = await incidents()
-    return await run_verification(svc, VerifyMessage(inc.tenant_id, inc.app_key, inc.incident_id, inc.verify_attempts))
+    return await run_verification(
+        svc.verification_deps(), VerifyMessage(inc.tenant_id, inc.app_key, inc.incident_id, inc.verify_attempts)
+    )
 
 
 HANG = 20.0
@@ -296,7 +298,7 @@ async def test_fault_cell(rig: Rig, waits: Waits, call: Call, kind: str, monkeyp
     payload: Any = _alert_now() if call.flow == "alert" else record
 
     async def ingest() -> Any:
-        return await ingest_payload(svc, payload)
+        return await ingest_payload(svc.push_deps(), payload)
 
     if call.flow == "verify":
         await _platform_retries(ingest)  # the incident exists and was notified before the fault
@@ -353,7 +355,7 @@ async def test_azurite_stopped_mid_run(sim: Any, services_env: dict[str, str], m
         svc = await get_services()
         (record,) = [r for r in await sim.delete("integration") if "Delete" in r["activityDisplayName"]][:1]
         await sim.add_fault(r"/sendMail$", method="POST", delay=1.0, times=1)  # storage dies during the send
-        task = asyncio.create_task(ingest_payload(svc, record))
+        task = asyncio.create_task(ingest_payload(svc.push_deps(), record))
         await asyncio.sleep(0.5)
         private.stop()
         with pytest.raises(TransientError):
@@ -365,5 +367,5 @@ async def test_azurite_stopped_mid_run(sim: Any, services_env: dict[str, str], m
     reset_settings()
     await reset_services()
     svc = await get_services()
-    await _platform_retries(lambda: ingest_payload(svc, record))
+    await _platform_retries(lambda: ingest_payload(svc.push_deps(), record))
     assert len(await incidents()) == 1

@@ -278,11 +278,11 @@ async def test_advanced_query_operators_need_consistency_level_and_count(
 async def test_the_apps_own_graph_requests_are_all_default_queries(sim: Any) -> None:
     """The app sends none of the advanced-only forms: a tick and every check pass against the strict
     simulator, and no Graph request it made was refused."""
-    from shared.checks.suite import run_checks
+    from tests.check_helpers import checked
 
     await sim.assign_app_role("integration")
     tick = await _tick()
-    report = await run_checks(await _svc())
+    report = await checked(await _svc())
     assert not tick.problems and all(r.verdict == "healthy" for r in report.results if r.name.startswith("graph."))
     graph = await sim.requests(path=r"^/graph/v1\.0/")
     assert graph and [r for r in graph if r["status"] == 400] == []

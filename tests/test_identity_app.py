@@ -153,7 +153,9 @@ async def _verify(svc: Any, inc: Any) -> Any:
     from shared.app.verification import run_verification
     from shared.clients.verify_queue import VerifyMessage
 
-    return await run_verification(svc, VerifyMessage(inc.tenant_id, inc.app_key, inc.incident_id, inc.verify_attempts))
+    return await run_verification(
+        svc.verification_deps(), VerifyMessage(inc.tenant_id, inc.app_key, inc.incident_id, inc.verify_attempts)
+    )
 
 
 async def _pin_then_hard_delete(sim: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:

@@ -10,20 +10,10 @@ from devtools.layers import Violation, violations
 ROOT = Path(__file__).resolve().parent.parent
 
 STILL_TO_MOVE: set[str] = {
-    "shared.checks.config_report imports shared.app.runtime",
-    "shared.checks.config_report imports shared.incidents.operational",
-    "shared.checks.identity_app imports shared.app.runtime",
-    "shared.checks.identity_app imports shared.incidents.operational",
-    "shared.checks.prevention imports shared.notify.view",
-    "shared.checks.prevention imports shared.app.runtime",
-    "shared.checks.suite imports shared.app.runtime",
-    "shared.checks.suite imports shared.incidents.operational",
     "shared.clients.graph imports shared.app.warmup",
     "shared.clients.graph imports shared.detect.normalize",
     "shared.clients.graph imports shared.detect.classify",
     "shared.clients.intake_queue imports shared.detect.intake",
-    "shared.incidents.notices imports shared.app.runtime",
-    "shared.incidents.operational imports shared.app.runtime",
 }
 """Imports of the old layout that still point the wrong way: this set only shrinks, to empty."""
 

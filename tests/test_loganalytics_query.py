@@ -124,7 +124,7 @@ async def test_a_partial_result_narrows_the_window_reads_every_record_and_is_rep
 
     for n in (1, 2):  # two alerts meet the same limit
         window = AlertWindow(f"alert-{n}", "webex-apps", "Fired", start, clock.now())
-        result = await ingest(svc, Extraction(records=[], alerts=[window]))
+        result = await ingest(svc.push_deps(), Extraction(records=[], alerts=[window]))
         assert result.alerts == [f"alert-{n} (Fired): 4 rows re-queried"], result.alerts
     queries = (await sim.state())["log_analytics_queries"]
     assert len(queries) > 2, "the window was split"
@@ -169,7 +169,7 @@ async def test_a_query_the_workspace_refuses_names_the_unresolved_column(
     await reset_services()
     window = AlertWindow("alert-bad", "webex-apps", "Fired", clock.now() - timedelta(minutes=5), clock.now())
     with pytest.raises(UpstreamError) as caught:
-        await rows_for_alert(await get_services(), window)
+        await rows_for_alert((await get_services()).push_deps(), window)
     assert caught.value.status == 400
     assert "Failed to resolve scalar expression named 'AppDisplayName'" in str(caught.value)
     assert "ALERT_QUERY" in str(caught.value)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from shared.core.catalogue import INTEGRATION
 from shared.core.models import Action, Kind
@@ -302,12 +303,19 @@ async def test_email_timeout_is_retriable() -> None:
 
 
 def test_build_channels_and_protocol() -> None:
-    channels = build_channels(SETTINGS, graph=object(), teams_webhook_url=TEAMS_URL)
+    with_teams = SETTINGS.model_copy(update={"teams_webhook_url": SecretStr(TEAMS_URL)})
+    channels = build_channels(with_teams, graph=object())
     assert [c.name for c in channels] == ["email", "webex", "teams"]
     assert all(isinstance(c, Channel) for c in channels)
+    assert [c.name for c in build_channels(with_teams)] == ["webex", "teams"], "e-mail needs a Graph client"
     bare = Settings.model_validate({"TENANT_ID": TENANT, "WEBEX_ORG_ID": "o"})
-    assert build_channels(bare) == []
-    assert [c.name for c in build_channels(bare, webhook_url=HOOK_URL, webhook_secret=HOOK_SECRET)] == ["webhook"]
+    assert build_channels(bare, graph=object(), http_client=httpx.AsyncClient()) == []
+    hook = Settings.model_validate(
+        {"TENANT_ID": TENANT, "WEBEX_ORG_ID": "o", "NOTIFY_WEBHOOK_URL": HOOK_URL, "NOTIFY_WEBHOOK_SECRET": HOOK_SECRET}
+    )
+    assert [c.name for c in build_channels(hook)] == ["webhook"]
+    room_only = Settings.model_validate({"TENANT_ID": TENANT, "WEBEX_ORG_ID": "o", "WEBEX_ROOM_ID": "room-1"})
+    assert build_channels(room_only, http_client=httpx.AsyncClient()) == [], "a room without a bot token sends nothing"
 
 
 @pytest.mark.parametrize(

@@ -55,9 +55,9 @@ async def test_poisoned_message_of_a_closed_incident_is_only_logged(sim: Any, ap
 
     svc = await get_services()
     stale = VerifyMessage(svc.settings.tenant_id, "integration", "inc-gone", 3)
-    outcome = await handle_poisoned(svc, stale.to_json())
+    outcome = await handle_poisoned(svc.poison_deps(), stale.to_json())
     assert outcome.outcome == "no_incident"
-    assert (await handle_poisoned(svc, b"{not json")).outcome == "unreadable"
+    assert (await handle_poisoned(svc.poison_deps(), b"{not json")).outcome == "unreadable"
     state = await sim.state()
     assert state["webex_messages"] == [] and state["sent_mails"] == []
     assert await receive_verify_messages(wait=1.0) == []

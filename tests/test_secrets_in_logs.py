@@ -48,7 +48,7 @@ async def _verify(svc: Any) -> Any:
     (inc,) = await incidents()
     try:
         return await run_verification(
-            svc, VerifyMessage(inc.tenant_id, inc.app_key, inc.incident_id, inc.verify_attempts)
+            svc.verification_deps(), VerifyMessage(inc.tenant_id, inc.app_key, inc.incident_id, inc.verify_attempts)
         )
     except TransientError:
         return None
@@ -107,8 +107,8 @@ async def test_no_secret_in_any_log_line(
     await sim.add_fault(r"^/webexapis/v1/messages$", method="POST", status=401, times=1)
     await sim.add_fault(WEBHOOK_PATH + "$", method="POST", status=500, times=1)
     with pytest.raises(TransientError):
-        await ingest_payload(svc, record)
-    await ingest_payload(svc, record)  # the platform's retry
+        await ingest_payload(svc.push_deps(), record)
+    await ingest_payload(svc.push_deps(), record)  # the platform's retry
     await _verify(svc)  # still broken
     await sim.consent(actor="admin@contoso.example")
     await _verify(svc)

@@ -48,9 +48,9 @@ async def _fresh_from_vault(
 
 
 async def _status(svc: Any) -> Any:
-    from shared.checks.suite import check_webex
+    from tests.check_helpers import webex_status
 
-    return await check_webex(svc)
+    return await webex_status(svc)
 
 
 async def test_static_token_is_the_simple_option(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,11 +183,12 @@ async def test_refresh_token_expiry_follows_the_simulator_clock(
 ) -> None:
     await sim.webex_tokens(access_lifetime=600, refresh_lifetime=3600)
     svc = await _fresh(monkeypatch, **app_creds)
-    svc.extras["quiet"] = True
-    assert (await _status(svc)).verdict == "healthy"
+    from tests.check_helpers import webex_status
+
+    assert (await webex_status(svc, notify=False)).verdict == "healthy"
     await sim.advance_clock(2 * 3600)
     clock.advance(2 * 3600)
-    assert (await _status(svc)).verdict == "authorization_expired"
+    assert (await webex_status(svc, notify=False)).verdict == "authorization_expired"
     assert (await sim.state())["webex_messages"] == [], "quiet callers (the CLI) send nothing"
 
 

@@ -13,8 +13,8 @@ SCIM = "/identity/scim/.*/v2/Users$"
 
 async def _report(monkeypatch: pytest.MonkeyPatch | None = None, **env: str) -> dict[str, Any]:
     from shared.app.runtime import get_services, reset_services
-    from shared.checks.suite import run_checks
     from shared.core.settings import reset_settings
+    from tests.check_helpers import checked
 
     if monkeypatch is not None:
         for key, value in env.items():
@@ -22,7 +22,7 @@ async def _report(monkeypatch: pytest.MonkeyPatch | None = None, **env: str) -> 
     reset_settings()
     await reset_services()
     svc = await get_services()
-    report = await run_checks(svc)
+    report = await checked(svc)
     return {r.name: r for r in report.results}
 
 
@@ -116,8 +116,8 @@ async def test_canary_user_shows_whether_sync_ran_since_the_incident(sim: Any, m
     import uuid
 
     from shared.app.runtime import get_services
-    from shared.checks.suite import run_checks
     from shared.core.clock import clock
+    from tests.check_helpers import checked
 
     canary = str(uuid.uuid5(uuid.NAMESPACE_URL, "sim-user-1"))
     await _report(monkeypatch, WEBEX_SCIM_CANARY_USER_ID=canary)
@@ -125,11 +125,11 @@ async def test_canary_user_shows_whether_sync_ran_since_the_incident(sim: Any, m
     svc = await get_services()
     opened = clock.now()
     await sim.advance_clock(120)
-    broken = {r.name: r for r in (await run_checks(svc, since=opened)).results}
+    broken = {r.name: r for r in (await checked(svc, since=opened)).results}
     assert "no sync seen since" in broken["webex.scim"].evidence
     await sim.consent()
     await sim.advance_clock(60)
-    fixed = {r.name: r for r in (await run_checks(svc, since=opened)).results}
+    fixed = {r.name: r for r in (await checked(svc, since=opened)).results}
     assert "synced since the incident opened" in fixed["webex.scim"].evidence
     assert await sim.requests(path=f"/v2/Users/{canary}$")
 
@@ -152,7 +152,7 @@ async def test_429_long_retry_after_is_not_slept_but_handed_back(sim: Any) -> No
 
 
 async def test_429_without_retry_after_backs_off_then_uses_the_default(sim: Any) -> None:
-    from shared.checks.suite import DEFAULT_429_BACKOFF
+    from shared.checks.webex import DEFAULT_429_BACKOFF
 
     await sim.add_fault(STATUS, status=429, times=None, body="")
     rows = await _report()
@@ -166,10 +166,10 @@ async def test_429_without_retry_after_backs_off_then_uses_the_default(sim: Any)
 
 async def test_scim_without_its_scope_is_no_reason_to_stay_unhealthy(sim: Any) -> None:
     from shared.app.runtime import get_services
-    from shared.checks.suite import run_checks
+    from tests.check_helpers import checked
 
     await sim.add_fault(SCIM, status=403)
-    report = await run_checks(await get_services())
+    report = await checked(await get_services())
     scim = next(r for r in report.results if r.name == "webex.scim")
     assert scim.verdict == "misconfigured"
     assert "lacks the SCIM scope" in scim.evidence
@@ -178,10 +178,10 @@ async def test_scim_without_its_scope_is_no_reason_to_stay_unhealthy(sim: Any) -
 
 async def test_grant_check_without_graph_permission_is_skipped_not_failed(sim: Any) -> None:
     from shared.app.runtime import get_services
-    from shared.checks.suite import run_checks
+    from tests.check_helpers import checked
 
     await sim.add_fault("/oauth2PermissionGrants$", status=403)
-    report = await run_checks(await get_services())
+    report = await checked(await get_services())
     grant = next(r for r in report.results if r.name == "graph.consent_grant.integration")
     assert grant.verdict == "not_configured" and "Directory.Read.All" in grant.evidence
     assert report.healthy

@@ -78,13 +78,13 @@ async def test_status_mode_control_rejects_bad_input(sim: Any, body: dict[str, A
 
 async def _checks(monkeypatch: pytest.MonkeyPatch, token: str) -> Any:
     from shared.app.runtime import get_services, reset_services
-    from shared.checks.suite import run_checks
     from shared.core.settings import reset_settings
+    from tests.check_helpers import checked
 
     monkeypatch.setenv("WEBEX_ACCESS_TOKEN", token)
     reset_settings()
     await reset_services()
-    return await run_checks(await get_services())
+    return await checked(await get_services())
 
 
 async def test_status_refusing_our_token_is_one_notice_and_never_blocks(
@@ -106,17 +106,17 @@ async def test_status_refusing_our_token_is_one_notice_and_never_blocks(
 
 async def test_unknown_status_body_leaves_the_decision_to_graph(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.app.runtime import get_services
-    from shared.checks.suite import run_checks
+    from tests.check_helpers import checked
 
     await sim.webex_status_mode("unknown_body")
     await sim.revoke()
-    report = await run_checks(await get_services())
+    report = await checked(await get_services())
     verdicts = {r.name: r.verdict for r in report.results}
     assert verdicts["webex.sync_status"] == "unknown", "neither healthy nor broken"
     assert verdicts["graph.consent_grant.integration"] == "consent_missing"
     assert not report.healthy, "Graph sees the revoked consent"
     await sim.consent()
-    assert (await run_checks(await get_services())).healthy
+    assert (await checked(await get_services())).healthy
 
 
 async def test_scim_refuses_a_bot_token_as_a_configuration_problem(
@@ -165,8 +165,8 @@ async def test_a_token_the_status_call_refuses_is_not_renewed_on_every_run(
     import secrets
 
     from shared.app.runtime import get_services, reset_services
-    from shared.checks.suite import run_checks
     from shared.core.settings import reset_settings
+    from tests.check_helpers import checked
 
     creds = {"WEBEX_CLIENT_ID": "C" + secrets.token_hex(16), "WEBEX_CLIENT_SECRET": secrets.token_hex(16),
              "WEBEX_REFRESH_TOKEN": "rt-" + secrets.token_urlsafe(24)}  # fmt: skip
@@ -179,7 +179,7 @@ async def test_a_token_the_status_call_refuses_is_not_renewed_on_every_run(
     await reset_services()
     svc = await get_services()
     for _ in range(3):
-        report = await run_checks(svc)
+        report = await checked(svc)
     assert report.healthy
     refreshes = await sim.requests(path="/webexapis/v1/access_token$", method="POST")
     assert len(refreshes) == 2, "the first token, one renewal on the first 401, then none"

@@ -20,7 +20,8 @@ from shared.core.models import Action, Kind
 if TYPE_CHECKING:
     from shared.app.pipeline import RecordOutcome
     from shared.app.runtime import Services
-    from shared.checks.suite import CheckResult, HealthReport
+    from shared.checks.report import CheckResult, HealthReport
+    from shared.core.catalogue import WebexApp
 
 log = logging.getLogger(__name__)
 
@@ -52,39 +53,60 @@ def _finding(result: CheckResult, app_key: str) -> tuple[Kind, Action, str] | No
     return None
 
 
-async def run_health_check(svc: Services) -> HealthOutcome:
-    from shared.app.pipeline import health_record, process_record, schedule_verification
-    from shared.checks.config_report import announce_config_problems
-    from shared.checks.suite import run_checks
-    from shared.core.clock import clock
+def _consent_finding(report: HealthReport, app_key: str) -> tuple[Kind, Action, str] | None:
+    """The SP is there but its consent is not: Webex says so (701018), or Graph shows no
+    admin-consent grant (opt-in check; ``not_configured`` without Directory.Read.All)."""
+    webex = report.first("webex.sync_status")
+    grant = report.first("graph.consent_grant.", app_key)
+    graph_has_consent = grant is not None and grant.verdict == "healthy"
+    if webex is not None and webex.verdict == "consent_missing" and not graph_has_consent:
+        # Graph is the primary witness: with the admin-consent grant present in Entra, Webex's
+        # 701018 is its lag behind Entra (minutes), not a revoked consent.
+        return Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "Webex reports consent missing (701018)"
+    if grant is not None and grant.verdict == "consent_missing":
+        return Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "no admin-consent grant in Entra"
+    return None
+
+
+def _findings(report: HealthReport, app: WebexApp, integration_key: str) -> list[tuple[Kind, Action, str]]:
+    """Every finding the report holds about ``app``."""
+    findings = [f for r in report.for_app(app.key) if (f := _finding(r, app.key)) is not None]
+    sp = report.first("graph.service_principal.", app.key)
+    if app.key == integration_key and not findings and sp is not None and sp.verdict == "healthy":
+        consent = _consent_finding(report, app.key)
+        if consent is not None:
+            findings.append(consent)
+    return findings
+
+
+async def _check(svc: Services) -> HealthReport:
+    """Step 1: the checks and the operational notices they owe; the configuration notice (once: a
+    missing secret turned a channel off, shared.checks.config_report); the prevention notes (opt-in;
+    why here and not at verification: shared.checks.prevention)."""
+    from shared.app.checking import CheckingDeps, check_and_notify
+    from shared.app.operational_notices import announce_config_problems
+
+    send = svc.operational_sender()
+    report = await check_and_notify(CheckingDeps(await svc.check_clients(), send))
+    await announce_config_problems(svc.settings, send, svc.config_announcements)
+    if svc.settings.prevention_notes:
+        from shared.checks.prevention import ensure_notes
+
+        await ensure_notes(await svc.graph(), report)
+    return report
+
+
+async def _open_incidents(svc: Services, report: HealthReport, outcome: HealthOutcome) -> set[str]:
+    """Step 2: each finding opens (or joins) its app's incident. Returns the keys of the broken apps."""
+    from shared.app.pipeline import health_record, process_record
     from shared.core.models import TargetResource
     from shared.detect.classify import Classification
 
-    report = await run_checks(svc)
-    outcome = HealthOutcome(report)
-    await announce_config_problems(svc)  # once: a missing secret turned a channel off (shared.checks.config_report)
-    if svc.settings.prevention_notes:  # opt-in; why here and not at verification: shared.checks.prevention
-        from shared.checks.prevention import ensure_notes
-
-        await ensure_notes(svc, report)
     cat = svc.settings.catalogue
-    store = svc.store()
     broken: set[str] = set()
     for app in cat.apps:
-        findings = [f for r in report.for_app(app.key) if (f := _finding(r, app.key)) is not None]
+        findings = _findings(report, app, cat.integration.key)
         sp = report.first("graph.service_principal.", app.key)
-        if app.key == cat.integration.key and not findings and sp is not None and sp.verdict == "healthy":
-            # The SP is there but its consent is not: Webex says so (701018), or Graph shows no
-            # admin-consent grant (opt-in check; ``not_configured`` without Directory.Read.All).
-            webex = report.first("webex.sync_status")
-            grant = report.first("graph.consent_grant.", app.key)
-            graph_has_consent = grant is not None and grant.verdict == "healthy"
-            if webex is not None and webex.verdict == "consent_missing" and not graph_has_consent:
-                # Graph is the primary witness: with the admin-consent grant present in Entra, Webex's
-                # 701018 is its lag behind Entra (minutes), not a revoked consent.
-                findings.append((Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "Webex reports consent missing (701018)"))
-            elif grant is not None and grant.verdict == "consent_missing":
-                findings.append((Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "no admin-consent grant in Entra"))
         watched = replace(app, app_id=sp.app_id) if sp is not None and sp.app_id and not app.app_id else app
         for kind, action, detail in findings:
             broken.add(app.key)
@@ -93,9 +115,18 @@ async def run_health_check(svc: Services) -> HealthOutcome:
             c = Classification(
                 kind=kind, action=action, app=watched, target=TargetResource(id=object_id), rule="health"
             )
-            outcome.outcomes.append(await process_record(svc, record, c))
+            outcome.outcomes.append(await process_record(svc.pipeline_deps(), record, c))
+    return broken
 
-    for app in cat.apps:
+
+async def _follow_up(svc: Services, report: HealthReport, outcome: HealthOutcome, broken: set[str]) -> None:
+    """Step 3: an open incident of a healthy app is verified now; one whose verification run is long
+    overdue (its queue message was lost) gets a new one."""
+    from shared.app.pipeline import schedule_verification
+    from shared.core.clock import clock
+
+    store = svc.store()
+    for app in svc.settings.catalogue.apps:
         if app.key in broken:
             continue
         inc = await store.get_open(svc.settings.tenant_id, app.key)
@@ -104,9 +135,17 @@ async def run_health_check(svc: Services) -> HealthOutcome:
         app_ok = all(r.ok for r in report.for_app(app.key))
         overdue = inc.next_verify_at is None or clock.now() - inc.next_verify_at > OVERDUE
         if app_ok and (inc.next_verify_at is None or inc.next_verify_at - clock.now() > timedelta(seconds=30)):
-            await schedule_verification(svc, inc, delay=0)
+            await schedule_verification(svc.pipeline_deps(), inc, delay=0)
             outcome.verifications.append(inc.incident_id)
         elif overdue:
-            await schedule_verification(svc, inc)
+            await schedule_verification(svc.pipeline_deps(), inc)
             outcome.verifications.append(inc.incident_id)
+
+
+async def run_health_check(svc: Services) -> HealthOutcome:
+    """The timer's run: check, open incidents for what is broken, follow up on the open ones."""
+    report = await _check(svc)
+    outcome = HealthOutcome(report)
+    broken = await _open_incidents(svc, report, outcome)
+    await _follow_up(svc, report, outcome, broken)
     return outcome

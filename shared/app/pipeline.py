@@ -19,19 +19,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from shared.clients.verify_queue import VerifyMessage
 from shared.core.clock import clock, format_timestamp
 from shared.core.errors import TransientError
 from shared.core.models import Action, AuditRecord, Kind, Source
-from shared.incidents.store import Incident, State, cut, new_incident_id
+from shared.incidents.claims import write
+from shared.incidents.lifecycle import INITIAL, Step
+from shared.incidents.store import Incident, cut, new_incident_id
 
 if TYPE_CHECKING:
-    from shared.app.runtime import Services
+    from shared.app.restore import RestoreDeps
+    from shared.clients.checkpoints import Checkpoints
     from shared.core.models import Extraction
+    from shared.core.settings import Settings
     from shared.detect.classify import Classification
+    from shared.incidents.notices import NoticeDeps
+    from shared.incidents.schedule import VerifyScheduler
+    from shared.incidents.store import IncidentStore
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,20 @@ _SEVERITY = {
     Kind.IDENTITY_APP_DELETED: 3,
     Kind.INTEGRATION_HARD_DELETED: 4,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineDeps:
+    """What acting on classified records uses: the settings, the incident store, the verification
+    scheduler, the checkpoint rows (the Identity app's pinned appId), the notices and the opt-in
+    restore."""
+
+    settings: Settings
+    store: IncidentStore
+    scheduler: VerifyScheduler
+    checkpoints: Checkpoints
+    notices: NoticeDeps
+    restore: RestoreDeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +85,18 @@ def _soft_or_hard(kind: Kind) -> str | None:
     return {Kind.INTEGRATION_DELETED: "soft", Kind.INTEGRATION_HARD_DELETED: "hard"}.get(kind)
 
 
-def new_incident(svc: Services, record: AuditRecord, c: Classification) -> Incident:
+def new_incident(tenant_id: str, record: AuditRecord, c: Classification) -> Incident:
     assert c.app is not None
     now = clock.now()
     target = c.target
     return Incident(
-        tenant_id=svc.settings.tenant_id,
+        tenant_id=tenant_id,
         app_key=c.app.key,
         app_id=c.app.app_id,
         incident_id=new_incident_id(c.app.key, now),
         kind=str(c.kind),
         action=str(c.action),
-        state=State.OPEN,
+        state=INITIAL,
         opened_at=now,
         updated_at=now,
         first_record_id=cut(record.record_id) or "",
@@ -91,40 +110,24 @@ def new_incident(svc: Services, record: AuditRecord, c: Classification) -> Incid
     )
 
 
-async def schedule_verification(svc: Services, inc: Incident, *, delay: float | None = None) -> Incident:
-    """Queue the incident's next verification run (attempt = runs done so far).
-
-    Enqueue first, then note it on the row: a crash in between leaves an extra message, which the
-    attempt check drops — never a missing one.
-    """
-    delays = svc.settings.verify_delays
-    if delay is None:
-        delay = float(delays[min(inc.verify_attempts, len(delays) - 1)])
-    msg = VerifyMessage(inc.tenant_id, inc.app_key, inc.incident_id, inc.verify_attempts)
-    await svc.queue().send(msg, delay_seconds=delay)
-    due = clock.now() + timedelta(seconds=delay)
-
-    def note(c: Incident) -> Incident | None:
-        if c.incident_id != inc.incident_id:
-            return None
-        return replace(c, next_verify_at=due)
-
-    return await svc.store().mutate(inc.tenant_id, inc.app_key, note, known=inc) or inc
+async def schedule_verification(deps: PipelineDeps, inc: Incident, *, delay: float | None = None) -> Incident:
+    """Queue the incident's next verification run (:class:`shared.incidents.schedule.VerifyScheduler`)."""
+    return await deps.scheduler.schedule(inc, delay=delay)
 
 
-async def process_record(svc: Services, record: AuditRecord, c: Classification) -> RecordOutcome:
+async def process_record(deps: PipelineDeps, record: AuditRecord, c: Classification) -> RecordOutcome:
     """Act on one classified record (see the module docstring for the guarantees); its log lines
     carry the tenant, app and kind, and the incident id once it is known."""
     from shared.core.logcontext import bind
 
-    with bind(tenant_id=svc.settings.tenant_id, app=c.app.key if c.app else None, kind=str(c.kind)):
-        return await _process_record(svc, record, c)
+    with bind(tenant_id=deps.settings.tenant_id, app=c.app.key if c.app else None, kind=str(c.kind)):
+        return await _process_record(deps, record, c)
 
 
-async def _another_identity_app(svc: Services, record: AuditRecord, c: Classification) -> bool:
+async def _another_identity_app(deps: PipelineDeps, record: AuditRecord, c: Classification) -> bool:
     """A record matched to the Identity app by NAME (no appId configured) whose target carries an
     appId other than the pinned one is about a look-alike (shared.checks.identity_app): not ours."""
-    identity = svc.settings.catalogue.identity
+    identity = deps.settings.catalogue.identity
     if c.app is None or c.app.key != identity.key or identity.app_id:
         return False
     app_ids = {t.app_id.lower() for t in record.targets if t.app_id}
@@ -132,22 +135,22 @@ async def _another_identity_app(svc: Services, record: AuditRecord, c: Classific
         return False
     from shared.checks.identity_app import STATE
 
-    pinned = str((await svc.checkpoints().get_state(STATE)).values.get("app_id") or "").lower()
+    pinned = str((await deps.checkpoints.get_state(STATE)).values.get("app_id") or "").lower()
     return bool(pinned) and pinned not in app_ids
 
 
-async def _process_record(svc: Services, record: AuditRecord, c: Classification) -> RecordOutcome:
+async def _process_record(deps: PipelineDeps, record: AuditRecord, c: Classification) -> RecordOutcome:
     from shared.core.logcontext import bind
 
-    s = svc.settings
-    store = svc.store()
+    s = deps.settings
+    store = deps.store
     base = {"record_id": record.record_id, "kind": str(c.kind), "action": str(c.action)}
     if c.action == Action.IGNORE or c.app is None:
         return RecordOutcome(**base, outcome="ignored")
     if record.tenant_id and record.tenant_id.lower() != s.tenant_id:
         log.warning("record %s belongs to another tenant; ignored", record.record_id)
         return RecordOutcome(**base, outcome="foreign_tenant")
-    if await _another_identity_app(svc, record, c):
+    if await _another_identity_app(deps, record, c):
         log.warning("record %s is about another app named like the Identity app; ignored", record.record_id)
         return RecordOutcome(**base, outcome="not_the_pinned_identity_app")
     dedupe = record.source != Source.HEALTH
@@ -166,19 +169,30 @@ async def _process_record(svc: Services, record: AuditRecord, c: Classification)
             if dedupe:
                 await store.mark_seen(s.tenant_id, record.record_id, "no_incident")
             return RecordOutcome(**base, outcome="no_incident")
-        await schedule_verification(svc, inc, delay=0)
+        await deps.scheduler.schedule(inc, delay=0)
         if dedupe:
             await store.mark_seen(s.tenant_id, record.record_id, f"verify:{inc.incident_id}")
         return RecordOutcome(**base, outcome="verify_requested", incident_id=inc.incident_id)
 
-    candidate = new_incident(svc, record, c)
+    candidate = new_incident(s.tenant_id, record, c)
     inc, created = await store.open_or_attach(candidate, str(record.source))
     with bind(incident_id=inc.incident_id):
-        return await _act(svc, record, c, inc=inc, created=created, candidate=candidate, base=base)
+        return await _act(deps, record, c, inc=inc, created=created, candidate=candidate, base=base)
+
+
+async def _raise_severity(store: IncidentStore, inc: Incident, stronger: Incident) -> Incident:
+    """Stronger evidence replaces weaker on the open incident (re-checked under the ETag)."""
+
+    def upgrade(cur: Incident) -> Incident | None:
+        if _SEVERITY.get(Kind(stronger.kind), 0) <= _SEVERITY.get(Kind(cur.kind), 0):
+            return None
+        return replace(cur, kind=stronger.kind, action=stronger.action, soft_or_hard=stronger.soft_or_hard)
+
+    return await write(store, inc, upgrade, step=Step.SEVERITY_RAISED)
 
 
 async def _act(
-    svc: Services,
+    deps: PipelineDeps,
     record: AuditRecord,
     c: Classification,
     *,
@@ -193,8 +207,6 @@ async def _act(
     from shared.incidents.notices import DeliveryReport, deliver
     from shared.notify.view import NoticeKind
 
-    s = svc.settings
-    store = svc.store()
     dedupe = record.source != Source.HEALTH
     if created:
         log.info(
@@ -202,44 +214,38 @@ async def _act(
             extra={"event": "incident_opened", "source": str(record.source)},
         )  # fmt: skip
     elif _SEVERITY.get(c.kind, 0) > _SEVERITY.get(Kind(inc.kind), 0):
-        stronger = candidate
-
-        def upgrade(cur: Incident) -> Incident | None:
-            if _SEVERITY.get(Kind(stronger.kind), 0) <= _SEVERITY.get(Kind(cur.kind), 0):
-                return None
-            return replace(cur, kind=stronger.kind, action=stronger.action, soft_or_hard=stronger.soft_or_hard)
-
-        inc = await store.mutate(inc.tenant_id, inc.app_key, upgrade) or inc
+        inc = await _raise_severity(deps.store, inc, candidate)
 
     notice: NoticeKind | None = NoticeKind.OPENED
-    if restore.applies(svc, inc):  # opt-in self-healing decides which notice opens (shared.app.restore)
-        inc, restored = await restore.auto_restore(svc, inc)
+    if restore.applies(deps.settings, inc):  # opt-in self-healing decides which notice opens (shared.app.restore)
+        inc, restored = await restore.auto_restore(deps.restore, inc)
         notice = {"restored": NoticeKind.RESTORED, "in_progress": None}.get(restored, NoticeKind.OPENED)
     report = DeliveryReport()
     if notice is not None:
-        inc, report = await deliver(svc, inc, notice)
+        inc, report = await deliver(deps.notices, inc, notice)
     if inc.next_verify_at is None:
-        inc = await schedule_verification(svc, inc)
+        inc = await deps.scheduler.schedule(inc)
     if report.pending:
         raise TransientError(
             f"incident {inc.incident_id}: notice not delivered on {', '.join(report.failed)}",
             retry_after=report.retry_after,
         )
     if dedupe:
-        await store.mark_seen(s.tenant_id, record.record_id, f"{'opened' if created else 'attached'}:{inc.incident_id}")
+        outcome = f"{'opened' if created else 'attached'}:{inc.incident_id}"
+        await deps.store.mark_seen(deps.settings.tenant_id, record.record_id, outcome)
     return RecordOutcome(**base, outcome="opened" if created else "attached", incident_id=inc.incident_id)
 
 
-async def process_extraction(svc: Services, extraction: Extraction) -> list[RecordOutcome]:
+async def process_extraction(deps: PipelineDeps, extraction: Extraction) -> list[RecordOutcome]:
     """Classify and act on every record. All records are attempted; the first transient error is
     raised at the end so the platform retries the delivery (processed records dedupe)."""
     from shared.detect.classify import classify_extraction
 
     outcomes: list[RecordOutcome] = []
     first_error: TransientError | None = None
-    for record, c in classify_extraction(extraction, svc.settings.catalogue):
+    for record, c in classify_extraction(extraction, deps.settings.catalogue):
         try:
-            outcomes.append(await process_record(svc, record, c))
+            outcomes.append(await process_record(deps, record, c))
         except TransientError as exc:
             first_error = first_error or exc
             outcomes.append(RecordOutcome(record.record_id, str(c.kind), str(c.action), "retry"))

@@ -22,9 +22,23 @@ from shared.core.errors import PayloadError
 from shared.core.logcontext import bind
 
 if TYPE_CHECKING:
-    from shared.app.runtime import Services
+    from shared.core.settings import Settings
+    from shared.incidents.operational import OperationalDeps
+    from shared.incidents.schedule import VerifyScheduler
+    from shared.incidents.store import IncidentStore
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PoisonDeps:
+    """What the poison watcher uses: the settings (schedule, catalogue), the incident store, the
+    verification scheduler and the operational notices."""
+
+    settings: Settings
+    store: IncidentStore
+    scheduler: VerifyScheduler
+    operational: OperationalDeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +49,9 @@ class PoisonOutcome:
     next_delay: float | None = None
 
 
-async def handle_poisoned(svc: Services, body: bytes | str) -> PoisonOutcome:
+async def handle_poisoned(deps: PoisonDeps, body: bytes | str) -> PoisonOutcome:
     """Tell the admins and re-arm. The attempts are the configured ``maxDequeueCount``: the message
     handed over here is the extension's copy, whose ``DequeueCount`` is 1 whatever it went through."""
-    from shared.app.pipeline import schedule_verification
     from shared.clients.verify_queue import VerifyMessage
     from shared.core.names import MAX_DEQUEUE_COUNT
     from shared.core.settings import POISON_QUEUE, VERIFY_QUEUE
@@ -49,7 +62,7 @@ async def handle_poisoned(svc: Services, body: bytes | str) -> PoisonOutcome:
     except PayloadError as exc:
         log.error("poisoned verification message is unreadable (%s); dropped", exc)
         return PoisonOutcome("unreadable")
-    inc = await svc.store().get_open(msg.tenant_id, msg.app_key)
+    inc = await deps.store.get_open(msg.tenant_id, msg.app_key)
     if inc is None:
         log.info("poisoned verification message for %s: no open incident any more", msg.incident_id)
         return PoisonOutcome("no_incident", msg.incident_id)
@@ -57,8 +70,8 @@ async def handle_poisoned(svc: Services, body: bytes | str) -> PoisonOutcome:
         log.info("poisoned verification message for %s: superseded by %s", msg.incident_id, inc.incident_id)
         return PoisonOutcome("stale", msg.incident_id)
 
-    delay = float(max(svc.settings.verify_delays))
-    app = svc.settings.catalogue.by_key(inc.app_key)
+    delay = float(max(deps.settings.verify_delays))
+    app = deps.settings.catalogue.by_key(inc.app_key)
     name = app.display_name if app else inc.app_key
     notice = OperationalNotice(
         kind="verification_poisoned",
@@ -74,8 +87,8 @@ async def handle_poisoned(svc: Services, body: bytes | str) -> PoisonOutcome:
         ),
         incident_id=inc.incident_id,
     )
-    sent = await send_operational(svc, notice, once_key=f"poison:{inc.incident_id}:{inc.verify_attempts}")
-    await schedule_verification(svc, inc, delay=delay)
+    sent = await send_operational(deps.operational, notice, once_key=f"poison:{inc.incident_id}:{inc.verify_attempts}")
+    await deps.scheduler.schedule(inc, delay=delay)
     with bind(tenant_id=inc.tenant_id, incident_id=inc.incident_id, app=inc.app_key):
         log.warning(
             "incident %s: poisoned verification message re-armed (next run in %.0f s)", inc.incident_id, delay,

@@ -14,6 +14,7 @@ retries) is skipped by its ``alertq-`` marker row, so six deliveries ask the wor
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,12 +22,29 @@ from typing import TYPE_CHECKING, Any
 from shared.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from shared.app.pipeline import RecordOutcome
-    from shared.app.runtime import Services
+    from azure.core.credentials_async import AsyncTokenCredential
+
+    from shared.app.pipeline import PipelineDeps, RecordOutcome
+    from shared.clients.checkpoints import Checkpoints
     from shared.clients.loganalytics import WindowRows
     from shared.core.models import AlertWindow, Extraction
+    from shared.core.settings import Settings
+    from shared.incidents.operational import OperationalDeps
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PushDeps:
+    """What processing a pushed payload uses: the settings, the checkpoint rows (alert re-query
+    markers), the credential for Log Analytics (built on first use), the pipeline and the
+    operational notices."""
+
+    settings: Settings
+    checkpoints: Checkpoints
+    credential: Callable[[], AsyncTokenCredential]
+    pipeline: PipelineDeps
+    operational: OperationalDeps
 
 
 @dataclass(slots=True)
@@ -44,17 +62,17 @@ class IngestResult:
         }
 
 
-def alert_query(svc: Services) -> str:
+def alert_query(settings: Settings) -> str:
     from shared.detect.kql import default_alert_query
 
-    return svc.settings.alert_query.strip() or default_alert_query(svc.settings.webex_identity_app_id)
+    return settings.alert_query.strip() or default_alert_query(settings.webex_identity_app_id)
 
 
-async def rows_for_alert(svc: Services, window: AlertWindow) -> list[dict[str, Any]]:
+async def rows_for_alert(deps: PushDeps, window: AlertWindow) -> list[dict[str, Any]]:
     from shared.clients.loganalytics import query_window
     from shared.core.clock import clock
 
-    s = svc.settings
+    s = deps.settings
     workspace = s.log_analytics_workspace_id  # never one the alert names: see intake.window_problem
     if not workspace:
         raise ConfigError(["LOG_ANALYTICS_WORKSPACE_ID: missing (needed to re-query log search alerts)"])
@@ -64,19 +82,19 @@ async def rows_for_alert(svc: Services, window: AlertWindow) -> list[dict[str, A
     if end <= start:
         end = start + timedelta(minutes=1)
     got = await query_window(
-        svc.credential(),
+        deps.credential(),
         endpoint=s.log_analytics_endpoint,
         workspace_id=workspace,
-        query=alert_query(svc),
+        query=alert_query(s),
         start=start,
         end=end,
     )
     if got.partial is not None:
-        await _partial_reported(svc, window, got)
+        await _partial_reported(deps.operational, window, got)
     return got.rows
 
 
-async def _partial_reported(svc: Services, window: AlertWindow, got: WindowRows) -> None:
+async def _partial_reported(operational: OperationalDeps, window: AlertWindow, got: WindowRows) -> None:
     """A partial result met while re-querying an alert: logged every time, one operational notice
     ever (a limit that recurs would otherwise mail the admins on every alert)."""
     from shared.incidents.operational import OperationalNotice, send_operational
@@ -99,12 +117,12 @@ async def _partial_reported(svc: Services, window: AlertWindow, got: WindowRows)
         ),
     )
     try:
-        await send_operational(svc, notice, once_key="log-analytics-partial-result")
+        await send_operational(operational, notice, once_key="log-analytics-partial-result")
     except Exception:  # the rows matter more than the notice
         log.exception("could not send the Log Analytics partial-result notice")
 
 
-async def ingest(svc: Services, extraction: Extraction) -> IngestResult:
+async def ingest(deps: PushDeps, extraction: Extraction) -> IngestResult:
     """Process an extraction: its records now, and its alert windows' rows after a re-query."""
     from shared.app.pipeline import process_extraction
     from shared.core.clock import clock
@@ -112,8 +130,8 @@ async def ingest(svc: Services, extraction: Extraction) -> IngestResult:
     from shared.detect.normalize import extract
 
     result = IngestResult(skipped=list(extraction.skipped))
-    result.outcomes.extend(await process_extraction(svc, extraction))
-    marks = svc.checkpoints()
+    result.outcomes.extend(await process_extraction(deps.pipeline, extraction))
+    marks = deps.checkpoints
     for window in extraction.alerts:
         label = f"{window.alert_id} ({window.condition})"
         if window.condition.lower() == "resolved":
@@ -124,23 +142,23 @@ async def ingest(svc: Services, extraction: Extraction) -> IngestResult:
             log.info("alert %s already re-queried: repeat delivery skipped", window.alert_id)
             result.alerts.append(f"{label}: already re-queried")
             continue
-        problem = window_problem(window, workspace_id=svc.settings.log_analytics_workspace_id, now=clock.now())
+        problem = window_problem(window, workspace_id=deps.settings.log_analytics_workspace_id, now=clock.now())
         if problem:  # refused at the endpoint since; a message queued before, or forged, ends here
             log.error("alert %s not re-queried (dropped, not retried): %s", window.alert_id, problem)
             result.alerts.append(f"{label}: not re-queried: {problem}")
             continue
-        rows = await rows_for_alert(svc, window)
+        rows = await rows_for_alert(deps, window)
         if rows:
             more = extract(rows)
-            result.outcomes.extend(await process_extraction(svc, more))
+            result.outcomes.extend(await process_extraction(deps.pipeline, more))
             result.skipped.extend(more.skipped)
         await marks.mark_alert_done(window.alert_id, window.condition, len(rows))
         result.alerts.append(f"{label}: {len(rows)} rows re-queried")
     return result
 
 
-async def ingest_payload(svc: Services, payload: Any) -> IngestResult:
+async def ingest_payload(deps: PushDeps, payload: Any) -> IngestResult:
     """Normalize any supported payload (already parsed JSON) and process it."""
     from shared.detect.normalize import extract
 
-    return await ingest(svc, extract(payload))
+    return await ingest(deps, extract(payload))

@@ -50,19 +50,23 @@ whether grants and app role assignments come back; the simulator runs both ways.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.core.clock import clock
 from shared.core.errors import TransientError, UpstreamError
 from shared.core.models import Kind
+from shared.incidents.claims import claim, write
+from shared.incidents.lifecycle import Step, lease_expired, reached
 
 if TYPE_CHECKING:
-    from shared.app.runtime import Services
-    from shared.checks.suite import HealthReport
-    from shared.clients.graph import DeletedServicePrincipal
-    from shared.incidents.store import Incident
+    from shared.checks.report import HealthReport
+    from shared.clients.graph import DeletedServicePrincipal, Graph
+    from shared.core.settings import Settings
+    from shared.incidents.notices import NoticeDeps
+    from shared.incidents.store import Incident, IncidentStore
 
 log = logging.getLogger(__name__)
 
@@ -80,63 +84,78 @@ FINAL = frozenset({"restored", "impossible", "failed", "not_needed"})
 _NOT_DONE = "Automatic restore was not done"
 
 
-def applies(svc: Services, inc: Incident) -> bool:
+@dataclass(frozen=True, slots=True)
+class RestoreDeps:
+    """What the restore uses: the settings (``AUTO_RESTORE``, the catalogue), the incident store,
+    Microsoft Graph (built on first use: msgraph-sdk is heavy), the Identity app's appId found by
+    name (:func:`shared.checks.identity_app.resolve_identity_app`) and the incident's notices."""
+
+    settings: Settings
+    store: IncidentStore
+    graph: Callable[[], Awaitable[Graph]]
+    identity_app_id: Callable[[], Awaitable[str | None]]
+    notices: NoticeDeps
+
+
+def applies(settings: Settings, inc: Incident) -> bool:
     """Auto-restore is on and the incident is a deletion of a Webex service principal."""
     try:
         kind = Kind(inc.kind)
     except ValueError:
         return False
-    return svc.settings.auto_restore and kind in DELETION_KINDS
+    return settings.auto_restore and kind in DELETION_KINDS
 
 
 def _lease_expired(inc: Incident) -> bool:
-    return inc.restore_at is None or clock.now() - inc.restore_at > RESTORE_LEASE
+    return lease_expired(inc.restore_at, RESTORE_LEASE, clock.now())
 
 
-async def _record(svc: Services, inc: Incident, outcome: str, reason: str | None) -> Incident:
+async def _record(store: IncidentStore, inc: Incident, outcome: str, reason: str | None) -> Incident:
     """Write the outcome over our own claim (or a stale one), never over a final outcome."""
     claimed_at = inc.restore_at
 
-    def write(c: Incident) -> Incident | None:
-        if c.incident_id != inc.incident_id or c.restore_outcome in FINAL or c.restore_at != claimed_at:
+    def settle(c: Incident) -> Incident | None:
+        if c.restore_outcome in FINAL or c.restore_at != claimed_at:
             return None
         return replace(c, restore_outcome=outcome, reason=reason)
 
-    return await svc.store().mutate(inc.tenant_id, inc.app_key, write) or inc
+    return await write(store, inc, settle, step=Step.RESTORE_RECORDED)
 
 
-async def auto_restore(svc: Services, inc: Incident) -> tuple[Incident, str]:
+def _take_restore(inc: Incident, now: datetime) -> Callable[[Incident], tuple[Incident, bool] | None]:
+    def take(c: Incident) -> tuple[Incident, bool] | None:
+        if c.incident_id != inc.incident_id or c.restore_outcome is not None or c.restore_attempted:
+            return None
+        return replace(c, restore_attempted=True, restore_outcome="claimed", restore_at=now), True
+
+    return take
+
+
+async def auto_restore(deps: RestoreDeps, inc: Incident) -> tuple[Incident, str]:
     """Claim, then try the restore once; returns the stored incident and the outcome (see module)."""
     if inc.restore_outcome in FINAL:
         return inc, str(inc.restore_outcome)
     if inc.restore_outcome == "claimed":
         if not _lease_expired(inc):
             return inc, "in_progress"
-        inc = await _record(svc, inc, "failed", f"{_NOT_DONE}: the attempt did not complete (the worker stopped).")
+        why = f"{_NOT_DONE}: the attempt did not complete (the worker stopped)."
+        inc = await _record(deps.store, inc, "failed", why)
         return inc, str(inc.restore_outcome)
 
-    now = clock.now()
-    won = False
-
-    def claim(c: Incident) -> Incident | None:
-        nonlocal won
-        won = c.incident_id == inc.incident_id and c.restore_outcome is None and not c.restore_attempted
-        if not won:
-            return None
-        return replace(c, restore_attempted=True, restore_outcome="claimed", restore_at=now)
-
-    claimed = await svc.store().mutate(inc.tenant_id, inc.app_key, claim)
+    got = await claim(deps.store, inc, _take_restore(inc, clock.now()), step=Step.RESTORE_CLAIMED)
+    claimed = got.incident
     if claimed is None:
         return inc, "in_progress"  # the incident closed under us
-    if not won:  # another worker claimed first (or decided already)
+    if not got.won:  # another worker claimed first (or decided already)
         return claimed, str(claimed.restore_outcome) if claimed.restore_outcome in FINAL else "in_progress"
 
-    outcome, reason = await _attempt(svc, claimed)
+    outcome, reason = await _attempt(deps, claimed)
+    reached(Step.RESTORE_DONE)
     log.info(
         "auto-restore for incident %s: %s (%s)", claimed.incident_id, outcome, reason or "-",
         extra={"event": "auto_restore", "outcome": outcome},
     )  # fmt: skip
-    recorded = await _record(svc, claimed, outcome, reason)
+    recorded = await _record(deps.store, claimed, outcome, reason)
     return recorded, str(recorded.restore_outcome or outcome)
 
 
@@ -148,7 +167,7 @@ def _pick(deleted: list[DeletedServicePrincipal], target_id: str | None) -> Dele
     return max(deleted, key=lambda d: d.deleted_at or datetime.min.replace(tzinfo=clock.now().tzinfo))
 
 
-async def _attempt(svc: Services, inc: Incident) -> tuple[str, str | None]:
+async def _attempt(deps: RestoreDeps, inc: Incident) -> tuple[str, str | None]:
     """The restore itself, after the claim. Returns (outcome, reason shown to admins)."""
     if Kind(inc.kind) is Kind.INTEGRATION_HARD_DELETED:
         return "impossible", (
@@ -157,18 +176,15 @@ async def _attempt(svc: Services, inc: Incident) -> tuple[str, str | None]:
         )
     app_id = inc.app_id
     try:
-        if not app_id and inc.app_key == svc.settings.catalogue.identity.key:
+        if not app_id and inc.app_key == deps.settings.catalogue.identity.key:
             # An incident opened from an audit record matched by name carries no appId; the one
             # found by name earlier and remembered (shared.checks.identity_app) finds the recycle-bin copy.
-            from shared.checks.identity_app import resolve_identity_app
-
-            resolved = await resolve_identity_app(svc)
-            app_id = resolved.app.app_id if resolved.app is not None else None
+            app_id = await deps.identity_app_id()
         if not app_id:
             return "impossible", (
                 f"{_NOT_DONE}: the app's appId is not configured (WEBEX_IDENTITY_APP_ID) and was never seen by name."
             )
-        graph = await svc.graph()
+        graph = await deps.graph()
         if await graph.service_principals_by_app_id(app_id):
             return "not_needed", (
                 f"{_NOT_DONE}: the service principal is present again (restored or re-created by an admin)."
@@ -235,7 +251,7 @@ def _after_restore_problem(inc: Incident, report: HealthReport) -> str | None:
     return None
 
 
-async def follow_up(svc: Services, inc: Incident, report: HealthReport) -> Incident:
+async def follow_up(deps: RestoreDeps, inc: Incident, report: HealthReport) -> Incident:
     """In a verification that is not healthy: settle a stale claim, and send the consent notice
     (``opened``, once per channel) when the restore did not fix the app."""
     from shared.incidents.notices import deliver
@@ -246,8 +262,8 @@ async def follow_up(svc: Services, inc: Incident, report: HealthReport) -> Incid
     if inc.restore_outcome == "claimed":
         if not _lease_expired(inc):
             return inc
-        inc, _ = await auto_restore(svc, inc)  # settles as failed; never re-tried
-        inc, _ = await deliver(svc, inc, NoticeKind.OPENED)
+        inc, _ = await auto_restore(deps, inc)  # settles as failed; never re-tried
+        inc, _ = await deliver(deps.notices, inc, NoticeKind.OPENED)
         return inc
     reason = _after_restore_problem(inc, report)
     if reason is None:
@@ -257,8 +273,8 @@ async def follow_up(svc: Services, inc: Incident, report: HealthReport) -> Incid
         return inc
 
     def note(c: Incident) -> Incident | None:
-        return replace(c, reason=reason) if c.incident_id == inc.incident_id and c.reason != reason else None
+        return replace(c, reason=reason) if c.reason != reason else None
 
-    inc = await svc.store().mutate(inc.tenant_id, inc.app_key, note) or inc
-    inc, _ = await deliver(svc, inc, NoticeKind.OPENED)
+    inc = await write(deps.store, inc, note, step=Step.REASON_NOTED)
+    inc, _ = await deliver(deps.notices, inc, NoticeKind.OPENED)
     return inc

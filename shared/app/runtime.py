@@ -1,14 +1,18 @@
-"""The clients one worker process reuses across invocations, created lazily on first use.
+"""The composition root: the clients one worker process reuses across invocations, created lazily
+on first use, and the small dependency bundles the use cases take.
 
 Creating a credential, an httpx pool or a Graph client per invocation wastes the connection pools
 and the token cache; importing msgraph-sdk at start-up costs up to a second of cold start. So
-:class:`Services` builds each on first use and keeps it for the life of the event loop.
+:class:`Services` builds each on first use and keeps it for the life of the event loop. Nothing
+below the triggers and the CLI takes a ``Services``: they call ``svc.pipeline_deps()``,
+``svc.verification_deps()``… and hand the use case exactly the clients it uses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.core.settings import Settings, StorageConfig, get_settings, storage_config
@@ -17,11 +21,24 @@ if TYPE_CHECKING:
     import httpx
     from azure.core.credentials_async import AsyncTokenCredential
 
+    from shared.app.operational_notices import OperationalSend
+    from shared.app.pipeline import PipelineDeps
+    from shared.app.poison import PoisonDeps
+    from shared.app.push import PushDeps
+    from shared.app.restore import RestoreDeps
+    from shared.app.verification import VerificationDeps
+    from shared.checks.deps import CheckClients
+    from shared.checks.report import HealthReport
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.graph import Graph
     from shared.clients.intake_queue import IntakeQueue
+    from shared.clients.table import Table
     from shared.clients.verify_queue import VerifyQueue
     from shared.clients.webex_auth import WebexAuth
+    from shared.core.catalogue import WebexApp
+    from shared.incidents.notices import NoticeDeps
+    from shared.incidents.operational import OperationalDeps
+    from shared.incidents.schedule import VerifyScheduler
     from shared.incidents.store import IncidentStore
 
 
@@ -43,6 +60,7 @@ class Services:
         self._credential: AsyncTokenCredential | None = None
         self._graph: Graph | None = None
         self._http: httpx.AsyncClient | None = None
+        self._table: Table | None = None
         self._store: IncidentStore | None = None
         self._queue: VerifyQueue | None = None
         self._intake: IntakeQueue | None = None
@@ -50,7 +68,11 @@ class Services:
         self._webex_auth: WebexAuth | None = None
         self._ready = False
         self._lock = asyncio.Lock()
-        self.extras: dict[str, Any] = {}
+        from shared.app.operational_notices import ConfigAnnouncements
+        from shared.checks.deps import WebexStatusMemory
+
+        self.webex_status = WebexStatusMemory()  # what this process learned about the status call
+        self.config_announcements = ConfigAnnouncements()  # which configuration problems it told
         self.tenant_domain: str | None = None  # TENANT_ID as configured, when it was a domain
 
     @property
@@ -114,12 +136,20 @@ class Services:
             self._webex_auth = build_auth(self.settings, self.storage, await self.http(), credential)
         return self._webex_auth
 
+    def table(self) -> Table:
+        """The incidents table: incidents, deliveries, leases, cursors and markers share it."""
+        if self._table is None:
+            from shared.clients.storage import table_client
+            from shared.clients.table import Table
+
+            self._table = Table(table_client(self.storage, self.settings.incidents_table))
+        return self._table
+
     def store(self) -> IncidentStore:
         if self._store is None:
-            from shared.clients.storage import table_client
             from shared.incidents.store import IncidentStore
 
-            self._store = IncidentStore(table_client(self.storage, self.settings.incidents_table))
+            self._store = IncidentStore(self.table())
         return self._store
 
     def queue(self) -> VerifyQueue:
@@ -144,11 +174,96 @@ class Services:
     def checkpoints(self) -> Checkpoints:
         if self._checkpoints is None:
             from shared.clients.checkpoints import Checkpoints
-            from shared.clients.storage import table_client
 
-            table = table_client(self.storage, self.settings.incidents_table)
-            self._checkpoints = Checkpoints(table, self.settings.tenant_id)
+            self._checkpoints = Checkpoints(self.table(), self.settings.tenant_id)
         return self._checkpoints
+
+    async def channels(self) -> list[Any]:
+        """The configured channels (:func:`shared.notify.channels.build_channels`, the one rule), sharing
+        the process's clients; the Graph client is built only when e-mail is on."""
+        from shared.notify.channels import build_channels
+
+        s = self.settings
+        graph = (await self.graph()).client if s.email_enabled else None
+        return list(build_channels(s, graph=graph, http_client=await self.http()))
+
+    # --- what each use case takes ------------------------------------------------------------------
+    def notice_deps(self) -> NoticeDeps:
+        from shared.incidents.notices import NoticeDeps
+
+        return NoticeDeps(self.settings, self.store(), self.channels)
+
+    def operational_deps(self) -> OperationalDeps:
+        from shared.incidents.operational import OperationalDeps
+
+        return OperationalDeps(self.settings.tenant_id, self.table(), self.channels)
+
+    def scheduler(self) -> VerifyScheduler:
+        from shared.incidents.schedule import VerifyScheduler
+
+        return VerifyScheduler(self.store(), self.queue(), self.settings.verify_delays)
+
+    async def _identity_app_id(self) -> str | None:
+        """The Identity app's appId found by name (and the notices that lookup owes, sent)."""
+        from shared.app.operational_notices import send_owed
+        from shared.checks.identity_app import resolve_identity_app
+
+        resolved = await resolve_identity_app(self.settings, await self.graph(), self.checkpoints())
+        await send_owed(self.operational_sender(), resolved.owed)
+        return resolved.app.app_id if resolved.app is not None else None
+
+    def restore_deps(self) -> RestoreDeps:
+        from shared.app.restore import RestoreDeps
+
+        return RestoreDeps(self.settings, self.store(), self.graph, self._identity_app_id, self.notice_deps())
+
+    def pipeline_deps(self) -> PipelineDeps:
+        from shared.app.pipeline import PipelineDeps
+
+        return PipelineDeps(
+            self.settings, self.store(), self.scheduler(), self.checkpoints(), self.notice_deps(), self.restore_deps()
+        )
+
+    async def _run_checks(self, apps: tuple[WebexApp, ...] | None, since: datetime) -> HealthReport:
+        """The checks of a verification run, then the operational notices they owe."""
+        from shared.app.checking import CheckingDeps, check_and_notify
+
+        checking = CheckingDeps(await self.check_clients(), self.operational_sender())
+        return await check_and_notify(checking, apps, since=since)
+
+    def verification_deps(self) -> VerificationDeps:
+        from shared.app.verification import VerificationDeps
+
+        return VerificationDeps(
+            self.settings, self.store(), self.scheduler(), self.notice_deps(), self.restore_deps(), self._run_checks
+        )
+
+    def poison_deps(self) -> PoisonDeps:
+        from shared.app.poison import PoisonDeps
+
+        return PoisonDeps(self.settings, self.store(), self.scheduler(), self.operational_deps())
+
+    def push_deps(self) -> PushDeps:
+        from shared.app.push import PushDeps
+
+        return PushDeps(
+            self.settings, self.checkpoints(), self.credential, self.pipeline_deps(), self.operational_deps()
+        )
+
+    async def check_clients(self) -> CheckClients:
+        """What the checks use (``shared.checks.deps``), from this process's clients."""
+        from shared.checks.deps import CheckClients
+
+        graph, http, auth = await self.graph(), await self.http(), await self.webex_auth()
+        return CheckClients(self.settings, graph, http, auth, self.checkpoints(), self.webex_status)
+
+    def operational_sender(self) -> OperationalSend:
+        """``send_operational`` bound to this process's clients (``shared.app.operational_notices``)."""
+        from functools import partial
+
+        from shared.incidents.operational import send_operational
+
+        return partial(send_operational, self.operational_deps())
 
     async def aclose(self) -> None:
         if self._webex_auth is not None:
@@ -156,21 +271,19 @@ class Services:
             self._webex_auth = None
         if self._http is not None:
             await self._http.aclose()
-        if self._store is not None:
-            await self._store.close()
+        if self._table is not None:
+            await self._table.close()
         if self._queue is not None:
             await self._queue.close()
         if self._intake is not None:
             await self._intake.close()
-        if self._checkpoints is not None:
-            await self._checkpoints.close()
         if self._graph is not None:
             http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
             if http is not None:
                 await http.aclose()
         if self._credential is not None:
             await self._credential.close()
-        self._http = self._store = self._queue = self._graph = self._credential = None
+        self._http = self._store = self._queue = self._graph = self._credential = self._table = None
         self._intake = None
         self._checkpoints = None
         self._ready = False

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from shared.core.clock import format_timestamp
 
 if TYPE_CHECKING:
-    from shared.checks.suite import HealthReport
+    from shared.checks.report import HealthReport
     from shared.clients.health_rows import HealthSnapshot
     from shared.core.catalogue import Catalogue
     from shared.incidents.store import Incident

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from shared.app.health_check import HealthOutcome
     from shared.app.pipeline import RecordOutcome
     from shared.app.runtime import Services
-    from shared.checks.suite import HealthReport
+    from shared.checks.report import HealthReport
     from shared.clients.checkpoints import StateRow
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ async def _audit_pages(
     newest = since
     for n in range(MAX_PAGES):
         extraction = page.extraction
-        out.outcomes.extend(await process_extraction(svc, extraction))  # raises: cursor stays
+        out.outcomes.extend(await process_extraction(svc.pipeline_deps(), extraction))  # raises: cursor stays
         out.audit_records += len(extraction.records)
         times = [r.event_time for r in extraction.records if r.event_time is not None]
         if times:
@@ -298,7 +298,7 @@ async def _process_removal(svc: Services, app_key: str, sp_id: str, reason: str)
     detail = f"service principal removed ({'soft' if soft else 'hard'} delete, delta reason {reason or 'none'})"
     record = health_record(app_key, detail, sp_id)
     c = Classification(kind=kind, action=action, app=app, target=TargetResource(id=sp_id), rule="delta")
-    return await process_record(svc, record, c)
+    return await process_record(svc.pipeline_deps(), record, c)
 
 
 async def _track_delta(svc: Services, report: HealthReport) -> None:

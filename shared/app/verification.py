@@ -11,20 +11,50 @@ escalated once; while broken, a reminder goes out every ``REMINDER_HOURS``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from shared.core.clock import clock
 from shared.core.errors import TransientError
-from shared.incidents.store import Incident, State
+from shared.incidents.claims import claim, write
+from shared.incidents.lifecycle import FINAL, Event, State, Step, allows, delay_after, moved
+from shared.incidents.store import Incident
 
 if TYPE_CHECKING:
-    from shared.app.runtime import Services
-    from shared.checks.suite import HealthReport
+    from shared.app.restore import RestoreDeps
+    from shared.checks.report import HealthReport
     from shared.clients.verify_queue import VerifyMessage
+    from shared.core.catalogue import WebexApp
+    from shared.core.settings import Settings
+    from shared.incidents.notices import NoticeDeps
+    from shared.incidents.schedule import VerifyScheduler
+    from shared.incidents.store import IncidentStore
+
+__all__ = ["VerificationDeps", "VerifyOutcome", "delay_after", "escalate", "run_verification"]
 
 log = logging.getLogger(__name__)
+
+
+class Checker(Protocol):
+    """Runs the checks for ``apps`` (``None``: all), Webex's status included; ``since`` is when the
+    incident opened (the SCIM canary says whether a sync ran after it)."""
+
+    def __call__(self, apps: tuple[WebexApp, ...] | None, since: datetime) -> Awaitable[HealthReport]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationDeps:
+    """What a verification run uses: the settings (deadline, reminders, schedule), the incident
+    store, the scheduler of the next run, the notices, the restore's follow-up and the checks."""
+
+    settings: Settings
+    store: IncidentStore
+    scheduler: VerifyScheduler
+    notices: NoticeDeps
+    restore: RestoreDeps
+    checks: Checker
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +66,6 @@ class VerifyOutcome:
     next_delay: float | None = None
 
 
-def delay_after(delays: tuple[int, ...], runs_done: int) -> float:
-    """Seconds until the next run after ``runs_done`` runs: ``delays[runs_done]``, and past the end
-    of the list its last value again (default 1, 2, 5, 10, 15, 30 min, then every 30 min)."""
-    return float(delays[min(max(runs_done, 0), len(delays) - 1)])
-
-
 def _seconds(ttr: timedelta | None) -> float | None:
     return None if ttr is None else round(ttr.total_seconds(), 3)
 
@@ -50,134 +74,149 @@ def _summary(report: HealthReport) -> str:
     return "; ".join(f"{r.name}={r.verdict}" for r in report.results)[:1000]
 
 
-async def _finish_resolution(svc: Services, inc: Incident) -> Incident:
+async def _finish_resolution(deps: VerificationDeps, inc: Incident) -> Incident:
     from shared.incidents.notices import deliver
     from shared.notify.view import NoticeKind
 
-    inc, report = await deliver(svc, inc, NoticeKind.RESOLVED)
+    inc, report = await deliver(deps.notices, inc, NoticeKind.RESOLVED)
     if report.pending:
         raise TransientError(f"incident {inc.incident_id}: resolved notice pending on {', '.join(report.failed)}")
-    await svc.store().archive(inc)
+    await deps.store.archive(inc)
     return inc
 
 
-async def _flush_pending(svc: Services, inc: Incident) -> Incident:
+async def _flush_pending(deps: NoticeDeps, inc: Incident) -> Incident:
     from shared.incidents.notices import deliver, pending_notices
     from shared.notify.view import NoticeKind
 
     for key in pending_notices(inc):
         notice = NoticeKind(key.split("-", 1)[0])
-        inc, _ = await deliver(svc, inc, notice, key)
+        inc, _ = await deliver(deps, inc, notice, key)
     return inc
 
 
-async def run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
+async def run_verification(deps: VerificationDeps, msg: VerifyMessage) -> VerifyOutcome:
     """One verification run; every line it logs carries the incident's tenant, id and app."""
     from shared.core.logcontext import bind
 
     with bind(tenant_id=msg.tenant_id, incident_id=msg.incident_id, app=msg.app_key):
-        return await _run_verification(svc, msg)
+        return await _run_verification(deps, msg)
 
 
-async def _run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
-    from shared.app.pipeline import schedule_verification
-    from shared.checks.suite import run_checks
-    from shared.incidents.notices import deliver
-    from shared.notify.view import NoticeKind
-
-    store = svc.store()
-    s = svc.settings
-    found = await store.get_open(msg.tenant_id, msg.app_key)
-    if found is None:
+async def _run_verification(deps: VerificationDeps, msg: VerifyMessage) -> VerifyOutcome:
+    """Read, claim the attempt, flush pending notices, check; then resolve or carry on."""
+    inc = await deps.store.get_open(msg.tenant_id, msg.app_key)
+    if inc is None:
         return VerifyOutcome("no_incident", msg.incident_id, msg.attempt)
-    inc: Incident = found
     if inc.incident_id != msg.incident_id:
         return VerifyOutcome("stale", msg.incident_id, msg.attempt)
-    if inc.state == State.RESOLVED:  # a crash after resolving: finish the job
-        await _finish_resolution(svc, inc)
+    if inc.state in FINAL:  # a crash after resolving: finish the job
+        await _finish_resolution(deps, inc)
         return VerifyOutcome("resolved", inc.incident_id, msg.attempt)
-
-    won = False
-
-    def claim(c: Incident) -> Incident | None:
-        nonlocal won
-        won = c.incident_id == msg.incident_id and c.verify_attempts == msg.attempt
-        if not won:
-            return None
-        state = State.VERIFYING if c.state in (State.OPEN, State.NOTIFIED) else c.state
-        return replace(c, verify_attempts=msg.attempt + 1, state=state, next_verify_at=None)
-
-    claimed = await store.mutate(msg.tenant_id, msg.app_key, claim)
-    if claimed is None or not won:
+    claimed = await _claim_attempt(deps.store, inc, msg)
+    if claimed is None:
         return VerifyOutcome("stale", msg.incident_id, msg.attempt)
-    inc = await _flush_pending(svc, claimed)
-
-    app = s.catalogue.by_key(inc.app_key)
-    apps = (app,) if app is not None else None
-    report = await run_checks(svc, apps, webex=True, since=inc.opened_at)
-    verdicts = tuple((r.name, r.verdict) for r in report.results)
-    summary = _summary(report)
-
+    inc = await _flush_pending(deps.notices, claimed)
+    app = deps.settings.catalogue.by_key(inc.app_key)
+    report = await deps.checks((app,) if app is not None else None, inc.opened_at)
     if report.healthy:
-        now = clock.now()
+        return await _resolve(deps, inc, msg, report)
+    return await _still_broken(deps, inc, msg, report)
 
-        def resolve(c: Incident) -> Incident | None:
-            if c.incident_id != inc.incident_id or c.state == State.RESOLVED:
-                return None
-            return replace(c, state=State.RESOLVED, resolved_at=now, last_verdict=summary)
 
-        resolved = await store.mutate(inc.tenant_id, inc.app_key, resolve)
-        if resolved is None:
-            return VerifyOutcome("stale", inc.incident_id, msg.attempt, verdicts)
-        await _finish_resolution(svc, resolved)
-        log.info(
-            "incident %s resolved after %s runs (time to recover %s)",
-            inc.incident_id, msg.attempt + 1, resolved.time_to_recover,
-            extra={"event": "incident_resolved", "ttr_seconds": _seconds(resolved.time_to_recover),
-                   "attempts": msg.attempt + 1},
-        )  # fmt: skip
-        return VerifyOutcome("resolved", inc.incident_id, msg.attempt, verdicts)
+async def _claim_attempt(store: IncidentStore, inc: Incident, msg: VerifyMessage) -> Incident | None:
+    """This run's attempt number on the row: a duplicated message or a second worker gets nothing."""
 
-    # Still broken (or not yet known): remind, escalate, schedule the next run.
-    now = clock.now()
-    deadline = inc.opened_at + timedelta(hours=s.verify_deadline_hours)
-    outcome = "rescheduled"
+    def take(c: Incident) -> tuple[Incident, bool] | None:
+        if c.incident_id != msg.incident_id or c.verify_attempts != msg.attempt or not allows(c.state, Event.VERIFY):
+            return None
+        return moved(c, Event.VERIFY, verify_attempts=msg.attempt + 1, next_verify_at=None), True
 
-    def note(c: Incident) -> Incident | None:
-        return replace(c, last_verdict=summary) if c.incident_id == inc.incident_id else None
+    got = await claim(store, inc, take, step=Step.VERIFY_CLAIMED)
+    return got.incident if got.won else None
 
-    inc = await store.mutate(inc.tenant_id, inc.app_key, note) or inc
+
+async def _resolve(deps: VerificationDeps, inc: Incident, msg: VerifyMessage, report: HealthReport) -> VerifyOutcome:
+    """Healthy: mark the incident resolved, send the "fixed" notice, archive the row."""
+    verdicts = tuple((r.name, r.verdict) for r in report.results)
+    now, summary = clock.now(), _summary(report)
+
+    def take(c: Incident) -> tuple[Incident, bool] | None:
+        if c.incident_id != inc.incident_id or c.state == State.RESOLVED:
+            return None
+        return moved(c, Event.RESOLVE, resolved_at=now, last_verdict=summary), True
+
+    got = await claim(deps.store, inc, take, step=Step.RESOLVED)
+    resolved = got.incident
+    if resolved is None or resolved.incident_id != inc.incident_id:
+        return VerifyOutcome("stale", inc.incident_id, msg.attempt, verdicts)
+    await _finish_resolution(deps, resolved)
+    log.info(
+        "incident %s resolved after %s runs (time to recover %s)",
+        inc.incident_id, msg.attempt + 1, resolved.time_to_recover,
+        extra={"event": "incident_resolved", "ttr_seconds": _seconds(resolved.time_to_recover),
+               "attempts": msg.attempt + 1},
+    )  # fmt: skip
+    return VerifyOutcome("resolved", inc.incident_id, msg.attempt, verdicts)
+
+
+async def _still_broken(
+    deps: VerificationDeps, inc: Incident, msg: VerifyMessage, report: HealthReport
+) -> VerifyOutcome:
+    """Still broken (or not yet known): note the verdict, follow up a restore, escalate once past
+    the deadline or remind, and schedule the next run."""
+    s = deps.settings
+    now, summary = clock.now(), _summary(report)
+    inc = await write(deps.store, inc, lambda c: replace(c, last_verdict=summary), step=Step.VERDICT_NOTED)
     if inc.restore_attempted:  # the restore did not fix it: the consent notice after all (shared.app.restore)
         from shared.app.restore import follow_up
 
-        inc = await follow_up(svc, inc, report)
-    if now >= deadline and inc.escalated_at is None:
-
-        def escalate(c: Incident) -> Incident | None:
-            if c.escalated_at is not None:
-                return None
-            return replace(c, state=State.ESCALATED, escalated_at=now)
-
-        inc = await store.mutate(inc.tenant_id, inc.app_key, escalate) or inc
-        inc, _ = await deliver(svc, inc, NoticeKind.ESCALATED)
-        outcome = "escalated"
-        log.warning(
-            "incident %s escalated: still broken after the deadline", inc.incident_id,
-            extra={"event": "incident_escalated"},
-        )  # fmt: skip
+        inc = await follow_up(deps.restore, inc, report)
+    outcome = "rescheduled"
+    if now >= inc.opened_at + timedelta(hours=s.verify_deadline_hours) and inc.escalated_at is None:
+        inc, won = await escalate(deps.store, deps.notices, inc, now)
+        outcome = "escalated" if won else outcome
     elif inc.reminders_on:  # not escalated, not acknowledged (shared.app.actions)
-        last = inc.last_reminder_at or inc.opened_at
-        if now - last >= timedelta(hours=s.reminder_hours):
-
-            def remind(c: Incident) -> Incident | None:
-                return replace(c, last_reminder_at=now)
-
-            inc = await store.mutate(inc.tenant_id, inc.app_key, remind) or inc
-            inc, _ = await deliver(svc, inc, NoticeKind.REMINDER, f"reminder-{now.strftime('%Y%m%dT%H%M%S')}")
-
-    delay = delay_after(s.verify_delays, inc.verify_attempts)
-    hint = report.longest_retry_after
-    if hint is not None:
-        delay = max(delay, hint)
-    await schedule_verification(svc, inc, delay=delay)
+        inc = await _remind_if_due(deps, inc, now)
+    delay = deps.scheduler.delay_for(inc)
+    if report.longest_retry_after is not None:
+        delay = max(delay, report.longest_retry_after)
+    await deps.scheduler.schedule(inc, delay=delay)
+    verdicts = tuple((r.name, r.verdict) for r in report.results)
     return VerifyOutcome(outcome, inc.incident_id, msg.attempt, verdicts, delay)
+
+
+async def escalate(store: IncidentStore, notices: NoticeDeps, inc: Incident, now: datetime) -> tuple[Incident, bool]:
+    """Escalate once: ``escalated_at`` is re-checked under the ETag, so of two runs racing past the
+    deadline exactly one escalates and owes the escalation notice. Returns the row and whether this
+    run escalated."""
+    from shared.incidents.notices import deliver
+    from shared.notify.view import NoticeKind
+
+    def take(c: Incident) -> tuple[Incident, bool] | None:
+        if c.incident_id != inc.incident_id or c.escalated_at is not None or c.state == State.RESOLVED:
+            return None
+        return moved(c, Event.ESCALATE, escalated_at=now), True
+
+    got = await claim(store, inc, take, step=Step.ESCALATED)
+    if got.incident is None or not got.won:
+        return got.incident or inc, False
+    escalated, _ = await deliver(notices, got.incident, NoticeKind.ESCALATED)
+    log.warning(
+        "incident %s escalated: still broken after the deadline", escalated.incident_id,
+        extra={"event": "incident_escalated"},
+    )  # fmt: skip
+    return escalated, True
+
+
+async def _remind_if_due(deps: VerificationDeps, inc: Incident, now: datetime) -> Incident:
+    """A reminder every ``REMINDER_HOURS`` while broken (each its own delivery key)."""
+    from shared.incidents.notices import deliver
+    from shared.notify.view import NoticeKind
+
+    last = inc.last_reminder_at or inc.opened_at
+    if now - last < timedelta(hours=deps.settings.reminder_hours):
+        return inc
+    inc = await write(deps.store, inc, lambda c: replace(c, last_reminder_at=now), step=Step.REMINDER_NOTED)
+    inc, _ = await deliver(deps.notices, inc, NoticeKind.REMINDER, f"reminder-{now.strftime('%Y%m%dT%H%M%S')}")
+    return inc

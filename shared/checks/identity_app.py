@@ -26,19 +26,18 @@ A configured setting always wins: no name look-up is made and the row is not rea
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from shared.checks.report import NoticeOwed
 from shared.core.catalogue import IDENTITY_APP_NAME, WebexApp, is_guid
 from shared.core.clock import clock, format_timestamp
 
 if TYPE_CHECKING:
-    from shared.app.runtime import Services
+    from shared.checks.deps import GraphReader, StateRows
     from shared.clients.checkpoints import StateRow
     from shared.clients.graph import ServicePrincipal
-
-log = logging.getLogger(__name__)
+    from shared.core.settings import Settings
 
 STATE = "identity-app"
 
@@ -47,12 +46,14 @@ STATE = "identity-app"
 class IdentityResolution:
     """``app`` carries the appId to watch (``None``: nothing to watch); ``how`` is ``setting``,
     ``name`` (just pinned), ``pinned``, ``remembered``, ``ambiguous``, ``unverified`` or ``unknown``;
-    ``present`` is the SP the name look-up found (it saves the by-appId call)."""
+    ``present`` is the SP the name look-up found (it saves the by-appId call); ``owed`` are the
+    warnings to the admins about look-alikes (sent by the app layer, never from here)."""
 
     app: WebexApp | None
     how: str
     evidence: str
     present: ServicePrincipal | None = None
+    owed: tuple[NoticeOwed, ...] = ()
 
 
 def is_identity_name(name: str | None) -> bool:
@@ -60,20 +61,18 @@ def is_identity_name(name: str | None) -> bool:
     return name == IDENTITY_APP_NAME
 
 
-async def resolve_identity_app(svc: Services) -> IdentityResolution:
+async def resolve_identity_app(settings: Settings, graph: GraphReader, state_rows: StateRows) -> IdentityResolution:
     """See the module docstring. Raises the Graph/Table errors (transient or not) to the caller,
     which turns them into a ``degraded``/``error`` verdict."""
-    app = svc.settings.catalogue.identity
+    app = settings.catalogue.identity
     if app.app_id:
         return IdentityResolution(app, "setting", f"appId {app.app_id} (WEBEX_IDENTITY_APP_ID)")
-    graph = await svc.graph()
     found = await graph.service_principals_by_display_name(IDENTITY_APP_NAME)
     named = [sp for sp in found if is_identity_name(sp.display_name)]
-    cp = svc.checkpoints()
-    state = await cp.get_state(STATE)
+    state = await state_rows.get_state(STATE)
     pinned = str(state.values.get("app_id") or "").lower()
     if is_guid(pinned):
-        return await _pinned(svc, replace(app, app_id=pinned), named, state)
+        return await _pinned(state_rows, replace(app, app_id=pinned), named, state)
     app_ids = sorted({sp.app_id.lower() for sp in named})
     if len(app_ids) > 1:
         return IdentityResolution(
@@ -89,25 +88,31 @@ async def resolve_identity_app(svc: Services) -> IdentityResolution:
             f"no app named '{IDENTITY_APP_NAME}' and none seen before; set WEBEX_IDENTITY_APP_ID to watch it",
         )
     sp = named[0]
-    why = await wizard_mismatch(svc, sp)
+    why = await wizard_mismatch(graph, tenant_guid(settings), sp)
     if why is not None:
-        await _warn_newcomers(svc, None, [sp], why)
         return IdentityResolution(
             None,
             "unverified",
             f"an app named '{IDENTITY_APP_NAME}' exists (appId {app_ids[0]}) but {why}, so it is not taken for "
             "the app Control Hub's wizard creates; if it is, set WEBEX_IDENTITY_APP_ID to its appId",
+            owed=lookalike_warnings(None, [sp], why),
         )
     now = format_timestamp(clock.now())
     values = {"app_id": app_ids[0], "object_id": sp.id.lower(), "seen_at": now, "pinned_at": now}
-    if await cp.put_state(STATE, values, state.etag) is None:  # another run pinned first: use its pin
-        return await resolve_identity_app(svc)
+    if await state_rows.put_state(STATE, values, state.etag) is None:  # another run pinned first: use its pin
+        return await resolve_identity_app(settings, graph, state_rows)
     return IdentityResolution(
         replace(app, app_id=app_ids[0]), "name", f"appId {app_ids[0]} found by name and pinned", sp
     )
 
 
-async def wizard_mismatch(svc: Services, sp: ServicePrincipal) -> str | None:
+def tenant_guid(settings: Settings) -> str | None:
+    """``TENANT_ID`` lower-cased when it is a GUID (a domain is resolved to one at start-up)."""
+    tenant = settings.tenant_id
+    return tenant.lower() if is_guid(tenant) else None
+
+
+async def wizard_mismatch(graph: GraphReader, tenant: str | None, sp: ServicePrincipal) -> str | None:
     """Why ``sp`` is not the app Control Hub's wizard creates (``None``: it carries its marks).
 
     The wizard's "Cisco Webex Identity Integration" (a multi-tenant app of Cisco's) creates the
@@ -118,13 +123,12 @@ async def wizard_mismatch(svc: Services, sp: ServicePrincipal) -> str | None:
     """
     from shared.core.catalogue import INTEGRATION_APP_ID
 
-    tenant = svc.tenant_guid
     owner_org = (sp.app_owner_organization_id or "").lower()
     if not is_guid(owner_org):
         return "Graph did not say which organization registered it (appOwnerOrganizationId)"
     if tenant is None or owner_org != tenant:
         return f"it is registered by another organization ({owner_org}), not created in this tenant"
-    owner_apps, others = await (await svc.graph()).service_principal_owner_app_ids(sp.id)
+    owner_apps, others = await graph.service_principal_owner_app_ids(sp.id)
     if INTEGRATION_APP_ID not in owner_apps:
         return "it is not owned by Cisco Webex Identity Integration (the wizard's app, which creates it)"
     if others or len(owner_apps) > 1:
@@ -132,18 +136,19 @@ async def wizard_mismatch(svc: Services, sp: ServicePrincipal) -> str | None:
     return None
 
 
-async def _pinned(svc: Services, app: WebexApp, named: list[ServicePrincipal], state: StateRow) -> IdentityResolution:
+async def _pinned(
+    state_rows: StateRows, app: WebexApp, named: list[ServicePrincipal], state: StateRow
+) -> IdentityResolution:
     """The pinned app, present (by name) or not; any other app with the name is only reported."""
     pinned = str(app.app_id)
     present = next((sp for sp in named if sp.app_id.lower() == pinned), None)
     others = [sp for sp in named if sp.app_id.lower() != pinned]
-    if others:
-        await _warn_newcomers(svc, pinned, others, "it is not the pinned Identity app")
+    owed = lookalike_warnings(pinned, others, "it is not the pinned Identity app")
     if present is not None:
         if state.values.get("object_id") != present.id.lower():
             values = {**state.values, "object_id": present.id.lower(), "seen_at": format_timestamp(clock.now())}
-            await svc.checkpoints().put_state(STATE, values, state.etag)  # None: another run wrote it first
-        return IdentityResolution(app, "pinned", f"appId {pinned} found by name (pinned)", present)
+            await state_rows.put_state(STATE, values, state.etag)  # None: another run wrote it first
+        return IdentityResolution(app, "pinned", f"appId {pinned} found by name (pinned)", present, owed)
     seen = state.values.get("seen_at") or "an earlier run"
     extra = f"; {len(others)} other app(s) with the name are not it" if others else ""
     return IdentityResolution(
@@ -151,29 +156,24 @@ async def _pinned(svc: Services, app: WebexApp, named: list[ServicePrincipal], s
         "remembered",
         f"no app named '{IDENTITY_APP_NAME}' with the pinned appId now; appId {pinned} remembered "
         f"(last seen {seen}){extra}",
+        owed=owed,
     )
 
 
-async def _warn_newcomers(svc: Services, pinned: str | None, sps: list[ServicePrincipal], why: str) -> None:
-    """One warning per look-alike appId to the admins (not when a person runs ``check``)."""
-    if svc.extras.get("quiet"):
-        return
-    from shared.incidents.operational import OperationalNotice, send_operational
-
-    for sp in sps:
-        app_id = sp.app_id.lower()
-        watched = f"The app watched stays appId {pinned}." if pinned else "No Identity app is watched until then."
-        notice = OperationalNotice(
+def lookalike_warnings(pinned: str | None, sps: list[ServicePrincipal], why: str) -> tuple[NoticeOwed, ...]:
+    """One warning per look-alike appId owed to the admins (the app layer sends it; not ``check``)."""
+    watched = f"The app watched stays appId {pinned}." if pinned else "No Identity app is watched until then."
+    return tuple(
+        NoticeOwed(
             kind="identity_app_lookalike",
             title=f"Another app named '{IDENTITY_APP_NAME}' appeared in the tenant",
             lines=(
-                f"appId {app_id}, object id {sp.id.lower()}: {why}.",
+                f"appId {sp.app_id.lower()}, object id {sp.id.lower()}: {why}.",
                 watched,
                 "If someone registered it, check why (a look-alike of the Webex app). If Control Hub's wizard "
-                f"created it, set the app setting WEBEX_IDENTITY_APP_ID to {app_id}.",
+                f"created it, set the app setting WEBEX_IDENTITY_APP_ID to {sp.app_id.lower()}.",
             ),
+            once_key=f"identity-lookalike:{sp.app_id.lower()}",
         )
-        try:
-            await send_operational(svc, notice, once_key=f"identity-lookalike:{app_id}")
-        except Exception:  # the verdict matters more than the notice; the next tick tries again
-            log.exception("could not send the look-alike Identity app warning")
+        for sp in sps
+    )

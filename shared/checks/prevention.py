@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from shared.core.catalogue import WIZARD_HELP
 from shared.core.errors import TransientError, UpstreamError
-from shared.notify.view import WIZARD_HELP
 
 if TYPE_CHECKING:
-    from shared.app.runtime import Services
-    from shared.checks.suite import HealthReport
+    from shared.checks.report import HealthReport
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +39,12 @@ NOTE = (
 )
 NOTES_MAX = 1024
 """Entra's limit on a service principal's ``notes``."""
+
+
+class NotesWriter(Protocol):
+    """The one Graph write prevention makes (``shared.clients.graph.Graph.update_notes``)."""
+
+    async def update_notes(self, object_id: str, notes: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +63,7 @@ def with_note(existing: str | None) -> str | None:
     return updated if len(updated) <= NOTES_MAX else None
 
 
-async def ensure_notes(svc: Services, report: HealthReport) -> list[NoteOutcome]:
+async def ensure_notes(graph: NotesWriter, report: HealthReport) -> list[NoteOutcome]:
     """Write the note on each Webex service principal the checks found present and lacking it."""
     outcomes: list[NoteOutcome] = []
     for result in report.results:
@@ -74,7 +79,7 @@ async def ensure_notes(svc: Services, report: HealthReport) -> list[NoteOutcome]
             outcomes.append(NoteOutcome(result.app_key, result.object_id, "present" if present else "too_long"))
             continue
         try:
-            await (await svc.graph()).update_notes(result.object_id, updated)
+            await graph.update_notes(result.object_id, updated)
         except (TransientError, UpstreamError) as exc:
             log.warning("could not write the prevention note on %s: %s", result.app_key, exc)
             outcomes.append(NoteOutcome(result.app_key, result.object_id, "failed"))

@@ -113,23 +113,23 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ConfigError as exc:
         print(f"check: {exc}", file=err)
         return 2
+    from shared.app.checking import CheckingDeps, check_and_notify
     from shared.app.runtime import Services
     from shared.checks.config_report import config_check
-    from shared.checks.suite import run_checks
 
     async def go() -> int:
         from shared.core.errors import TransientError
 
         svc = Services(settings, storage)
-        svc.extras["quiet"] = True  # a person looking: report, do not notify the admins
         try:
             await svc.resolve_tenant()
         except (ConfigError, TransientError) as exc:
             await svc.aclose()
             print(f"check: {exc}", file=err)
             return 2
-        try:
-            report = await run_checks(svc)
+        try:  # a person looking: report, do not notify the admins
+            deps = CheckingDeps(await svc.check_clients(), svc.operational_sender())
+            report = await check_and_notify(deps, notify=False)
         finally:
             await svc.aclose()
         # A half-configured channel is a row, not exit 2: the checks above still ran (and the

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.clients.table import etag_of
 from shared.core.clock import clock, format_timestamp, parse_timestamp
-from shared.core.errors import TransientError
 
 if TYPE_CHECKING:
-    from azure.data.tables.aio import TableClient
+    from shared.clients.table import Table
 
 _SYSTEM = frozenset({"PartitionKey", "RowKey", "Timestamp"})
 
@@ -51,19 +51,15 @@ class StateRow:
     etag: str | None
 
 
-def _storage_error(exc: Exception) -> TransientError:
-    return TransientError(f"table storage unavailable: {type(exc).__name__}")
-
-
 def alert_key(alert_id: str, condition: str) -> str:
     raw = f"{alert_id}\x1f{condition.lower()}".encode("utf-8", "surrogatepass")
     return "alertq-" + hashlib.sha256(raw).hexdigest()[:40]
 
 
 class Checkpoints:
-    """The rows above for one tenant, over an async ``TableClient``."""
+    """The rows above for one tenant, over the one table module (:class:`shared.clients.table.Table`)."""
 
-    def __init__(self, table: TableClient, tenant_id: str) -> None:
+    def __init__(self, table: Table, tenant_id: str) -> None:
         self._table = table
         self.tenant_id = tenant_id
 
@@ -76,15 +72,6 @@ class Checkpoints:
     ) -> Lease | LeaseRefused:
         """Take the lease ``name`` for ``ttl``, unless another owner holds a live one, or (with
         ``min_gap``) the previous run started less than ``min_gap`` ago."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import (
-            AzureError,
-            ResourceExistsError,
-            ResourceModifiedError,
-            ResourceNotFoundError,
-        )
-        from azure.data.tables import UpdateMode
-
         now = clock.now()
         row = {
             "PartitionKey": self.tenant_id,
@@ -93,36 +80,24 @@ class Checkpoints:
             "expires_at": format_timestamp(now + ttl),
             "started_at": format_timestamp(now),
         }
-        try:
-            try:
-                current = await self._table.get_entity(self.tenant_id, f"lease-{name}")
-            except ResourceNotFoundError:
-                meta = await self._table.create_entity(row)
-                return Lease(name, owner, str(meta.get("etag")), now)
+        current = await self._table.get(self.tenant_id, f"lease-{name}")
+        if current is None:
+            etag = await self._table.insert(row)
+        else:
             expires = parse_timestamp(current.get("expires_at"))
             if expires is not None and expires > now and current.get("owner") != owner:
                 return LeaseRefused("held")
             started = parse_timestamp(current.get("started_at"))
             if min_gap is not None and started is not None and now - started < min_gap:
                 return LeaseRefused("too_soon")
-            meta = await self._table.update_entity(
-                row,
-                mode=UpdateMode.REPLACE,
-                etag=current.metadata.get("etag"),
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            etag = await self._table.replace(row, etag_of(current))
+        if etag is None:
             return LeaseRefused("held")  # another run got there between our read and our write
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
-        return Lease(name, owner, str(meta.get("etag")), now)
+        return Lease(name, owner, etag, now)
 
     async def release(self, lease: Lease) -> None:
-        """End the lease now (keeping ``started_at`` for the next run's gap check)."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
+        """End the lease now (keeping ``started_at`` for the next run's gap check). A lease that
+        expired and was taken over keeps the new owner's row."""
         row = {
             "PartitionKey": self.tenant_id,
             "RowKey": f"lease-{lease.name}",
@@ -131,81 +106,35 @@ class Checkpoints:
             "started_at": format_timestamp(lease.started_at),
             "finished_at": format_timestamp(clock.now()),
         }
-        try:
-            await self._table.update_entity(
-                row, mode=UpdateMode.REPLACE, etag=lease.etag, match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            pass  # expired and taken over: the new owner's row stays
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
+        await self._table.replace(row, lease.etag)
 
     # --- cursors ---------------------------------------------------------------------------------
     async def get_state(self, name: str) -> StateRow:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-        try:
-            entity = await self._table.get_entity(self.tenant_id, f"state-{name}")
-        except ResourceNotFoundError:
+        entity = await self._table.get(self.tenant_id, f"state-{name}")
+        if entity is None:
             return StateRow({}, None)
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
         values = {k: v for k, v in entity.items() if k not in _SYSTEM}
-        return StateRow(values, entity.metadata.get("etag"))
+        return StateRow(values, etag_of(entity))
 
     async def put_state(self, name: str, values: dict[str, Any], etag: str | None) -> StateRow | None:
         """Write ``values`` if the row is still as read (``etag``; ``None``: not there yet).
         ``None`` means another writer changed it first: the caller re-reads next run."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import (
-            AzureError,
-            ResourceExistsError,
-            ResourceModifiedError,
-            ResourceNotFoundError,
-        )
-        from azure.data.tables import UpdateMode
-
         row = {"PartitionKey": self.tenant_id, "RowKey": f"state-{name}", **values}
-        try:
-            if etag is None:
-                meta = await self._table.create_entity(row)
-            else:
-                meta = await self._table.update_entity(
-                    row, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
-                )
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-            return None
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
-        return StateRow(dict(values), meta.get("etag"))
+        new = await self._table.insert(row) if etag is None else await self._table.replace(row, etag)
+        return None if new is None else StateRow(dict(values), new)
 
     # --- alert re-query markers ------------------------------------------------------------------
     async def alert_done(self, alert_id: str, condition: str) -> bool:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-        try:
-            await self._table.get_entity(self.tenant_id, alert_key(alert_id, condition), select=["RowKey"])
-        except ResourceNotFoundError:
-            return False
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
-        return True
+        return await self._table.get(self.tenant_id, alert_key(alert_id, condition), select=["RowKey"]) is not None
 
     async def mark_alert_done(self, alert_id: str, condition: str, rows: int) -> None:
-        from azure.core.exceptions import AzureError, ResourceExistsError
-
-        try:
-            await self._table.create_entity(
-                {
-                    "PartitionKey": self.tenant_id,
-                    "RowKey": alert_key(alert_id, condition),
-                    "alert_id": alert_id[:1024],
-                    "condition": condition[:32],
-                    "rows": rows,
-                    "at": format_timestamp(clock.now()),
-                }
-            )
-        except ResourceExistsError:
-            pass
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
+        await self._table.insert(
+            {
+                "PartitionKey": self.tenant_id,
+                "RowKey": alert_key(alert_id, condition),
+                "alert_id": alert_id[:1024],
+                "condition": condition[:32],
+                "rows": rows,
+                "at": format_timestamp(clock.now()),
+            }
+        )

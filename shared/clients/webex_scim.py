@@ -73,7 +73,7 @@ def _verdict(response: httpx.Response) -> str:
         return "healthy"
     if code == 403:
         # The token is good but lacks the SCIM scope (identity:people_read; a bot's token never has it)
-        # or is not of this org: a configuration problem to tell the admins once (shared.checks.suite), not
+        # or is not of this org: a configuration problem to tell the admins once (shared.checks.webex), not
         # Webex down, and no reason to keep an incident open over it.
         return "misconfigured"
     if code == 401:

@@ -4,7 +4,7 @@
 call Control Hub makes (seen in the seed tech note); it is not a documented public API, so the host
 is configurable and the parsing forgiving: a 401 whose body carries code ``701018`` means the
 tenant's consent is gone, any other 401/403 means the endpoint refuses *our* token (whether the
-token is dead or merely not an administrator's session, the SCIM call decides: :mod:`shared.checks.suite`).
+token is dead or merely not an administrator's session, the SCIM call decides: :mod:`shared.checks.webex`).
 A 2xx is healthy only when its body says so in a word we know (``"status": "ENABLED"``) and nothing
 bad: an error code, or a ``status``/``state`` word such as ``ERROR`` or ``DISABLED`` on the org or an
 application, makes it ``problem_reported`` (evidence kept, incident stays open); a body in a shape we

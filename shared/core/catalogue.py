@@ -18,6 +18,8 @@ from urllib.parse import quote, urlencode
 INTEGRATION_APP_ID = "90db942a-c1eb-4e8d-82e4-eebf64a7e2ae"
 INTEGRATION_NAME = "Cisco Webex Identity Integration"
 IDENTITY_APP_NAME = "Cisco Webex Identity"
+WIZARD_HELP = "https://help.webex.com/en-us/article/heauzeb/Set-up-Azure-AD-Wizard-App-in-Control-Hub"
+"""Webex's help article on the Control Hub wizard that creates both apps (notices and the prevention note)."""
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TENANT_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")

@@ -255,21 +255,10 @@ class Settings(BaseModel):
             raise ValueError("must be an id without spaces or URL characters")
         return v
 
-    @field_validator("notify_webhook_url", "webex_key_vault_url")
+    @field_validator("notify_webhook_url", "webex_key_vault_url", "public_base_url")
     @classmethod
     def _optional_url(cls, v: str | None) -> str | None:
         return _https_url(v.strip()) if v and v.strip() else None
-
-    @field_validator("public_base_url")
-    @classmethod
-    def _public_base(cls, v: str | None) -> str | None:
-        """https, or plain http on the loopback host (the local Functions host, the demo)."""
-        if v is None or not v.strip():
-            return None
-        v = v.strip()
-        if v.startswith("http://") and urlsplit(v).hostname in ("127.0.0.1", "localhost", "::1"):
-            return "http://" + _https_url("https://" + v.removeprefix("http://")).removeprefix("https://")
-        return _https_url(v)
 
     @field_validator("teams_webhook_url")
     @classmethod

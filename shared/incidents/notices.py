@@ -16,16 +16,19 @@ function fails so the platform retries, and every verification run flushes pendi
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.core.clock import clock, format_timestamp, parse_timestamp
-from shared.incidents.store import Delivery, Incident, State
+from shared.incidents.claims import claim, write
+from shared.incidents.lifecycle import Event, Step, lease_expired, moved, reached
+from shared.incidents.store import Delivery, Incident
 
 if TYPE_CHECKING:
-    from shared.app.runtime import Services
     from shared.core.settings import Settings
+    from shared.incidents.store import IncidentStore
     from shared.notify.view import IncidentView, NoticeKind
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,16 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 20
 """After this many failed attempts a delivery is left failed (and reported) instead of retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeDeps:
+    """What sending an incident's notices uses: the settings (the notice's trusted parts), the
+    incident store (claims and outcomes) and the configured channels, built on first use."""
+
+    settings: Settings
+    store: IncidentStore
+    channels: Callable[[], Awaitable[Sequence[Any]]]
 
 
 @dataclass(slots=True)
@@ -47,12 +60,11 @@ class DeliveryReport:
         return bool(self.failed)
 
 
-def view_for(svc: Services, inc: Incident, notice: NoticeKind) -> IncidentView:
+def view_for(s: Settings, inc: Incident, notice: NoticeKind) -> IncidentView:
     """The notice's view of an incident: trusted parts from catalogue + settings, the rest stored."""
     from shared.core.models import Action, Kind
     from shared.notify.view import build_view
 
-    s = svc.settings
     app = s.catalogue.by_key(inc.app_key)
     assert app is not None, f"unknown app key {inc.app_key!r}"
     view = build_view(
@@ -95,48 +107,67 @@ def with_action_links(view: IncidentView, inc: Incident, settings: Settings) -> 
     return replace(view, check_now_url=check, acknowledge_url=ack)
 
 
-async def build_channels(svc: Services) -> list[Any]:
-    """The channels this deployment has configured, sharing the process's clients."""
-    from shared.notify.channels import EmailChannel, TeamsChannel, WebexChannel, WebhookChannel
-
-    s = svc.settings
-    http = await svc.http()
-    channels: list[Any] = []
-    if s.email_enabled:
-        channels.append(EmailChannel.from_settings(s, (await svc.graph()).client))
-    if s.webex_messages_enabled:
-        channels.append(WebexChannel(s.webex_room_id, token=s.webex_bot_token, client=http, api_base=s.webex_api_base))
-    if s.teams_webhook_url is not None:
-        channels.append(TeamsChannel(s.teams_webhook_url, client=http))
-    if s.notify_webhook_url and s.notify_webhook_secret is not None:
-        channels.append(WebhookChannel(s.notify_webhook_url, s.notify_webhook_secret, client=http))
-    return channels
-
-
-def _claimable(d: Delivery | None, now_iso: str) -> bool:
+def _claimable(d: Delivery | None, now: datetime) -> bool:
     if d is None:
         return True
     if d.status == "sent" or d.permanent or d.attempts >= MAX_ATTEMPTS:
         return False
     if d.status == "claimed":
-        at = parse_timestamp(d.at)
-        return at is None or clock.now() - at > CLAIM_LEASE
+        return lease_expired(parse_timestamp(d.at), CLAIM_LEASE, now)
     return True  # failed earlier: try again
 
 
 async def deliver(
-    svc: Services, inc: Incident, notice: NoticeKind, key: str | None = None, *, reason: str | None = None
+    deps: NoticeDeps, inc: Incident, notice: NoticeKind, key: str | None = None, *, reason: str | None = None
 ) -> tuple[Incident, DeliveryReport]:
     """Send ``notice`` for ``inc`` on every enabled channel that has not had it yet (every line
     logged meanwhile, channel and SDK lines included, carries the incident's fields)."""
     from shared.core.logcontext import bind
 
     with bind(tenant_id=inc.tenant_id, incident_id=inc.incident_id, app=inc.app_key, kind=inc.kind):
-        return await _deliver(svc, inc, notice, key, reason=reason)
+        return await _deliver(deps, inc, notice, key, reason=reason)
+
+
+def _claim_channels(
+    channels: Sequence[Any], key: str, now: datetime
+) -> Callable[[Incident], tuple[Incident, frozenset[str]] | None]:
+    """The claim of every channel that still owes notice ``key``: the channels won, or ``None``."""
+    now_iso = format_timestamp(now)
+
+    def take(c: Incident) -> tuple[Incident, frozenset[str]] | None:
+        deliveries = dict(c.deliveries)
+        won: set[str] = set()
+        for channel in channels:
+            dkey = f"{channel.name}/{key}"
+            existing = deliveries.get(dkey)
+            if _claimable(existing, now):
+                won.add(channel.name)
+                attempts = (existing.attempts if existing else 0) + 1
+                deliveries[dkey] = Delivery(status="claimed", at=now_iso, attempts=attempts)
+        return (replace(c, deliveries=deliveries), frozenset(won)) if won else None
+
+    return take
+
+
+def _record_outcomes(results: dict[str, Delivery], key: str, *, opening: bool) -> Callable[[Incident], Incident]:
+    """Every channel's outcome onto the row; an opening notice sent everywhere moves an ``open``
+    incident to ``notified`` (the lifecycle's ``notified`` event)."""
+    all_sent = all(o.status == "sent" for o in results.values())
+
+    def record(c: Incident) -> Incident:
+        deliveries = dict(c.deliveries)
+        for name, outcome in results.items():
+            prev = deliveries.get(f"{name}/{key}")
+            deliveries[f"{name}/{key}"] = replace(outcome, attempts=prev.attempts if prev else 1)
+        if opening and all_sent and c.state == "open":
+            return moved(c, Event.NOTIFIED, deliveries=deliveries)
+        return replace(c, deliveries=deliveries)
+
+    return record
 
 
 async def _deliver(
-    svc: Services, inc: Incident, notice: NoticeKind, key: str | None, *, reason: str | None
+    deps: NoticeDeps, inc: Incident, notice: NoticeKind, key: str | None, *, reason: str | None
 ) -> tuple[Incident, DeliveryReport]:
     """Claim every channel that still owes this notice in ONE ETag-checked update, send on the
     claimed ones concurrently, record every outcome in ONE update. Two workers racing split the
@@ -146,63 +177,46 @@ async def _deliver(
 
     key = key or str(notice)
     report = DeliveryReport()
-    channels = await build_channels(svc)
+    channels = await deps.channels()
     if not channels:
         return inc, report
-    now_iso = format_timestamp(clock.now())
-    won: set[str] = set()
-
-    def claim(c: Incident) -> Incident | None:
-        won.clear()
-        deliveries = dict(c.deliveries)
-        for channel in channels:
-            dkey = f"{channel.name}/{key}"
-            existing = deliveries.get(dkey)
-            if _claimable(existing, now_iso):
-                won.add(channel.name)
-                attempts = (existing.attempts if existing else 0) + 1
-                deliveries[dkey] = Delivery(status="claimed", at=now_iso, attempts=attempts)
-        return replace(c, deliveries=deliveries) if won else None
-
-    claimed = await svc.store().mutate(inc.tenant_id, inc.app_key, claim, known=inc)
-    if claimed is None:
+    got = await claim(
+        deps.store, inc, _claim_channels(channels, key, clock.now()), step=Step.DELIVERY_CLAIMED, known=True
+    )
+    if got.incident is None:
         return inc, report  # the incident closed under us
-    current = claimed
+    current = got.incident
+    won = got.prize or frozenset()
     report.skipped.extend(ch.name for ch in channels if ch.name not in won)
     mine = [ch for ch in channels if ch.name in won]
     if not mine:
         return current, report
 
-    view = view_for(svc, current, notice)
+    view = view_for(deps.settings, current, notice)
     if reason is not None:
         view = replace(view, reason=reason)
     outcomes = await asyncio.gather(*(_send_one(ch, view, current, key) for ch in mine))
+    reached(Step.DELIVERY_SENT)
     results = {ch.name: outcome for ch, outcome in zip(mine, outcomes, strict=True)}
-    all_sent = all(o.status == "sent" for o in results.values())
-    opening = str(notice) in ("opened", "restored")
+    record = _record_outcomes(results, key, opening=str(notice) in ("opened", "restored"))
+    current = await write(deps.store, current, record, step=Step.DELIVERY_RECORDED, known=True)
+    _report(report, results, key, current.incident_id)
+    return current, report
 
-    def record(c: Incident) -> Incident | None:
-        deliveries = dict(c.deliveries)
-        for name, outcome in results.items():
-            prev = deliveries.get(f"{name}/{key}")
-            deliveries[f"{name}/{key}"] = replace(outcome, attempts=prev.attempts if prev else 1)
-        state = State.NOTIFIED if opening and all_sent and c.state == State.OPEN else c.state
-        return replace(c, deliveries=deliveries, state=state)
 
-    current = await svc.store().mutate(current.tenant_id, current.app_key, record, known=current) or current
+def _report(report: DeliveryReport, results: dict[str, Delivery], key: str, incident_id: str) -> None:
     for name, outcome in results.items():
         extra: dict[str, Any] = {"event": f"notice_{outcome.status}", "channel": name, "notice": key}
         if outcome.status == "sent":
             report.sent.append(name)
-            log.info("notice %s sent on %s for incident %s", key, name, current.incident_id, extra=extra)
+            log.info("notice %s sent on %s for incident %s", key, name, incident_id, extra=extra)
         else:
             report.failed.append(name)
             if outcome.retry_after is not None:
                 report.retry_after = max(report.retry_after or 0.0, outcome.retry_after)
             log.warning(
-                "notice %s failed on %s for incident %s: %s", key, name, current.incident_id, outcome.error, extra=extra
+                "notice %s failed on %s for incident %s: %s", key, name, incident_id, outcome.error, extra=extra
             )
-    return current, report
 
 
 async def _send_one(channel: Any, view: IncidentView, current: Incident, key: str) -> Delivery:

@@ -18,22 +18,23 @@ Never check-then-write.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from shared.clients.table import etag_of
 from shared.core.clock import clock, format_timestamp, parse_timestamp
 from shared.core.errors import TransientError
+from shared.incidents.lifecycle import State, Step, reached
+
+__all__ = ["ConflictExhaustedError", "Delivery", "Incident", "IncidentStore", "State", "cut", "new_incident_id"]
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableEntity
-    from azure.data.tables.aio import TableClient
+    from shared.clients.table import Table
 
 MAX_TEXT = 1024
 """Untrusted text is cut to this many characters before it is stored."""
@@ -41,14 +42,6 @@ MAX_TEXT = 1024
 _MUTATE_ATTEMPTS = 8
 MAX_HISTORY = 50
 """An incident keeps its last this many history entries (a table property holds at most 64 KiB)."""
-
-
-class State(StrEnum):
-    OPEN = "open"
-    NOTIFIED = "notified"
-    VERIFYING = "verifying"
-    RESOLVED = "resolved"
-    ESCALATED = "escalated"
 
 
 def _cut(value: str | None) -> str | None:
@@ -163,10 +156,7 @@ class Incident:
             return parse_timestamp(entity.get(name))
 
         deliveries_raw = json.loads(entity.get("deliveries") or "{}")
-        etag = None
-        metadata = getattr(entity, "metadata", None)
-        if isinstance(metadata, dict):
-            etag = metadata.get("etag")
+        etag = etag_of(entity)
         opened = ts("opened_at") or clock.now()
         return cls(
             tenant_id=entity["tenant_id"],
@@ -223,76 +213,43 @@ class ConflictExhaustedError(TransientError):
     """Too many concurrent writers on one incident; the invocation fails and is retried."""
 
 
-def _storage_error(exc: Exception) -> TransientError:
-    return TransientError(f"table storage unavailable: {type(exc).__name__}")
-
-
 class IncidentStore:
-    """Incident rows over an async ``TableClient`` (created by :mod:`shared.clients.storage`)."""
+    """Incident rows over the one table module (:class:`shared.clients.table.Table`)."""
 
-    def __init__(self, table: TableClient) -> None:
+    def __init__(self, table: Table) -> None:
         self._table = table
 
     async def ensure_table(self) -> None:
-        from azure.core.exceptions import ResourceExistsError
-
-        with contextlib.suppress(ResourceExistsError):
-            await self._table.create_table()
+        await self._table.ensure()
 
     async def close(self) -> None:
         await self._table.close()
 
     # --- reads -----------------------------------------------------------------------------------
-    async def _get(self, tenant_id: str, row_key: str, select: list[str] | None = None) -> TableEntity | None:
-        """One row (with its ETag in ``.metadata``), ``None`` when absent; any other storage
-        failure is transient (the platform retries the invocation)."""
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-        try:
-            return await self._table.get_entity(tenant_id, row_key, select=select)
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
-
     async def get_open(self, tenant_id: str, app_key: str) -> Incident | None:
-        entity = await self._get(tenant_id, open_key(app_key))
+        entity = await self._table.get(tenant_id, open_key(app_key))
         return None if entity is None else Incident.from_entity(entity)
 
     async def get_closed(self, tenant_id: str, incident_id: str) -> Incident | None:
-        entity = await self._get(tenant_id, f"closed-{incident_id}")
+        entity = await self._table.get(tenant_id, f"closed-{incident_id}")
         return None if entity is None else Incident.from_entity(entity)
 
     async def list_incidents(self, tenant_id: str) -> list[Incident]:
         """Open and closed incidents of a tenant (for the CLI, the demo and tests)."""
-        from azure.core.exceptions import AzureError
-
         query = (
             "PartitionKey eq @pk and "
             "(RowKey ge 'closed-' and RowKey lt 'closed.' or RowKey ge 'open-' and RowKey lt 'open.')"
         )
-        try:
-            out = [
-                Incident.from_entity(entity)
-                async for entity in self._table.query_entities(query, parameters={"pk": tenant_id})
-            ]
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
-        return out
+        return [Incident.from_entity(entity) for entity in await self._table.query(query, {"pk": tenant_id})]
 
     # --- writes ----------------------------------------------------------------------------------
     async def open_or_attach(self, incident: Incident, source: str) -> tuple[Incident, bool]:
         """Insert ``incident`` as the open incident of its app, or attach ``source`` to the one
         already open. Returns the stored incident and whether this call created it."""
-        from azure.core.exceptions import AzureError, ResourceExistsError
-
-        try:
-            meta = await self._table.create_entity(incident.to_entity(open_key(incident.app_key)))
-            return replace(incident, etag=meta.get("etag")), True
-        except ResourceExistsError:
-            pass
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
+        etag = await self._table.insert(incident.to_entity(open_key(incident.app_key)))
+        if etag is not None:
+            reached(Step.INCIDENT_INSERTED)
+            return replace(incident, etag=etag), True
 
         def attach(current: Incident) -> Incident | None:
             # An audit record read after a state check opened the incident (it reached Graph late)
@@ -311,6 +268,7 @@ class IncidentStore:
         current = await self.mutate(incident.tenant_id, incident.app_key, attach)
         if current is None:  # resolved and archived between our insert and our read: open anew
             return await self.open_or_attach(incident, source)
+        reached(Step.INCIDENT_ATTACHED)
         return current, False
 
     async def mutate(
@@ -330,10 +288,6 @@ class IncidentStore:
         anyone wrote since, and the loop then re-reads (as it does when ``change`` finds nothing to
         do on the copy). That saves one storage round trip per update on the notification path
         (claim, send, record on every channel)."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
         trusted = known if known is not None and known.etag and known.app_key == app_key else None
         for attempt in range(_MUTATE_ATTEMPTS):
             from_known = attempt == 0 and trusted is not None and trusted.tenant_id == tenant_id
@@ -346,81 +300,53 @@ class IncidentStore:
                     continue  # "nothing to do" is only believed from a fresh read
                 return current
             changed = replace(changed, updated_at=clock.now())
-            try:
-                meta = await self._table.update_entity(
-                    changed.to_entity(open_key(app_key)),
-                    mode=UpdateMode.REPLACE,
-                    etag=current.etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            except (ResourceModifiedError, ResourceNotFoundError):
+            etag = await self._table.replace(changed.to_entity(open_key(app_key)), current.etag)
+            if etag is None:
                 continue  # someone else won: re-read, re-apply
-            except AzureError as exc:
-                raise _storage_error(exc) from exc
-            return replace(changed, etag=meta.get("etag"))
+            return replace(changed, etag=etag)
         raise ConflictExhaustedError(f"incident {tenant_id}/{app_key}: too many concurrent updates")
 
     async def archive(self, incident: Incident) -> bool:
         """Move a resolved incident from ``open-<app>`` to ``closed-<id>`` and remember when the
         app recovered. Idempotent: a crash half-way is finished by the next call. Returns whether
         this call removed the open row."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
-
         closed = replace(incident, etag=None)
-        try:
-            await self._table.upsert_entity(closed.to_entity(f"closed-{incident.incident_id}"), mode=UpdateMode.REPLACE)
-            if incident.resolved_at is not None:
-                await self._table.upsert_entity(
-                    {
-                        "PartitionKey": incident.tenant_id,
-                        "RowKey": f"last-{incident.app_key}",
-                        "resolved_at": format_timestamp(incident.resolved_at),
-                        "incident_id": incident.incident_id,
-                    },
-                    mode=UpdateMode.REPLACE,
-                )
-            await self._table.delete_entity(
-                incident.tenant_id,
-                open_key(incident.app_key),
-                etag=incident.etag,
-                match_condition=MatchConditions.IfNotModified,
+        await self._table.upsert(closed.to_entity(f"closed-{incident.incident_id}"))
+        if incident.resolved_at is not None:
+            await self._table.upsert(
+                {
+                    "PartitionKey": incident.tenant_id,
+                    "RowKey": f"last-{incident.app_key}",
+                    "resolved_at": format_timestamp(incident.resolved_at),
+                    "incident_id": incident.incident_id,
+                }
             )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
-        return True
+        removed = await self._table.delete(incident.tenant_id, open_key(incident.app_key), etag=incident.etag)
+        reached(Step.ARCHIVED)
+        return removed
 
     async def last_resolved_at(self, tenant_id: str, app_key: str) -> datetime | None:
-        entity = await self._get(tenant_id, f"last-{app_key}")
+        entity = await self._table.get(tenant_id, f"last-{app_key}")
         return None if entity is None else parse_timestamp(entity.get("resolved_at"))
 
     async def was_seen(self, tenant_id: str, record_id: str) -> bool:
-        return await self._get(tenant_id, seen_key(record_id), select=["RowKey"]) is not None
+        return await self._table.get(tenant_id, seen_key(record_id), select=["RowKey"]) is not None
 
     async def mark_seen(self, tenant_id: str, record_id: str, outcome: str) -> bool:
         """Record that ``record_id`` was fully processed. Insert-if-absent; ``False`` if another
         delivery got there first. Written *after* processing, so a crash re-processes (idempotently)
         instead of losing the record."""
-        from azure.core.exceptions import AzureError, ResourceExistsError
-
-        try:
-            await self._table.create_entity(
-                {
-                    "PartitionKey": tenant_id,
-                    "RowKey": seen_key(record_id),
-                    "record_id": record_id[:MAX_TEXT],
-                    "outcome": outcome[:MAX_TEXT],
-                    "at": format_timestamp(clock.now()),
-                }
-            )
-        except ResourceExistsError:
-            return False
-        except AzureError as exc:
-            raise _storage_error(exc) from exc
-        return True
+        etag = await self._table.insert(
+            {
+                "PartitionKey": tenant_id,
+                "RowKey": seen_key(record_id),
+                "record_id": record_id[:MAX_TEXT],
+                "outcome": outcome[:MAX_TEXT],
+                "at": format_timestamp(clock.now()),
+            }
+        )
+        reached(Step.RECORD_SEEN)
+        return etag is not None
 
 
 def cut(value: str | None) -> str | None:

@@ -399,24 +399,21 @@ class EmailChannel:
 
 
 def build_channels(
-    settings: Settings,
-    *,
-    graph: Any = None,
-    http_client: httpx.AsyncClient | None = None,
-    teams_webhook_url: str | SecretStr | None = None,
-    webhook_url: str | None = None,
-    webhook_secret: str | SecretStr | None = None,
+    settings: Settings, *, graph: Any = None, http_client: httpx.AsyncClient | None = None
 ) -> list[Channel]:
-    """Every channel the settings enable. Teams and the generic webhook take ``TEAMS_WEBHOOK_URL``,
-    ``NOTIFY_WEBHOOK_URL`` and ``NOTIFY_WEBHOOK_SECRET`` from the arguments, else from settings
-    fields of those names when the settings model has them."""
-    teams_webhook_url = teams_webhook_url or getattr(settings, "teams_webhook_url", None)
-    webhook_url = webhook_url or getattr(settings, "notify_webhook_url", None)
-    webhook_secret = webhook_secret or getattr(settings, "notify_webhook_secret", None)
-    candidates: list[Channel] = [
-        EmailChannel.from_settings(settings, graph),
-        WebexChannel.from_settings(settings, http_client),
-        TeamsChannel(teams_webhook_url, client=http_client),
-        WebhookChannel(webhook_url, webhook_secret, client=http_client),
-    ]
-    return [c for c in candidates if c.enabled(settings)]
+    """Every channel the settings enable — the one rule for incident and operational notices.
+
+    E-mail needs ``graph`` (a ``msgraph.GraphServiceClient``; build it only when
+    ``settings.email_enabled``, the SDK is slow to import); the others share ``http_client`` (a
+    short-lived client per send when None). Order: e-mail, Webex, Teams, webhook.
+    """
+    channels: list[Channel] = []
+    if settings.email_enabled and graph is not None:
+        channels.append(EmailChannel.from_settings(settings, graph))
+    if settings.webex_messages_enabled:
+        channels.append(WebexChannel.from_settings(settings, http_client))
+    if settings.teams_webhook_url is not None:
+        channels.append(TeamsChannel(settings.teams_webhook_url, client=http_client))
+    if settings.webhook_enabled:
+        channels.append(WebhookChannel(settings.notify_webhook_url, settings.notify_webhook_secret, client=http_client))
+    return channels

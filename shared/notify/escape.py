@@ -42,9 +42,18 @@ _AT_ALL = re.compile(r"(?i)@(?=(all|here|channel|everyone)\b)")
 ZWJ = "\u200d"
 ZWSP = "\u200b"
 
-# CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start markup
-# in Webex and Adaptive Card markdown (emphasis, links, images, headings, quotes, tables, HTML, code).
-_MD_SPECIAL = re.compile(r"([\\`*_~\[\]()#>!|<&{}])")
+# Markdown escaping is for event text only, and only for what can start markup inside one line of
+# Webex or Adaptive Card markdown (CommonMark + GFM): backslash escapes, code spans, emphasis,
+# strikethrough, links and images ("[", "]"), raw HTML, autolinks and mentions ("<"), and entity
+# references ("&amp;", "&#58;"). Once "[" and "<" are escaped, "(", ")", "!", "#", "|" and "." inside a
+# line are inert and stay as written, so a name like "Ops (EMEA) #2" reads as it was typed.
+_MD_INLINE = re.compile(r"[\\`*~\[\]<]|&(?=#|[A-Za-z][A-Za-z0-9]*;)")
+# "_" between two ASCII letters or digits neither opens nor closes emphasis (CommonMark's flanking
+# rules), so "first_last@contoso.com" keeps its underscore unescaped; any other "_" is escaped.
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# Block markup needs the start of the text (a fact value is a paragraph of its own on a card): a
+# heading "# ", a quote ">", a list item "- ", "+ ", "1. ", "1) ", a thematic break "---".
+_MD_BLOCK_START = re.compile(r"^(?:#{1,6}(?=\s|$)|>|-(?=[\s-]|$)|\+(?=\s|$)|\d{1,9}[.)](?=\s|$))")
 
 
 class Safe(str):
@@ -97,12 +106,26 @@ def plain(value: object) -> Safe:
     return Safe(defang(clean(value)))
 
 
-def webex_md(value: object) -> Safe:
-    """Untrusted text for Webex markdown: cleaned, defanged, markdown specials backslash-escaped.
+def _markdown(value: object) -> str:
+    """Event text as inert inline markdown: cleaned, defanged, the few markup starters escaped."""
+    text = _MD_INLINE.sub(lambda m: "\\" + m.group(0), defang(clean(value)))
+    text = _MD_UNDERSCORE.sub(r"\\_", text)
+    return _MD_BLOCK_START.sub(_escape_block_marker, text)
 
-    ``<`` is escaped too, which also disarms ``<@personId:…>`` / ``<@all>`` mention syntax.
+
+def _escape_block_marker(match: re.Match[str]) -> str:
+    marker = match.group(0)
+    if marker[0].isdigit():  # "1." → "1\." (the digits are not markup, the dot is)
+        return marker[:-1] + "\\" + marker[-1]
+    return "\\" + marker
+
+
+def webex_md(value: object) -> Safe:
+    """Untrusted text for Webex markdown: cleaned, defanged, the markup starters backslash-escaped.
+
+    ``<`` is escaped, which also disarms ``<@personId:…>`` / ``<@all>`` mention syntax.
     """
-    return Safe(_MD_SPECIAL.sub(r"\\\1", defang(clean(value))))
+    return Safe(_markdown(value))
 
 
 def card_md(value: object) -> Safe:
@@ -112,8 +135,7 @@ def card_md(value: object) -> Safe:
     (microsoft/AdaptiveCards#5590), so ``](`` is also split with a zero-width space — link syntax
     cannot form even where escapes are not honoured.
     """
-    escaped = _MD_SPECIAL.sub(r"\\\1", defang(clean(value)))
-    return Safe(escaped.replace("\\]\\(", f"\\]{ZWSP}\\("))
+    return Safe(_markdown(value).replace("\\](", f"\\]{ZWSP}("))
 
 
 def subject_line(value: object, limit: int = 200) -> str:
@@ -128,7 +150,9 @@ def cap_utf8(text: str, max_bytes: int) -> str:
     if len(data) <= max_bytes:
         return text
     marker = ELLIPSIS.encode("utf-8")
-    cut = data[: max(max_bytes - len(marker), 0)].decode("utf-8", errors="ignore")
+    if max_bytes < len(marker):  # no room for the mark: the head alone, still within the cap
+        return data[: max(max_bytes, 0)].decode("utf-8", errors="ignore")
+    cut = data[: max_bytes - len(marker)].decode("utf-8", errors="ignore")
     stripped = cut.rstrip("\\")
     if (len(cut) - len(stripped)) % 2:
         cut = cut[:-1]

@@ -7,14 +7,17 @@ JSON or Adaptive Card fragment inside a display name stays an inert string.
 Escaping is by output format and cannot be forgotten: the environment's ``finalize`` hook escapes
 every ``{{ … }}`` value for the format named by the template's suffix (``.html.j2`` → autoescaped
 HTML of defanged text, ``.md.j2`` → Webex markdown, ``.txt.j2`` → defanged plain text), and only
-:class:`~shared.notify.escape.Safe` values (our URLs, via the ``url`` filter) pass unchanged.
-Untrusted fields are also cleaned and clipped before rendering, so size limits hold.
+:class:`~shared.notify.escape.Safe` values pass unchanged: our URLs (the ``url`` filter) and our own
+words (headline, impact, steps, labels — written markdown-safe, so no channel shows a backslash in
+them). Event text in the facts is escaped for the format by :func:`facts`. Untrusted fields are
+also cleaned and clipped before rendering, so size limits hold. docs/notices.md shows the result.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -166,48 +169,63 @@ def clipped(view: IncidentView, limit: int) -> IncidentView:
     return dataclasses.replace(view, **changes)
 
 
-def facts(view: IncidentView) -> list[tuple[str, str]]:
-    """Label/value rows for the details table; values are raw (escaped by each format)."""
-    rows: list[tuple[str, str]] = [("Incident", view.incident_id), ("Tenant", view.tenant_id)]
-    rows.append(("Application", f"{view.app_display_name} ({view.app_id})" if view.app_id else view.app_display_name))
+def facts(view: IncidentView, esc: Callable[[object], Safe]) -> list[tuple[Safe, Safe]]:
+    """Label/value rows for the details table, ready for one output format: our labels and words as
+    written, every value that came from an event (or a stored row) passed through ``esc``."""
+    rows: list[tuple[str, str]] = [("Incident", esc(view.incident_id)), ("Tenant", esc(view.tenant_id))]
+    app = view.app_display_name  # catalogue
+    rows.append(("Application", f"{app} ({view.app_id})" if view.app_id else app))
     rows.append(("Classification", str(view.kind)))
     if view.soft_or_hard:
         rows.append(
             ("Delete type", "soft (restorable for 30 days)" if view.soft_or_hard == "soft" else "hard (permanent)")
         )
     if view.activity:
-        rows.append(("Audit activity", view.activity))
+        rows.append(("Audit activity", esc(view.activity)))
     if view.initiator_label:
-        kind = f" ({view.initiator_kind})" if view.initiator_kind and view.initiator_kind != "unknown" else ""
-        rows.append(("Initiated by", view.initiator_label + kind))
+        kind = f" ({esc(view.initiator_kind)})" if view.initiator_kind and view.initiator_kind != "unknown" else ""
+        rows.append(("Initiated by", esc(view.initiator_label) + kind))
     if view.target_object_id:
-        rows.append(("Object id", view.target_object_id))
+        rows.append(("Object id", esc(view.target_object_id)))
     rows.append(("Event time", when(view.event_time)))
     rows.append(("Detected", when(view.detected_at)))
     if view.detected_by:
-        rows.append(("Detected by", ", ".join(view.detected_by)))
+        rows.append(("Detected by", ", ".join(esc(s) for s in view.detected_by)))
     if view.time_to_recover is not None:
         rows.append(("Time to recover", duration(view.time_to_recover)))
     if view.attempts:
         rows.append(("Checks so far", str(view.attempts)))
     if view.webex_org_id:
-        rows.append(("Webex org", view.webex_org_id))
-    return rows
+        rows.append(("Webex org", esc(view.webex_org_id)))
+    return [(Safe(label), Safe(value)) for label, value in rows]
+
+
+def action_links(view: IncidentView) -> list[tuple[str, Safe]]:
+    """The signed "Check now" and "Acknowledge" links the view carries (each only when set), as
+    ``(title, url)``; every channel shows them (e-mail buttons, card buttons, markdown links, JSON)."""
+    pairs = (("Check now", view.check_now_url), ("Acknowledge", view.acknowledge_url))
+    return [(Safe(title), trusted_url(url)) for title, url in pairs if url]
 
 
 def _steps(view: IncidentView) -> tuple[FixStep, ...]:
-    if view.notice is NoticeKind.RESTORED:
-        return restored_steps(view.links)
-    return view.fix_steps if view.still_broken else ()
+    """The fix steps, our own words (marked :class:`Safe`, so no format escapes them)."""
+    steps = restored_steps(view.links) if view.notice is NoticeKind.RESTORED else view.fix_steps
+    if view.notice is not NoticeKind.RESTORED and not view.still_broken:
+        return ()
+    return tuple(
+        dataclasses.replace(s, text=Safe(s.text), link_label=Safe(s.link_label) if s.link_label else None)
+        for s in steps
+    )
 
 
-def _context(view: IncidentView) -> dict[str, Any]:
+def _context(view: IncidentView, esc: Callable[[object], Safe]) -> dict[str, Any]:
     return {
         "view": view,
-        "headline": headline(view),
-        "impact": IMPACT,
+        "headline": Safe(headline(view)),
+        "impact": Safe(IMPACT),
         "steps": _steps(view),
-        "facts": facts(view),
+        "facts": facts(view, esc),
+        "actions": action_links(view),
     }
 
 
@@ -217,7 +235,7 @@ def _context(view: IncidentView) -> dict[str, Any]:
 def render_email(view: IncidentView) -> Rendered:
     env = environment()
     v = clipped(view, _FIELD_LIMIT)
-    ctx = _context(v)
+    ctx = _context(v, plain)
     subject = subject_line(env.get_template("email_subject.txt.j2").render(ctx), SUBJECT_MAX)
     ctx["subject"] = subject
     text = env.get_template("email_body.txt.j2").render(ctx)
@@ -232,7 +250,7 @@ def render_webex(view: IncidentView) -> Rendered:
     template = env.get_template(name)
     text = ""
     for limit in _WEBEX_LIMITS:
-        text = template.render(_context(clipped(view, limit))).strip() + "\n"
+        text = template.render(_context(clipped(view, limit), webex_md)).strip() + "\n"
         if len(text.encode("utf-8")) <= WEBEX_MAX_BYTES:
             break
     text = cap_utf8(text, WEBEX_MAX_BYTES)
@@ -245,30 +263,40 @@ def _summary(view: IncidentView) -> str:
 
 def teams_card(view: IncidentView) -> dict[str, Any]:
     """An Adaptive Card 1.4 in the envelope Teams Workflows ("When a Teams webhook request is
-    received") expects. Every text value is escaped for Adaptive Card markdown; URLs are ours."""
+    received") expects. Our words go out as written; event text is escaped for Adaptive Card
+    markdown (:func:`card_md`); URLs are ours.
+
+    Layout for a chat card's width (~480 px, docs/notices.md): buttons only for what acts on the
+    incident — "Grant admin consent" (the fix), "Check now", "Acknowledge" — whose titles fit side by
+    side; the three deep links are one line of markdown links, which wraps instead of cutting titles.
+    """
     v = clipped(view, _FIELD_LIMIT)
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": card_md(headline(v)), "weight": "Bolder", "size": "Medium", "wrap": True}
+        {"type": "TextBlock", "text": headline(v), "weight": "Bolder", "size": "Medium", "wrap": True}
     ]
     if v.still_broken:
-        body.append({"type": "TextBlock", "text": card_md(IMPACT), "wrap": True})
+        body.append({"type": "TextBlock", "text": IMPACT, "wrap": True})
     if v.time_to_recover is not None:
-        body.append(
-            {"type": "TextBlock", "text": card_md(f"Time to recover: {duration(v.time_to_recover)}"), "wrap": True}
-        )
+        body.append({"type": "TextBlock", "text": f"Time to recover: {duration(v.time_to_recover)}", "wrap": True})
     if v.reason:
-        body.append({"type": "TextBlock", "text": card_md(f"Note: {v.reason}"), "wrap": True})
+        body.append({"type": "TextBlock", "text": f"Note: {card_md(v.reason)}", "wrap": True})
     steps = _steps(v)
     if steps:
         body.append({"type": "TextBlock", "text": "**Steps**", "wrap": True, "spacing": "Medium"})
         for i, step in enumerate(steps, 1):
-            link = f" [{card_md(step.link_label or 'Open')}]({trusted_url(step.url)})" if step.url else ""
-            body.append({"type": "TextBlock", "text": f"{i}\\. {card_md(step.text)}{link}", "wrap": True})
+            link = f" [{step.link_label or 'Open'}]({trusted_url(step.url)})" if step.url else ""
+            # "**1.**", not "1.": a markdown list is indented past the card's edge by the renderer
+            # and drawn differently by each Teams client; a bold number reads the same everywhere.
+            body.append({"type": "TextBlock", "text": f"**{i}.** {step.text}{link}", "wrap": True})
+    # The same three deep links as every other channel, in every notice (the audit log says who did
+    # it and when, also once it is fixed).
+    deep_links = " · ".join(f"[{title}]({url})" for title, url in _deep_links(v))
+    body.append({"type": "TextBlock", "text": deep_links, "wrap": True, "spacing": "Medium"})
     body.append(
         {
             "type": "FactSet",
             "spacing": "Medium",
-            "facts": [{"title": card_md(label), "value": card_md(value)} for label, value in facts(v)],
+            "facts": [{"title": label, "value": value} for label, value in facts(v, card_md)],
         }
     )
     actions: list[dict[str, Any]] = []
@@ -281,14 +309,13 @@ def teams_card(view: IncidentView) -> dict[str, Any]:
                 "style": "positive",
             }
         )
-    # The same three deep links as every other channel, in every notice (the audit log says who did
-    # it and when, also once it is fixed).
-    for title, url in (
-        ("Enterprise applications", v.links.enterprise_apps),
-        ("Entra audit log", v.links.audit_log),
-        ("Control Hub settings", v.links.control_hub_settings),
-    ):
-        actions.append({"type": "Action.OpenUrl", "title": title, "url": trusted_url(url)})
+    actions += [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in action_links(v)]
+    return teams_envelope(body, actions)
+
+
+def teams_envelope(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """An Adaptive Card 1.4 with ``body`` and ``actions``, in the message envelope Teams Workflows
+    takes (incident and operational notices alike)."""
     content: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
@@ -303,6 +330,14 @@ def teams_card(view: IncidentView) -> dict[str, Any]:
             {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": content}
         ],
     }
+
+
+def _deep_links(view: IncidentView) -> list[tuple[str, Safe]]:
+    return [
+        ("Enterprise applications", trusted_url(view.links.enterprise_apps)),
+        ("Entra audit log", trusted_url(view.links.audit_log)),
+        ("Control Hub settings", trusted_url(view.links.control_hub_settings)),
+    ]
 
 
 def render_teams(view: IncidentView) -> Rendered:
@@ -333,6 +368,8 @@ def webhook_document(view: IncidentView) -> dict[str, Any]:
                              1,024 characters; escape it for whatever you render it into
         detected_at          ISO 8601 UTC; detected_by: list of sources
         time_to_recover_seconds, attempts, reason, webex_org_id
+        check_now_url, acknowledge_url
+                             signed action links (GET shows a confirmation page), or null
 
     Delivery is signed; see :mod:`shared.notify.signing`.
     """
@@ -370,6 +407,8 @@ def webhook_document(view: IncidentView) -> dict[str, Any]:
         "attempts": v.attempts,
         "reason": clip(clean(v.reason), _WEBHOOK_FIELD_LIMIT) if v.reason else None,
         "webex_org_id": v.webex_org_id,
+        "check_now_url": trusted_url(v.check_now_url) if v.check_now_url else None,
+        "acknowledge_url": trusted_url(v.acknowledge_url) if v.acknowledge_url else None,
     }
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from shared.core.catalogue import DEFAULT_LOGIN_BASE, WebexApp, consent_url
+from shared.core.catalogue import DEFAULT_LOGIN_BASE, WIZARD_HELP, WebexApp, consent_url
 from shared.core.models import Action, AuditRecord, Kind, TargetResource
 
 ENTRA_ENTERPRISE_APPS = (
@@ -23,7 +23,6 @@ ENTRA_ENTERPRISE_APPS = (
 )
 ENTRA_AUDIT_LOG = "https://entra.microsoft.com/#view/Microsoft_AAD_IAM/AuditLogList.ReactView"
 CONTROL_HUB_SETTINGS = "https://admin.webex.com/settings"
-WIZARD_HELP = "https://help.webex.com/en-us/article/heauzeb/Set-up-Azure-AD-Wizard-App-in-Control-Hub"
 
 CONTROL_HUB_ERROR = "Azure AD integration error. The request was unauthorized. Please sign out and try again."
 IMPACT = (
@@ -98,8 +97,8 @@ class IncidentView:
     attempts: int = 0
     reason: str | None = None  # ours, e.g. why auto-restore was impossible
     webex_org_id: str | None = None  # settings
-    check_now_url: str | None = None  # ours: a signed link (shared.core.action_links), open notices only
-    acknowledge_url: str | None = None  # ours: a signed link, open notices only
+    check_now_url: str | None = None  # ours: a signed action link (https), or None when not offered
+    acknowledge_url: str | None = None  # ours: a signed action link (https), or None when not offered
 
     @property
     def is_follow_up(self) -> bool:

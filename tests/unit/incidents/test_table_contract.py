@@ -1,0 +1,75 @@
+"""One contract, two tables: the in-memory table the fast tests use answers insert-if-absent, ETag
+replace and delete exactly as Azurite does through :class:`shared.clients.table.Table`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.unit.incidents.memory_table import MemoryTable
+
+P = "tenant-1"
+
+
+@pytest.fixture(params=["memory", "azurite"])
+async def table(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    if request.param == "memory":
+        yield MemoryTable()
+        return
+    from azure.data.tables.aio import TableClient
+
+    from shared.clients.table import Table
+
+    env = request.getfixturevalue("services_env")
+    client = TableClient.from_connection_string(env["AzureWebJobsStorage"], table_name="c" + uuid.uuid4().hex[:12])
+    real = Table(client)
+    await real.ensure()
+    yield real
+    await client.delete_table()
+    await real.close()
+
+
+async def test_insert_is_insert_if_absent(table: Any) -> None:
+    first = await table.insert({"PartitionKey": P, "RowKey": "a", "v": 1})
+    assert isinstance(first, str) and first
+    assert await table.insert({"PartitionKey": P, "RowKey": "a", "v": 2}) is None
+    row = await table.get(P, "a")
+    assert row["v"] == 1
+    assert row.metadata["etag"] == first
+    assert await table.get(P, "missing") is None
+
+
+async def test_replace_is_checked_against_the_etag(table: Any) -> None:
+    first = await table.insert({"PartitionKey": P, "RowKey": "b", "v": 1})
+    second = await table.replace({"PartitionKey": P, "RowKey": "b", "v": 2}, first)
+    assert isinstance(second, str) and second != first
+    assert await table.replace({"PartitionKey": P, "RowKey": "b", "v": 3}, first) is None  # 412: stale
+    assert (await table.get(P, "b"))["v"] == 2
+    assert await table.replace({"PartitionKey": P, "RowKey": "gone", "v": 1}, second) is None  # 404
+
+
+async def test_delete_is_checked_against_the_etag(table: Any) -> None:
+    first = await table.insert({"PartitionKey": P, "RowKey": "c", "v": 1})
+    second = await table.replace({"PartitionKey": P, "RowKey": "c", "v": 2}, first)
+    assert await table.delete(P, "c", etag=first) is False  # 412: changed since read
+    assert (await table.get(P, "c"))["v"] == 2
+    assert await table.delete(P, "c", etag=second) is True
+    assert await table.get(P, "c") is None
+    assert await table.delete(P, "c", etag=second) is True  # already gone: the SDK swallows the 404
+
+
+async def test_upsert_overwrites_whatever_is_there(table: Any) -> None:
+    await table.insert({"PartitionKey": P, "RowKey": "d", "v": 1, "old": "x"})
+    etag = await table.upsert({"PartitionKey": P, "RowKey": "d", "v": 5})
+    row = await table.get(P, "d")
+    assert row["v"] == 5 and "old" not in row
+    assert row.metadata["etag"] == etag
+
+
+async def test_ensure_is_idempotent(table: Any) -> None:
+    await table.ensure()
+    await table.ensure()  # the table exists: nothing, not a storage error
+    assert await table.insert({"PartitionKey": P, "RowKey": "e"}) is not None
