@@ -58,7 +58,7 @@ async def one_round(handler: Any, control: Any) -> tuple[float, str]:
     await control.reset()
     svc = await get_services()
     deletion = next(r for r in await control.delete("integration") if "Delete" in r["activityDisplayName"])
-    result = await ingest_payload(svc, deletion)
+    result = await ingest_payload(svc.push_deps(), deletion)
     assert [o.outcome for o in result.outcomes] == ["opened"], result.summary()
     (inc,) = [i for i in await svc.store().list_incidents(svc.settings.tenant_id) if i.is_open]
     token, source = await check_now_link(control, svc, inc)
