@@ -42,9 +42,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-## The suite alone. PYTEST_ARGS adds options (e.g. PYTEST_ARGS='-k faults -x').
+## The suite alone, on PYTEST_WORKERS processes (pytest-xdist; each starts its own Azurite and
+## simulator on free ports). PYTEST_WORKERS=0 runs in one process; PYTEST_ARGS adds options.
+PYTEST_WORKERS ?= 2
 pytest: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 checkov:
 	scripts/checkov.sh
