@@ -37,7 +37,8 @@ def bounded_retry_policy_class() -> type[Any]:
 
         async def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
             """The same wait the policy chooses, slept on the project clock (``shared.clients.sdk_waits``)."""
-            await super().sleep(settings, ClockSleep(), response)
+            sleeper: Any = ClockSleep()  # only its ``sleep`` is used by the policy
+            await super().sleep(settings, sleeper, response)
 
     return BoundedRetryPolicy
 

@@ -30,7 +30,7 @@ class ClockSleep:
 def _transport_class() -> type[Any]:
     from azure.core.pipeline.transport import AioHttpTransport
 
-    class ClockTransport(AioHttpTransport):
+    class ClockTransport(AioHttpTransport):  # type: ignore[misc]  # azure-core's aiohttp module is untyped
         """azure-core's aiohttp transport (the SDKs' default) whose retry waits read the clock."""
 
         async def sleep(self, duration: float) -> None:
