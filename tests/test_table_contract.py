@@ -245,3 +245,17 @@ async def test_keys_the_service_refuses(table: Any, key: str) -> None:
     with pytest.raises(HttpResponseError) as err:
         await table.create_entity(_row(key))
     assert _failure(err.value)[:2] == ("HttpResponseError", 400)
+
+
+async def test_the_fake_gives_every_write_its_own_etag_under_a_frozen_clock() -> None:
+    frozen = datetime(2026, 1, 1, tzinfo=UTC)
+    table = MemAccount(now=lambda: frozen).table("frozen")
+    await table.create_table()
+    first = await table.create_entity(_row("open-a", n=0))
+    etags = [first["etag"]] + [
+        (await table.update_entity(_row("open-a", n=n), mode=UpdateMode.REPLACE))["etag"] for n in range(1, 25)
+    ]
+    assert len(set(etags)) == 25
+    stale = first["etag"]
+    with pytest.raises(ResourceModifiedError):
+        await table.update_entity(_row("open-a"), etag=stale, match_condition=MatchConditions.IfNotModified)

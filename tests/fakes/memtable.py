@@ -29,11 +29,10 @@ Several clients share rows through one :class:`MemAccount` (two workers on the s
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -50,7 +49,6 @@ from azure.data.tables._serialize import _add_entity_properties, _parameter_filt
 
 _BAD_KEY = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 MAX_KEY = 1024  # characters, PartitionKey and RowKey each
-MAX_PROPERTIES = 255  # including PartitionKey, RowKey and Timestamp
 
 
 def _error(
@@ -75,16 +73,17 @@ class _Row:
 
 @dataclass
 class MemAccount:
-    """The storage account: tables by name, and the ETag sequence every write draws from."""
+    """The storage account: tables by name, and the last write's time (ETags derive from it)."""
 
     tables: dict[str, dict[tuple[str, str], _Row]] = field(default_factory=dict)
-    _seq: Iterable[int] = field(default_factory=lambda: itertools.count(1))
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _last: datetime = field(default=datetime.min.replace(tzinfo=UTC))
 
     def stamp(self) -> tuple[str, str]:
-        """A new (ETag, Timestamp) pair; ETags are unique per write, in Azurite's format."""
-        n = next(iter(self._seq))
-        ts = self.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + f"{n % 10}Z"
+        """A new (ETag, Timestamp) pair in Azurite's format. Timestamps strictly increase (a frozen or
+        coarse clock still gives every write its own ETag, so a stale ETag never matches)."""
+        self._last = max(self.now().astimezone(UTC), self._last + timedelta(microseconds=1))
+        ts = self._last.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
         return f"W/\"datetime'{quote(ts, safe='')}'\"", ts
 
     def table(self, name: str) -> MemTable:
@@ -239,9 +238,6 @@ def _prepare(entity: Mapping[str, Any]) -> tuple[tuple[str, str], dict[str, Any]
             raise ValueError(f"{name} must be present in an entity")
         if len(value) > MAX_KEY or _BAD_KEY.search(value):
             raise _error(HttpResponseError, 400, "InvalidInput", f"The {name} is not valid.")
-    names = {k for k in wire if not k.endswith("@odata.type")}
-    if len(names) > MAX_PROPERTIES - 1:
-        raise _error(HttpResponseError, 400, "TooManyProperties", "The entity contains more properties than allowed.")
     wire = {k: v for k, v in wire.items() if k not in {"Timestamp", "Timestamp@odata.type"}}
     return (pk, rk), wire  # type: ignore[return-value]
 
