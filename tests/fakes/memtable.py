@@ -29,6 +29,7 @@ Several clients share rows through one :class:`MemAccount` (two workers on the s
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -109,11 +110,13 @@ class MemTable:
 
     # --- the table -------------------------------------------------------------------------------
     async def create_table(self) -> None:
+        await asyncio.sleep(0)  # a network call: gathered coroutines interleave here
         if self.table_name in self.account.tables:
             raise _error(ResourceExistsError, 409, "TableAlreadyExists", "The table specified already exists.")
         self.account.tables[self.table_name] = {}
 
     async def delete_table(self) -> None:
+        await asyncio.sleep(0)  # a network call: gathered coroutines interleave here
         self.account.tables.pop(self.table_name, None)
 
     def _rows(self) -> dict[tuple[str, str], _Row]:
@@ -124,6 +127,7 @@ class MemTable:
 
     # --- entities --------------------------------------------------------------------------------
     async def create_entity(self, entity: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
+        await asyncio.sleep(0)
         key, wire = _prepare(entity)
         rows = self.account.tables.get(self.table_name)
         if rows is None:
@@ -141,6 +145,7 @@ class MemTable:
         match_condition: MatchConditions | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
+        await asyncio.sleep(0)
         if match_condition and not etag and isinstance(entity, TableEntity):
             etag = entity.metadata.get("etag")
         key, wire = _prepare(entity)
@@ -154,6 +159,7 @@ class MemTable:
     async def upsert_entity(
         self, entity: Mapping[str, Any], mode: UpdateMode | str = UpdateMode.MERGE, **kwargs: Any
     ) -> dict[str, Any]:
+        await asyncio.sleep(0)
         key, wire = _prepare(entity)
         rows = self._rows()
         current = rows.get(key)
@@ -162,12 +168,14 @@ class MemTable:
     async def get_entity(
         self, partition_key: str, row_key: str, *, select: str | list[str] | None = None, **kwargs: Any
     ) -> TableEntity:
+        await asyncio.sleep(0)
         row = self._rows().get((partition_key, row_key))
         if row is None:
             raise _error(ResourceNotFoundError, 404, "ResourceNotFound", "The specified resource does not exist.")
         return _entity(row, select)
 
     async def delete_entity(self, *args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0)
         entity = kwargs.pop("entity", None) or (args[0] if args and isinstance(args[0], Mapping) else None)
         if entity is not None:
             partition_key, row_key = entity["PartitionKey"], entity["RowKey"]
