@@ -8,7 +8,7 @@ AZURITE := node_modules/.bin/azurite
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test lint typecheck bench checkov clean
+.PHONY: setup demo test lint typecheck pytest bench checkov clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,16 +30,26 @@ setup: $(STAMP) $(AZURITE) $(CHROMIUM)
 demo: setup
 	$(BIN)/python -m devtools.services -- $(BIN)/python -m shared.cli demo
 
-## The whole suite: unit + integration (the session starts Azurite and the simulator) + mypy/ruff gates + checkov.
+## Everything: the ruff and mypy gates, the suite (unit + integration; the session starts Azurite and
+## the simulator) and checkov, side by side (checkov installs into its own venv while the rest runs);
+## each one's output is printed when it ends, and `make test` fails if any of them fails.
 test: setup
-	$(BIN)/python -m pytest
-	@if [ -x scripts/checkov.sh ]; then scripts/checkov.sh; fi
+	@$(MAKE) --no-print-directory --keep-going -j 4 --output-sync=target lint typecheck pytest checkov
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 typecheck: setup
 	$(BIN)/mypy
+
+## The suite alone, on PYTEST_WORKERS processes (pytest-xdist; each starts its own Azurite and
+## simulator on free ports). PYTEST_WORKERS=0 runs in one process; PYTEST_ARGS adds options.
+PYTEST_WORKERS ?= 2
+pytest: setup
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+
+checkov:
+	scripts/checkov.sh
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python -m devtools.services -- $(BIN)/python $$b || exit 1; done

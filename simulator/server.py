@@ -59,7 +59,9 @@ class Simulator:
             raise RuntimeError("simulator already started")
         self._ca_path = self.tls.write_ca_pem(self._ca_target)
         self._owns_ca_file = self._ca_target is None
-        runner = web.AppRunner(build_app(self.state), handle_signals=False, access_log=None)
+        # Stopping cancels what is still in flight (a fault stalling an answer for 20 s) at once,
+        # instead of waiting out aiohttp's 60 s shutdown_timeout (or the thread's join timeout).
+        runner = web.AppRunner(build_app(self.state), handle_signals=False, access_log=None, shutdown_timeout=0.05)
         await runner.setup()
         site = web.TCPSite(runner, host, port, ssl_context=self.tls.server_context(), reuse_address=True)
         await site.start()
@@ -165,6 +167,10 @@ class SimulatorThread:
             loop.run_forever()
         finally:
             loop.run_until_complete(self.simulator.stop())
+            pending = asyncio.all_tasks(loop)  # handlers a stop cut short (a stalled answer)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:

@@ -45,7 +45,7 @@ class StorageFaultProxy:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._forward)
         self._session = aiohttp.ClientSession(auto_decompress=False)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.05)  # stalls end at stop
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -1,9 +1,10 @@
 """A separate OS process that ingests one payload, as a second Functions worker would.
 
-``python -m tests.concurrent_worker PAYLOAD_FILE GO_FILE``: builds its services (Azurite and the
-simulator from the environment), prints ``ready``, waits until ``GO_FILE`` exists so all workers
-start together, runs :func:`shared.app.push.ingest_payload` and prints one JSON line. Exit code 0 when
-the invocation succeeded, 3 when it raised :class:`TransientError` (the platform would retry it).
+``python -m tests.concurrent_worker PAYLOAD_FILE``: builds its services (Azurite and the simulator
+from the environment), prints ``ready``, blocks on its stdin until the test writes ``go`` (so all
+workers start together, and none spins while it waits), runs :func:`shared.app.push.ingest_payload`
+and prints one JSON line. Exit code 0 when the invocation succeeded, 3 when it raised
+:class:`TransientError` (the platform would retry it), 4 when it was never told to go.
 """
 
 from __future__ import annotations
@@ -12,19 +13,14 @@ import asyncio
 import json
 import os
 import sys
-import time
 
 
-def wait_for(go_file: str, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(go_file):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
+def wait_for_go() -> bool:
+    """Block (no polling) until the test writes a line; EOF (the test went away) is not a go."""
+    return sys.stdin.readline().strip() == "go"
 
 
-async def main(payload: object, go_file: str) -> int:
+async def main(payload: object) -> int:
     from shared.app.push import ingest_payload
     from shared.app.runtime import get_services
     from shared.core.errors import TransientError
@@ -32,7 +28,7 @@ async def main(payload: object, go_file: str) -> int:
     svc = await get_services()
     await svc.http()
     print("ready", flush=True)
-    if not await asyncio.to_thread(wait_for, go_file):
+    if not await asyncio.to_thread(wait_for_go):
         return 4
     try:
         result = await ingest_payload(svc.push_deps(), payload)
@@ -48,4 +44,4 @@ async def main(payload: object, go_file: str) -> int:
 if __name__ == "__main__":
     with open(sys.argv[1], encoding="utf-8") as f:
         event = json.load(f)
-    sys.exit(asyncio.run(main(event, sys.argv[2])))
+    sys.exit(asyncio.run(main(event)))

@@ -60,19 +60,26 @@ async def receive_messages(queue: str, *, wait: float = 6.0, expect: int = 1) ->
                 pass  # nothing was ever sent to it
             if len(out) >= expect or loop.time() >= deadline:
                 return out
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.1)  # a message due in 1 s is taken within 0.1 s of it
 
 
-async def raw_queue_bodies(queue: str = "webex-verify") -> list[str]:
-    """Peek the raw (still base64) queue bodies, to prove the host's encoding is used."""
+async def raw_queue_bodies(queue: str = "webex-verify", *, wait: float = 0.0) -> list[str]:
+    """Peek the raw (still base64) queue bodies, to prove the host's encoding is used; with ``wait``,
+    until one is visible (a delayed message) or ``wait`` seconds have passed."""
     from azure.core.exceptions import ResourceNotFoundError
     from azure.storage.queue.aio import QueueClient
 
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
     async with QueueClient.from_connection_string(os.environ["AzureWebJobsStorage"], queue) as q:
-        try:
-            return [m.content for m in await q.peek_messages(max_messages=32)]
-        except ResourceNotFoundError:  # never written to: nothing queued
-            return []
+        while True:
+            try:
+                bodies = [m.content for m in await q.peek_messages(max_messages=32)]
+            except ResourceNotFoundError:  # never written to: nothing queued
+                bodies = []
+            if bodies or loop.time() >= deadline:
+                return bodies
+            await asyncio.sleep(0.1)
 
 
 async def run_intake(app_functions: dict[str, Any], *, concurrent: bool = False) -> int:

@@ -37,7 +37,6 @@ async def test_same_event_from_20_processes_at_once(sim: Any, tmp_path: Path) ->
     records = await sim.delete("integration", actor="mallory@contoso.example")
     payload = tmp_path / "event.json"
     payload.write_text(json.dumps(records[0]))
-    go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         await asyncio.create_subprocess_exec(
@@ -45,9 +44,9 @@ async def test_same_event_from_20_processes_at_once(sim: Any, tmp_path: Path) ->
             "-m",
             "tests.concurrent_worker",
             str(payload),
-            str(go),
             cwd=ROOT,
             env=env,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -58,7 +57,10 @@ async def test_same_event_from_20_processes_at_once(sim: Any, tmp_path: Path) ->
             assert proc.stdout is not None
             line = await asyncio.wait_for(proc.stdout.readline(), timeout=180)
             assert line.strip() == b"ready", line
-        go.write_text("go")
+        for proc in procs:  # every worker is ready: all go at once
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+        await asyncio.gather(*(proc.stdin.drain() for proc in procs if proc.stdin is not None))
         results = [await asyncio.wait_for(proc.communicate(), timeout=180) for proc in procs]
     finally:
         for proc in procs:

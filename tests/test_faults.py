@@ -6,9 +6,9 @@ For each cell the same three promises are checked on what the simulator and Azur
   raised :class:`TransientError` (the platform retries it); after the platform's retry it is there;
 - **no notification duplicated** — each channel's endpoint processed the notice exactly once
   (a malformed 2xx answer may count as delivered, so there: at most once);
-- **no long in-process sleep** — every wait asked for (stamina's backoff decision, and any
-  ``asyncio.sleep`` outside the simulator, the SDKs' retry policies included) is at most
-  :data:`shared.core.retry.MAX_INPROCESS_WAIT`.
+- **no long in-process sleep** — every wait asked for (stamina's backoff decision, the project
+  clock's ``sleep`` — the SDKs' retry policies wait there, see ``shared.clients.sdk_waits`` — and
+  any ``asyncio.sleep`` outside the simulator) is at most :data:`shared.core.retry.MAX_INPROCESS_WAIT`.
 
 A row is one line in :data:`CALLS`; a fault kind is one line in :data:`FAULTS`. Storage rows go
 through :class:`simulator.storage_proxy.StorageFaultProxy` in front of the session's Azurite.
@@ -130,8 +130,18 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> Waits:
             record.requested.append(float(delay))
         return await real_sleep(delay, *args, **kwargs)
 
+    from shared.core.clock import clock
+
+    moved = clock.sleeper  # the conftest's: moves the clock instead of sleeping
+    assert moved is not None
+
+    async def recording_clock_sleep(seconds: float) -> None:  # clock.sleep: the SDKs' retry waits too
+        record.requested.append(float(seconds))
+        await moved(seconds)
+
     monkeypatch.setattr(shared.core.retry, "_backoff", recording_backoff)
     monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr(clock, "sleeper", recording_clock_sleep)
     return record
 
 

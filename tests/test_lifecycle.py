@@ -4,7 +4,6 @@ consents → verify resolves with a "fixed" notice."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from typing import Any
@@ -77,8 +76,7 @@ async def test_deletion_to_resolution(
     assert consent(tenant) in mail["message"]["textBody"], "plain-text part has it too"
     assert consent(tenant) in webex[0]["json"]["markdown"]
 
-    await asyncio.sleep(1.2)  # the first run is delayed by VERIFY_DELAYS[0] = 1 s (visibility timeout)
-    raw = await raw_queue_bodies()
+    raw = await raw_queue_bodies(wait=6.0)  # the first run is delayed by VERIFY_DELAYS[0] = 1 s (visibility timeout)
     assert len(raw) == 1
     assert json.loads(base64.b64decode(raw[0]))["incident_id"] == inc.incident_id, "base64 as the host expects"
 

@@ -25,6 +25,7 @@ def bounded_retry_policy_class() -> type[Any]:
     """An ``AsyncRetryPolicy`` that does not retry a response asking for a longer wait than we sleep."""
     from azure.core.pipeline.policies import AsyncRetryPolicy
 
+    from shared.clients.sdk_waits import ClockSleep
     from shared.core.retry import MAX_INPROCESS_WAIT
 
     class BoundedRetryPolicy(AsyncRetryPolicy[Any, Any]):
@@ -33,6 +34,11 @@ def bounded_retry_policy_class() -> type[Any]:
             if retry_after is not None and retry_after > MAX_INPROCESS_WAIT:
                 return False
             return bool(super().is_retry(settings, response))
+
+        async def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
+            """The same wait the policy chooses, slept on the project clock (``shared.clients.sdk_waits``)."""
+            sleeper: Any = ClockSleep()  # only its ``sleep`` is used by the policy
+            await super().sleep(settings, sleeper, response)
 
     return BoundedRetryPolicy
 

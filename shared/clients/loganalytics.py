@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.clients.sdk_waits import clock_transport
 from shared.core.clock import format_timestamp
 from shared.core.errors import TransientError, UpstreamError
 from shared.core.retry import with_retry
@@ -24,7 +25,7 @@ SERVER_TIMEOUT = 60
 # azure-core's default retry policy sleeps any Retry-After in-process (a 429 with "Retry-After: 600"
 # held the invocation ten minutes) and backs off up to 120 s. Status retries are off here: with_retry
 # (stamina) retries with bounded waits and hands a long Retry-After back to the platform; a dropped
-# connection is still retried twice with short backoff.
+# connection is still retried twice with short backoff, waiting on the project clock (sdk_waits).
 _SDK_RETRY = {"retry_total": 2, "retry_status": 0, "retry_backoff_factor": 0.5, "retry_backoff_max": 4}
 MAX_ROWS = 10_000
 
@@ -104,7 +105,7 @@ async def query_window(
 
     out = WindowRows()
     seen: set[str] = set()
-    async with LogsQueryClient(credential, endpoint=endpoint, **_SDK_RETRY) as client:
+    async with LogsQueryClient(credential, endpoint=endpoint, transport=clock_transport(), **_SDK_RETRY) as client:
 
         async def read(lo: datetime, hi: datetime, depth: int) -> None:
             rows, partial = await with_retry(lambda: _query_once(client, workspace_id, query, lo, hi))

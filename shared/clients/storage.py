@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from shared.clients.sdk_waits import clock_transport
 from shared.core.settings import VERIFY_QUEUE, StorageConfig
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 # and backs off up to 120 s; the storage queue policy waits 15 s, 18 s, 24 s. Bounded here: no
 # retry on an HTTP status at all (throttling or 5xx fails the invocation as a TransientError, and
 # the platform retries it later), and a dropped connection is retried twice with short backoff.
+# Those waits go through the project clock (shared.clients.sdk_waits): real in Azure, moved in tests.
 _TABLE_RETRY: dict[str, Any] = {
     "retry_total": 2,
     "retry_status": 0,
@@ -42,12 +44,15 @@ def table_client(cfg: StorageConfig, table: str) -> TableClient:
     from azure.data.tables.aio import TableClient
 
     if cfg.connection_string:
-        return TableClient.from_connection_string(cfg.connection_string, table_name=table, **_TABLE_RETRY)
+        return TableClient.from_connection_string(
+            cfg.connection_string, table_name=table, transport=clock_transport(), **_TABLE_RETRY
+        )
     assert cfg.table_service_uri is not None
     return TableClient(
         endpoint=cfg.table_service_uri,
         table_name=table,
         credential=_credential(cfg),  # type: ignore[arg-type]
+        transport=clock_transport(),
         **_TABLE_RETRY,
     )
 
@@ -66,6 +71,7 @@ def queue_client(cfg: StorageConfig, queue: str = VERIFY_QUEUE, **options: Any) 
     from azure.storage.queue.aio import QueueClient
 
     options.setdefault("retry_policy", _queue_retry())
+    options.setdefault("transport", clock_transport())  # the retry waits read the project clock
     encode, decode = TextBase64EncodePolicy(), TextBase64DecodePolicy()
     if cfg.connection_string:
         return QueueClient.from_connection_string(

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from shared.clients.table import Table
 from shared.incidents.store import Incident, IncidentStore
-from tests.unit.incidents.memory_table import MemoryTable
+from tests.fakes.memtable import MemTable
 
 TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 OPENED = datetime(2026, 11, 29, 5, 24, 55, tzinfo=UTC)
@@ -50,13 +51,17 @@ class CountingChannel:
 
 
 @pytest.fixture
-def table() -> MemoryTable:
-    return MemoryTable()
+async def table() -> Table:
+    """The project's table module over the in-memory SDK client (tests/test_table_contract.py
+    proves it answers as Azurite does)."""
+    client = MemTable("incidents")
+    await client.create_table()
+    return Table(client)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def store(table: MemoryTable) -> IncidentStore:
-    return IncidentStore(table)  # type: ignore[arg-type]
+def store(table: Table) -> IncidentStore:
+    return IncidentStore(table)
 
 
 @pytest.fixture

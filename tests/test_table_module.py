@@ -1,5 +1,6 @@
-"""One contract, two tables: the in-memory table the fast tests use answers insert-if-absent, ETag
-replace and delete exactly as Azurite does through :class:`shared.clients.table.Table`."""
+"""The one table module (:class:`shared.clients.table.Table`) over both backends: insert-if-absent,
+ETag replace and delete answered the same on Azurite and on the in-memory client the fast incident
+tests use (tests/test_table_contract.py holds the SDK-level contract of that client)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.incidents.memory_table import MemoryTable
+from shared.clients.table import Table
+from tests.fakes.memtable import MemTable
 
 P = "tenant-1"
 
@@ -17,11 +19,11 @@ P = "tenant-1"
 @pytest.fixture(params=["memory", "azurite"])
 async def table(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     if request.param == "memory":
-        yield MemoryTable()
+        memory = Table(MemTable("c" + uuid.uuid4().hex[:12]))  # type: ignore[arg-type]
+        await memory.ensure()
+        yield memory
         return
     from azure.data.tables.aio import TableClient
-
-    from shared.clients.table import Table
 
     env = request.getfixturevalue("services_env")
     client = TableClient.from_connection_string(env["AzureWebJobsStorage"], table_name="c" + uuid.uuid4().hex[:12])
