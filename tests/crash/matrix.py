@@ -1,0 +1,147 @@
+"""Path × crash point: which runs to make, what each must show, and the table of outcomes.
+
+For each path the crash-free run is made first; it counts the worker's durable calls (storage and
+HTTP) and invocations, which gives the crash points, and its end state is what every crashed run
+must reach too (:func:`problems`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tests.crash.harness import CrashPoint, Rig, RunResult
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which crash points to run. ``modes``: hold a storage call before it reaches Azurite, after
+    Azurite applied it, or both (HTTP calls always get both: the channel acted or not)."""
+
+    storage_modes: tuple[str, ...] = ("before", "after")
+    double: bool = True
+    recovery: bool = True
+
+
+FULL = Scope()
+
+
+def single_points(base: RunResult, scope: Scope = FULL) -> list[CrashPoint]:
+    points = [CrashPoint("storage", k, when) for k in range(1, base.storage_calls + 1) for when in scope.storage_modes]
+    points += [CrashPoint("http", k, when) for k in range(1, base.http_calls + 1) for when in ("before", "after")]
+    points += [CrashPoint("ack", k) for k in range(1, base.invocations + 1)]
+    return points
+
+
+def plans(base: RunResult, scope: Scope = FULL) -> list[tuple[CrashPoint, ...]]:
+    """One crash at every point; then (``double``) the same point twice in a row — the fresh worker
+    dies at the same step of its own calls — and (``recovery``) a crash at the first durable call of
+    the recovery run, after a crash at every storage step."""
+    out: list[tuple[CrashPoint, ...]] = [(p,) for p in single_points(base, scope)]
+    if scope.double:
+        out += [(p, p) for p in single_points(base, scope) if p.where != "ack"]
+    if scope.recovery:
+        out += [
+            (CrashPoint("storage", k, "before"), CrashPoint("storage", 1, "after"))
+            for k in range(1, base.storage_calls + 1)
+        ]
+    return out
+
+
+def problems(result: RunResult, base: RunResult) -> list[str]:
+    """Everything a crashed run must show, from what Azurite and the simulator recorded."""
+    out: list[str] = []
+    if len(result.kills) != len(result.plan):
+        out.append(f"only {len(result.kills)} of {len(result.plan)} crashes happened (step not reached)")
+    if len(result.incident_ids) != 1:
+        out.append(f"{len(result.incident_ids)} incidents: {sorted(result.incident_ids)}")
+    if result.incidents != base.incidents:
+        out.append(f"final state {result.incidents} != crash-free {base.incidents}")
+    out.extend(f"notice lost: {key}" for key in base.notices if result.notices.get(key, 0) < 1)
+    window = result.in_window
+    for key, count in result.notices.items():
+        if key not in base.notices:
+            out.append(f"unexpected notice {key} x{count}")
+        elif count - 1 > window.get(key, 0):
+            out.append(f"duplicate outside the documented window: {key} x{count} (in window: {window.get(key, 0)})")
+    if result.poison:
+        out.append(f"poison: {result.poison}")
+    if result.left_in_queues:
+        out.append(f"{result.left_in_queues} message(s) left in the queues")
+    if result.held_claims:
+        out.append(f"claims or leases left held: {result.held_claims}")
+    return out
+
+
+def duplicates(result: RunResult) -> int:
+    return sum(count - 1 for count in result.notices.values() if count > 1)
+
+
+@dataclass(slots=True)
+class Row:
+    """One line of the table: a path and a kind of crash point, over all its k."""
+
+    path: str
+    what: str
+    runs: int = 0
+    converged: int = 0
+    duplicates: int = 0
+    duplicate_runs: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, result: RunResult, found: list[str]) -> None:
+        self.runs += 1
+        label = " + ".join(p.label for p in result.plan)
+        if found:
+            self.failures.append(f"{label}: {'; '.join(found)}")
+        else:
+            self.converged += 1
+        dup = duplicates(result)
+        if dup:
+            self.duplicates += dup
+            self.duplicate_runs.append(f"{label} ({', '.join(k[0] + ' ' + k[1] for k in result.in_window)})")
+
+
+def row_key(plan: tuple[CrashPoint, ...]) -> str:
+    first = plan[0]
+    kind = "ack lost" if first.where == "ack" else f"{first.where} call, killed {first.when}"
+    if len(plan) == 1:
+        return kind
+    if plan[1] == first:
+        return f"{kind}, twice in a row"
+    return f"{kind}, then again in the recovery run"
+
+
+def table(rows: list[Row], steps: dict[str, RunResult]) -> str:
+    lines = [
+        "| Path | Crash point (every k) | Runs | Converged | Duplicate notices (all in the window) "
+        "| Where the duplicates came from |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        where = "; ".join(row.duplicate_runs[:4]) + (" …" if len(row.duplicate_runs) > 4 else "") or "—"
+        lines.append(
+            f"| {row.path} | {row.what} | {row.runs} | {row.converged}/{row.runs} | {row.duplicates} | {where} |"
+        )
+    counts = ", ".join(
+        f"{path}: {r.storage_calls} storage + {r.http_calls} HTTP durable calls, {r.invocations} invocations"
+        for path, r in steps.items()
+    )
+    return "\n".join(lines) + f"\n\nCrash-free runs: {counts}."
+
+
+async def run_matrix(rig: Rig, paths: tuple[str, ...], scope: Scope = FULL) -> tuple[list[Row], dict[str, RunResult]]:
+    """Every plan on every path; rows grouped by path and kind of crash point."""
+    rows: dict[tuple[str, str], Row] = {}
+    bases: dict[str, RunResult] = {}
+    for path in paths:
+        base = await rig.run(path)
+        found = problems(base, base)
+        if found:
+            raise AssertionError(f"{path}: the crash-free run itself is wrong: {found}")
+        bases[path] = base
+        for plan in plans(base, scope):
+            result = await rig.run(path, plan)
+            what = row_key(plan)
+            row = rows.setdefault((path, what), Row(path, what))
+            row.add(result, problems(result, base))
+    return list(rows.values()), bases
