@@ -51,13 +51,48 @@ def _summary(report: HealthReport) -> str:
 
 
 async def _finish_resolution(svc: Services, inc: Incident) -> Incident:
-    from shared.incidents.notices import deliver
+    """Send what is still owed (an earlier notice included) and archive — not while a channel is
+    claimed by a worker that died before recording its send: archived, that claim would never be
+    taken over and its notice never sent (issue 19). A run after the claim lease finishes the job."""
+    from shared.app.pipeline import schedule_verification
+    from shared.incidents.notices import CLAIM_LEASE, deliver
     from shared.notify.view import NoticeKind
 
+    inc = await _flush_pending(svc, inc)
     inc, report = await deliver(svc, inc, NoticeKind.RESOLVED)
     if report.pending:
         raise TransientError(f"incident {inc.incident_id}: resolved notice pending on {', '.join(report.failed)}")
+    if any(d.status == "claimed" for d in inc.deliveries.values()):
+        await schedule_verification(svc, inc, delay=CLAIM_LEASE.total_seconds() + 1)
+        return inc
     await svc.store().archive(inc)
+    return inc
+
+
+def _successor_lost(c: Incident, msg: VerifyMessage) -> bool:
+    """This message's run was claimed but never scheduled the next one (its worker died in between):
+    dropped as stale, the incident would never be verified again (issue 19). Scheduling again is
+    safe: a live claimant's own message then becomes an extra one, which the attempt check drops."""
+    return (
+        c.incident_id == msg.incident_id
+        and c.verify_attempts == msg.attempt + 1
+        and c.next_verify_at is None
+        and c.state != State.RESOLVED
+    )
+
+
+async def _restore_unsettled(svc: Services, inc: Incident, report: HealthReport) -> Incident | None:
+    """A healthy run while a restore's outcome was never recorded (its worker died after claiming
+    it): its opening notice was never sent. After the restore lease :func:`follow_up` settles it and
+    sends the consent notice; before, the run comes back then. ``None``: nothing unsettled."""
+    if inc.restore_outcome != "claimed":
+        return None
+    from shared.app.pipeline import schedule_verification
+    from shared.app.restore import RESTORE_LEASE, follow_up
+
+    inc = await follow_up(svc, inc, report)
+    if inc.restore_outcome == "claimed":
+        await schedule_verification(svc, inc, delay=RESTORE_LEASE.total_seconds() + 1)
     return inc
 
 
@@ -108,6 +143,9 @@ async def _run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
         return replace(c, verify_attempts=msg.attempt + 1, state=state, next_verify_at=None)
 
     claimed = await store.mutate(msg.tenant_id, msg.app_key, claim)
+    if claimed is not None and not won and _successor_lost(claimed, msg):
+        await schedule_verification(svc, claimed)
+        return VerifyOutcome("rescheduled", msg.incident_id, msg.attempt)
     if claimed is None or not won:
         return VerifyOutcome("stale", msg.incident_id, msg.attempt)
     inc = await _flush_pending(svc, claimed)
@@ -118,6 +156,10 @@ async def _run_verification(svc: Services, msg: VerifyMessage) -> VerifyOutcome:
     verdicts = tuple((r.name, r.verdict) for r in report.results)
     summary = _summary(report)
 
+    if report.healthy and (settling := await _restore_unsettled(svc, inc, report)) is not None:
+        inc = settling
+    if report.healthy and inc.restore_outcome == "claimed":
+        return VerifyOutcome("rescheduled", inc.incident_id, msg.attempt, verdicts)
     if report.healthy:
         now = clock.now()
 

@@ -117,17 +117,29 @@ class RunResult:
         return out
 
 
+NOTICE_TAGS = {"[Action required]": "opened", "[Restored]": "restored", "[Resolved]": "resolved",
+               "[Reminder]": "reminder", "[Escalated]": "escalated"}  # fmt: skip
+WEBEX_LEADS = (
+    ("Resolved", "resolved"),
+    ("Restored automatically", "restored"),
+    ("Webex directory sync is broken", "opened"),
+)
+
+
 def notice_of(channel: str, request: dict[str, Any]) -> str:
-    """Which notice a delivered request was: the e-mail subject's tag, the Webex message's lead."""
+    """Which notice a delivered request was (``opened``, ``restored``, ``resolved`` …): the e-mail
+    subject's tag, the Webex message's bold lead; anything else by its first words."""
     from tests.notice_helpers import notice_text
 
     text = notice_text(channel, request)
     if channel == "email":
         subject = re.search(r"^Subject: (\[[^\]]+\])", text, re.MULTILINE)
-        return subject.group(1) if subject else "?"
+        tag = subject.group(1) if subject else "?"
+        return NOTICE_TAGS.get(tag, tag)
     first = text.strip().splitlines()[0] if text.strip() else ""
-    lead = re.match(r"\*\*([^*:]+)", first)
-    return lead.group(1).strip()[:40] if lead else first[:40]
+    lead = re.match(r"\*\*([^*:]+)", first) or re.match(r"(.*)", first)
+    words = lead.group(1).strip() if lead else ""
+    return next((kind for prefix, kind in WEBEX_LEADS if words.startswith(prefix)), words[:40])
 
 
 class Zygote:
@@ -235,6 +247,7 @@ class Platform:
         self.event: dict[str, Any] | None = None
         self.alert: str | None = None
         self.invocations = 0
+        self.consented = False
 
     # ------------------------------------------------------------------ workers and crash points
     async def _worker(self) -> Worker:
@@ -415,6 +428,18 @@ class Platform:
                     await self.rig.queues[p.queue].update_message(msg_id, p.pop_receipt, visibility_timeout=0)
                 del self.pending[msg_id]
 
+    async def admin(self) -> None:
+        """An admin who reads the consent notice grants consent (the product's fix when a restore
+        was not done); the verification that follows resolves the incident."""
+        if self.consented:
+            return
+        for entry in await self.sim.requests(path=CHANNELS["email"], method="POST"):
+            accepted = entry.get("acted", entry.get("status"))
+            if isinstance(accepted, int) and accepted < 300 and notice_of("email", entry) == "opened":
+                await self.sim.consent(actor="admin@contoso.example")
+                self.consented = True
+                return
+
     async def settled(self) -> bool:
         if self.event is not None or self.alert is not None or self.pending:
             return False
@@ -452,6 +477,7 @@ class Platform:
                 self.result.rounds += 1
                 await self.push_round()
                 await self.drain_queues()
+                await self.admin()
                 if await self.settled():
                     break
                 await self.advance(TICK)

@@ -47,6 +47,23 @@ def plans(base: RunResult, scope: Scope = FULL) -> list[tuple[CrashPoint, ...]]:
     return out
 
 
+def fallback(result: RunResult, base: RunResult) -> bool:
+    """The documented fallback of a restore whose worker died between claiming it and recording its
+    outcome (shared.app.restore): settled as ``failed`` after the lease, never retried; the consent
+    notice (``opened``) goes out instead of ``restored`` and the incident resolves once an admin
+    consented (the harness plays that admin) or the app is found healthy."""
+    restored = [i for i in base.incidents if i[3] == "restored"]
+    return bool(restored) and any(i[3] == "failed" for i in result.incidents)
+
+
+def expected(result: RunResult, base: RunResult) -> tuple[list[tuple[str, ...]], set[tuple[str, str]]]:
+    """The final rows and the notices owed: the crash-free run's, or its documented fallback."""
+    if not fallback(result, base):
+        return base.incidents, set(base.notices)
+    rows = [(*i[:3], "failed" if i[3] == "restored" else i[3]) for i in base.incidents]
+    return rows, {(channel, "opened" if notice == "restored" else notice) for channel, notice in base.notices}
+
+
 def problems(result: RunResult, base: RunResult) -> list[str]:
     """Everything a crashed run must show, from what Azurite and the simulator recorded."""
     out: list[str] = []
@@ -54,12 +71,13 @@ def problems(result: RunResult, base: RunResult) -> list[str]:
         out.append(f"only {len(result.kills)} of {len(result.plan)} crashes happened (step not reached)")
     if len(result.incident_ids) != 1:
         out.append(f"{len(result.incident_ids)} incidents: {sorted(result.incident_ids)}")
-    if result.incidents != base.incidents:
-        out.append(f"final state {result.incidents} != crash-free {base.incidents}")
-    out.extend(f"notice lost: {key}" for key in base.notices if result.notices.get(key, 0) < 1)
+    rows, owed = expected(result, base)
+    if result.incidents != rows:
+        out.append(f"final state {result.incidents} != {rows}")
+    out.extend(f"notice lost: {key}" for key in sorted(owed) if result.notices.get(key, 0) < 1)
     window = result.in_window
     for key, count in result.notices.items():
-        if key not in base.notices:
+        if key not in owed:
             out.append(f"unexpected notice {key} x{count}")
         elif count - 1 > window.get(key, 0):
             out.append(f"duplicate outside the documented window: {key} x{count} (in window: {window.get(key, 0)})")
@@ -84,12 +102,14 @@ class Row:
     what: str
     runs: int = 0
     converged: int = 0
+    fallbacks: int = 0
     duplicates: int = 0
     duplicate_runs: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
-    def add(self, result: RunResult, found: list[str]) -> None:
+    def add(self, result: RunResult, base: RunResult, found: list[str]) -> None:
         self.runs += 1
+        self.fallbacks += fallback(result, base)
         label = " + ".join(p.label for p in result.plan)
         if found:
             self.failures.append(f"{label}: {'; '.join(found)}")
@@ -113,20 +133,24 @@ def row_key(plan: tuple[CrashPoint, ...]) -> str:
 
 def table(rows: list[Row], steps: dict[str, RunResult]) -> str:
     lines = [
-        "| Path | Crash point (every k) | Runs | Converged | Duplicate notices (all in the window) "
-        "| Where the duplicates came from |",
-        "|---|---|---|---|---|---|",
+        "| Path | Crash point (every k) | Runs | Converged | … by the restore fallback | Duplicate notices "
+        "(each in the window) | Runs with duplicates (channel, notice in the window) |",
+        "|---|---|---|---|---|---|---|",
     ]
+    failures = []
     for row in rows:
-        where = "; ".join(row.duplicate_runs[:4]) + (" …" if len(row.duplicate_runs) > 4 else "") or "—"
+        where = "; ".join(row.duplicate_runs[:3]) + (" …" if len(row.duplicate_runs) > 3 else "") or "—"
         lines.append(
-            f"| {row.path} | {row.what} | {row.runs} | {row.converged}/{row.runs} | {row.duplicates} | {where} |"
+            f"| {row.path} | {row.what} | {row.runs} | {row.converged}/{row.runs} | {row.fallbacks} "
+            f"| {row.duplicates} | {where} |"
         )
+        failures += [f"- {row.path}, {failure}" for failure in row.failures]
     counts = ", ".join(
         f"{path}: {r.storage_calls} storage + {r.http_calls} HTTP durable calls, {r.invocations} invocations"
         for path, r in steps.items()
     )
-    return "\n".join(lines) + f"\n\nCrash-free runs: {counts}."
+    text = "\n".join(lines) + f"\n\nCrash-free runs: {counts}.\n"
+    return text + ("\nNot converged:\n" + "\n".join(failures) + "\n" if failures else "")
 
 
 async def run_matrix(rig: Rig, paths: tuple[str, ...], scope: Scope = FULL) -> tuple[list[Row], dict[str, RunResult]]:
@@ -143,5 +167,5 @@ async def run_matrix(rig: Rig, paths: tuple[str, ...], scope: Scope = FULL) -> t
             result = await rig.run(path, plan)
             what = row_key(plan)
             row = rows.setdefault((path, what), Row(path, what))
-            row.add(result, problems(result, base))
+            row.add(result, base, problems(result, base))
     return list(rows.values()), bases
