@@ -43,6 +43,8 @@ class StorageFaultProxy:
         self.faults: list[Fault] = [] if faults is None else faults  # shared: one k-th count over proxies
         self.requests: list[dict[str, Any]] = [] if requests is None else requests
         self.held: list[Fault] = []
+        self.holding = asyncio.Event()
+        """Set when a call starts being held (the crash harness waits on it instead of polling)."""
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
@@ -67,6 +69,7 @@ class StorageFaultProxy:
 
     def release(self) -> int:
         """End every held call (its connection is cut)."""
+        self.holding.clear()
         return release_holds(self.held)
 
     async def stop(self) -> None:
@@ -85,6 +88,7 @@ class StorageFaultProxy:
         self.requests.append(entry)
         fault = take_fault(self.faults, request.method, request.path)
         if fault is not None and fault.hold == "before":
+            self.holding.set()
             return await hold_request(fault, request, entry, self.held)
         if fault is not None and fault.hold is None:
             dropped = await delay_or_drop(fault, request, entry)
@@ -120,5 +124,6 @@ class StorageFaultProxy:
                 entry["answer"] = payload.decode("utf-8", "replace")
         if fault is not None and fault.hold == "after":  # Azurite applied it; the answer never leaves
             entry["acted"] = entry["status"]
+            self.holding.set()
             return await hold_request(fault, request, entry, self.held)
         return web.Response(status=upstream.status, body=payload, headers=out_headers)

@@ -78,9 +78,13 @@ class CrashPoint:
     where: str
     k: int
     when: str = "after"
+    again: bool = False
+    """Second crash of a plan: the fresh worker dies when it makes the call that killed the last one."""
 
     @property
     def label(self) -> str:
+        if self.again:
+            return f"the same call {self.when}"
         return f"ack {self.k}" if self.where == "ack" else f"{self.where} {self.k} {self.when}"
 
 
@@ -263,18 +267,22 @@ class Platform:
         point = self.armed
         if point is None or point.where == "ack":
             return
+        method, path, skip = (STORAGE_WRITES if point.where == "storage" else "POST"), None, point.k - 1
+        if point.again and self.result.kills:
+            method, _, exact = self.result.kills[-1].call.partition(" ")
+            path, skip = f"^{re.escape(exact)}$", 0
         if point.where == "storage":
-            self.rig.faults.append(
-                Fault(path=STORAGE_DURABLE, method=STORAGE_WRITES, skip=point.k - 1, hold=point.when, times=1)
-            )
+            self.rig.faults.append(Fault(path=path or STORAGE_DURABLE, method=method, skip=skip, hold=point.when))
         else:
-            await self.sim.add_fault(HTTP_DURABLE, method="POST", skip=point.k - 1, hold=point.when, times=1)
+            await self.sim.add_fault(path or HTTP_DURABLE, method=method, skip=skip, hold=point.when, times=1)
 
     async def _held(self) -> str | None:
         point = self.armed
         if point is None or point.where == "ack":
             return None
         if point.where == "storage":
+            if not (self.rig.table_proxy.holding.is_set() or self.rig.queue_proxy.holding.is_set()):
+                return None
             for entry in self.rig.requests[self.seen_entries :]:
                 if entry.get("held"):
                     return f"{entry['method']} {entry['path']}"
@@ -323,11 +331,12 @@ class Platform:
         await worker.writer.drain()
         reading = asyncio.ensure_future(worker.reader.readline())
         deadline = time.monotonic() + INVOCATION_TIMEOUT
-        poll = 0.002 if self.armed is not None and self.armed.where == "storage" else 0.02
+        holding = [asyncio.ensure_future(p.holding.wait()) for p in (self.rig.table_proxy, self.rig.queue_proxy)]
+        poll = 0.05 if self.armed is not None and self.armed.where == "http" else 1.0
         try:
             while True:
-                done, _ = await asyncio.wait({reading}, timeout=poll)
-                if done:
+                done, _ = await asyncio.wait({reading, *holding}, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+                if reading in done:
                     break
                 call = await self._held()
                 if call is not None:
@@ -338,6 +347,8 @@ class Platform:
                     raise TimeoutError(f"{fn} did not answer in {INVOCATION_TIMEOUT} s")
         finally:
             self.seen_entries = len(self.rig.requests)
+            for waiter in holding:
+                waiter.cancel()
         line = reading.result()
         if not line:
             raise RuntimeError(f"worker {worker.pid} died unasked during {fn}; see {self.rig.zygote.stderr_path}")
@@ -446,9 +457,11 @@ class Platform:
         for queue in QUEUES:
             if (await self.rig.queues[queue].get_queue_properties()).approximate_message_count:
                 return False
+        rows = await self.rig.rows(self.table)
+        if any(isinstance(r.get("expires_at"), str) and r["expires_at"] > _virtual_iso(self.now) for r in rows):
+            return False  # a dead tick's lease: the platform keeps ticking until it expired and was taken over
         if self.path != "timer":
             return True
-        rows = await self.rig.rows(self.table)
         return any(r.get("state") for r in rows) and not any(str(r["RowKey"]).startswith("open-") for r in rows)
 
     # ------------------------------------------------------------------ one run
@@ -511,8 +524,8 @@ class Platform:
             for entry in await self.sim.requests(path=path, method="POST"):
                 accepted = entry.get("acted", entry.get("status"))
                 if isinstance(accepted, int) and 200 <= accepted < 300:
-                    key = (channel, notice_of(channel, entry))
-                    r.notices[key] = r.notices.get(key, 0) + 1
+                    notice = (channel, notice_of(channel, entry))
+                    r.notices[notice] = r.notices.get(notice, 0) + 1
         durable = re.compile(STORAGE_DURABLE)
         r.storage_calls = sum(
             1 for e in self.rig.requests if e["method"] in STORAGE_WRITES.split("|") and durable.search(e["path"])

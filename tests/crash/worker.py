@@ -54,7 +54,7 @@ def _argument(fn: str, arg: dict[str, Any]) -> Any:
         return TimerRequest(past_due=bool(arg.get("past_due")))
     from azure.functions.queue import QueueMessage
 
-    return QueueMessage(
+    return QueueMessage(  # type: ignore[no-untyped-call]
         id=arg["id"], body=arg["body"].encode(), dequeue_count=arg["dequeue_count"], pop_receipt=arg["pop_receipt"]
     )
 
@@ -126,7 +126,7 @@ def main(socket_path: str) -> int:
         trust_in_process(os.environ["SSL_CERT_FILE"])
     for tier in ("full", "models"):
         warm_now(tier)
-    functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+    functions = {str(f.get_function_name()): f for f in function_app.app.get_functions()}
     if threading.active_count() != 1:  # fork copies only the calling thread
         print(f"zygote has {threading.active_count()} threads; forked workers may hang", file=sys.stderr)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # killed workers are reaped by the kernel
