@@ -609,8 +609,15 @@ class Rig:
                 return []
 
     async def run(self, path: str, plan: tuple[CrashPoint, ...] = ()) -> RunResult:
+        from azure.data.tables.aio import TableServiceClient
+
         await self.reset()
-        return await Platform(self, path, plan).run()
+        platform = Platform(self, path, plan)
+        try:
+            return await platform.run()
+        finally:  # hundreds of runs: Azurite keeps every table in memory
+            async with TableServiceClient.from_connection_string(self.conn) as service:
+                await service.delete_table(platform.table)
 
 
 def _endpoint(conn: str, service: str) -> str:

@@ -7,6 +7,7 @@ must reach too (:func:`problems`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tests.crash.harness import CrashPoint, Rig, RunResult
@@ -163,7 +164,9 @@ def table(rows: list[Row], steps: dict[str, RunResult]) -> str:
     return text + ("\nNot converged:\n" + "\n".join(failures) + "\n" if failures else "")
 
 
-async def run_matrix(rig: Rig, paths: tuple[str, ...], scope: Scope = FULL) -> tuple[list[Row], dict[str, RunResult]]:
+async def run_matrix(
+    rig: Rig, paths: tuple[str, ...], scope: Scope = FULL, progress: Callable[[str], None] | None = None
+) -> tuple[list[Row], dict[str, RunResult]]:
     """Every plan on every path; rows grouped by path and kind of crash point."""
     rows: dict[tuple[str, str], Row] = {}
     bases: dict[str, RunResult] = {}
@@ -177,5 +180,8 @@ async def run_matrix(rig: Rig, paths: tuple[str, ...], scope: Scope = FULL) -> t
             result = await rig.run(path, plan)
             what = row_key(plan)
             row = rows.setdefault((path, what), Row(path, what))
-            row.add(result, base, problems(result, base))
+            found = problems(result, base)
+            row.add(result, base, found)
+            if progress is not None:
+                progress(f"{path}: {' + '.join(p.label for p in plan)}: {'; '.join(found) or 'converged'}")
     return list(rows.values()), bases

@@ -27,7 +27,7 @@ async def report(env: dict[str, str], paths: tuple[str, ...], scope: Scope) -> i
     sim = SimulatorControl(env["SIMULATOR_URL"], verify=env["SSL_CERT_FILE"])
     rig = await Rig(sim, env, Path(tempfile.mkdtemp(prefix="crash-"))).start()
     try:
-        rows, bases = await run_matrix(rig, paths, scope)
+        rows, bases = await run_matrix(rig, paths, scope, lambda line: print(line, file=sys.stderr, flush=True))
     finally:
         await rig.stop()
         await sim.aclose()
