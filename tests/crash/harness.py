@@ -353,8 +353,6 @@ class Platform:
         if not line:
             raise RuntimeError(f"worker {worker.pid} died unasked during {fn}; see {self.rig.zygote.stderr_path}")
         reply: dict[str, Any] = json.loads(line)
-        if os.environ.get("CRASH_CPU"):
-            print(f"   {fn} worker cpu {reply.get('cpu')}", file=sys.stderr)
         self._track_sends()
         if self.armed is not None and self.armed.where == "ack":
             worker.invocations += 1

@@ -22,7 +22,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from datetime import datetime
 from typing import Any
 
@@ -65,21 +64,12 @@ async def _invoke(functions: dict[str, Any], request: dict[str, Any]) -> dict[st
     clock.reset()
     clock.advance(float(request.get("clock", 0.0)))
     fn = request["fn"]
-    if os.environ.get("CRASH_PROFILE"):
-        import cProfile
-        import pstats
-
-        prof = cProfile.Profile()
-        prof.enable()
     try:
         result = await functions[fn].get_user_function()(_argument(fn, request.get("arg") or {}))
-        if os.environ.get("CRASH_PROFILE"):
-            prof.disable()
-            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
     except Exception as exc:  # the host records a failed invocation; the platform's retry decides
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
     status = getattr(result, "status_code", None)
-    return {"ok": status is None or status < 500, "status": status, "cpu": time.process_time()}
+    return {"ok": status is None or status < 500, "status": status}
 
 
 async def _serve(functions: dict[str, Any], socket_path: str) -> None:
