@@ -62,3 +62,27 @@ async def test_every_step_of_every_path_converges(rig: Rig, path: str) -> None:
     rows, _ = await run_matrix(rig, (path,), FULL)
     failures: list[Any] = [f for row in rows for f in row.failures]
     assert not failures, "\n".join(failures)
+
+
+async def test_a_tick_killed_twice_before_its_first_notice_still_tells_the_admins(rig: Rig) -> None:
+    """The timer path, killed twice at the write just before the first notice leaves (the channels'
+    claim): by the third try the tick's audit poll no longer reads a record that old, so only the
+    verification can still send the opening notice (it did not, before issue 19's fix)."""
+    import re
+
+    from tests.crash.harness import CHANNELS, STORAGE_DURABLE, STORAGE_WRITES, CrashPoint
+    from tests.crash.matrix import problems
+
+    base = await rig.run("timer")
+    sends = [e for path in CHANNELS.values() for e in await rig.sim.requests(path=path, method="POST")]
+    first_notice = min(e["answered_at"] for e in sends)
+    durable = re.compile(STORAGE_DURABLE)
+    k = sum(
+        1
+        for e in rig.requests
+        if e["method"] in STORAGE_WRITES.split("|") and durable.search(e["path"]) and e["answered_at"] < first_notice
+    )
+    plan = (CrashPoint("storage", k, "before"), CrashPoint("storage", 0, "before", again=True))
+    result = await rig.run("timer", plan)
+    assert len(result.kills) == 2, result.kills
+    assert not problems(result, base), problems(result, base)
