@@ -104,22 +104,23 @@ async def _flush_pending(svc: Services, inc: Incident) -> Incident:
     for key in pending_notices(inc):
         notice = NoticeKind(key.split("-", 1)[0])
         inc, _ = await deliver(svc, inc, notice, key)
-    opening = _opening_never_claimed(svc, inc)
+    opening = _opening_never_claimed(inc, auto_restore=svc.settings.auto_restore)
     if opening is not None:
         inc, _ = await deliver(svc, inc, opening)
     return inc
 
 
-def _opening_never_claimed(svc: Services, inc: Incident) -> NoticeKind | None:
+def _opening_never_claimed(inc: Incident, *, auto_restore: bool) -> NoticeKind | None:
     """The opening notice when no channel ever claimed it and no restore decides it any more: the
     work that sends it (the record's processing) died first and may never run again — the timer's
     poll no longer reads a record that old (issue 19)."""
-    from shared.app import restore
+    from shared.app.restore import DELETION_KINDS
     from shared.notify.view import NoticeKind
 
     if any(key.split("/", 1)[-1] in ("opened", "restored") for key in inc.deliveries):
         return None
-    if inc.restore_outcome == "claimed" or (inc.restore_outcome is None and restore.applies(svc, inc)):
+    restore_pending = inc.restore_outcome is None and auto_restore and inc.kind in DELETION_KINDS
+    if inc.restore_outcome == "claimed" or restore_pending:
         return None  # the restore still decides which notice opens (or settles it: _restore_unsettled)
     return NoticeKind.RESTORED if inc.restore_outcome == "restored" else NoticeKind.OPENED
 
