@@ -44,8 +44,17 @@ from simulator.storage_proxy import StorageFaultProxy
 ROOT = Path(__file__).resolve().parents[2]
 PATHS = ("eventgrid", "alert", "timer")
 QUEUES = (INTAKE_QUEUE, VERIFY_QUEUE)
-HOST_VISIBILITY = 30.0
-"""host.json ``extensions.queues.visibilityTimeout``: a failed invocation's message is visible again after it."""
+
+
+def _host_visibility() -> float:
+    """host.json ``extensions.queues.visibilityTimeout`` (``hh:mm:ss``), in seconds."""
+    text = json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]["visibilityTimeout"]
+    hours, minutes, seconds = (float(part) for part in text.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+HOST_VISIBILITY = _host_visibility()
+"""A failed (or killed) invocation's message is visible again after this, as the queue extension does."""
 TICK = 60.0
 """One round of the platform: the timer's period (``HEALTH_SCHEDULE`` every minute), in virtual seconds."""
 MAX_ROUNDS = 40
