@@ -8,7 +8,7 @@ AZURITE := node_modules/.bin/azurite
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test lint typecheck pytest bench checkov clean
+.PHONY: screenshots setup demo test lint typecheck pytest bench checkov clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ checkov:
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python -m devtools.services -- $(BIN)/python $$b || exit 1; done
+
+## Refresh the committed screenshots in docs/img from the browser tests and the card preview.
+screenshots: setup
+	SCREENSHOTS_DIR=docs/img $(BIN)/python -m pytest -q tests/test_status_page.py tests/test_actions.py -k "status_html_and_json or browser"
+	$(BIN)/python -m devtools.card_preview docs/img/teams-card.png
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache demo-output

@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,3 +51,15 @@ def chromium_page(width: int = 1024, height: int = 768) -> Iterator[Page]:
             yield page
         finally:
             browser.close()
+
+
+def screenshot_dir() -> Path:
+    """Where the browser tests write their screenshots: ``SCREENSHOTS_DIR`` when set (``make
+    screenshots`` sets it to ``docs/img`` to refresh the committed pictures), else a fresh temporary
+    folder — a test run leaves the working tree as it found it."""
+    import tempfile
+
+    configured = os.environ.get("SCREENSHOTS_DIR")
+    folder = Path(configured) if configured else Path(tempfile.mkdtemp(prefix="screenshots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -119,8 +119,12 @@ class SimulatorControl:
         times: int | None = 1,
         drop: bool = False,
         headers: dict[str, str] | None = None,
+        skip: int = 0,
+        hold: str | None = None,
     ) -> int:
-        """Add a fault; returns its id. ``path`` is a regex searched in the request path."""
+        """Add a fault; returns its id. ``path`` is a regex searched in the request path. ``hold``
+        ("before"/"after" the service acts) hangs the ``skip + 1``-th matching call until the faults
+        are cleared (the crash harness, tests/crash/)."""
         payload = {
             "path": path,
             "method": method,
@@ -132,6 +136,8 @@ class SimulatorControl:
             "times": times,
             "drop": drop,
             "headers": headers or {},
+            "skip": skip,
+            "hold": hold,
         }
         result = await self._call("POST", "/faults", json=payload)
         return int(result["id"])

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from simulator.audit import Actor
 from simulator.errors import json_response
-from simulator.faults import Fault
+from simulator.faults import Fault, release_holds
 from simulator.keys import STATE
 from simulator.state import DEFAULT_ACTOR, NotFoundError, ScenarioError, SimState
 
@@ -64,6 +64,7 @@ def _handler(fn: Any) -> Any:
 
 
 async def reset(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    release_holds(state.held)
     state.reset(data)
     return {"ok": True, **state.snapshot()["config"]}
 
@@ -140,6 +141,7 @@ async def add_fault(request: web.Request, state: SimState, data: dict[str, Any])
 async def clear_faults(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
     count = len(state.faults)
     state.faults.clear()
+    release_holds(state.held)  # held calls end with their connection cut
     return {"cleared": count}
 
 

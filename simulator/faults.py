@@ -4,11 +4,18 @@ The project's promise is that a passing error makes the function fail so the pla
 permanent one does not loop. Those paths only run when something fails, so tests ask for failures
 here. A fault matches by method and a regex on the path, applies before normal handling, and is used
 up after ``times`` matches (``times`` null: forever).
+
+A *hold* (``hold="before"`` or ``"after"``, with ``skip``: let that many matching calls through
+first) is how the crash harness (tests/crash/) kills a worker at its k-th call: the call hangs,
+before the service acts on it or after it acted and before its answer leaves, until
+:func:`release_holds`; then its connection is cut. The harness sees the held call in the recording
+(``held``) and kills the worker meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -33,9 +40,13 @@ class Fault:
     times: int | None = 1
     drop: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    skip: int = 0
+    hold: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
     hits: int = 0
+    passed: int = 0
     _regex: re.Pattern[str] | None = None
+    _release: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -50,10 +61,17 @@ class Fault:
             raise ValueError("delay must be 0..600 seconds")
         if self.method is not None:
             self.method = self.method.upper()
+        if self.hold not in (None, "before", "after"):
+            raise ValueError('hold must be "before", "after" or null')
+        if not 0 <= self.skip <= 100_000:
+            raise ValueError("skip must be 0..100000")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
-        allowed = {"path", "method", "status", "retry_after", "body", "malformed", "delay", "times", "drop", "headers"}
+        allowed = {
+            "path", "method", "status", "retry_after", "body", "malformed", "delay", "times", "drop", "headers",
+            "skip", "hold",
+        }  # fmt: skip
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
@@ -68,10 +86,11 @@ class Fault:
         kwargs["malformed"] = bool(kwargs.get("malformed", False))
         kwargs["drop"] = bool(kwargs.get("drop", False))
         kwargs["headers"] = {str(k): str(v) for k, v in (kwargs.get("headers") or {}).items()}
+        kwargs["skip"] = int(kwargs.get("skip") or 0)
         return cls(**kwargs)
 
     def matches(self, method: str, path: str) -> bool:
-        if self.method is not None and self.method != method.upper():
+        if self.method is not None and method.upper() not in self.method.split("|"):  # "POST|PUT": either
             return False
         assert self._regex is not None
         return self._regex.search(path) is not None
@@ -92,13 +111,19 @@ class Fault:
             "drop": self.drop,
             "times": self.times,
             "hits": self.hits,
+            "skip": self.skip,
+            "hold": self.hold,
         }
 
 
 def take_fault(faults: list[Fault], method: str, path: str) -> Fault | None:
-    """The first live fault matching the request, counted as used (removed once exhausted)."""
+    """The first live fault matching the request, counted as used (removed once exhausted); a fault
+    still skipping lets the request pass (and counts it)."""
     for fault in faults:
         if fault.matches(method, path):
+            if fault.passed < fault.skip:
+                fault.passed += 1
+                return None
             fault.hits += 1
             if fault.exhausted:
                 faults.remove(fault)
@@ -119,3 +144,30 @@ async def delay_or_drop(fault: Fault, request: web.Request, entry: dict[str, Any
             request.transport.abort()
         return web.Response(status=500)
     return None
+
+
+async def hold_request(fault: Fault, request: web.Request, entry: dict[str, Any], held: list[Fault]) -> web.Response:
+    """Hang the call (recorded as ``held``) until :func:`release_holds`, then cut its connection:
+    the caller never gets an answer, whether the service acted on the call or not."""
+    entry["fault"] = fault.id
+    entry["held"] = fault.hold
+    if fault._release is None:
+        fault._release = asyncio.Event()
+    held.append(fault)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(fault._release.wait(), timeout=600)
+    entry["status"] = "dropped"
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=500)
+
+
+def release_holds(held: list[Fault]) -> int:
+    """Let every held call end (its connection is cut): the worker that made it is gone by now."""
+    count = 0
+    for fault in held:
+        if fault._release is not None:
+            fault._release.set()
+            count += 1
+    held.clear()
+    return count

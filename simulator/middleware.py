@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,7 +28,7 @@ from simulator.errors import (
     webex_error_body,
     webex_tracking_id,
 )
-from simulator.faults import Fault, delay_or_drop, take_fault
+from simulator.faults import Fault, delay_or_drop, hold_request, take_fault
 from simulator.keys import STATE
 from simulator.state import SimState
 from simulator.timefmt import graph_time
@@ -181,6 +182,11 @@ async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse
     api = api_of(request.path)
     fault = take_fault(state.faults, request.method, request.path)
     response: web.StreamResponse
+    if fault is not None and fault.hold is not None:  # the crash harness's k-th call (simulator.faults)
+        if fault.hold == "after":
+            response = await _run(handler, request, entry)
+            entry["acted"], entry["answered_at"] = response.status, time.monotonic()
+        return await hold_request(fault, request, entry, state.held)
     if fault is not None:
         dropped = await delay_or_drop(fault, request, entry)
         if dropped is not None:
@@ -196,6 +202,7 @@ async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse
     if api == "webexidentity" and "trackingid" not in response.headers:  # Control Hub tags every answer
         response.headers["trackingid"] = atlas_tracking_id(state.request_seq)
     entry["status"] = response.status
+    entry["answered_at"] = time.monotonic()  # system-wide: ordered against other local servers' records
     return response
 
 

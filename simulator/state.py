@@ -140,6 +140,7 @@ class SimState:
         self.requests: list[dict[str, Any]] = []
         self.request_seq = 0
         self.faults: list[Any] = []  # simulator.faults.Fault; typed there to keep this module HTTP-free
+        self.held: list[Any] = []  # faults whose call is held (simulator.faults.hold_request)
         self.reset()
 
     # ---------------------------------------------------------------- setup

@@ -6,17 +6,24 @@ tests point a storage client at this proxy: every request is forwarded to Azurit
 Key signatures cover the path, not the host and port, so they stay valid) unless a
 :class:`~simulator.faults.Fault` matches it first, answered as Azure Storage would (the storage error
 XML for an HTTP status, a reset connection, a delay, or a malformed body).
+
+The crash harness (tests/crash/) puts one proxy in front of the table endpoint and one in front of
+the queue endpoint, sharing one fault list and one recording, and holds the k-th durable call
+(:class:`~simulator.faults.Fault` ``hold``): before it reaches Azurite, or after Azurite applied it
+and before the answer goes back. Each recorded call keeps when Azurite answered (``answered_at``,
+``time.monotonic``) and a short answer body (queue sends answer with the message id and pop receipt).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from simulator.faults import Fault, delay_or_drop, take_fault
+from simulator.faults import Fault, delay_or_drop, hold_request, release_holds, take_fault
 
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"})
 _STORAGE_ERROR = (
@@ -29,10 +36,15 @@ _CODES = {429: "ServerBusy", 500: "InternalError", 503: "ServerBusy"}
 class StorageFaultProxy:
     """``await start()``, point a client at :attr:`base_url`, add :class:`Fault` s to :attr:`faults`."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(
+        self, target: str, *, faults: list[Fault] | None = None, requests: list[dict[str, Any]] | None = None
+    ) -> None:
         self.target = target.rstrip("/")
-        self.faults: list[Fault] = []
-        self.requests: list[dict[str, Any]] = []
+        self.faults: list[Fault] = [] if faults is None else faults  # shared: one k-th count over proxies
+        self.requests: list[dict[str, Any]] = [] if requests is None else requests
+        self.held: list[Fault] = []
+        self.holding = asyncio.Event()
+        """Set when a call starts being held (the crash harness waits on it instead of polling)."""
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
@@ -55,7 +67,13 @@ class StorageFaultProxy:
         self._runner = runner
         return self
 
+    def release(self) -> int:
+        """End every held call (its connection is cut)."""
+        self.holding.clear()
+        return release_holds(self.held)
+
     async def stop(self) -> None:
+        self.release()
         if self._session is not None:
             await self._session.close()
         if self._runner is not None:
@@ -63,10 +81,16 @@ class StorageFaultProxy:
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        entry: dict[str, Any] = {"method": request.method, "path": request.path, "fault": None, "status": None}
+        entry: dict[str, Any] = {
+            "method": request.method, "path": request.path, "query": request.query_string, "fault": None,
+            "status": None, "port": self.port,
+        }  # fmt: skip
         self.requests.append(entry)
         fault = take_fault(self.faults, request.method, request.path)
-        if fault is not None:
+        if fault is not None and fault.hold == "before":
+            self.holding.set()
+            return await hold_request(fault, request, entry, self.held)
+        if fault is not None and fault.hold is None:
             dropped = await delay_or_drop(fault, request, entry)
             if dropped is not None:
                 return dropped
@@ -95,4 +119,11 @@ class StorageFaultProxy:
             payload = await upstream.read()
             out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
             entry["status"] = upstream.status
-            return web.Response(status=upstream.status, body=payload, headers=out_headers)
+            entry["answered_at"] = time.monotonic()
+            if len(payload) <= 4096:
+                entry["answer"] = payload.decode("utf-8", "replace")
+        if fault is not None and fault.hold == "after":  # Azurite applied it; the answer never leaves
+            entry["acted"] = entry["status"]
+            self.holding.set()
+            return await hold_request(fault, request, entry, self.held)
+        return web.Response(status=upstream.status, body=payload, headers=out_headers)

@@ -242,9 +242,8 @@ async def test_a_browser_confirms_then_acts(
 ) -> None:
     """Headless Chromium opens the Acknowledge link (answered by the registered function through a
     route), sees the confirmation page, presses its button: the browser's own form POST (under the
-    page's CSP) acknowledges the incident. Screenshots in docs/img/."""
+    page's CSP) acknowledges the incident. ``make screenshots`` refreshes docs/img/ from it."""
     import asyncio
-    from pathlib import Path
 
     await links_on(monkeypatch)
     inc = await open_incident(sim, app_functions)
@@ -263,14 +262,13 @@ async def test_a_browser_confirms_then_acts(
         route.fulfill(status=resp.status_code, headers=headers, body=resp.get_body())
 
     def browse() -> tuple[str, str]:
-        from devtools.browser import chromium_page
+        from devtools.browser import chromium_page, screenshot_dir
 
-        img = Path(__file__).resolve().parent.parent / "docs" / "img"
+        img = screenshot_dir()
         with chromium_page(width=480, height=640) as page:
             page.route(f"{BASE}/api/actions/**", serve)
             page.goto(f"{BASE}/api/actions/{ack}")
             confirm = page.inner_text("body")
-            img.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(img / "action-confirm.png"))
             with page.expect_navigation():
                 page.click("button")

@@ -1,5 +1,5 @@
 """Issue 18 point 2: the status page, from a real incident history on Azurite + simulator, through the
-registered function, and looked at in headless Chromium (screenshots in docs/img/)."""
+registered function, and looked at in headless Chromium (screenshots: `make screenshots` refreshes docs/img/)."""
 
 from __future__ import annotations
 
@@ -95,11 +95,10 @@ async def test_status_html_and_json(sim: Any, app_functions: dict[str, Any]) -> 
 
 
 def look_in_chromium(html: str) -> dict[str, Any]:
-    from devtools.browser import chromium_page
+    from devtools.browser import chromium_page, screenshot_dir
 
     out: dict[str, Any] = {"dialogs": []}
-    img = ROOT / "docs" / "img"
-    img.mkdir(parents=True, exist_ok=True)
+    img = screenshot_dir()
     for width, name in ((1024, "status-page.png"), (480, "status-page-narrow.png")):
         with chromium_page(width=width, height=900) as page:
             page.on("dialog", lambda d: (out["dialogs"].append(d.message), d.dismiss()))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from shared.core.clock import clock
 from shared.core.errors import TransientError
-from shared.incidents.claims import claim, write
+from shared.incidents.claims import Claim, claim, write
 from shared.incidents.lifecycle import FINAL, Event, State, Step, allows, delay_after, moved
 from shared.incidents.store import Incident
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from shared.incidents.notices import NoticeDeps
     from shared.incidents.schedule import VerifyScheduler
     from shared.incidents.store import IncidentStore
+    from shared.notify.view import NoticeKind
 
 __all__ = ["VerificationDeps", "VerifyOutcome", "delay_after", "escalate", "run_verification"]
 
@@ -75,23 +76,73 @@ def _summary(report: HealthReport) -> str:
 
 
 async def _finish_resolution(deps: VerificationDeps, inc: Incident) -> Incident:
-    from shared.incidents.notices import deliver
+    """Send what is still owed (an earlier notice included) and archive — not while a channel is
+    claimed by a worker that died before recording its send: archived, that claim would never be
+    taken over and its notice never sent (issue 19). A run after the claim lease finishes the job."""
+    from shared.incidents.notices import CLAIM_LEASE, deliver
     from shared.notify.view import NoticeKind
 
+    inc = await _flush_pending(deps, inc)
     inc, report = await deliver(deps.notices, inc, NoticeKind.RESOLVED)
     if report.pending:
         raise TransientError(f"incident {inc.incident_id}: resolved notice pending on {', '.join(report.failed)}")
+    if any(d.status == "claimed" for d in inc.deliveries.values()):
+        await deps.scheduler.schedule(inc, delay=CLAIM_LEASE.total_seconds() + 1)
+        return inc
     await deps.store.archive(inc)
     return inc
 
 
-async def _flush_pending(deps: NoticeDeps, inc: Incident) -> Incident:
+async def _flush_pending(deps: VerificationDeps, inc: Incident) -> Incident:
+    """Notices still owed from earlier runs, and the opening notice if nothing ever claimed it."""
     from shared.incidents.notices import deliver, pending_notices
     from shared.notify.view import NoticeKind
 
     for key in pending_notices(inc):
         notice = NoticeKind(key.split("-", 1)[0])
-        inc, _ = await deliver(deps, inc, notice, key)
+        inc, _ = await deliver(deps.notices, inc, notice, key)
+    opening = _opening_never_claimed(inc, auto_restore=deps.settings.auto_restore)
+    if opening is not None:
+        inc, _ = await deliver(deps.notices, inc, opening)
+    return inc
+
+
+def _opening_never_claimed(inc: Incident, *, auto_restore: bool) -> NoticeKind | None:
+    """The opening notice when no channel ever claimed it and no restore decides it any more: the
+    work that sends it (the record's processing) died first and may never run again — the timer's
+    poll no longer reads a record that old (issue 19)."""
+    from shared.app.restore import DELETION_KINDS
+    from shared.notify.view import NoticeKind
+
+    if any(key.split("/", 1)[-1] in ("opened", "restored") for key in inc.deliveries):
+        return None
+    restore_pending = inc.restore_outcome is None and auto_restore and inc.kind in DELETION_KINDS
+    if inc.restore_outcome == "claimed" or restore_pending:
+        return None  # the restore still decides which notice opens (or settles it: _restore_unsettled)
+    return NoticeKind.RESTORED if inc.restore_outcome == "restored" else NoticeKind.OPENED
+
+
+def _successor_lost(c: Incident, msg: VerifyMessage) -> bool:
+    """This message's run was claimed but never scheduled the next one (its worker died in between):
+    dropped as stale, the incident would never be verified again (issue 19). Scheduling again is
+    safe: a live claimant's own message then becomes an extra one, which the attempt check drops."""
+    return (
+        c.incident_id == msg.incident_id
+        and c.verify_attempts == msg.attempt + 1
+        and c.next_verify_at is None
+        and c.state != State.RESOLVED
+    )
+
+
+async def _restore_unsettled(deps: VerificationDeps, inc: Incident, report: HealthReport) -> Incident:
+    """A healthy run while a restore's outcome was never recorded (its worker died after claiming
+    it): its opening notice was never sent. After the restore lease :func:`follow_up` settles it and
+    sends the consent notice; before, the run comes back then."""
+    from shared.app.restore import RESTORE_LEASE, follow_up
+
+    inc = await follow_up(deps.restore, inc, report)
+    if inc.restore_outcome == "claimed":
+        await deps.scheduler.schedule(inc, delay=RESTORE_LEASE.total_seconds() + 1)
     return inc
 
 
@@ -113,18 +164,29 @@ async def _run_verification(deps: VerificationDeps, msg: VerifyMessage) -> Verif
     if inc.state in FINAL:  # a crash after resolving: finish the job
         await _finish_resolution(deps, inc)
         return VerifyOutcome("resolved", inc.incident_id, msg.attempt)
-    claimed = await _claim_attempt(deps.store, inc, msg)
-    if claimed is None:
+    got = await _claim_attempt(deps.store, inc, msg)
+    if not got.won and got.incident is not None and _successor_lost(got.incident, msg):
+        await deps.scheduler.schedule(got.incident)
+        return VerifyOutcome("rescheduled", msg.incident_id, msg.attempt)
+    if got.incident is None or not got.won:
         return VerifyOutcome("stale", msg.incident_id, msg.attempt)
-    inc = await _flush_pending(deps.notices, claimed)
+    inc = await _flush_pending(deps, got.incident)
     app = deps.settings.catalogue.by_key(inc.app_key)
     report = await deps.checks((app,) if app is not None else None, inc.opened_at)
+    if report.healthy and inc.restore_outcome == "claimed":
+        inc = await _restore_unsettled(deps, inc, report)
+        if inc.restore_outcome == "claimed":
+            return VerifyOutcome("rescheduled", inc.incident_id, msg.attempt, _verdicts(report))
     if report.healthy:
         return await _resolve(deps, inc, msg, report)
     return await _still_broken(deps, inc, msg, report)
 
 
-async def _claim_attempt(store: IncidentStore, inc: Incident, msg: VerifyMessage) -> Incident | None:
+def _verdicts(report: HealthReport) -> tuple[tuple[str, str], ...]:
+    return tuple((r.name, r.verdict) for r in report.results)
+
+
+async def _claim_attempt(store: IncidentStore, inc: Incident, msg: VerifyMessage) -> Claim[bool]:
     """This run's attempt number on the row: a duplicated message or a second worker gets nothing."""
 
     def take(c: Incident) -> tuple[Incident, bool] | None:
@@ -132,8 +194,7 @@ async def _claim_attempt(store: IncidentStore, inc: Incident, msg: VerifyMessage
             return None
         return moved(c, Event.VERIFY, verify_attempts=msg.attempt + 1, next_verify_at=None), True
 
-    got = await claim(store, inc, take, step=Step.VERIFY_CLAIMED)
-    return got.incident if got.won else None
+    return await claim(store, inc, take, step=Step.VERIFY_CLAIMED)
 
 
 async def _resolve(deps: VerificationDeps, inc: Incident, msg: VerifyMessage, report: HealthReport) -> VerifyOutcome:

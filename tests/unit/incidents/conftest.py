@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared.clients.table import Table
-from shared.incidents.store import Incident, IncidentStore
+from shared.incidents.store import Delivery, Incident, IncidentStore
 from tests.fakes.memtable import MemTable
 
 TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
@@ -28,6 +28,8 @@ def incident(**changes: Any) -> Incident:
         "opened_at": OPENED,
         "updated_at": OPENED,
         "first_record_id": "rec-1",
+        # already told: the opening notice went out (a run sends it itself when no channel ever claimed it)
+        "deliveries": {"webhook/opened": Delivery(status="sent", at="2026-11-29T05:24:56Z", attempts=1)},
     }
     base.update(changes)
     return Incident(**base)

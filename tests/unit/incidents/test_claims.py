@@ -90,9 +90,9 @@ async def test_two_runs_racing_to_escalate_owe_exactly_one_escalation_notice(
     stored = await store.get_open(inc.tenant_id, "integration")
     assert stored is not None
     assert stored.state == "escalated" and stored.escalated_at == t1
-    assert sorted(stored.deliveries) == ["webex/escalated", "webhook/escalated"]
+    assert sorted(stored.deliveries) == ["webex/escalated", "webhook/escalated", "webhook/opened"]
     assert {d.status for d in stored.deliveries.values()} == {"sent"}
-    assert [d.attempts for d in stored.deliveries.values()] == [1, 1]
+    assert [d.attempts for d in stored.deliveries.values()] == [1, 1, 1]
 
 
 async def test_escalating_a_resolved_incident_is_nothing_to_do(store: IncidentStore, settings: Any) -> None:

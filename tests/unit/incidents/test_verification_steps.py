@@ -110,7 +110,7 @@ async def test_a_healthy_run_resolves_notifies_and_archives(rig: Any, store: Inc
     assert await store.get_open(incident().tenant_id, "integration") is None
     closed = await store.get_closed(incident().tenant_id, incident().incident_id)
     assert closed is not None and closed.state == "resolved" and closed.resolved_at == OPENED + timedelta(minutes=1)
-    assert sorted(closed.deliveries) == ["webhook/resolved"]
+    assert sorted(closed.deliveries) == ["webhook/opened", "webhook/resolved"]
     assert rig.channel.sent == [incident().incident_id]
     assert rig.queue.sent == []
 
@@ -127,7 +127,7 @@ async def test_past_the_deadline_a_run_escalates_once_then_runs_go_on(rig: Any, 
     assert inc is not None
     assert (inc.state, inc.verify_attempts) == ("escalated", 3)
     assert inc.escalated_at == OPENED + timedelta(hours=25)
-    assert sorted(inc.deliveries) == ["webhook/escalated"]  # no reminder once escalated
+    assert sorted(inc.deliveries) == ["webhook/escalated", "webhook/opened"]  # no reminder once escalated
     assert rig.queue.sent == [(2, 300.0), (3, 300.0)]
 
 
@@ -141,7 +141,7 @@ async def test_a_reminder_goes_out_when_due_and_is_noted(rig: Any, store: Incide
     inc = await store.get_open(incident().tenant_id, "integration")
     assert inc is not None
     assert inc.last_reminder_at == OPENED + timedelta(hours=4, seconds=1)
-    assert sorted(inc.deliveries) == ["webhook/reminder-20261129T092456"]
+    assert sorted(inc.deliveries) == ["webhook/opened", "webhook/reminder-20261129T092456"]
 
 
 async def test_a_run_for_another_incident_or_none_does_nothing(rig: Any, store: IncidentStore) -> None:
