@@ -5,7 +5,7 @@ The push paths can be missing (no Event Grid producer, no diagnostic setting, no
 
 1. **polls ``auditLogs/directoryAudits``** from a stored checkpoint minus an overlap
    (``AUDIT_POLL_OVERLAP_MINUTES``, 20 min: records reach Graph up to 15 min late), narrowed
-   server-side to the activities the rules act on (:func:`shared.clients.graph.directory_audit_filter`),
+   server-side to the activities the rules act on (:func:`shared.detect.audit_poll.directory_audit_filter`),
    oldest first. Each page goes through the same pipeline as pushed records (dedupe by record id),
    so the incident carries who did it even without Log Analytics. The cursor (newest record seen,
    the next link, when the round began) is saved only after a page's records were processed: a
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from shared.core.clock import clock, format_timestamp, parse_timestamp
 from shared.core.errors import TransientError, UpstreamError
 from shared.core.models import Action, Kind
+from shared.detect.audit_poll import directory_audit_filter, read_audit_page
 
 if TYPE_CHECKING:
     from shared.app.health_check import HealthOutcome
@@ -147,7 +148,7 @@ async def _paced_audits(out: TickOutcome, graph: Any, waited: float, **kw: Any) 
         await clock.sleep(wait)
     AUDIT_PACER.note()
     try:
-        return await graph.directory_audits(**kw), waited + wait
+        return await graph.directory_audits(read_audit_page, **kw), waited + wait
     except TransientError as exc:
         if exc.retry_after is None:
             raise
@@ -177,7 +178,8 @@ async def _poll_audit(svc: Services, out: TickOutcome) -> None:
             return  # the rate limit leaves no room in this tick
     if got is None:
         round_start = started
-        got = await _paced_audits(out, graph, 0.0, since=(since or started) - overlap)
+        query = directory_audit_filter((since or started) - overlap)
+        got = await _paced_audits(out, graph, 0.0, query_filter=query)
     if got is None:
         return
     await _audit_pages(svc, out, graph, got, state=state, since=since, round_start=round_start)
