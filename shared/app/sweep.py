@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 from shared.core.clock import clock, format_timestamp, parse_timestamp
 from shared.core.errors import TransientError, UpstreamError
-from shared.core.models import Action, Kind
 from shared.detect.audit_poll import directory_audit_filter, read_audit_page
 
 if TYPE_CHECKING:
@@ -285,21 +284,16 @@ async def _follow_delta(svc: Services, out: TickOutcome) -> None:
 
 
 async def _process_removal(svc: Services, app_key: str, sp_id: str, reason: str) -> RecordOutcome:
-    """A delta ``@removed`` → the incident a deletion opens (``changed``: soft, else hard)."""
+    """A delta ``@removed`` → the incident a deletion opens (``changed``: soft, else hard; the rules
+    decide the kind, :mod:`shared.detect.findings`)."""
     from shared.app.pipeline import health_record, process_record
-    from shared.core.models import TargetResource
-    from shared.detect.classify import Classification
+    from shared.detect.findings import Finding, Seen, classify_finding
 
-    app = svc.settings.catalogue.by_key(app_key)
     soft = reason == "changed"
-    if app_key == svc.settings.catalogue.integration.key:
-        kind = Kind.INTEGRATION_DELETED if soft else Kind.INTEGRATION_HARD_DELETED
-        action = Action.NOTIFY_CONSENT
-    else:
-        kind, action = Kind.IDENTITY_APP_DELETED, Action.NOTIFY_REPROVISION
     detail = f"service principal removed ({'soft' if soft else 'hard'} delete, delta reason {reason or 'none'})"
+    finding = Finding(app_key, Seen.IN_RECYCLE_BIN if soft else Seen.GONE, sp_id, detail)
     record = health_record(app_key, detail, sp_id)
-    c = Classification(kind=kind, action=action, app=app, target=TargetResource(id=sp_id), rule="delta")
+    c = classify_finding(finding, svc.settings.catalogue)
     return await process_record(svc.pipeline_deps(), record, c)
 
 
