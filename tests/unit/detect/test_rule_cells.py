@@ -19,7 +19,7 @@ OTHER = (OTHER_ID, "Office 365 SharePoint Online")
 
 
 def verdict(activity: str, app: tuple[str | None, str], catalogue: Catalogue = CAT, **props: object) -> tuple[str, ...]:
-    modified = tuple(ModifiedProperty(name, old, new) for name, (old, new) in props.items())  # type: ignore[misc]
+    modified = tuple(ModifiedProperty(name, old, new) for name, (old, new) in props.items())
     target = TargetResource("c2a5f6e1-8b7d-4c3e-9a1f-2d4b6e8f0a1c", app[1], "ServicePrincipal", app[0], modified)
     c = classify(AuditRecord("Directory_x_1", activity, Source.GRAPH, result="success", targets=(target,)), catalogue)
     return c.kind.value, c.action.value, c.app.key if c.app else "-", c.rule
