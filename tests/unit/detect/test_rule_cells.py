@@ -88,3 +88,14 @@ NO_CHANGE = ("unrelated", "ignore", "integration", "no-rule-for-activity")
 )
 def test_account_enabled_spellings(old: object, new: object, expected: tuple[str, ...]) -> None:
     assert verdict("Update service principal", INTEGRATION, AccountEnabled=(old, new)) == expected
+
+
+def test_what_no_rule_reads_names_neither_app_nor_rule_row() -> None:
+    """An activity no rule reads is answered before the targets are looked at: no app, and the reason."""
+    assert verdict("Add member to group", INTEGRATION) == ("unrelated", "ignore", "-", "no-rule-for-activity")
+    assert verdict("Add member to group", OTHER) == ("unrelated", "ignore", "-", "no-rule-for-activity")
+
+
+@pytest.mark.parametrize("activity", ["Add service principal", "Restore service principal", "Consent to application"])
+def test_restored_names_its_row(activity: str) -> None:
+    assert verdict(activity, IDENTITY) == ("integration_restored", "verify", "identity", "app-restored")
