@@ -37,7 +37,7 @@ async def _demo(out: TextIO, folder: Path) -> int:
     from shared.app.runtime import Services
     from shared.app.verification import run_verification
     from shared.core.settings import load_settings, storage_config
-    from shared.detect.intake import prepare
+    from shared.detect.intake import decode_all, prepare
     from shared.detect.normalize import extract
     from simulator.client import SimulatorControl
 
@@ -81,9 +81,9 @@ async def _demo(out: TextIO, folder: Path) -> int:
         for _ in range(3):  # Event Grid is at-least-once: deliver the same event three times
             # What the Event Grid trigger does: CPU-only classification, one durable queue write.
             intake = prepare(extract(envelope), settings.catalogue, origin="eventgrid", ref=event_id)
-            await svc.intake().send_all(intake.messages)
+            await svc.intake().send_all(intake.encoded())
         say("Event Grid delivered the event 3 times; each was acknowledged after one intake-queue write")
-        for intake_message in await svc.intake().receive():  # what the intake queue trigger does
+        for intake_message in decode_all(await svc.intake().receive()):  # what the intake queue trigger does
             result = await ingest(svc.push_deps(), intake_message.extraction())
             outcomes.extend(o.outcome for o in result.outcomes)
         inc = await svc.store().get_open(settings.tenant_id, "integration")

@@ -51,7 +51,7 @@ async def monitor_alert(req: func.HttpRequest) -> func.HttpResponse:
             raise PayloadError("not a common alert schema payload")
         admit_alerts(extraction, workspace_id=svc.settings.log_analytics_workspace_id, now=clock.now())
         intake = prepare(extraction, svc.settings.catalogue, origin="alert", ref=_alert_ref(extraction))
-        await svc.intake().send_all(intake.messages)
+        await svc.intake().send_all(intake.encoded())
     except PayloadError as exc:
         return _answer(exc.status, {"error": str(exc)})
     except TransientError as exc:

@@ -52,7 +52,7 @@ async def eventgrid_audit(event: func.EventGridEvent) -> None:
     except ConfigError as exc:
         log.critical("configuration error, event %s will be retried: %s", event.id, exc)
         raise
-    await svc.intake().send_all(intake.messages)  # TransientError: Event Grid redelivers
+    await svc.intake().send_all(intake.encoded())  # TransientError: Event Grid redelivers
     log.info("event %s accepted: %s", event.id, intake.summary())
 
 

@@ -385,8 +385,8 @@ def test_random_edits_of_a_page_never_make_the_paths_disagree(data: st.DataObjec
 
 
 def test_the_audit_poll_reads_graph_pages_through_the_lane_and_garbage_is_transient() -> None:
-    from shared.clients.graph import _audit_page
     from shared.core.errors import TransientError
+    from shared.detect.audit_poll import read_audit_page as _audit_page
 
     link = "https://graph.microsoft.com/v1.0/auditLogs/directoryAudits?$skiptoken=y"
     got = _audit_page(tenant_page().replace(b"$skiptoken=x", b"$skiptoken=y"))

@@ -9,12 +9,12 @@ for a longer local run.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,11 @@ from hypothesis import strategies as st
 from shared.clients.verify_queue import VerifyMessage
 from shared.core.catalogue import INTEGRATION_APP_ID, Catalogue
 from shared.core.errors import PayloadError
+from shared.core.models import Extraction, Kind
 from shared.detect.classify import classify_extraction
 from shared.detect.normalize import extract, extract_json
 from shared.detect.payload import parse_json
+from tests.unit.detect.json_oracle import oracle
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 11 * 1024 * 1024
@@ -80,34 +82,92 @@ _hostile_bodies = st.one_of(
 )
 
 
-def _only_payload_errors(body: bytes) -> None:
-    """Both readers: the generic path, and ``extract_json`` (the typed lane for Graph pages first)."""
-    with contextlib.suppress(PayloadError):
-        classify_extraction(extract(parse_json(body, limit=LIMIT)), Catalogue())
-    with contextlib.suppress(PayloadError):
-        classify_extraction(extract_json(body, limit=LIMIT), Catalogue())
+def _only_payload_errors(body: bytes) -> list[tuple[str, Kind]] | None:
+    """Both readers — the generic path, and ``extract_json`` (the typed lane for Graph pages first) —
+    read ``body`` into the same (record id, kind) pairs or both refuse it (``None``) with a one-line
+    PayloadError; nothing else escapes."""
+    readers: list[Callable[[], Extraction]] = [
+        lambda: extract(parse_json(body, limit=LIMIT)),
+        lambda: extract_json(body, limit=LIMIT),
+    ]
+    results: list[list[tuple[str, Kind]] | None] = []
+    for read in readers:
+        try:
+            results.append([(r.record_id, c.kind) for r, c in classify_extraction(read(), Catalogue())])
+        except PayloadError as exc:
+            assert "\n" not in str(exc)
+            results.append(None)
+    assert results[0] == results[1], "the two readers disagree"
+    return results[0]
 
 
 @PROFILE
 @given(_hostile_bodies)
 def test_parse_extract_classify_raise_only_payload_error(body: bytes) -> None:
-    _only_payload_errors(body)
+    got = _only_payload_errors(body)
+    if not oracle(body, LIMIT)[0]:
+        assert got is None, "the gate let through what strict JSON refuses"
+
+
+_valid_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4),
+)
+
+
+def _envelopes(record: dict[str, Any], extra: dict[str, Any]) -> list[Any]:
+    """One Webex deletion record in every shape a sender wraps it in, with unknown members added."""
+    return [
+        {**record, **extra},
+        [record],
+        {"value": [record], "@odata.context": "x", **extra},
+        {"records": [{"category": "AuditLogs", "operationName": "x", "properties": record}], **extra},
+        {"id": "e", "eventType": "Webex.AuditRecord", "eventTime": "2024-05-01T10:11:12Z", "data": record, **extra},
+        {"specversion": "1.0", "id": "e", "source": "s", "type": "Webex.AuditRecord", "data": record, **extra},
+    ]
+
+
+@PROFILE
+@given(st.dictionaries(st.text(max_size=8).map(lambda k: "x-" + k), _valid_json, max_size=3))
+def test_a_webex_deletion_is_read_in_every_envelope(extra: dict[str, Any]) -> None:
+    """The other half of the fuzz test above: valid payloads are accepted, not just hostile ones refused."""
+    for envelope in _envelopes(_record({}), extra):
+        got = _only_payload_errors(json.dumps(envelope).encode())
+        assert got == [("Directory_x_1", Kind.INTEGRATION_DELETED)], envelope
 
 
 @PROFILE
 @given(st.dictionaries(_record_keys, _wrong_types, max_size=5))
 def test_wrong_types_in_a_webex_record(overrides: dict[str, Any]) -> None:
     extraction = extract(_record(overrides))
-    for record, verdict in classify_extraction(extraction, Catalogue()):
-        assert verdict.kind is not None and record.record_id
+    verdicts = classify_extraction(extraction, Catalogue())
+    for record, verdict in verdicts:
+        # A wrong type loses the record's meaning (unrelated) at worst; it never turns a deletion into
+        # another kind.
+        assert verdict.kind in (Kind.INTEGRATION_DELETED, Kind.UNRELATED) and record.record_id
+    if not overrides:
+        assert [(r.record_id, c.kind) for r, c in verdicts] == [("Directory_x_1", Kind.INTEGRATION_DELETED)]
 
 
 @PROFILE
 @given(st.one_of(st.binary(max_size=300), _hostile_bodies, st.text(max_size=100)))
 def test_verify_message_parse(body: bytes | str) -> None:
-    with contextlib.suppress(PayloadError):
+    try:
         msg = VerifyMessage.from_json(body)
-        assert msg.attempt >= 0
+    except PayloadError as exc:
+        assert str(exc).startswith("verification message")
+        return
+    assert VerifyMessage.from_json(msg.to_json()) == msg and 0 <= msg.attempt < 100_000
+
+
+_field = st.text(min_size=1, max_size=64)
+
+
+@PROFILE
+@given(st.builds(VerifyMessage, tenant_id=_field, app_key=_field, incident_id=_field, attempt=st.integers(0, 99_999)))
+def test_valid_verify_messages_are_accepted(msg: VerifyMessage) -> None:
+    assert VerifyMessage.from_json(msg.to_json()) == msg
+    assert VerifyMessage.from_json(msg.to_json().encode()) == msg
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,7 @@ from devtools.layers import Violation, violations
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STILL_TO_MOVE: set[str] = {
-    "shared.clients.graph imports shared.app.warmup",
-    "shared.clients.graph imports shared.detect.normalize",
-    "shared.clients.graph imports shared.detect.classify",
-    "shared.clients.intake_queue imports shared.detect.intake",
-}
+STILL_TO_MOVE: set[str] = set()
 """Imports of the old layout that still point the wrong way: this set only shrinks, to empty."""
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 from shared.core.errors import PayloadError
 from shared.detect.normalize import extract
 from shared.detect.payload import MAX_DEPTH, parse_json, structure_scan
+from tests.unit.detect.json_oracle import gate, oracle
 
 LIMIT = 1024 * 1024
 
@@ -74,7 +74,10 @@ def test_deep_nesting_never_recurses(opener: bytes) -> None:
         err = _error(opener * depth + b"1" + closer * depth, limit=10**7)
         assert "nested deeper" in str(err)
     _error(b"[" * 10**5, limit=10**7)  # unbalanced: refused without parsing
-    assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, limit=LIMIT) is not None
+    deepest: list[object] = []
+    for _ in range(MAX_DEPTH - 1):
+        deepest = [deepest]
+    assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, limit=LIMIT) == deepest, "exactly MAX_DEPTH levels: read"
 
 
 def test_brackets_inside_strings_do_not_count() -> None:
@@ -105,8 +108,23 @@ def test_wrong_input_type() -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300))
 def test_fuzz_random_bytes(data: bytes) -> None:
-    with contextlib.suppress(PayloadError):
-        extract(parse_json(data, limit=200))
+    """Accepted exactly when strict JSON accepts it (not: anything may be refused), then extracted
+    or refused with a one-line PayloadError."""
+    accepted, value = gate(data, 200)
+    assert (accepted, value) == oracle(data, 200)
+    if accepted:
+        _extract_or_refuse(value)
+
+
+def _extract_or_refuse(value: object) -> None:
+    """``extract`` reads a supported shape or refuses it, one line naming why; nothing else escapes."""
+    try:
+        extraction = extract(value)
+    except PayloadError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert isinstance(value, list | dict), "only an object or an array holds records"
+    assert all(r.record_id for r in extraction.records)
 
 
 _leaf = (
@@ -158,8 +176,8 @@ _trees = st.recursive(
 @given(_trees)
 def test_fuzz_random_json_trees(tree: object) -> None:
     raw = json.dumps(tree).encode()
-    with contextlib.suppress(PayloadError):
-        extract(parse_json(raw, limit=LIMIT))
+    assert parse_json(raw, limit=LIMIT) == json.loads(raw), "a valid document is accepted as it is"
+    _extract_or_refuse(json.loads(raw))
 
 
 def test_alternating_bracket_kinds_are_counted_per_level() -> None:

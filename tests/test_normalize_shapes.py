@@ -52,7 +52,7 @@ def test_graph_page() -> None:
     target = soft.targets[0]
     assert target.app_id == INTEGRATION_APP_ID
     assert target.type == "ServicePrincipal"
-    assert target.property("accountenabled") is not None
+    assert target.property("accountenabled") == target.property("AccountEnabled"), "names match in any case"
     assert target.property("AccountEnabled").old == [True]  # type: ignore[union-attr]
     assert target.property("AccountEnabled").new == []  # type: ignore[union-attr]
     assert target.property("AppPrincipalId").old == [INTEGRATION_APP_ID]  # type: ignore[union-attr]

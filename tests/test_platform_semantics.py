@@ -111,7 +111,7 @@ async def test_both_queues_round_trip_with_the_hosts_base64(sim: Any, app_functi
 
     svc = await get_services()
     sent = IntakeMessage("eventgrid", "evt-é", records=({"record_id": "r", "activity": "a", "source": "graph"},))
-    await svc.intake().send(sent)
+    await svc.intake().send(sent.to_json())
     verify = VerifyMessage(svc.settings.tenant_id, "integration", "inc-1", 0)
     await svc.queue().send(verify, delay_seconds=0)
 

@@ -107,6 +107,30 @@ async def test_delta_tells_soft_from_hard(sim: Any, hard: bool, reason: str, kin
     assert (await _state("sp-delta"))["link"] != tracked["link"], "the new delta link is stored"
 
 
+async def test_the_timers_kinds_come_from_the_rules_table(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One place decides a kind: a changed rule row changes what the delta's removal and the
+    presence check open, as it changes what an audit record opens (shared/detect/findings.py)."""
+    from dataclasses import replace
+
+    from shared.core.models import Kind
+    from shared.detect import classify as rules
+
+    patched = tuple(
+        replace(r, kind=Kind.INTEGRATION_HARD_DELETED) if r.name == "integration-soft-deleted" else r
+        for r in rules.RULES
+    )
+    monkeypatch.setattr(rules, "RULES", patched)
+    await _tick()  # tracks the delta
+    await sim.delete("integration")  # a soft delete
+    tick = await _tick()
+    assert tick.health is not None
+    removal = [o.kind for o in tick.outcomes if o.record_id.startswith("health:")]
+    presence = [o.kind for o in tick.health.outcomes]
+    assert (removal, presence) == (["integration_hard_deleted"], ["integration_hard_deleted"])
+    (inc,) = await incidents()
+    assert inc.kind == "integration_hard_deleted"
+
+
 async def test_overlapping_run_skips_on_the_lease(sim: Any) -> None:
     from datetime import timedelta
 

@@ -11,17 +11,15 @@ queue message was lost) gets a new one.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
-
-from shared.core.models import Action, Kind
 
 if TYPE_CHECKING:
     from shared.app.pipeline import RecordOutcome
     from shared.app.runtime import Services
     from shared.checks.report import CheckResult, HealthReport
-    from shared.core.catalogue import WebexApp
+    from shared.detect.findings import Finding
 
 log = logging.getLogger(__name__)
 
@@ -39,44 +37,56 @@ class HealthOutcome:
         return self.report.healthy
 
 
-def _finding(result: CheckResult, app_key: str) -> tuple[Kind, Action, str] | None:
-    """The incident kind a failing check means (``None``: not a finding we act on)."""
-    if result.name.startswith("graph.service_principal."):
-        if result.verdict == "missing":
-            if app_key == "identity":
-                return Kind.IDENTITY_APP_DELETED, Action.NOTIFY_REPROVISION, "service principal missing"
-            if result.soft_deleted:
-                return Kind.INTEGRATION_DELETED, Action.NOTIFY_CONSENT, "service principal in the recycle bin"
-            return Kind.INTEGRATION_HARD_DELETED, Action.NOTIFY_CONSENT, "service principal missing (hard delete)"
-        if result.verdict == "disabled":
-            return Kind.INTEGRATION_DISABLED, Action.NOTIFY_REENABLE, "service principal disabled"
+def _finding(result: CheckResult, app_key: str, object_id: str | None, app_id: str | None) -> Finding | None:
+    """What a failing presence check saw (``None``: not a finding we act on); the rules decide its
+    kind (:mod:`shared.detect.findings`)."""
+    from shared.detect.findings import Finding, Seen
+
+    if not result.name.startswith("graph.service_principal."):
+        return None
+    if result.verdict == "missing":
+        seen = Seen.IN_RECYCLE_BIN if result.soft_deleted else Seen.GONE
+        if app_key == "identity":
+            detail = "service principal missing"
+        elif result.soft_deleted:
+            detail = "service principal in the recycle bin"
+        else:
+            detail = "service principal missing (hard delete)"
+        return Finding(app_key, seen, object_id, detail, app_id)
+    if result.verdict == "disabled":
+        return Finding(app_key, Seen.DISABLED, object_id, "service principal disabled", app_id)
     return None
 
 
-def _consent_finding(report: HealthReport, app_key: str) -> tuple[Kind, Action, str] | None:
-    """The SP is there but its consent is not: Webex says so (701018), or Graph shows no
-    admin-consent grant (opt-in check; ``not_configured`` without Directory.Read.All)."""
+def _consent_missing(report: HealthReport, app_key: str) -> str | None:
+    """Why the integration's consent is missing although its SP is there, or ``None``: Webex says so
+    (701018), or Graph shows no admin-consent grant (opt-in check; ``not_configured`` without
+    Directory.Read.All)."""
     webex = report.first("webex.sync_status")
     grant = report.first("graph.consent_grant.", app_key)
     graph_has_consent = grant is not None and grant.verdict == "healthy"
     if webex is not None and webex.verdict == "consent_missing" and not graph_has_consent:
         # Graph is the primary witness: with the admin-consent grant present in Entra, Webex's
         # 701018 is its lag behind Entra (minutes), not a revoked consent.
-        return Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "Webex reports consent missing (701018)"
+        return "Webex reports consent missing (701018)"
     if grant is not None and grant.verdict == "consent_missing":
-        return Kind.CONSENT_REVOKED, Action.NOTIFY_CONSENT, "no admin-consent grant in Entra"
+        return "no admin-consent grant in Entra"
     return None
 
 
-def _findings(report: HealthReport, app: WebexApp, integration_key: str) -> list[tuple[Kind, Action, str]]:
-    """Every finding the report holds about ``app``."""
-    findings = [f for r in report.for_app(app.key) if (f := _finding(r, app.key)) is not None]
-    sp = report.first("graph.service_principal.", app.key)
-    if app.key == integration_key and not findings and sp is not None and sp.verdict == "healthy":
-        consent = _consent_finding(report, app.key)
-        if consent is not None:
-            findings.append(consent)
-    return findings
+def findings(report: HealthReport, app_key: str, *, integration: bool) -> list[Finding]:
+    """The broken states ``report`` shows for one app (the integration's consent too); the rules
+    table decides what each means (:func:`shared.detect.findings.classify_finding`)."""
+    from shared.detect.findings import Finding, Seen
+
+    sp = report.first("graph.service_principal.", app_key)
+    object_id, app_id = (sp.object_id, sp.app_id or None) if sp is not None else (None, None)
+    found = [f for r in report.for_app(app_key) if (f := _finding(r, app_key, object_id, app_id)) is not None]
+    if integration and not found and sp is not None and sp.verdict == "healthy":
+        detail = _consent_missing(report, app_key)
+        if detail is not None:
+            found.append(Finding(app_key, Seen.CONSENT_MISSING, object_id, detail, app_id))
+    return found
 
 
 async def _check(svc: Services) -> HealthReport:
@@ -99,22 +109,15 @@ async def _check(svc: Services) -> HealthReport:
 async def _open_incidents(svc: Services, report: HealthReport, outcome: HealthOutcome) -> set[str]:
     """Step 2: each finding opens (or joins) its app's incident. Returns the keys of the broken apps."""
     from shared.app.pipeline import health_record, process_record
-    from shared.core.models import TargetResource
-    from shared.detect.classify import Classification
+    from shared.detect.findings import classify_finding
 
     cat = svc.settings.catalogue
     broken: set[str] = set()
     for app in cat.apps:
-        findings = _findings(report, app, cat.integration.key)
-        sp = report.first("graph.service_principal.", app.key)
-        watched = replace(app, app_id=sp.app_id) if sp is not None and sp.app_id and not app.app_id else app
-        for kind, action, detail in findings:
+        for finding in findings(report, app.key, integration=app.key == cat.integration.key):
             broken.add(app.key)
-            object_id = sp.object_id if sp else None
-            record = health_record(app.key, detail, object_id)
-            c = Classification(
-                kind=kind, action=action, app=watched, target=TargetResource(id=object_id), rule="health"
-            )
+            record = health_record(app.key, finding.detail, finding.object_id)
+            c = classify_finding(finding, cat)
             outcome.outcomes.append(await process_record(svc.pipeline_deps(), record, c))
     return broken
 

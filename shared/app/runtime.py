@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from shared.core.settings import Settings, StorageConfig, get_settings, storage_config
@@ -115,9 +116,11 @@ class Services:
 
     async def graph(self) -> Graph:
         if self._graph is None:
+            from shared.app.warmup import warm
             from shared.clients.graph import Graph, build_graph_client
 
-            self._graph = Graph(build_graph_client(self.settings, self.credential()))
+            client = build_graph_client(self.settings, self.credential())
+            self._graph = Graph(client, load_models=partial(warm, "models"))  # restore, notes: off the loop
         return self._graph
 
     async def http(self) -> httpx.AsyncClient:

@@ -5,7 +5,7 @@ The push paths can be missing (no Event Grid producer, no diagnostic setting, no
 
 1. **polls ``auditLogs/directoryAudits``** from a stored checkpoint minus an overlap
    (``AUDIT_POLL_OVERLAP_MINUTES``, 20 min: records reach Graph up to 15 min late), narrowed
-   server-side to the activities the rules act on (:func:`shared.clients.graph.directory_audit_filter`),
+   server-side to the activities the rules act on (:func:`shared.detect.audit_poll.directory_audit_filter`),
    oldest first. Each page goes through the same pipeline as pushed records (dedupe by record id),
    so the incident carries who did it even without Log Analytics. The cursor (newest record seen,
    the next link, when the round began) is saved only after a page's records were processed: a
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.core.clock import clock, format_timestamp, parse_timestamp
 from shared.core.errors import TransientError, UpstreamError
-from shared.core.models import Action, Kind
+from shared.detect.audit_poll import directory_audit_filter, read_audit_page
 
 if TYPE_CHECKING:
     from shared.app.health_check import HealthOutcome
@@ -147,7 +147,7 @@ async def _paced_audits(out: TickOutcome, graph: Any, waited: float, **kw: Any) 
         await clock.sleep(wait)
     AUDIT_PACER.note()
     try:
-        return await graph.directory_audits(**kw), waited + wait
+        return await graph.directory_audits(read_audit_page, **kw), waited + wait
     except TransientError as exc:
         if exc.retry_after is None:
             raise
@@ -177,7 +177,8 @@ async def _poll_audit(svc: Services, out: TickOutcome) -> None:
             return  # the rate limit leaves no room in this tick
     if got is None:
         round_start = started
-        got = await _paced_audits(out, graph, 0.0, since=(since or started) - overlap)
+        query = directory_audit_filter((since or started) - overlap)
+        got = await _paced_audits(out, graph, 0.0, query_filter=query)
     if got is None:
         return
     await _audit_pages(svc, out, graph, got, state=state, since=since, round_start=round_start)
@@ -283,21 +284,16 @@ async def _follow_delta(svc: Services, out: TickOutcome) -> None:
 
 
 async def _process_removal(svc: Services, app_key: str, sp_id: str, reason: str) -> RecordOutcome:
-    """A delta ``@removed`` → the incident a deletion opens (``changed``: soft, else hard)."""
+    """A delta ``@removed`` → the incident a deletion opens (``changed``: soft, else hard; the rules
+    decide the kind, :mod:`shared.detect.findings`)."""
     from shared.app.pipeline import health_record, process_record
-    from shared.core.models import TargetResource
-    from shared.detect.classify import Classification
+    from shared.detect.findings import Finding, Seen, classify_finding
 
-    app = svc.settings.catalogue.by_key(app_key)
     soft = reason == "changed"
-    if app_key == svc.settings.catalogue.integration.key:
-        kind = Kind.INTEGRATION_DELETED if soft else Kind.INTEGRATION_HARD_DELETED
-        action = Action.NOTIFY_CONSENT
-    else:
-        kind, action = Kind.IDENTITY_APP_DELETED, Action.NOTIFY_REPROVISION
     detail = f"service principal removed ({'soft' if soft else 'hard'} delete, delta reason {reason or 'none'})"
+    finding = Finding(app_key, Seen.IN_RECYCLE_BIN if soft else Seen.GONE, sp_id, detail)
     record = health_record(app_key, detail, sp_id)
-    c = Classification(kind=kind, action=action, app=app, target=TargetResource(id=sp_id), rule="delta")
+    c = classify_finding(finding, svc.settings.catalogue)
     return await process_record(svc.pipeline_deps(), record, c)
 
 

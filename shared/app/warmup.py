@@ -68,6 +68,8 @@ FULL_MODULES = (
     "shared.checks.run",
     "shared.app.checking",
     "shared.app.operational_notices",
+    "shared.detect.findings",
+    "shared.detect.audit_poll",
     "shared.clients.checkpoints",
     "shared.incidents.store",
     "shared.checks.identity_app",

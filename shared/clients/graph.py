@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -24,13 +24,12 @@ from shared.clients.graph_objects import (
     guid_or_text,
     read_collection,
 )
-from shared.core.errors import PayloadError, TransientError, UpstreamError
+from shared.core.errors import TransientError, UpstreamError
 from shared.core.retry import parse_retry_after, with_retry
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
-    from shared.core.models import Extraction
     from shared.core.settings import Settings
 
 T = TypeVar("T")
@@ -38,8 +37,6 @@ T = TypeVar("T")
 REQUEST_TIMEOUT = 20.0
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 AUDIT_PAGE_SIZE = 100
-MAX_PAGE_BYTES = 16 * 1024 * 1024
-"""Largest audit page read (100 records of a few KB each is well under 1 MB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +64,6 @@ class GraphPage:
     def items(self) -> list[Any]:
         value = self.body.get("value")
         return value if isinstance(value, list) else []
-
-
-@dataclass(frozen=True, slots=True)
-class AuditPage:
-    """One page of ``auditLogs/directoryAudits``, read into records as it arrived (see
-    :func:`shared.detect.normalize.extract_page`), with the link to the next page."""
-
-    extraction: Extraction
-    next_link: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +132,20 @@ def build_graph_client(settings: Settings, credential: AsyncTokenCredential) -> 
     return GraphServiceClient(request_adapter=adapter)
 
 
-class Graph:
-    """The handful of Graph operations the remediator needs, returning plain dataclasses."""
+async def _models_on_the_loop() -> None:
+    """No warm-up: msgraph's model registry loads where a model is first used."""
 
-    def __init__(self, client: Any) -> None:
+
+class Graph:
+    """The handful of Graph operations the remediator needs, returning plain dataclasses.
+
+    ``load_models`` is awaited before the two calls that still read or write kiota models (restore,
+    notes): the composition root passes the warm-up that loads msgraph's model registry off the event
+    loop (:mod:`shared.app.warmup`, tier ``models``); the client itself knows nothing of it."""
+
+    def __init__(self, client: Any, *, load_models: Callable[[], Awaitable[None]] = _models_on_the_loop) -> None:
         self.client = client
+        self._load_models = load_models
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         async def once() -> T:
@@ -280,26 +277,30 @@ class Graph:
         config = RequestConfiguration(query_parameters=params)
         return await self._get_page(lambda: builder.to_get_request_information(config))
 
-    async def directory_audits(self, *, since: datetime | None = None, link: str | None = None) -> AuditPage:
-        """One page of ``auditLogs/directoryAudits`` narrowed server-side by
-        :func:`directory_audit_filter` (``since`` and the watched activities), oldest first (so a
-        checkpoint can advance page by page), or the page at ``link`` (which carries the filter)."""
+    async def directory_audits(
+        self, read: Callable[[bytes], T], *, query_filter: str | None = None, link: str | None = None
+    ) -> T:
+        """One page of ``auditLogs/directoryAudits`` narrowed server-side by ``query_filter``
+        (the caller's ``$filter``: :func:`shared.detect.audit_poll.directory_audit_filter`), oldest
+        first (so a checkpoint can advance page by page), or the page at ``link`` (which carries the
+        filter). ``read`` turns the answer's bytes into the caller's page, inside the retried call:
+        a :class:`ValueError` or :class:`TransientError` from it means "ask again"."""
         builder = self.client.audit_logs.directory_audits
         if link is not None:
             url = self._checked_link(link)
-            return await self._get(lambda: builder.with_url(url).to_get_request_information(), _audit_page)
+            return await self._get(lambda: builder.with_url(url).to_get_request_information(), read)
+        if not query_filter:
+            raise ValueError("directory_audits needs a $filter or a link")
         from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
             DirectoryAuditsRequestBuilder,
         )
 
-        from shared.core.clock import clock
-
         params = DirectoryAuditsRequestBuilder.DirectoryAuditsRequestBuilderGetQueryParameters(
-            filter=directory_audit_filter(since or clock.now()), orderby=["activityDateTime asc"], top=AUDIT_PAGE_SIZE
+            filter=query_filter, orderby=["activityDateTime asc"], top=AUDIT_PAGE_SIZE
         )
         config = RequestConfiguration(query_parameters=params)
-        return await self._get(lambda: builder.to_get_request_information(config), _audit_page)
+        return await self._get(lambda: builder.to_get_request_information(config), read)
 
     async def restore_deleted(self, object_id: str) -> str:
         """``POST /directory/deletedItems/{id}/restore``: ONE attempt, never retried here.
@@ -308,9 +309,7 @@ class Graph:
         claim on the incident before calling and treats any failure as "not restored" (the admins
         get the consent notice). Needs Application.ReadWrite.All. Returns the restored object id.
         """
-        from shared.app.warmup import warm
-
-        await warm("models")  # the answer is a directoryObject: msgraph's model registry, off the loop
+        await self._load_models()  # the answer is a directoryObject: msgraph's model registry
         builder = self.client.directory.deleted_items.by_directory_object_id(_object_id(object_id)).restore
         try:
             restored = await builder.post()
@@ -323,9 +322,7 @@ class Graph:
 
     async def update_notes(self, object_id: str, notes: str) -> None:
         """``PATCH /servicePrincipals/{id}`` with ``notes`` only (idempotent, so retried)."""
-        from shared.app.warmup import warm
-
-        await warm("models")  # serializing a servicePrincipal model: msgraph's model registry, off the loop
+        await self._load_models()  # serializing a servicePrincipal model: msgraph's model registry
         from msgraph.generated.models.service_principal import ServicePrincipal as GraphServicePrincipal
 
         body = GraphServicePrincipal(notes=notes)
@@ -402,43 +399,6 @@ def _graph_page(raw: bytes) -> GraphPage:
         raise ValueError("Graph page is not a JSON object")
     nxt, delta = body.get("@odata.nextLink"), body.get("@odata.deltaLink")
     return GraphPage(body, nxt if isinstance(nxt, str) else None, delta if isinstance(delta, str) else None)
-
-
-def _audit_page(raw: bytes) -> AuditPage:
-    """An audit page through the classifier's reader (the typed lane for Graph's own shape) with the
-    hostile-input rules of any payload but one: a repeated key keeps its last value, as Graph's own
-    SDKs read it (the answer to our request, over TLS). Unreadable is transient, like bad JSON."""
-    from shared.detect.normalize import extract_page
-
-    try:
-        extraction, link = extract_page(raw, limit=MAX_PAGE_BYTES, repeated_keys="last")
-    except PayloadError as exc:
-        raise TransientError(f"Graph sent an unreadable audit page: {exc}") from None
-    return AuditPage(extraction, link)
-
-
-def directory_audit_filter(since: datetime) -> str:
-    """The audit poll's ``$filter``: ``activityDateTime ge <since> and (activityDisplayName eq 'a'
-    or activityDisplayName eq 'b' …)`` over :data:`shared.detect.classify.WATCHED_ACTIVITIES`.
-
-    Why this shape: without it every tick re-read the whole tenant's audit log for the overlap
-    window (user, group, device, policy changes…), up to 50 pages a minute, to keep a handful of
-    records. Graph documents ``$filter`` on directoryAudits with ``eq``, ``ge``, ``le`` and
-    ``startswith`` only (List directoryAudits, "Optional query parameters"): ``activityDateTime``
-    takes ``eq/ge/le``, ``activityDisplayName`` ``eq/startswith``, ``loggedByService`` ``eq``, and
-    ``category`` takes no filter at all — so ``category eq 'ApplicationManagement'`` and ``in (…)``
-    are out. ``eq`` clauses joined by ``or`` inside ``and`` is the form Microsoft's own samples and
-    widely used tools send. The nine activities make a ~560-character filter (under 1 KB
-    percent-encoded), far below the URL limits Graph enforces, and they narrow to exactly what the
-    classifier acts on, which ``loggedByService eq 'Core Directory'`` would not (that is most of the
-    log). Names are sent as Entra writes them; the classifier still matches case-insensitively, and
-    the delta and presence checks do not depend on this poll (it adds who-did-it).
-    """
-    from shared.detect.classify import WATCHED_ACTIVITIES
-
-    start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    names = " or ".join("activityDisplayName eq '{}'".format(a.replace("'", "''")) for a in WATCHED_ACTIVITIES)
-    return f"activityDateTime ge {start} and ({names})"
 
 
 def _object_id(value: str) -> str:

@@ -137,12 +137,13 @@ class Classification:
     rule: str
 
 
-def _unrelated(rule: str, app: WebexApp | None = None, target: TargetResource | None = None) -> Classification:
+def unrelated(rule: str, app: WebexApp | None = None, target: TargetResource | None = None) -> Classification:
+    """The verdict "not about Webex sync": ignore; ``rule`` says why."""
     return Classification(Kind.UNRELATED, Action.IGNORE, app, target, rule)
 
 
-_NOT_WEBEX = _unrelated("not-a-webex-app")
-_NO_RULE = _unrelated("no-rule-for-activity")
+_NOT_WEBEX = unrelated("not-a-webex-app")
+_NO_RULE = unrelated("no-rule-for-activity")
 
 
 def webex_target(record: AuditRecord, catalogue: Catalogue) -> tuple[WebexApp, TargetResource] | None:
@@ -172,7 +173,7 @@ def classify(record: AuditRecord, catalogue: Catalogue) -> Classification:
         return _NOT_WEBEX
     app, target = found
     if record.result is not None and record.result.lower() == "failure":
-        return _unrelated("failed-operation", app, target)
+        return unrelated("failed-operation", app, target)
     for rule in RULES:
         if activity not in rule.match:
             continue
@@ -181,7 +182,7 @@ def classify(record: AuditRecord, catalogue: Catalogue) -> Classification:
         if rule.condition is not None and not rule.condition(target):
             continue
         return Classification(rule.kind, rule.action, app, target, rule.name)
-    return _unrelated("no-rule-for-activity", app, target)
+    return unrelated("no-rule-for-activity", app, target)
 
 
 def classify_extraction(extraction: Extraction, catalogue: Catalogue) -> list[tuple[AuditRecord, Classification]]:

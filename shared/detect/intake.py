@@ -82,6 +82,18 @@ class IntakeMessage:
         )
 
 
+def decode_all(bodies: list[str]) -> list[IntakeMessage]:
+    """Queue bodies taken off the intake queue, read; a permanently bad one is skipped, as the
+    intake trigger drops it (for the demo and tools that run the app's work outside the host)."""
+    out: list[IntakeMessage] = []
+    for body in bodies:
+        try:
+            out.append(IntakeMessage.from_json(body))
+        except PayloadError:
+            continue
+    return out
+
+
 @dataclass(slots=True)
 class Intake:
     """What a pushed payload came to: the messages to enqueue and counts for the answer/log."""
@@ -92,6 +104,10 @@ class Intake:
     dropped: int = 0
     resolved: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+    def encoded(self) -> list[str]:
+        """The messages as the intake queue carries them (JSON text; the queue client sends text)."""
+        return [message.to_json() for message in self.messages]
 
     def summary(self) -> dict[str, Any]:
         return {

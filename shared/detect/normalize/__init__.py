@@ -28,7 +28,8 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from shared.core.errors import PayloadError
 from shared.core.models import AuditRecord, Extraction, Source
@@ -147,45 +148,97 @@ def _list_into(items: list[Any], out: Extraction, ctx: Context, where: str, dept
         out.skipped.extend(unknown)
 
 
+class _At(NamedTuple):
+    """Where an object is read into: the extraction, its context, the label prefix, the nesting depth."""
+
+    out: Extraction
+    ctx: Context
+    where: str
+    depth: int
+
+
+_Into = Callable[[dict[Any, Any], dict[str, Any], _At], None]
+"""Reads one object of a known shape: (the object, its lower-keyed form, where it goes)."""
+
+
 def _object_into(obj: dict[Any, Any], out: Extraction, ctx: Context, where: str, depth: int) -> bool:
     """Route one object by shape; ``False`` when the shape is not one we read."""
     keys = lower_keys(obj)
+    into = _container_shape(keys) or _record_shape(keys)
+    if into is None:
+        return False
+    into(obj, keys, _At(out, ctx, where, depth))
+    return True
+
+
+def _container_shape(keys: dict[str, Any]) -> _Into | None:
+    """The reader of an object that holds records or windows — an alert, a CloudEvent, an Event
+    Grid event, diagnostic ``records``, query ``tables``, a Graph page — in that order of precedence."""
     if is_common_alert(keys):
-        alert_into(keys, out, ctx, where)
-        return True
+        return _alert
     if "specversion" in keys and "type" in keys:
-        _event_into(keys, out, ctx, where, depth, cloud=True)
-        return True
+        return _cloud_event
     if "eventtype" in keys and ("data" in keys or "eventtime" in keys):
-        _event_into(keys, out, ctx, where, depth, cloud=False)
-        return True
-    records = keys.get("records")
-    if isinstance(records, list):
-        _diagnostic_into(records, out, ctx, where)
-        return True
+        return _grid_event
+    if isinstance(keys.get("records"), list):
+        return _records
     if isinstance(keys.get("tables"), list):
-        tables_into(keys, out, ctx, where)
-        return True
+        return _tables
     value = keys.get("value")
     if isinstance(value, list) and ("@odata.context" in keys or not value or isinstance(value[0], dict)):
-        _graph_page_into(value, out, ctx, where)
-        return True
+        return _page
+    return None
+
+
+def _record_shape(keys: dict[str, Any]) -> _Into | None:
+    """The reader of one record: a directoryAudit or AuditLogs row, or a diagnostic record."""
     if "activitydisplayname" in keys or ("operationname" in keys and "id" in keys and "properties" not in keys):
-        is_la = "ActivityDisplayName" in obj or any(m in keys for m in _LA_MARKERS)
-        record = record_from(
-            obj,
-            Source.LOG_ANALYTICS if is_la else Source.GRAPH,
-            ctx,
-            where.rstrip(": "),
-            spelling=PASCAL if is_la else CAMEL,
-        )
-        if record is not None:
-            out.records.append(record)
-        return True
+        return _audit_record
     if "operationname" in keys and isinstance(keys.get("properties"), dict | str):
-        _diagnostic_record_into(obj, out, ctx, where.rstrip(": "))
-        return True
-    return False
+        return _diagnostic_record
+    return None
+
+
+def _alert(obj: dict[Any, Any], keys: dict[str, Any], at: _At) -> None:
+    alert_into(keys, at.out, at.ctx, at.where)
+
+
+def _cloud_event(obj: dict[Any, Any], keys: dict[str, Any], at: _At) -> None:
+    _event_into(keys, at.out, at.ctx, at.where, at.depth, cloud=True)
+
+
+def _grid_event(obj: dict[Any, Any], keys: dict[str, Any], at: _At) -> None:
+    _event_into(keys, at.out, at.ctx, at.where, at.depth, cloud=False)
+
+
+def _records(obj: dict[Any, Any], keys: dict[str, Any], at: _At) -> None:
+    _diagnostic_into(keys["records"], at.out, at.ctx, at.where)
+
+
+def _tables(obj: dict[Any, Any], keys: dict[str, Any], at: _At) -> None:
+    tables_into(keys, at.out, at.ctx, at.where)
+
+
+def _page(obj: dict[Any, Any], keys: dict[str, Any], at: _At) -> None:
+    _graph_page_into(keys["value"], at.out, at.ctx, at.where)
+
+
+def _audit_record(obj: dict[Any, Any], keys: dict[str, Any], at: _At) -> None:
+    """A directoryAudit (camelCase) or an AuditLogs row (PascalCase, or with its markers)."""
+    is_la = "ActivityDisplayName" in obj or any(m in keys for m in _LA_MARKERS)
+    record = record_from(
+        obj,
+        Source.LOG_ANALYTICS if is_la else Source.GRAPH,
+        at.ctx,
+        at.where.rstrip(": "),
+        spelling=PASCAL if is_la else CAMEL,
+    )
+    if record is not None:
+        at.out.records.append(record)
+
+
+def _diagnostic_record(obj: dict[Any, Any], keys: dict[str, Any], at: _At) -> None:
+    _diagnostic_record_into(obj, at.out, at.ctx, at.where.rstrip(": "))
 
 
 def _graph_page_into(items: list[Any], out: Extraction, ctx: Context, where: str) -> None:
