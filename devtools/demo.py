@@ -17,6 +17,7 @@ import re
 import secrets
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,20 +33,25 @@ def run_demo(*, out: TextIO, err: TextIO, output_dir: str) -> int:
     return asyncio.run(_demo(out, Path(output_dir)))
 
 
+@dataclass
+class _Run:
+    """What every step of the demo uses: the process's clients, the simulator's scenario API and
+    the timeline printer."""
+
+    svc: Any
+    control: Any
+    out: TextIO
+    started: float = field(default_factory=time.monotonic)
+
+    def say(self, text: str) -> None:
+        self.out.write(f"[{time.monotonic() - self.started:6.2f}s] {text}\n")
+        self.out.flush()
+
+
 async def _demo(out: TextIO, folder: Path) -> int:
-    from shared.app.push import ingest
-    from shared.app.runtime import Services
-    from shared.app.verification import run_verification
+    from shared.app.runtime import Services, reset_services
     from shared.core.settings import load_settings, storage_config
-    from shared.detect.intake import decode_all, prepare
-    from shared.detect.normalize import extract
     from simulator.client import SimulatorControl
-
-    started = time.monotonic()
-
-    def say(text: str) -> None:
-        out.write(f"[{time.monotonic() - started:6.2f}s] {text}\n")
-        out.flush()
 
     env = {
         "MAIL_SENDER": "webex-alerts@contoso.example",
@@ -57,104 +63,116 @@ async def _demo(out: TextIO, folder: Path) -> int:
     }
     os.environ.update(env)  # the HTTP function the demo clicks through reads the same settings
     settings = load_settings(env)
-    svc = Services(settings, storage_config(env))
-    control = SimulatorControl(os.environ["SIMULATOR_URL"], verify=os.environ["SSL_CERT_FILE"])
+    run = _Run(Services(settings, storage_config(env)),
+               SimulatorControl(os.environ["SIMULATOR_URL"], verify=os.environ["SSL_CERT_FILE"]), out)  # fmt: skip
     try:
-        await control.reset()
-        await svc.ready()
-        say(f"tenant {settings.tenant_id}: both Webex apps present, Webex directory sync healthy")
-
-        records = await control.delete("integration", actor=ACTOR)
-        record = records[-1]
-        say(f"{ACTOR} deletes “Cisco Webex Identity Integration” (audit record {record['id']})")
-
-        event_id = str(uuid.uuid4())
-        envelope = {
-            "id": event_id,
-            "eventType": "Webex.AuditRecord",
-            "subject": "auditLogs/directoryAudits",
-            "eventTime": record.get("activityDateTime"),
-            "dataVersion": "1.0",
-            "data": record,
-        }
-        outcomes: list[str] = []
-        for _ in range(3):  # Event Grid is at-least-once: deliver the same event three times
-            # What the Event Grid trigger does: CPU-only classification, one durable queue write.
-            intake = prepare(extract(envelope), settings.catalogue, origin="eventgrid", ref=event_id)
-            await svc.intake().send_all(intake.encoded())
-        say("Event Grid delivered the event 3 times; each was acknowledged after one intake-queue write")
-        for intake_message in decode_all(await svc.intake().receive()):  # what the intake queue trigger does
-            result = await ingest(svc.push_deps(), intake_message.extraction())
-            outcomes.extend(o.outcome for o in result.outcomes)
-        inc = await svc.store().get_open(settings.tenant_id, "integration")
-        assert inc is not None, "the deletion must open an incident"
-        say(f"intake queue processed ({', '.join(outcomes)}): kind {inc.kind}")
-        say(f"incident {inc.incident_id} opened (state {inc.state})")
-        for key, d in sorted(inc.deliveries.items()):
-            say(f"notified: {key.split('/')[0]} ({d.status})")
-
-        attempts = 0
-        consented = False
-        outcome = "rescheduled"
-        resolved_by = "scheduled_verification"
-        while outcome != "resolved" and attempts < 8:
-            batch = []
-            for _ in range(40):  # messages become visible after their delay
-                batch = await svc.queue().receive()
-                if batch:
-                    break
-                await asyncio.sleep(0.25)
-            if not batch:
-                break
-            for message, _raw in batch:
-                result_v = await run_verification(svc.verification_deps(), message)
-                if result_v.outcome == "stale":
-                    continue
-                attempts += 1
-                outcome = result_v.outcome
-                verdicts = ", ".join(f"{n}={v}" for n, v in result_v.verdicts)
-                say(f"verification {attempts}: {outcome} ({verdicts})")
-            if outcome != "resolved" and not consented:
-                await control.consent(actor=ADMIN)
-                consented = True
-                say(f"{ADMIN} opens the consent URL and accepts: the service principal is re-created")
-                outcome = await _click_check_now(svc, control, inc, say)
-                attempts += 1
-                resolved_by = {"resolved": "check_now"}.get(outcome, resolved_by)
-
-        closed = await svc.store().get_closed(settings.tenant_id, inc.incident_id)
-        ttr = closed.time_to_recover if closed else None
-        if closed is not None:
-            say(f"incident {inc.incident_id} resolved; time to recover {ttr}")
-        files = _write_notices(await control.state(), folder)
-        status_page = await _write_status_page(svc, folder)
-        files.append(status_page)
-        for f in files:
-            say(f"wrote {f}")
-        deliveries = closed.deliveries if closed else {}
-        per_channel: dict[str, int] = {}
-        for key, d in deliveries.items():
-            if d.status == "sent":
-                channel = key.split("/")[0]
-                per_channel[channel] = per_channel.get(channel, 0) + 1
-        summary: dict[str, Any] = {
-            "incident_id": inc.incident_id,
-            "kind": inc.kind,
-            "notifications": per_channel,
-            "verification_attempts": attempts,
-            "resolved": closed is not None and closed.state == "resolved",
-            "time_to_recover_seconds": round(ttr.total_seconds(), 3) if ttr else None,
-            "resolved_by": resolved_by,
-            "status_page": status_page,
-        }
+        await run.control.reset()
+        await run.svc.ready()
+        run.say(f"tenant {settings.tenant_id}: both Webex apps present, Webex directory sync healthy")
+        inc = await _delete_and_push(run)
+        attempts, resolved_by = await _verify_until_fixed(run, inc)
+        summary = await _close(run, inc, folder, attempts=attempts, resolved_by=resolved_by)
         out.write(json.dumps(summary, sort_keys=True) + "\n")
         return 0 if summary["resolved"] else 1
     finally:
-        from shared.app.runtime import reset_services
-
         await reset_services()  # the HTTP function's own clients
-        await svc.aclose()
-        await control.aclose()
+        await run.svc.aclose()
+        await run.control.aclose()
+
+
+async def _delete_and_push(run: _Run) -> Any:
+    """Someone deletes the integration; Event Grid delivers the audit record three times; the
+    intake queue's trigger opens one incident and notifies."""
+    from shared.app.push import ingest
+    from shared.detect.intake import decode_all, prepare
+    from shared.detect.normalize import extract
+
+    svc, settings = run.svc, run.svc.settings
+    record = (await run.control.delete("integration", actor=ACTOR))[-1]
+    run.say(f"{ACTOR} deletes “Cisco Webex Identity Integration” (audit record {record['id']})")
+    event_id = str(uuid.uuid4())
+    envelope = {"id": event_id, "eventType": "Webex.AuditRecord", "subject": "auditLogs/directoryAudits",
+                "eventTime": record.get("activityDateTime"), "dataVersion": "1.0", "data": record}  # fmt: skip
+    for _ in range(3):  # Event Grid is at-least-once: deliver the same event three times
+        # What the Event Grid trigger does: CPU-only classification, one durable queue write.
+        intake = prepare(extract(envelope), settings.catalogue, origin="eventgrid", ref=event_id)
+        await svc.intake().send_all(intake.encoded())
+    run.say("Event Grid delivered the event 3 times; each was acknowledged after one intake-queue write")
+    outcomes: list[str] = []
+    for intake_message in decode_all(await svc.intake().receive()):  # what the intake queue trigger does
+        result = await ingest(svc.push_deps(), intake_message.extraction())
+        outcomes.extend(o.outcome for o in result.outcomes)
+    inc = await svc.store().get_open(settings.tenant_id, "integration")
+    assert inc is not None, "the deletion must open an incident"
+    run.say(f"intake queue processed ({', '.join(outcomes)}): kind {inc.kind}")
+    run.say(f"incident {inc.incident_id} opened (state {inc.state})")
+    for key, d in sorted(inc.deliveries.items()):
+        run.say(f"notified: {key.split('/')[0]} ({d.status})")
+    return inc
+
+
+async def _next_batch(run: _Run) -> list[Any]:
+    """The next verification messages, as the queue trigger gets them once their delay is over."""
+    for _ in range(40):
+        batch: list[Any] = await run.svc.queue().receive()
+        if batch:
+            return batch
+        await asyncio.sleep(0.25)
+    return []
+
+
+async def _verify_until_fixed(run: _Run, inc: Any) -> tuple[int, str]:
+    """Scheduled verification runs until the first says "still broken"; then the admin consents and
+    clicks the notice's Check now link. Returns the runs counted and what resolved the incident."""
+    from shared.app.verification import run_verification
+
+    attempts, consented, outcome, resolved_by = 0, False, "rescheduled", "scheduled_verification"
+    while outcome != "resolved" and attempts < 8:
+        batch = await _next_batch(run)
+        if not batch:
+            break
+        for message, _raw in batch:
+            result = await run_verification(run.svc.verification_deps(), message)
+            if result.outcome == "stale":
+                continue
+            attempts, outcome = attempts + 1, result.outcome
+            verdicts = ", ".join(f"{n}={v}" for n, v in result.verdicts)
+            run.say(f"verification {attempts}: {outcome} ({verdicts})")
+        if outcome != "resolved" and not consented:
+            await run.control.consent(actor=ADMIN)
+            consented = True
+            run.say(f"{ADMIN} opens the consent URL and accepts: the service principal is re-created")
+            outcome = await _click_check_now(run.svc, run.control, inc, run.say)
+            attempts += 1
+            resolved_by = {"resolved": "check_now"}.get(outcome, resolved_by)
+    return attempts, resolved_by
+
+
+async def _close(run: _Run, inc: Any, folder: Path, *, attempts: int, resolved_by: str) -> dict[str, Any]:
+    """The closing timeline lines, the notices and status page written out, and the summary."""
+    closed = await run.svc.store().get_closed(run.svc.settings.tenant_id, inc.incident_id)
+    ttr = closed.time_to_recover if closed else None
+    if closed is not None:
+        run.say(f"incident {inc.incident_id} resolved; time to recover {ttr}")
+    files = _write_notices(await run.control.state(), folder)
+    status_page = await _write_status_page(run.svc, folder)
+    for f in [*files, status_page]:
+        run.say(f"wrote {f}")
+    per_channel: dict[str, int] = {}
+    for key, d in (closed.deliveries if closed else {}).items():
+        if d.status == "sent":
+            channel = key.split("/")[0]
+            per_channel[channel] = per_channel.get(channel, 0) + 1
+    return {
+        "incident_id": inc.incident_id,
+        "kind": inc.kind,
+        "notifications": per_channel,
+        "verification_attempts": attempts,
+        "resolved": closed is not None and closed.state == "resolved",
+        "time_to_recover_seconds": round(ttr.total_seconds(), 3) if ttr else None,
+        "resolved_by": resolved_by,
+        "status_page": status_page,
+    }
 
 
 def _link_settings() -> dict[str, str]:
