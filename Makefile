@@ -36,8 +36,11 @@ demo: setup
 test: setup
 	@$(MAKE) --no-print-directory --keep-going -j 4 --output-sync=target lint typecheck pytest checkov
 
+## ruff, and no function of the app, its dev tools or the simulator above radon grade C.
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	@out="$$($(BIN)/radon cc -s -n D shared functions devtools simulator function_app.py)"; \
+	  if [ -n "$$out" ]; then echo "radon: above grade C:"; echo "$$out"; exit 1; fi
 
 typecheck: setup
 	$(BIN)/mypy

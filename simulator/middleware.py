@@ -149,14 +149,8 @@ def _default_error_body(status: int, api: str, state: SimState, request: web.Req
     return {"error": message}
 
 
-@web.middleware
-async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Record the call, apply a matching fault, else run the handler; tag Webex answers."""
-    if request.path.startswith("/_sim/") or request.path == "/_sim":
-        return await handler(request)
-    state = request.app[STATE]
-    request[REQUEST_ID] = str(uuid.uuid4())
-    raw = await request.read()
+def _record(request: web.Request, raw: bytes, state: Any) -> dict[str, Any]:
+    """The request as the scenario API shows it, secrets redacted, appended to ``state.requests``."""
     state.request_seq += 1
     headers, auth = _redacted_headers(request, state)
     parsed, text, form = _body_views(raw, request.content_type)
@@ -179,24 +173,41 @@ async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse
         "fault": None,
     }
     state.requests.append(entry)
-    api = api_of(request.path)
-    fault = take_fault(state.faults, request.method, request.path)
-    response: web.StreamResponse
-    if fault is not None and fault.hold is not None:  # the crash harness's k-th call (simulator.faults)
+    return entry
+
+
+async def _answer(
+    request: web.Request, handler: Handler, entry: dict[str, Any], fault: Any, *, state: Any, api: str
+) -> web.StreamResponse:
+    """The handler's answer, or the injected fault's: delayed, dropped, held or replaced."""
+    if fault is None:
+        return await _run(handler, request, entry)
+    if fault.hold is not None:  # the crash harness's k-th call (simulator.faults)
         if fault.hold == "after":
             response = await _run(handler, request, entry)
             entry["acted"], entry["answered_at"] = response.status, time.monotonic()
         return await hold_request(fault, request, entry, state.held)
-    if fault is not None:
-        dropped = await delay_or_drop(fault, request, entry)
-        if dropped is not None:
-            return dropped
-        if fault.status is not None or fault.malformed or fault.body is not None:
-            response = _fault_response(fault, api, state, request)
-        else:
-            response = await _run(handler, request, entry)
-    else:
-        response = await _run(handler, request, entry)
+    dropped = await delay_or_drop(fault, request, entry)
+    if dropped is not None:
+        return dropped
+    if fault.status is not None or fault.malformed or fault.body is not None:
+        return _fault_response(fault, api, state, request)
+    return await _run(handler, request, entry)
+
+
+@web.middleware
+async def simulate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Record the call, apply a matching fault, else run the handler; tag Webex answers."""
+    if request.path.startswith("/_sim/") or request.path == "/_sim":
+        return await handler(request)
+    state = request.app[STATE]
+    request[REQUEST_ID] = str(uuid.uuid4())
+    entry = _record(request, await request.read(), state)
+    api = api_of(request.path)
+    fault = take_fault(state.faults, request.method, request.path)
+    response = await _answer(request, handler, entry, fault, state=state, api=api)
+    if fault is not None and fault.hold is not None:
+        return response  # held: the harness decides; the entry is the hold's to complete
     if api == "webex" and "trackingid" not in response.headers:
         response.headers["trackingid"] = webex_tracking_id()
     if api == "webexidentity" and "trackingid" not in response.headers:  # Control Hub tags every answer
