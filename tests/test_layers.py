@@ -62,3 +62,19 @@ def test_a_wrong_import_is_found_wherever_it_hides(tmp_path: Path) -> None:
         "shared.misc:1 imports (no layer: shared.misc is not in devtools/layers.py)",
         "shared.stray:1 imports (no layer: shared.stray is not in devtools/layers.py)",
     ]
+
+
+def test_the_map_names_every_module() -> None:
+    """docs/architecture.md is the map: every module of ``shared/`` appears in its layer's row."""
+    rows = {}
+    for line in (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `") and line.count("|") >= 4:
+            rows[line.split("`")[1]] = line
+    missing = []
+    for path in sorted((ROOT / "shared").glob("*/*.py")) + sorted((ROOT / "shared").glob("*/*/")):
+        layer, name = path.parent.name, path.stem if path.suffix else path.name
+        if name.startswith("__") or name in {"templates", "__pycache__"}:
+            continue
+        if f"`{name}`" not in rows.get(layer, "") and f"`{name}/`" not in rows.get(layer, ""):
+            missing.append(f"shared/{layer}/{name}")
+    assert missing == []
