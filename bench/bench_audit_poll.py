@@ -59,7 +59,7 @@ async def poll_backlog(control: Any, records: int, limited: bool, paced: bool) -
     started = time.perf_counter()
     read = ticks = 0
     while ticks < 20:
-        tick = await run_tick(svc)
+        tick = await run_tick(await svc.sweep_deps())
         ticks += 1
         read += tick.audit_records
         cursor = (await svc.checkpoints().get_state(AUDIT_STATE)).values.get("next")

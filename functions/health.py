@@ -38,7 +38,7 @@ async def health_check(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.info("health check tick is past due; running once now")
     svc = await get_services()
-    tick = await run_tick(svc, past_due=timer.past_due)
+    tick = await run_tick(await svc.sweep_deps(), past_due=timer.past_due)
     if not tick.ran or tick.health is None:
         log.info("health check tick skipped (%s)", tick.skipped, extra={"event": TICK_EVENT, "outcome": "skipped"})
         return

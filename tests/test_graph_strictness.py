@@ -21,7 +21,7 @@ async def _svc() -> Any:
 async def _tick() -> Any:
     from shared.app.sweep import run_tick
 
-    return await run_tick(await _svc())
+    return await run_tick(await (await _svc()).sweep_deps())
 
 
 async def _state(name: str) -> dict[str, Any]:

@@ -55,7 +55,7 @@ async def test_identity_app_found_by_name_then_deleted_opens_identity_app_delete
     app_id = state["config"]["identity_app_id"]
     sp_id = next(sp["id"] for sp in state["service_principals"] if sp["appId"] == app_id).lower()
 
-    first = await run_tick(await _svc())
+    first = await run_tick(await (await _svc()).sweep_deps())
     assert first.health is not None
     check = _verdict(first.health.report)
     assert check.verdict == "healthy" and check.object_id == sp_id and "found by name" in check.evidence
@@ -67,7 +67,7 @@ async def test_identity_app_found_by_name_then_deleted_opens_identity_app_delete
 
     await sim.delete("identity", hard=hard, actor="mallory@contoso.example")
     await sim.clear_requests()
-    second = await run_tick(await _svc())
+    second = await run_tick(await (await _svc()).sweep_deps())
     assert f"identity:{sp_id}:{reason}" in second.removed, "delta saw the removal of the last known object id"
     assert second.health is not None
     gone = _verdict(second.health.report)
@@ -86,7 +86,7 @@ async def test_never_seen_and_absent_is_not_configured_and_no_incident(
 
     await sim.delete("identity", hard=True)
     await _unset_identity_app_id(monkeypatch)
-    outcome = await run_health_check(await _svc())
+    outcome = await run_health_check(await (await _svc()).health_check_deps())
     check = _verdict(outcome.report)
     assert check.verdict == "not_configured" and "none seen before" in check.evidence
     assert await _name_lookups(sim), "the name was looked up before concluding"
@@ -100,7 +100,7 @@ async def test_two_apps_with_the_exact_name_is_ambiguous_not_a_guess(sim: Any, m
     twin = await sim.add_service_principal("Cisco Webex Identity")  # the exact name: a second candidate
     await sim.add_service_principal("Cisco Webex Identity (old)")  # not the name: never considered
     await _unset_identity_app_id(monkeypatch)
-    outcome = await run_health_check(await _svc())
+    outcome = await run_health_check(await (await _svc()).health_check_deps())
     check = _verdict(outcome.report)
     original = (await sim.state())["config"]["identity_app_id"]
     assert check.verdict == "ambiguous" and not check.ok
@@ -118,7 +118,7 @@ async def test_configured_app_id_wins_over_name_and_memory(sim: Any) -> None:
     assert configured
     await svc.checkpoints().put_state(STATE, {"app_id": "11111111-2222-4333-8444-555555555555"}, None)
     await sim.add_service_principal("Cisco Webex Identity")  # would be ambiguous by name
-    outcome = await run_health_check(svc)
+    outcome = await run_health_check(await svc.health_check_deps())
     check = _verdict(outcome.report)
     assert check.verdict == "healthy" and check.app_id == configured
     assert await _name_lookups(sim) == [], "no name look-up when the appId is configured"
@@ -136,7 +136,7 @@ async def test_identity_app_found_by_name_is_auto_restored_after_deletion(
 
     monkeypatch.setenv("AUTO_RESTORE", "true")
     await _unset_identity_app_id(monkeypatch)
-    assert _verdict((await run_health_check(await _svc())).report).verdict == "healthy"
+    assert _verdict((await run_health_check(await (await _svc()).health_check_deps())).report).verdict == "healthy"
     app_id = (await sim.state())["config"]["identity_app_id"]
     records = await sim.delete("identity", actor="mallory@contoso.example")
     await open_twice(app_functions, records[0])
@@ -164,10 +164,10 @@ async def _pin_then_hard_delete(sim: Any, monkeypatch: pytest.MonkeyPatch) -> tu
 
     await _unset_identity_app_id(monkeypatch)
     app_id = (await sim.state())["config"]["identity_app_id"]
-    assert _verdict((await run_tick(await _svc())).health.report).verdict == "healthy"
+    assert _verdict((await run_tick(await (await _svc()).sweep_deps())).health.report).verdict == "healthy"
     assert (await _remembered())["app_id"] == app_id
     await sim.delete("identity", hard=True, actor="mallory@contoso.example")
-    await run_tick(await _svc())
+    await run_tick(await (await _svc()).sweep_deps())
     (inc,) = await incidents()
     assert inc.kind == "identity_app_deleted" and inc.resolved_at is None
     return app_id, inc
@@ -187,7 +187,7 @@ async def test_lookalike_after_hard_delete_does_not_resolve_nor_replace_the_pin(
     assert outcome.outcome != "resolved"
     assert ("graph.service_principal.identity", "missing") in outcome.verdicts
     assert (await _remembered())["app_id"] == app_id, "the pin is never replaced by a new app with the name"
-    await run_tick(await _svc())
+    await run_tick(await (await _svc()).sweep_deps())
     (still,) = await incidents()
     assert still.resolved_at is None and still.state != "resolved"
     assert (await _remembered())["app_id"] == app_id
@@ -210,7 +210,7 @@ async def test_auto_restore_never_restores_a_lookalike(
     app_id, inc = await _pin_then_hard_delete(sim, monkeypatch)
     fake = await sim.add_service_principal("Cisco Webex Identity")
     await _verify(await _svc(), inc)
-    await run_tick(await _svc())
+    await run_tick(await (await _svc()).sweep_deps())
     await sim.clear_requests()
     (record,) = await sim.delete("identity", actor="mallory@contoso.example", sp_id=fake["id"])
     await open_twice(app_functions, record)
@@ -230,7 +230,7 @@ async def test_prevention_notes_never_written_into_a_lookalike(sim: Any, monkeyp
     await _pin_then_hard_delete(sim, monkeypatch)
     fake = await sim.add_service_principal("Cisco Webex Identity")
     await sim.clear_requests()
-    await run_tick(await _svc())
+    await run_tick(await (await _svc()).sweep_deps())
     patches = await sim.requests(path=r"/servicePrincipals/[0-9a-fA-F-]{36}$", method="PATCH")
     assert all(fake["id"] not in p["path"] for p in patches), "no note written into the look-alike"
     notes = {sp["id"]: sp["notes"] for sp in (await sim.state())["service_principals"]}
@@ -258,7 +258,7 @@ async def test_names_compare_exactly(sim: Any, monkeypatch: pytest.MonkeyPatch, 
     assert Catalogue().by_display_name(name) is None, "audit records naming the look-alike match no app"
     await sim.add_service_principal(name)
     await _unset_identity_app_id(monkeypatch)
-    check = _verdict((await run_health_check(await _svc())).report)
+    check = _verdict((await run_health_check(await (await _svc()).health_check_deps())).report)
     assert check.verdict == "healthy" and check.app_id == (await sim.state())["config"]["identity_app_id"]
 
 
@@ -280,7 +280,7 @@ async def test_first_discovery_pins_only_the_wizard_app(
     other = "5e0f2b8a-3c1d-4f6e-9a7b-2c4d6e8f0a1b" if owner_org else None
     fake = await sim.add_service_principal("Cisco Webex Identity", owner_org=other, by_integration=by_integration)
     await _unset_identity_app_id(monkeypatch)
-    check = _verdict((await run_health_check(await _svc())).report)
+    check = _verdict((await run_health_check(await (await _svc()).health_check_deps())).report)
     assert check.verdict == "ambiguous" and why in check.evidence and fake["appId"] in check.evidence
     assert await _remembered() == {}
     assert await incidents() == []
@@ -293,7 +293,7 @@ async def test_first_discovery_pins_an_app_the_integration_created(sim: Any, mon
     await sim.delete("identity", hard=True)
     real = await sim.add_service_principal("Cisco Webex Identity", by_integration=True)
     await _unset_identity_app_id(monkeypatch)
-    check = _verdict((await run_health_check(await _svc())).report)
+    check = _verdict((await run_health_check(await (await _svc()).health_check_deps())).report)
     assert check.verdict == "healthy" and check.app_id == real["appId"].lower()
     assert (await _remembered())["app_id"] == real["appId"].lower()
     owners = await sim.requests(path=r"/servicePrincipals/[0-9a-fA-F-]{36}/owners$", method="GET")
@@ -309,7 +309,7 @@ async def test_deleting_a_lookalike_opens_no_incident_once_pinned(
     from tests.helpers import eventgrid_event, run_intake
 
     await _unset_identity_app_id(monkeypatch)
-    assert _verdict((await run_health_check(await _svc())).report).verdict == "healthy"
+    assert _verdict((await run_health_check(await (await _svc()).health_check_deps())).report).verdict == "healthy"
     fake = await sim.add_service_principal("Cisco Webex Identity")
     (record,) = await sim.delete("identity", actor="mallory@contoso.example", sp_id=fake["id"])
     await app_functions["eventgrid_audit"].get_user_function()(eventgrid_event(record))

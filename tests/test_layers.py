@@ -9,18 +9,13 @@ from devtools.layers import Violation, violations
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STILL_TO_MOVE: set[str] = set()
-"""Imports of the old layout that still point the wrong way: this set only shrinks, to empty."""
-
 
 def _key(v: Violation) -> str:
     return f"{v.module} imports {v.target}"
 
 
 def test_shared_imports_point_one_way() -> None:
-    found = {_key(v) for v in violations(ROOT)}
-    assert found - STILL_TO_MOVE == set(), "new imports against the layers"
-    assert STILL_TO_MOVE - found == set(), "fixed: remove them from STILL_TO_MOVE"
+    assert [_key(v) for v in violations(ROOT)] == []
 
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:

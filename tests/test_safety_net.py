@@ -21,7 +21,7 @@ async def _svc() -> Any:
 async def _tick(past_due: bool = False) -> Any:
     from shared.app.sweep import run_tick
 
-    return await run_tick(await _svc(), past_due=past_due)
+    return await run_tick(await (await _svc()).sweep_deps(), past_due=past_due)
 
 
 async def _state(name: str) -> dict[str, Any]:
@@ -168,7 +168,7 @@ async def test_missing_consent_grant_alone_opens_a_consent_incident(sim: Any, mo
     await reset_services()
     await sim.revoke(actor="mallory@contoso.example")
 
-    outcome = await run_health_check(await _svc())
+    outcome = await run_health_check(await (await _svc()).health_check_deps())
     verdicts = {r.name: r.verdict for r in outcome.report.results}
     assert verdicts["graph.service_principal.integration"] == "healthy"
     assert verdicts["graph.consent_grant.integration"] == "consent_missing"

@@ -150,7 +150,7 @@ async def test_health_timer_takes_a_lagging_701018_for_lag_when_graph_has_the_gr
     await sim.revoke()
     await sim.advance_clock(400)  # Webex now reports the revoke
     await sim.consent()  # and an admin has already fixed it in Entra
-    outcome = await run_health_check(await get_services())
+    outcome = await run_health_check(await (await get_services()).health_check_deps())
     verdicts = {r.name: r.verdict for r in outcome.report.results}
     assert verdicts["webex.sync_status"] == "consent_missing"
     assert verdicts["graph.consent_grant.integration"] == "healthy"

@@ -16,14 +16,33 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from shared.app.pipeline import RecordOutcome
-    from shared.app.runtime import Services
+    from shared.app.operational_notices import ConfigAnnouncements, OperationalSend
+    from shared.app.pipeline import PipelineDeps, RecordOutcome
+    from shared.checks.deps import CheckClients
+    from shared.checks.prevention import NotesWriter
     from shared.checks.report import CheckResult, HealthReport
+    from shared.core.settings import Settings
     from shared.detect.findings import Finding
+    from shared.incidents.store import IncidentStore
 
 log = logging.getLogger(__name__)
 
 OVERDUE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheckDeps:
+    """What the timer's health check uses: the clients the checks read, the sender of the notices
+    they owe, this process's memory of configuration problems already told, the incident store and
+    the pipeline that opens incidents and schedules verification runs."""
+
+    settings: Settings
+    checks: CheckClients
+    send: OperationalSend
+    announcements: ConfigAnnouncements
+    store: IncidentStore
+    pipeline: PipelineDeps
+    notes: NotesWriter  # Graph, for the opt-in prevention notes
 
 
 @dataclass(slots=True)
@@ -89,66 +108,65 @@ def findings(report: HealthReport, app_key: str, *, integration: bool) -> list[F
     return found
 
 
-async def _check(svc: Services) -> HealthReport:
+async def _check(deps: HealthCheckDeps) -> HealthReport:
     """Step 1: the checks and the operational notices they owe; the configuration notice (once: a
     missing secret turned a channel off, shared.checks.config_report); the prevention notes (opt-in;
     why here and not at verification: shared.checks.prevention)."""
     from shared.app.checking import CheckingDeps, check_and_notify
     from shared.app.operational_notices import announce_config_problems
 
-    send = svc.operational_sender()
-    report = await check_and_notify(CheckingDeps(await svc.check_clients(), send))
-    await announce_config_problems(svc.settings, send, svc.config_announcements)
-    if svc.settings.prevention_notes:
+    report = await check_and_notify(CheckingDeps(deps.checks, deps.send))
+    await announce_config_problems(deps.settings, deps.send, deps.announcements)
+    if deps.settings.prevention_notes:
         from shared.checks.prevention import ensure_notes
 
-        await ensure_notes(await svc.graph(), report)
+        await ensure_notes(deps.notes, report)
     return report
 
 
-async def _open_incidents(svc: Services, report: HealthReport, outcome: HealthOutcome) -> set[str]:
+async def _open_incidents(deps: HealthCheckDeps, report: HealthReport, outcome: HealthOutcome) -> set[str]:
     """Step 2: each finding opens (or joins) its app's incident. Returns the keys of the broken apps."""
     from shared.app.pipeline import health_record, process_record
     from shared.detect.findings import classify_finding
 
-    cat = svc.settings.catalogue
+    cat = deps.settings.catalogue
     broken: set[str] = set()
     for app in cat.apps:
         for finding in findings(report, app.key, integration=app.key == cat.integration.key):
             broken.add(app.key)
             record = health_record(app.key, finding.detail, finding.object_id)
             c = classify_finding(finding, cat)
-            outcome.outcomes.append(await process_record(svc.pipeline_deps(), record, c))
+            outcome.outcomes.append(await process_record(deps.pipeline, record, c))
     return broken
 
 
-async def _follow_up(svc: Services, report: HealthReport, outcome: HealthOutcome, broken: set[str]) -> None:
+async def _follow_up(deps: HealthCheckDeps, report: HealthReport, outcome: HealthOutcome, broken: set[str]) -> None:
     """Step 3: an open incident of a healthy app is verified now; one whose verification run is long
     overdue (its queue message was lost) gets a new one."""
     from shared.app.pipeline import schedule_verification
     from shared.core.clock import clock
 
-    store = svc.store()
-    for app in svc.settings.catalogue.apps:
+    store = deps.store
+    for app in deps.settings.catalogue.apps:
         if app.key in broken:
             continue
-        inc = await store.get_open(svc.settings.tenant_id, app.key)
+        inc = await store.get_open(deps.settings.tenant_id, app.key)
         if inc is None:
             continue
         app_ok = all(r.ok for r in report.for_app(app.key))
         overdue = inc.next_verify_at is None or clock.now() - inc.next_verify_at > OVERDUE
         if app_ok and (inc.next_verify_at is None or inc.next_verify_at - clock.now() > timedelta(seconds=30)):
-            await schedule_verification(svc.pipeline_deps(), inc, delay=0)
+            await schedule_verification(deps.pipeline, inc, delay=0)
             outcome.verifications.append(inc.incident_id)
         elif overdue:
-            await schedule_verification(svc.pipeline_deps(), inc)
+            await schedule_verification(deps.pipeline, inc)
             outcome.verifications.append(inc.incident_id)
 
 
-async def run_health_check(svc: Services) -> HealthOutcome:
+async def run_health_check(deps: HealthCheckDeps) -> HealthOutcome:
     """The timer's run: check, open incidents for what is broken, follow up on the open ones."""
-    report = await _check(svc)
+    report = await _check(deps)
     outcome = HealthOutcome(report)
-    broken = await _open_incidents(svc, report, outcome)
-    await _follow_up(svc, report, outcome, broken)
+    broken = await _open_incidents(deps, report, outcome)
+    await _follow_up(deps, report, outcome, broken)
     return outcome

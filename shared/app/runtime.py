@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     import httpx
     from azure.core.credentials_async import AsyncTokenCredential
 
+    from shared.app.health_check import HealthCheckDeps
     from shared.app.operational_notices import OperationalSend
     from shared.app.pipeline import PipelineDeps
     from shared.app.poison import PoisonDeps
     from shared.app.push import PushDeps
     from shared.app.restore import RestoreDeps
+    from shared.app.sweep import SweepDeps
     from shared.app.verification import VerificationDeps
     from shared.checks.deps import CheckClients
     from shared.checks.report import HealthReport
@@ -252,6 +254,20 @@ class Services:
         return PushDeps(
             self.settings, self.checkpoints(), self.credential, self.pipeline_deps(), self.operational_deps()
         )
+
+    async def health_check_deps(self) -> HealthCheckDeps:
+        from shared.app.health_check import HealthCheckDeps
+
+        checks = await self.check_clients()
+        return HealthCheckDeps(self.settings, checks, self.operational_sender(), self.config_announcements,
+                               self.store(), self.pipeline_deps(), await self.graph())  # fmt: skip
+
+    async def sweep_deps(self) -> SweepDeps:
+        from shared.app.sweep import SweepDeps
+
+        health = await self.health_check_deps()
+        return SweepDeps(self.settings, self.checkpoints(), await self.graph(), self.pipeline_deps(), health,
+                         self.worker_id)  # fmt: skip
 
     async def check_clients(self) -> CheckClients:
         """What the checks use (``shared.checks.deps``), from this process's clients."""

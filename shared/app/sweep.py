@@ -42,11 +42,12 @@ from shared.core.errors import TransientError, UpstreamError
 from shared.detect.audit_poll import directory_audit_filter, read_audit_page
 
 if TYPE_CHECKING:
-    from shared.app.health_check import HealthOutcome
-    from shared.app.pipeline import RecordOutcome
-    from shared.app.runtime import Services
+    from shared.app.health_check import HealthCheckDeps, HealthOutcome
+    from shared.app.pipeline import PipelineDeps, RecordOutcome
     from shared.checks.report import HealthReport
-    from shared.clients.checkpoints import StateRow
+    from shared.clients.checkpoints import Checkpoints, StateRow
+    from shared.clients.graph import Graph
+    from shared.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,20 @@ MAX_PAGES = 50
 """Pages read per tick (5,000 audit records); the rest waits for the next tick, from the checkpoint."""
 
 
+@dataclass(frozen=True, slots=True)
+class SweepDeps:
+    """What a tick uses: the settings, the cursors and lease (checkpoints), Graph (audit poll and
+    delta), the pipeline the records and removals go through, the health check, and this worker's
+    id (the lease's owner)."""
+
+    settings: Settings
+    checkpoints: Checkpoints
+    graph: Graph
+    pipeline: PipelineDeps
+    health: HealthCheckDeps
+    worker_id: str
+
+
 @dataclass(slots=True)
 class TickOutcome:
     ran: bool
@@ -71,14 +86,14 @@ class TickOutcome:
     problems: list[str] = field(default_factory=list)
 
 
-async def run_tick(svc: Services, *, past_due: bool = False) -> TickOutcome:
+async def run_tick(deps: SweepDeps, *, past_due: bool = False) -> TickOutcome:
     """One tick (see the module docstring). Raises the first transient error at the end, after
     every step had its chance, so one slow API does not hide the others."""
     from shared.app.health_check import run_health_check
     from shared.clients.checkpoints import LeaseRefused
 
-    cp = svc.checkpoints()
-    owner = f"{svc.worker_id}-{secrets.token_hex(4)}"
+    cp = deps.checkpoints
+    owner = f"{deps.worker_id}-{secrets.token_hex(4)}"
     lease = await cp.acquire(LEASE, owner, LEASE_TTL, min_gap=PAST_DUE_GAP if past_due else None)
     if isinstance(lease, LeaseRefused):
         return TickOutcome(ran=False, skipped=lease.reason)
@@ -87,15 +102,15 @@ async def run_tick(svc: Services, *, past_due: bool = False) -> TickOutcome:
     try:
         for step in (_poll_audit, _follow_delta):
             try:
-                await step(svc, out)
+                await step(deps, out)
             except TransientError as exc:
                 first = first or exc
                 out.problems.append(f"{step.__name__.strip('_')}: {exc}")
             except UpstreamError as exc:  # e.g. 403: a permission is missing; the checks still run
                 out.problems.append(f"{step.__name__.strip('_')}: {exc}")
-        out.health = await run_health_check(svc)
+        out.health = await run_health_check(deps.health)
         try:
-            await _track_delta(svc, out.health.report)
+            await _track_delta(deps, out.health.report)
         except (TransientError, UpstreamError) as exc:
             out.problems.append(f"track_delta: {exc}")
     finally:
@@ -155,17 +170,17 @@ async def _paced_audits(out: TickOutcome, graph: Any, waited: float, **kw: Any) 
         return None
 
 
-async def _poll_audit(svc: Services, out: TickOutcome) -> None:
+async def _poll_audit(deps: SweepDeps, out: TickOutcome) -> None:
     """Read the audit log from the checkpoint (or from the stored next link of a round that a page
     budget, the rate limit or a 429 interrupted), page by page, saving the cursor after each page."""
-    cp = svc.checkpoints()
-    graph = await svc.graph()
+    cp = deps.checkpoints
+    graph = deps.graph
     state = await cp.get_state(AUDIT_STATE)
     started = clock.now()
     since = parse_timestamp(state.values.get("since"))
     cursor = state.values.get("next") or None
     round_start = parse_timestamp(state.values.get("round")) or started
-    overlap = timedelta(minutes=svc.settings.audit_poll_overlap_minutes)
+    overlap = timedelta(minutes=deps.settings.audit_poll_overlap_minutes)
     got = None
     if isinstance(cursor, str):
         try:
@@ -181,11 +196,11 @@ async def _poll_audit(svc: Services, out: TickOutcome) -> None:
         got = await _paced_audits(out, graph, 0.0, query_filter=query)
     if got is None:
         return
-    await _audit_pages(svc, out, graph, got, state=state, since=since, round_start=round_start)
+    await _audit_pages(deps, out, graph, got, state=state, since=since, round_start=round_start)
 
 
 async def _audit_pages(
-    svc: Services,
+    deps: SweepDeps,
     out: TickOutcome,
     graph: Any,
     got: tuple[Any, float],
@@ -196,12 +211,12 @@ async def _audit_pages(
 ) -> None:
     from shared.app.pipeline import process_extraction
 
-    cp = svc.checkpoints()
+    cp = deps.checkpoints
     page, waited = got
     newest = since
     for n in range(MAX_PAGES):
         extraction = page.extraction
-        out.outcomes.extend(await process_extraction(svc.pipeline_deps(), extraction))  # raises: cursor stays
+        out.outcomes.extend(await process_extraction(deps.pipeline, extraction))  # raises: cursor stays
         out.audit_records += len(extraction.records)
         times = [r.event_time for r in extraction.records if r.event_time is not None]
         if times:
@@ -245,14 +260,14 @@ def _delta_ids(state_values: dict[str, Any]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in ids.items()} if isinstance(ids, dict) else {}
 
 
-async def _follow_delta(svc: Services, out: TickOutcome) -> None:
-    cp = svc.checkpoints()
+async def _follow_delta(deps: SweepDeps, out: TickOutcome) -> None:
+    cp = deps.checkpoints
     state = await cp.get_state(DELTA_STATE)
     link = state.values.get("link")
     if not isinstance(link, str) or not link:
         return
     ids = _delta_ids(state.values)
-    graph = await svc.graph()
+    graph = deps.graph
     try:
         page = await graph.service_principal_delta(link=link)
     except UpstreamError as exc:
@@ -278,12 +293,12 @@ async def _follow_delta(svc: Services, out: TickOutcome) -> None:
         page = await graph.service_principal_delta(link=page.next_link)
     for app_key, sp_id, reason in removed:
         out.removed.append(f"{app_key}:{sp_id}:{reason}")
-        out.outcomes.append(await _process_removal(svc, app_key, sp_id, reason))
+        out.outcomes.append(await _process_removal(deps, app_key, sp_id, reason))
     if page.delta_link:
         await cp.put_state(DELTA_STATE, {"link": page.delta_link, "ids": json.dumps(ids)}, state.etag)
 
 
-async def _process_removal(svc: Services, app_key: str, sp_id: str, reason: str) -> RecordOutcome:
+async def _process_removal(deps: SweepDeps, app_key: str, sp_id: str, reason: str) -> RecordOutcome:
     """A delta ``@removed`` → the incident a deletion opens (``changed``: soft, else hard; the rules
     decide the kind, :mod:`shared.detect.findings`)."""
     from shared.app.pipeline import health_record, process_record
@@ -293,11 +308,11 @@ async def _process_removal(svc: Services, app_key: str, sp_id: str, reason: str)
     detail = f"service principal removed ({'soft' if soft else 'hard'} delete, delta reason {reason or 'none'})"
     finding = Finding(app_key, Seen.IN_RECYCLE_BIN if soft else Seen.GONE, sp_id, detail)
     record = health_record(app_key, detail, sp_id)
-    c = classify_finding(finding, svc.settings.catalogue)
-    return await process_record(svc.pipeline_deps(), record, c)
+    c = classify_finding(finding, deps.settings.catalogue)
+    return await process_record(deps.pipeline, record, c)
 
 
-async def _track_delta(svc: Services, report: HealthReport) -> None:
+async def _track_delta(deps: SweepDeps, report: HealthReport) -> None:
     """Start a new delta round when the present Webex SP ids changed (or none is tracked yet)."""
     present = {
         r.object_id.lower(): r.app_key
@@ -305,7 +320,7 @@ async def _track_delta(svc: Services, report: HealthReport) -> None:
         if r.name.startswith("graph.service_principal.") and r.verdict in ("healthy", "disabled")
         if r.object_id and r.app_key
     }
-    cp = svc.checkpoints()
+    cp = deps.checkpoints
     state = await cp.get_state(DELTA_STATE)
     if state.values.get("link") and _delta_ids(state.values) == present:
         return
@@ -313,7 +328,7 @@ async def _track_delta(svc: Services, report: HealthReport) -> None:
         if state.values.get("link"):
             await cp.put_state(DELTA_STATE, {"link": "", "ids": "{}"}, state.etag)
         return
-    graph = await svc.graph()
+    graph = deps.graph
     page = await graph.service_principal_delta(ids=sorted(present))
     for _ in range(MAX_PAGES):  # the first round lists the current objects: only its end matters
         if page.next_link is None:

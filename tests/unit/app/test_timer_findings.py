@@ -109,8 +109,8 @@ async def _removal(monkeypatch: pytest.MonkeyPatch, app_key: str, reason: str) -
         return c
 
     monkeypatch.setattr(pipeline, "process_record", process_record)
-    svc: Any = SimpleNamespace(settings=SimpleNamespace(catalogue=CAT), pipeline_deps=lambda: None)
-    await _process_removal(svc, app_key, SP_ID, reason)
+    deps: Any = SimpleNamespace(settings=SimpleNamespace(catalogue=CAT), pipeline=None)
+    await _process_removal(deps, app_key, SP_ID, reason)
     ((record, c),) = seen
     assert record.activity.startswith("Health check: service principal removed") and record.targets[0].id == SP_ID
     return str(c.kind), str(c.action), c.app.key if c.app else None
