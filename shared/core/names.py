@@ -14,6 +14,9 @@ INTAKE_QUEUE = "webex-intake"
 """Durable intake: the Event Grid and alert triggers enqueue here and answer at once; the intake
 queue trigger does the Graph / Table / Log Analytics / notification work (poison: ``-poison``)."""
 
+SWEEP_QUEUE = "webex-tenant-sweep"
+"""Provider mode (issue 17): one message per tenant to sweep, base64 like the others."""
+
 MAX_DEQUEUE_COUNT = 5
 """host.json ``extensions.queues.maxDequeueCount``: the attempts a queue message gets before the
 extension moves it to ``<queue>-poison`` (a test keeps the two equal). What the poison notice says:

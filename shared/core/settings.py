@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -159,6 +159,12 @@ class Settings(BaseModel):
     mail_to: Annotated[tuple[str, ...], Field(alias="MAIL_TO")] = ()
 
     incidents_table: Annotated[str, Field(alias="INCIDENTS_TABLE")] = "incidents"
+    # Many tenants (issue 17): "single" (the default) watches TENANT_ID; "provider" also reads the
+    # tenants table and reaches each customer tenant through the provider's multi-tenant app, whose
+    # credential is the managed identity as a federated identity credential (no secret).
+    tenancy_mode: Annotated[Literal["single", "provider"], Field(alias="TENANCY_MODE")] = "single"
+    provider_app_client_id: Annotated[str | None, Field(alias="PROVIDER_APP_CLIENT_ID")] = None
+    tenants_table: Annotated[str, Field(alias="TENANTS_TABLE")] = "tenants"
     health_schedule: Annotated[str, Field(alias="HEALTH_SCHEDULE")] = "0 */1 * * * *"
     verify_delays: Annotated[tuple[int, ...], Field(alias="VERIFY_DELAYS")] = (60, 120, 300, 600, 900, 1800)
     """Seconds before run 1, 2, 3 …; past the list the last delay repeats (every 30 min by default)."""
@@ -210,7 +216,27 @@ class Settings(BaseModel):
             raise ValueError("must be the Webex organization id from Control Hub")
         return v
 
-    @field_validator("webex_identity_app_id", "log_analytics_workspace_id")
+    @field_validator("tenancy_mode", mode="before")
+    @classmethod
+    def _mode(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("tenants_table")
+    @classmethod
+    def _table_name(cls, v: str) -> str:
+        v = v.strip()
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{2,62}", v):
+            raise ValueError("must be a table name (3-63 letters and digits, starting with a letter)")
+        return v
+
+    @model_validator(mode="after")
+    def _provider_app(self) -> Settings:
+        """Provider mode reaches customer tenants only through the provider's app: its id is required."""
+        if self.tenancy_mode == "provider" and self.provider_app_client_id is None:
+            raise ValueError("PROVIDER_APP_CLIENT_ID: required when TENANCY_MODE=provider")
+        return self
+
+    @field_validator("webex_identity_app_id", "log_analytics_workspace_id", "provider_app_client_id")
     @classmethod
     def _guid_or_none(cls, v: str | None) -> str | None:
         if v is None or not v.strip():

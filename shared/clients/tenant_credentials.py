@@ -1,0 +1,124 @@
+"""A credential per customer tenant, without a secret (``TENANCY_MODE=provider``).
+
+The provider's multi-tenant app (``PROVIDER_APP_CLIENT_ID``) has the deployment's managed identity as
+a federated identity credential. A customer tenant's token is azure-identity's
+``ClientAssertionCredential`` for that tenant, whose assertion is the managed identity's own token
+for :data:`EXCHANGE_SCOPE` (Microsoft Entra workload identity federation). Locally the "managed
+identity" is the credential of :mod:`shared.clients.credentials` (the simulator's token endpoint,
+``AZURE_AUTHORITY_HOST``), so the same token requests really run.
+
+``ClientAssertionCredential`` calls its assertion function synchronously; the managed identity's
+token is async. :class:`FederatedTenantCredential` therefore fetches the assertion first (the
+managed identity's credential caches it) and hands it to the inner credential, which caches the
+tenant's token: N calls as one tenant make one token request to that tenant. One credential per
+tenant, at most ``max_tenants`` kept (least recently used closed first).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from shared.core.tenant import tenant_guid
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
+    from azure.core.credentials_async import AsyncTokenCredential
+
+EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
+"""The audience Entra expects of a federated identity credential's assertion (public cloud; the
+US Government and China clouds use their own, passed as ``exchange_scope``)."""
+
+DEFAULT_MAX_TENANTS = 2048
+
+
+class FederatedTenantCredential:
+    """An ``AsyncTokenCredential`` for one tenant: the provider app, asserted by the managed identity."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        client_id: str,
+        assertion_source: AsyncTokenCredential,
+        *,
+        exchange_scope: str = EXCHANGE_SCOPE,
+        **options: Any,
+    ) -> None:
+        from azure.identity.aio import ClientAssertionCredential
+
+        from shared.clients.credentials import bounded_retry_policy_class
+
+        self.tenant_id = tenant_guid(tenant_id)
+        self._source = assertion_source
+        self._scope = exchange_scope
+        self._assertion = ""
+        options.setdefault("retry_policy_class", bounded_retry_policy_class())
+        self._inner = ClientAssertionCredential(self.tenant_id, client_id, self._current_assertion, **options)
+
+    def _current_assertion(self) -> str:
+        return self._assertion
+
+    async def _refresh_assertion(self) -> None:
+        self._assertion = (await self._source.get_token(self._scope)).token
+
+    async def get_token(
+        self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:  # fmt: skip
+        await self._refresh_assertion()
+        return await self._inner.get_token(*scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs)
+
+    async def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
+        await self._refresh_assertion()
+        return await self._inner.get_token_info(*scopes, options=options)
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    async def __aenter__(self) -> FederatedTenantCredential:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class TenantCredentials:
+    """One :class:`FederatedTenantCredential` per tenant, built on first use, at most ``max_tenants``."""
+
+    def __init__(
+        self,
+        client_id: str,
+        assertion_source: AsyncTokenCredential,
+        *,
+        max_tenants: int = DEFAULT_MAX_TENANTS,
+        **options: Any,
+    ) -> None:
+        if max_tenants < 1:
+            raise ValueError("max_tenants must be at least 1")
+        self._client_id = client_id
+        self._source = assertion_source
+        self._max = max_tenants
+        self._options = options
+        self._by_tenant: OrderedDict[str, FederatedTenantCredential] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._by_tenant)
+
+    async def for_tenant(self, tenant_id: str) -> FederatedTenantCredential:
+        """The tenant's credential (the same object, and token cache, for every call as that tenant)."""
+        key = tenant_guid(tenant_id)
+        found = self._by_tenant.get(key)
+        if found is not None:
+            self._by_tenant.move_to_end(key)
+            return found
+        credential = FederatedTenantCredential(key, self._client_id, self._source, **self._options)
+        self._by_tenant[key] = credential
+        while len(self._by_tenant) > self._max:
+            _, oldest = self._by_tenant.popitem(last=False)
+            await oldest.close()
+        return credential
+
+    async def aclose(self) -> None:
+        while self._by_tenant:
+            _, credential = self._by_tenant.popitem(last=False)
+            await credential.close()

@@ -1,0 +1,76 @@
+"""Per-tenant credentials without a secret (shared/clients/tenant_credentials.py), against the
+simulator's token endpoint: the assertion sent is the managed identity's token for
+``api://AzureADTokenExchange/.default``, the token URL names the customer's tenant, and N calls as
+one tenant make one token request to that tenant (its token is cached per tenant)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from shared.clients.credentials import make_credential
+from shared.clients.tenant_credentials import EXCHANGE_SCOPE, TenantCredentials
+
+PROVIDER_APP = "5b0c7e4e-2f1d-4c1a-9a51-7d2f3b8c9e01"
+
+
+def _token_body(tenant: str) -> dict[str, Any]:
+    return {"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": f"at-{tenant}"}
+
+
+async def _answer_as(sim: Any, tenant: str) -> None:
+    """The simulator knows one tenant; a customer tenant's token request is answered by a fault."""
+    await sim.add_fault(f"^/{tenant}/oauth2/v2\\.0/token$", method="POST", status=200, body=_token_body(tenant),
+                        times=None)  # fmt: skip
+
+
+async def test_assertion_is_the_managed_identity_token_and_the_url_names_the_customer(sim: Any) -> None:
+    customers = [str(uuid.uuid4()), str(uuid.uuid4()).upper()]
+    for tenant in customers:
+        await _answer_as(sim, tenant.lower())
+    sent: list[tuple[str, dict[str, str]]] = []
+
+    def capture(request: Any) -> None:
+        http = request.http_request
+        data = http.data if isinstance(http.data, dict) else None
+        body = http.body.decode() if isinstance(http.body, bytes) else str(http.body or "")
+        sent.append((http.url, {str(k): str(v) for k, v in data.items()} if data else dict(parse_qsl(body))))
+
+    mi = make_credential()
+    creds = TenantCredentials(PROVIDER_APP, mi, raw_request_hook=capture)
+    try:
+        mi_token = (await mi.get_token(EXCHANGE_SCOPE)).token
+        for tenant in customers:
+            cred = await creds.for_tenant(tenant)
+            for _ in range(5):
+                token = await cred.get_token("https://graph.microsoft.com/.default")
+                assert token.token == f"at-{tenant.lower()}"
+    finally:
+        await creds.aclose()
+        await mi.close()
+    assert [urlsplit(url).path for url, _ in sent] == [f"/{t.lower()}/oauth2/v2.0/token" for t in customers]
+    for _, form in sent:
+        assert form["client_id"] == PROVIDER_APP
+        assert form["client_assertion"] == mi_token
+        assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        assert "client_secret" not in form
+    recorded = [r for r in await sim.requests(method="POST") if "/oauth2/v2.0/token" in r["path"]]
+    per_tenant = {t.lower(): sum(1 for r in recorded if r["path"].startswith(f"/{t.lower()}/")) for t in customers}
+    assert per_tenant == {t.lower(): 1 for t in customers}
+
+
+async def test_cache_is_bounded_and_keyed_by_tenant(sim: Any) -> None:
+    tenants = [str(uuid.uuid4()) for _ in range(3)]
+    mi = make_credential()
+    creds = TenantCredentials(PROVIDER_APP, mi, max_tenants=2)
+    try:
+        first = await creds.for_tenant(tenants[0])
+        assert await creds.for_tenant(tenants[0].upper()) is first
+        await creds.for_tenant(tenants[1])
+        await creds.for_tenant(tenants[2])
+        assert len(creds) == 2
+        assert await creds.for_tenant(tenants[0]) is not first  # evicted (and closed), built again
+    finally:
+        await creds.aclose()
+        await mi.close()
