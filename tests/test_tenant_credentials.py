@@ -42,8 +42,8 @@ async def test_assertion_is_the_managed_identity_token_and_the_url_names_the_cus
     try:
         mi_token = (await mi.get_token(EXCHANGE_SCOPE)).token
         for tenant in customers:
-            cred = await creds.for_tenant(tenant)
-            for _ in range(5):
+            for _ in range(5):  # each call looks its tenant's credential up again, as a use case does
+                cred = await creds.for_tenant(tenant)
                 token = await cred.get_token("https://graph.microsoft.com/.default")
                 assert token.token == f"at-{tenant.lower()}"
     finally:

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from shared.clients.graph import Graph
     from shared.clients.intake_queue import IntakeQueue
     from shared.clients.table import Table
+    from shared.clients.tenant_credentials import TenantCredentials
+    from shared.clients.tenants import TenantStore
     from shared.clients.verify_queue import VerifyQueue
     from shared.clients.webex_auth import WebexAuth
     from shared.core.catalogue import WebexApp
@@ -69,6 +71,8 @@ class Services:
         self._intake: IntakeQueue | None = None
         self._checkpoints: Checkpoints | None = None
         self._webex_auth: WebexAuth | None = None
+        self._tenant_credentials: TenantCredentials | None = None
+        self._tenant_graphs: dict[str, Graph] = {}
         self._ready = False
         self._lock = asyncio.Lock()
         from shared.app.operational_notices import ConfigAnnouncements
@@ -124,6 +128,37 @@ class Services:
             client = build_graph_client(self.settings, self.credential())
             self._graph = Graph(client, load_models=partial(warm, "models"))  # restore, notes: off the loop
         return self._graph
+
+    def tenant_store(self) -> TenantStore:
+        """The tenants table (``TENANTS_TABLE``, provider mode), on its own table client."""
+        from shared.clients.storage import table_client
+        from shared.clients.table import Table
+        from shared.clients.tenants import TenantStore
+
+        return TenantStore(Table(table_client(self.storage, self.settings.tenants_table)))
+
+    def tenant_credentials(self) -> TenantCredentials:
+        """Per customer tenant: the provider app's token, asserted by this process's managed identity."""
+        if self._tenant_credentials is None:
+            from shared.clients.tenant_credentials import TenantCredentials
+            from shared.core.errors import ConfigError
+
+            if self.settings.provider_app_client_id is None:
+                raise ConfigError(["PROVIDER_APP_CLIENT_ID: required to reach a customer tenant"])
+            self._tenant_credentials = TenantCredentials(self.settings.provider_app_client_id, self.credential())
+        return self._tenant_credentials
+
+    async def tenant_graph(self, tenant_id: str) -> Graph:
+        """A Graph client acting as ``tenant_id`` through the provider's app (one per tenant)."""
+        from shared.core.tenant import tenant_guid
+
+        key = tenant_guid(tenant_id)
+        if key not in self._tenant_graphs:
+            from shared.clients.graph import Graph, build_graph_client
+
+            credential = await self.tenant_credentials().for_tenant(key)
+            self._tenant_graphs[key] = Graph(build_graph_client(self.settings, credential))
+        return self._tenant_graphs[key]
 
     async def http(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -300,12 +335,24 @@ class Services:
             http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
             if http is not None:
                 await http.aclose()
+        for graph in self._tenant_graphs.values():
+            await _close_graph(graph)
+        self._tenant_graphs = {}
+        if self._tenant_credentials is not None:
+            await self._tenant_credentials.aclose()
+            self._tenant_credentials = None
         if self._credential is not None:
             await self._credential.close()
         self._http = self._store = self._queue = self._graph = self._credential = self._table = None
         self._intake = None
         self._checkpoints = None
         self._ready = False
+
+
+async def _close_graph(graph: Graph) -> None:
+    http = getattr(getattr(graph.client, "request_adapter", None), "_http_client", None)
+    if http is not None:
+        await http.aclose()
 
 
 def _remember_secrets(settings: Settings) -> None:

@@ -154,6 +154,11 @@ def format_table(rows: list[dict[str, object]]) -> str:
     """A plain aligned table a person reads at a glance (evidence cut to keep rows on one line)."""
     headers = ["check", "verdict", "evidence", "ms"]
     cells = [[str(r["check"]), str(r["verdict"]), _one_line(str(r["evidence"]), 110), str(r["ms"])] for r in rows]
+    return format_grid(headers, cells)
+
+
+def format_grid(headers: list[str], cells: list[list[str]]) -> str:
+    """Columns aligned under ``headers``, a dashed rule below them."""
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
@@ -189,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="one incident lifecycle against the simulator and Azurite")
     d.add_argument("--output", default="demo-output", help="folder for the rendered notifications")
     d.set_defaults(fn=cmd_demo)
+    from shared.cli.tenants import add_parser
+
+    add_parser(sub)
     return p
 
 

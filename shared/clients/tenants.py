@@ -36,6 +36,9 @@ class TenantStore:
     async def ensure(self) -> None:
         await self._table.ensure()
 
+    async def close(self) -> None:
+        await self._table.close()
+
     async def add(self, tenant: Tenant) -> bool:
         """Insert the tenant; ``False`` when its id is already there (nothing is changed then)."""
         return await self._table.insert(tenant_to_row(tenant)) is not None

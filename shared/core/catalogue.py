@@ -110,7 +110,16 @@ def consent_url(app: WebexApp, tenant_id: str, login_base: str = DEFAULT_LOGIN_B
         return None
     if app.app_id != INTEGRATION_APP_ID:
         return None
+    return admin_consent_url(app.app_id, tenant_id, login_base)
+
+
+def admin_consent_url(client_id: str, tenant_id: str, login_base: str = DEFAULT_LOGIN_BASE) -> str:
+    """``{login_base}/{tenant}/adminconsent?client_id=…``: the page where ``tenant_id``'s admin grants
+    the app ``client_id`` (a GUID) its permissions — the Webex integration's, or (provider mode) the
+    provider's multi-tenant app's. Both values are checked: this must not become an open redirect."""
+    if not is_guid(client_id):
+        raise ValueError("client id must be a GUID")
     if tenant_id != "common" and not is_valid_tenant(tenant_id):  # "common": no tenant configured (docs/contracts.md)
         raise ValueError("tenant id must be a GUID or a domain name")
     base = login_base.rstrip("/")
-    return f"{base}/{quote(tenant_id, safe='')}/adminconsent?{urlencode({'client_id': app.app_id})}"
+    return f"{base}/{quote(tenant_id, safe='')}/adminconsent?{urlencode({'client_id': client_id})}"

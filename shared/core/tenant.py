@@ -92,8 +92,8 @@ def _is_address(text: str) -> bool:
         and "." in domain
         and not domain.startswith(".")
         and not domain.endswith(".")
-        and all(c.isprintable() and c not in "<>()[]\\,;:\" \t@" for c in domain)
-        and all(c.isprintable() and c not in "<>()[]\\,;:\" \t" for c in local)
+        and all(c.isprintable() and c not in '<>()[]\\,;:" \t@' for c in domain)
+        and all(c.isprintable() and c not in '<>()[]\\,;:" \t' for c in local)
     )
 
 
@@ -107,11 +107,12 @@ def channel_map(value: object) -> dict[str, str]:
         except (ValueError, RecursionError):
             raise TenantError("channels: not valid JSON") from None
     if not isinstance(value, Mapping):
-        raise TenantError("channels: must be a JSON object, e.g. {\"teams\": \"https://…\"}")
+        raise TenantError('channels: must be a JSON object, e.g. {"teams": "https://…"}')
     out: dict[str, str] = {}
     for key, item in value.items():
         if key not in CHANNEL_NAMES:
-            raise TenantError(f"channels: unknown channel {inert_name(str(key))[:40]!r} ({', '.join(sorted(CHANNEL_NAMES))})")
+            known = ", ".join(sorted(CHANNEL_NAMES))
+            raise TenantError(f"channels: unknown channel {inert_name(str(key))[:40]!r} ({known})")
         if not isinstance(item, str) or len(item) > 2048 or not item.isprintable():
             raise TenantError(f"channels: {key}: must be one line of text (at most 2048 characters)")
         out[key] = item
