@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from shared.clients.verify_queue import VerifyQueue
     from shared.clients.webex_auth import WebexAuth
     from shared.core.catalogue import WebexApp
+    from shared.core.tenant import Tenant
     from shared.incidents.notices import NoticeDeps
     from shared.incidents.operational import OperationalDeps
     from shared.incidents.schedule import VerifyScheduler
@@ -159,6 +160,18 @@ class Services:
             credential = await self.tenant_credentials().for_tenant(key)
             self._tenant_graphs[key] = Graph(build_graph_client(self.settings, credential))
         return self._tenant_graphs[key]
+
+    async def tenant_check_clients(self, tenant: Tenant) -> CheckClients:
+        """What the checks use, as ``tenant``: its Graph token, its state rows (partition = its id),
+        its Webex org (the deployment's own when the row names none), a fresh status memory."""
+        from shared.checks.deps import CheckClients, WebexStatusMemory
+        from shared.clients.checkpoints import Checkpoints
+
+        update = {"tenant_id": tenant.tenant_id, "webex_org_id": tenant.webex_org_id or self.settings.webex_org_id}
+        settings = self.settings.model_copy(update=update)
+        graph, http, auth = await self.tenant_graph(tenant.tenant_id), await self.http(), await self.webex_auth()
+        state = Checkpoints(self.table(), tenant.tenant_id)
+        return CheckClients(settings, graph, http, auth, state, WebexStatusMemory())
 
     async def http(self) -> httpx.AsyncClient:
         if self._http is None:

@@ -103,6 +103,10 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.tenant or args.all:  # provider mode: tenants × checks (shared/cli/tenants.py)
+        from shared.cli.tenants import cmd_check_tenants
+
+        return cmd_check_tenants(args, out, err)
     from shared.core.errors import ConfigError
 
     try:
@@ -190,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_render)
     k = sub.add_parser("check", help="run the health checks against the configured tenant")
     k.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    which = k.add_mutually_exclusive_group()
+    which.add_argument("--tenant", help="provider mode: check this customer tenant (GUID) of TENANTS_TABLE")
+    which.add_argument("--all", action="store_true", help="provider mode: check every enabled customer tenant")
     k.set_defaults(fn=cmd_check)
     d = sub.add_parser("demo", help="one incident lifecycle against the simulator and Azurite")
     d.add_argument("--output", default="demo-output", help="folder for the rendered notifications")

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from shared.app.runtime import Services
+    from shared.app.tenant_checks import TenantCheck
+    from shared.checks.report import CheckResult
     from shared.clients.tenants import TenantStore
     from shared.core.tenant import Tenant
 
@@ -180,3 +182,97 @@ async def _onboard(svc: Services, args: argparse.Namespace, out: TextIO, err: Te
         await store.close()
     out.write(f"access: {'OK' if access.ok else 'MISSING'}: {access.detail}\n")
     return 0 if access.ok else 1
+
+
+def cmd_check_tenants(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``check --tenant X`` / ``check --all``: a table of tenants × checks; exit 0 all healthy, 1 any
+    tenant unhealthy (or a tenant row that fails its check), 2 configuration error."""
+    from shared.core.errors import ConfigError
+    from shared.core.tenant import TenantError
+
+    try:
+        from shared.app.runtime import Services
+        from shared.core.settings import load_settings, storage_config
+
+        svc = Services(load_settings(), storage_config())
+        if svc.settings.provider_app_client_id is None:
+            raise ConfigError(["PROVIDER_APP_CLIENT_ID: required to check customer tenants (TENANCY_MODE=provider)"])
+    except ConfigError as exc:
+        print(f"check: {exc}", file=err)
+        return 2
+
+    async def go() -> int:
+        try:
+            return await _check_tenants(svc, args, out, err)
+        except (TenantError, ConfigError) as exc:
+            print(f"check: {exc}", file=err)
+            return 2
+        finally:
+            await svc.aclose()
+
+    return asyncio.run(go())
+
+
+async def _selected(svc: Services, args: argparse.Namespace, err: TextIO) -> tuple[list[Tenant], int] | None:
+    """The tenants to check and the count of rows skipped as bad; ``None``: the named one is unknown."""
+    from shared.core.tenant import tenant_guid
+
+    store = await _store(svc)
+    try:
+        if args.tenant:
+            tenant = await store.get(tenant_guid(args.tenant))
+            if tenant is None:
+                print(f"check: {tenant_guid(args.tenant)} is not in the tenants table", file=err)
+                return None
+            return [tenant], 0
+        listing = await store.list()
+    finally:
+        await store.close()
+    for key, why in listing.bad_rows:
+        print(f"check: tenant row {key!r} skipped: {why}", file=err)
+    return [t for t in listing.tenants if t.enabled], len(listing.bad_rows)
+
+
+async def _check_tenants(svc: Services, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from shared.app.tenant_checks import check_tenants
+    from shared.checks.config_report import config_check
+
+    selected = await _selected(svc, args, err)
+    if selected is None:
+        return 2
+    tenants, bad = selected
+    checked = await check_tenants(tenants, svc.tenant_check_clients)
+    config = config_check(svc.settings)
+    healthy = config.ok and bad == 0 and all(c.healthy for c in checked)
+    if args.json:
+        doc = {
+            "healthy": healthy,
+            "config": _check_row(config),
+            "tenants": [
+                {"tenant": c.tenant.tenant_id, "name": c.tenant.display_name, "healthy": c.healthy,
+                 "checks": [_check_row(r) for r in c.results]}
+                for c in checked
+            ],
+            "bad_rows": bad,
+        }  # fmt: skip
+        out.write(json.dumps(doc) + "\n")
+    else:
+        out.write(format_tenant_checks(checked, config) + "\n")
+        sick = sum(1 for c in checked if not c.healthy)
+        out.write(f"overall: {'HEALTHY' if healthy else 'UNHEALTHY'} ({sick} of {len(checked)} tenants unhealthy)\n")
+    return 0 if healthy else 1
+
+
+def _check_row(r: CheckResult) -> dict[str, object]:
+    return {"check": r.name, "verdict": r.verdict, "evidence": r.evidence, "ms": round(r.elapsed_ms, 1)}
+
+
+def format_tenant_checks(checked: list[TenantCheck], config: CheckResult) -> str:
+    from shared.cli.main import _one_line, format_grid
+
+    def line(tenant: str, r: CheckResult) -> list[str]:
+        return [tenant, r.name, r.verdict, _one_line(r.evidence, 90), str(round(r.elapsed_ms, 1))]
+
+    cells = [line("(deployment)", config)]
+    cells.extend(line(c.tenant.tenant_id, r) for c in checked for r in c.results)
+    return format_grid(["tenant", "check", "verdict", "evidence", "ms"], cells)
