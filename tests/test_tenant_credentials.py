@@ -74,3 +74,23 @@ async def test_cache_is_bounded_and_keyed_by_tenant(sim: Any) -> None:
     finally:
         await creds.aclose()
         await mi.close()
+
+
+async def test_services_keep_a_graph_client_per_tenant_within_the_same_bound(sim: Any, monkeypatch: Any) -> None:
+    from shared.app.runtime import Services
+    from shared.core.settings import load_settings, storage_config
+
+    monkeypatch.setenv("TENANCY_MODE", "provider")
+    monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", PROVIDER_APP)
+    svc = Services(load_settings(), storage_config())
+    svc._tenant_credentials = TenantCredentials(PROVIDER_APP, svc.credential(), max_tenants=2)
+    tenants = [str(uuid.uuid4()) for _ in range(3)]
+    try:
+        first = await svc.tenant_graph(tenants[0])
+        assert await svc.tenant_graph(tenants[0].upper()) is first
+        await svc.tenant_graph(tenants[1])
+        await svc.tenant_graph(tenants[2])
+        assert len(svc._tenant_graphs) == 2 and tenants[0] not in svc._tenant_graphs
+        assert await svc.tenant_graph(tenants[0]) is not first
+    finally:
+        await svc.aclose()

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from shared.clients.graph import Graph
     from shared.clients.intake_queue import IntakeQueue
     from shared.clients.table import Table
-    from shared.clients.tenant_credentials import TenantCredentials
+    from shared.clients.tenant_credentials import FederatedTenantCredential, TenantCredentials
     from shared.clients.tenants import TenantStore
     from shared.clients.verify_queue import VerifyQueue
     from shared.clients.webex_auth import WebexAuth
@@ -73,7 +73,7 @@ class Services:
         self._checkpoints: Checkpoints | None = None
         self._webex_auth: WebexAuth | None = None
         self._tenant_credentials: TenantCredentials | None = None
-        self._tenant_graphs: dict[str, Graph] = {}
+        self._tenant_graphs: dict[str, tuple[Graph, FederatedTenantCredential]] = {}
         self._ready = False
         self._lock = asyncio.Lock()
         from shared.app.operational_notices import ConfigAnnouncements
@@ -154,12 +154,20 @@ class Services:
         from shared.core.tenant import tenant_guid
 
         key = tenant_guid(tenant_id)
-        if key not in self._tenant_graphs:
+        credential = await self.tenant_credentials().for_tenant(key)  # may close the least recent one
+        held = self._tenant_graphs.pop(key, None)
+        if held is not None and held[1] is credential:
+            graph = held[0]
+        else:
             from shared.clients.graph import Graph, build_graph_client
 
-            credential = await self.tenant_credentials().for_tenant(key)
-            self._tenant_graphs[key] = Graph(build_graph_client(self.settings, credential))
-        return self._tenant_graphs[key]
+            if held is not None:  # its credential was evicted and closed: a new client on the new one
+                await _close_graph(held[0])
+            graph = Graph(build_graph_client(self.settings, credential))
+        self._tenant_graphs[key] = (graph, credential)  # most recent last
+        while len(self._tenant_graphs) > len(self.tenant_credentials()):  # no more than credentials kept
+            await _close_graph(self._tenant_graphs.pop(next(iter(self._tenant_graphs)))[0])
+        return graph
 
     async def tenant_check_clients(self, tenant: Tenant) -> CheckClients:
         """What the checks use, as ``tenant``: its Graph token, its state rows (partition = its id),
@@ -348,7 +356,7 @@ class Services:
             http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
             if http is not None:
                 await http.aclose()
-        for graph in self._tenant_graphs.values():
+        for graph, _ in self._tenant_graphs.values():
             await _close_graph(graph)
         self._tenant_graphs = {}
         if self._tenant_credentials is not None:
