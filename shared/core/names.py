@@ -20,6 +20,10 @@ extension moves it to ``<queue>-poison`` (a test keeps the two equal). What the 
 the poison *copy*'s own ``DequeueCount`` is 1 (the extension inserts a new message), never the
 attempts it took."""
 
+SWEEP_QUEUE = "webex-tenant-sweep"
+"""Provider mode (TENANCY_MODE=provider): one message per customer tenant to sweep (poison: ``-poison``);
+created by infra/app/storage.bicep only in that mode."""
+
 POISON_QUEUE = f"{VERIFY_QUEUE}-poison"
 """Where the queue extension moves a verification message after ``MAX_DEQUEUE_COUNT`` failures."""
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -159,6 +159,11 @@ class Settings(BaseModel):
     mail_to: Annotated[tuple[str, ...], Field(alias="MAIL_TO")] = ()
 
     incidents_table: Annotated[str, Field(alias="INCIDENTS_TABLE")] = "incidents"
+    # Many tenants (docs/tenants.md): single (default) watches TENANT_ID; provider watches the tenants
+    # table through the provider's multi-tenant app (PROVIDER_APP_CLIENT_ID).
+    tenancy_mode: Annotated[Literal["single", "provider"], Field(alias="TENANCY_MODE")] = "single"
+    provider_app_client_id: Annotated[str | None, Field(alias="PROVIDER_APP_CLIENT_ID")] = None
+    tenants_table: Annotated[str, Field(alias="TENANTS_TABLE")] = "tenants"
     health_schedule: Annotated[str, Field(alias="HEALTH_SCHEDULE")] = "0 */1 * * * *"
     verify_delays: Annotated[tuple[int, ...], Field(alias="VERIFY_DELAYS")] = (60, 120, 300, 600, 900, 1800)
     """Seconds before run 1, 2, 3 …; past the list the last delay repeats (every 30 min by default)."""
