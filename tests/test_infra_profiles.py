@@ -524,6 +524,8 @@ def azd_defaults() -> dict[str, Any]:
 
 
 TOKEN = "tok"
+PROVIDER_APP_ID = "0c0ffee0-1234-4abc-8def-0123456789ab"
+"""Stands in for the provider app's appId, which only Graph assigns (a GUID, as the app checks)."""
 """Stands in for ``uniqueString(…)``, which only ARM computes."""
 
 MODULE_OUTPUTS = {
@@ -540,11 +542,11 @@ MODULE_OUTPUTS = {
     "keyVault": {"outputs": {"name": f"kv-{TOKEN}", "uri": f"https://kv-{TOKEN}.vault.example/"}},
     "topic": {"outputs": {"name": "topic", "id": "/topic"}},
     "api": {"outputs": {"name": "func"}},
-    "providerApp": {"outputs": {"appId": "PROVIDER-APP-ID"}},
+    "providerApp": {"outputs": {"appId": PROVIDER_APP_ID}},
 }  # fmt: skip
 STORAGE_RENDERED_OUTPUTS = ("sweepQueueName", "sweepPoisonQueueName", "tenantsTableName")
 """storage.bicep outputs that depend on its parameters: rendered from the template, not stubbed."""
-GRAPH_IDS = {"providerApp": {"appId": "PROVIDER-APP-ID", "id": "PROVIDER-APP-OBJECT-ID"}}
+GRAPH_IDS = {"providerApp": {"appId": PROVIDER_APP_ID, "id": "PROVIDER-APP-OBJECT-ID"}}
 """What only Graph knows about a created object (provider-app.bicep)."""
 
 
@@ -764,7 +766,7 @@ def test_profile_provider_mode() -> None:
     assert r.resources["tenantsTable"][1]["name"] == Settings.model_fields["tenants_table"].default
     s = r.app_settings
     tenancy = ("TENANCY_MODE", "PROVIDER_APP_CLIENT_ID", "TENANTS_TABLE")
-    assert tuple(s[k] for k in tenancy) == ("provider", "PROVIDER-APP-ID", "tenants")
+    assert tuple(s[k] for k in tenancy) == ("provider", PROVIDER_APP_ID, "tenants")
     assert "providerApp" in r.modules and "graphPermissions" not in r.modules, "created in the first pass"
     # Everything else is the single-tenant deployment's.
     single = render({})
@@ -864,11 +866,14 @@ def test_the_app_reads_the_rendered_settings_of_every_profile(monkeypatch: pytes
     """What the template renders loads as the app's Settings (Key Vault references as unresolved)."""
     from shared.core.settings import load_settings, storage_config
 
-    for r in (render({}), render({}, cloud="AzureUSGovernment")):
+    for r in (render({}), render({}, cloud="AzureUSGovernment"), render({"tenancyMode": "provider"})):
         env = dict(r.app_settings)
         env["TENANT_ID"] = TENANT
         settings = load_settings(env)
         assert settings.graph_base_url == r.app_settings["GRAPH_BASE_URL"]
+        assert settings.tenancy_mode == r.app_settings["TENANCY_MODE"]
+        assert settings.provider_app_client_id == (r.app_settings["PROVIDER_APP_CLIENT_ID"] or None)
+        assert settings.tenants_table == "tenants", "single-tenant mode leaves it empty: the code's default"
         storage = storage_config(env)
         assert storage.queue_service_uri == r.app_settings["AzureWebJobsStorage__queueServiceUri"].rstrip("/")
         assert storage.table_service_uri == r.app_settings["AzureWebJobsStorage__tableServiceUri"].rstrip("/")

@@ -14,15 +14,14 @@ INTAKE_QUEUE = "webex-intake"
 """Durable intake: the Event Grid and alert triggers enqueue here and answer at once; the intake
 queue trigger does the Graph / Table / Log Analytics / notification work (poison: ``-poison``)."""
 
+SWEEP_QUEUE = "webex-tenant-sweep"
+"""Provider mode (issue 17): one message per tenant to sweep, base64 like the others."""
+
 MAX_DEQUEUE_COUNT = 5
 """host.json ``extensions.queues.maxDequeueCount``: the attempts a queue message gets before the
 extension moves it to ``<queue>-poison`` (a test keeps the two equal). What the poison notice says:
 the poison *copy*'s own ``DequeueCount`` is 1 (the extension inserts a new message), never the
 attempts it took."""
-
-SWEEP_QUEUE = "webex-tenant-sweep"
-"""Provider mode (TENANCY_MODE=provider): one message per customer tenant to sweep (poison: ``-poison``);
-created by infra/app/storage.bicep only in that mode."""
 
 POISON_QUEUE = f"{VERIFY_QUEUE}-poison"
 """Where the queue extension moves a verification message after ``MAX_DEQUEUE_COUNT`` failures."""

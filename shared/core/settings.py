@@ -159,8 +159,9 @@ class Settings(BaseModel):
     mail_to: Annotated[tuple[str, ...], Field(alias="MAIL_TO")] = ()
 
     incidents_table: Annotated[str, Field(alias="INCIDENTS_TABLE")] = "incidents"
-    # Many tenants (docs/tenants.md): single (default) watches TENANT_ID; provider watches the tenants
-    # table through the provider's multi-tenant app (PROVIDER_APP_CLIENT_ID).
+    # Many tenants (issue 17): "single" (the default) watches TENANT_ID; "provider" also reads the
+    # tenants table and reaches each customer tenant through the provider's multi-tenant app, whose
+    # credential is the managed identity as a federated identity credential (no secret).
     tenancy_mode: Annotated[Literal["single", "provider"], Field(alias="TENANCY_MODE")] = "single"
     provider_app_client_id: Annotated[str | None, Field(alias="PROVIDER_APP_CLIENT_ID")] = None
     tenants_table: Annotated[str, Field(alias="TENANTS_TABLE")] = "tenants"
