@@ -745,3 +745,17 @@ def test_alerts_about_the_app_reach_someone_without_mail_to(texts: dict[str, str
     assert "empty(opsAddresses) ? [] : [opsGroup.id]" not in alerts
     assert alerts.count("notifyOps ? [opsGroup.id] : []") == 2
     assert re.search(r"actions: !notifyOps \? \[\] : \[\s*\{\s*actionGroupId: opsGroup\.id", alerts)
+
+
+def test_tenants_doc_lists_what_the_provider_app_asks_for(texts: dict[str, str]) -> None:
+    """docs/tenants.md tells the customer's admin what they grant: the provider app's read set, each
+    by the name its id carries in provider-app.bicep (Application.ReadWrite.All only with the
+    self-healing features, said in prose)."""
+    ids = {key: value.split(" ", 1)[1] for key, value in _commented_ids(texts["infra/app/provider-app.bicep"]).items()}
+    reads = strip_comments(texts["infra/app/provider-app.bicep"]).split("var readRoles = [", 1)[1].split("]", 1)[0]
+    asked = {ids[key] for key in re.findall(r"graphRoles\.(\w+)", reads)}
+    doc = (ROOT / "docs" / "tenants.md").read_text(encoding="utf-8")
+    section = doc.split("## Onboard a customer tenant", 1)[1].split("\n## ", 1)[0]
+    granted = set(re.findall(r"^\s*\| `([A-Za-z]+\.[A-Za-z.]+)` \|", section, re.M))
+    assert asked == granted == {"Application.Read.All", "AuditLog.Read.All", "Directory.Read.All"}
+    assert "Mail.Send" not in asked
