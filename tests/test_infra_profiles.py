@@ -1006,3 +1006,20 @@ def test_provider_profile_sees_a_broken_template(
     monkeypatch.setattr(me, "INFRA", copy)
     with pytest.raises(AssertionError):
         getattr(me, test)()
+
+
+def test_provider_mode_round_trips_through_azd() -> None:
+    """`azd env set TENANCY_MODE provider` / `PROVIDER_APP_DISPLAY_NAME …` reach the template (docs/deploy.md
+    rows), with the same defaults on both sides."""
+    given = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert given["tenancyMode"]["value"] == "${TENANCY_MODE=single}"
+    assert given["providerAppDisplayName"]["value"] == "${PROVIDER_APP_DISPLAY_NAME=Webex sync remediator}"
+    main = read("main.bicep")
+    assert {k: evaluate(main.params[k], {}) for k in ("tenancyMode", "providerAppDisplayName")} == {
+        k: azd_defaults()[k] for k in ("tenancyMode", "providerAppDisplayName")
+    }
+    r = render({"tenancyMode": "provider", "providerAppDisplayName": "Contoso MSP – Webex sync monitor"})
+    assert r.resources["providerApp"][1]["displayName"] == "Contoso MSP – Webex sync monitor"
+    doc = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "| `TENANCY_MODE` | `tenancyMode` | `single` |" in doc
+    assert "| `PROVIDER_APP_DISPLAY_NAME` | `providerAppDisplayName` | `Webex sync remediator` |" in doc
