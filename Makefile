@@ -8,7 +8,7 @@ AZURITE := node_modules/.bin/azurite
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test lint typecheck bench checkov clean
+.PHONY: setup demo test lint typecheck bench checkov clean mutation
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ typecheck: setup
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python -m devtools.services -- $(BIN)/python $$b || exit 1; done
+
+## Mutation testing of the fast tier (docs/testing.md): per module mutants, killed, survived, score and the survivors.
+## MUTATE is the module list; MUTATION_FLAGS e.g. "--limit 40" samples 40 mutants a module, "-j 1" runs one at a time.
+MUTATE ?= shared/detect shared/core/catalogue.py shared/notify/escape.py
+MUTATION_FLAGS ?=
+mutation: setup
+	$(BIN)/python -m devtools.mutate $(MUTATION_FLAGS) $(MUTATE)
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache demo-output
