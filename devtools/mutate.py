@@ -489,7 +489,9 @@ def baseline(paths: Sequence[str], tests: Sequence[str], slow: float) -> Baselin
         raise SystemExit(f"the fast tests fail without a mutant: pytest {' '.join([*_PYTEST_FLAGS, *tests])}")
     answer = json.loads(b"".join(chunks))
     runs = answer["tests"]
-    order = tuple(n for n, (took, ok, _) in runs.items() if ok and took <= slow)
+    # Quickest first: with -x a killed mutant stops at its first failing test.
+    fast = [n for n, (took, ok, _) in runs.items() if ok and took <= slow]
+    order = tuple(sorted(fast, key=lambda n: runs[n][0]))
     covered = {n: {p: frozenset(lines) for p, lines in runs[n][2].items()} for n in order}
     return Baseline(order, covered, tuple(answer["imported"]), len(runs) - len(order), time.monotonic() - start)
 
