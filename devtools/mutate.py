@@ -24,6 +24,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import select
 import signal
 import sys
@@ -550,21 +551,34 @@ def _poll(pid: int, deadline: float) -> str | None:
 # Equivalent mutants and the report.
 
 
-def load_equivalents(file: Path = EQUIVALENTS) -> dict[tuple[str, int, str], str]:
-    """``path:line:operator  reason`` lines (``#`` starts a comment) → reason."""
-    found: dict[tuple[str, int, str], str] = {}
+Equivalents = dict[tuple[str, int, str, str | None], str]
+_EQUIVALENT = re.compile(
+    r"^(?P<path>[^\s:]+):(?P<line>\d+):(?P<operator>[a-z-]+)(?:\[(?P<mutated>[^\]]*)\])?\s+(?P<reason>\S.*)$"
+)
+    r"^(?P<path>[^\s:]+):(?P<line>\d+):(?P<operator>[a-z-]+)(?:\[(?P<mutated>[^\]]*)\])?\s+(?P<reason>\S.*)$"
+)
+
+
+def load_equivalents(file: Path = EQUIVALENTS) -> Equivalents:
+    """``path:line:operator  reason`` lines → reason. ``path:line:operator[mutant]`` names one mutant
+    of several on that line and operator (the mutant's text as the report prints it). ``#`` comments."""
+    found: Equivalents = {}
     if not file.exists():
         return found
     for raw in file.read_text(encoding="utf-8").splitlines():
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
-        key, _, reason = text.partition(" ")
-        path, line, operator = key.rsplit(":", 2)
-        if operator not in OPERATORS or not reason.strip():
+        match = _EQUIVALENT.match(text)
+        if match is None or match["operator"] not in OPERATORS:
             raise SystemExit(f"{file.name}: {raw!r} needs path:line:operator and a reason")
-        found[(path, int(line), operator)] = reason.strip()
+        found[(match["path"], int(match["line"]), match["operator"], match["mutated"])] = match["reason"]
     return found
+
+
+def is_equivalent(mutant: Mutant, equivalents: Equivalents) -> bool:
+    key = (mutant.path, mutant.line, mutant.operator)
+    return (*key, None) in equivalents or (*key, mutant.mutated) in equivalents
 
 
 @dataclass
@@ -585,10 +599,10 @@ class Score:
         return (self.killed + self.timeout) / scored if scored else 1.0
 
 
-def score_of(path: str, results: dict[Mutant, str], equivalents: dict[tuple[str, int, str], str]) -> Score:
+def score_of(path: str, results: dict[Mutant, str], equivalents: Equivalents) -> Score:
     score = Score(path, mutants=len(results))
     for mutant, outcome in results.items():
-        if (mutant.path, mutant.line, mutant.operator) in equivalents:
+        if is_equivalent(mutant, equivalents):
             score.equivalent += 1
             if outcome in ("killed", "timeout"):
                 score.killed_equivalents.append(mutant)
@@ -658,9 +672,7 @@ def _expand(paths: Sequence[str]) -> list[str]:
     return found
 
 
-def _mutate_one(
-    path: str, args: argparse.Namespace, base: Baseline, equivalents: dict[tuple[str, int, str], str]
-) -> Score:
+def _mutate_one(path: str, args: argparse.Namespace, base: Baseline, equivalents: Equivalents) -> Score:
     mutants = mutants_of(path, (ROOT / path).read_text(encoding="utf-8"))
     if args.operator:
         mutants = [m for m in mutants if m.operator in args.operator]
