@@ -555,8 +555,6 @@ Equivalents = dict[tuple[str, int, str, str | None], str]
 _EQUIVALENT = re.compile(
     r"^(?P<path>[^\s:]+):(?P<line>\d+):(?P<operator>[a-z-]+)(?:\[(?P<mutated>[^\]]*)\])?\s+(?P<reason>\S.*)$"
 )
-    r"^(?P<path>[^\s:]+):(?P<line>\d+):(?P<operator>[a-z-]+)(?:\[(?P<mutated>[^\]]*)\])?\s+(?P<reason>\S.*)$"
-)
 
 
 def load_equivalents(file: Path = EQUIVALENTS) -> Equivalents:
