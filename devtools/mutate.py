@@ -395,7 +395,8 @@ class _Recorder:
     def __init__(self, paths: Sequence[str]) -> None:
         self.files = {str(ROOT / p): p for p in paths}
         self.tests: dict[str, list[Any]] = {}  # node id → [seconds, passed, {path: lines}]
-        self.hits: dict[str, set[int]] = {}
+        self.at_import: dict[str, set[int]] = {}  # lines run while collecting, before any test
+        self.hits = self.at_import
 
     def trace(self, frame: FrameType, event: str, arg: object) -> Callable[..., Any] | None:
         path = self.files.get(frame.f_code.co_filename)
@@ -419,7 +420,8 @@ class _Recorder:
         entry[1] = entry[1] and not report.failed
 
     def dump(self) -> dict[str, Any]:
-        return {n: [t, ok, {p: sorted(v) for p, v in hits.items()}] for n, (t, ok, hits) in self.tests.items()}
+        tests = {n: [t, ok, {p: sorted(v) for p, v in hits.items()}] for n, (t, ok, hits) in self.tests.items()}
+        return {"tests": tests, "at_import": {p: sorted(v) for p, v in self.at_import.items()}}
 
 
 def _child(args: Sequence[str], finder: _MutantFinder | None, recorder: _Recorder | None, report: int | None) -> None:
@@ -442,7 +444,7 @@ def _child(args: Sequence[str], finder: _MutantFinder | None, recorder: _Recorde
     sys.settrace(None)
     if recorder is not None and report is not None:
         names = [n for n in sys.modules if n.split(".")[0] not in PROJECT]
-        os.write(report, json.dumps({"imported": names, "tests": recorder.dump()}).encode())
+        os.write(report, json.dumps({"imported": names, **recorder.dump()}).encode())
     os._exit(status)
 
 
@@ -464,13 +466,14 @@ class Baseline:
 
     order: tuple[str, ...]
     covered: dict[str, dict[str, frozenset[int]]]  # node id → path → lines
+    at_import: dict[str, frozenset[int]]  # path → lines run while the tests were collected
     imported: tuple[str, ...]
     left_out: int  # tests slower than --slow
     took: float
 
     def tests_for(self, mutant: Mutant) -> list[str]:
         """The tests that run the mutated code (every test, for code that runs at import)."""
-        if mutant.lines is None:
+        if mutant.lines is None or self.at_import.get(mutant.path, frozenset()) & mutant.lines:
             return list(self.order)
         return [n for n in self.order if self.covered[n].get(mutant.path, frozenset()) & mutant.lines]
 
@@ -494,7 +497,9 @@ def baseline(paths: Sequence[str], tests: Sequence[str], slow: float) -> Baselin
     fast = [n for n, (took, ok, _) in runs.items() if ok and took <= slow]
     order = tuple(sorted(fast, key=lambda n: runs[n][0]))
     covered = {n: {p: frozenset(lines) for p, lines in runs[n][2].items()} for n in order}
-    return Baseline(order, covered, tuple(answer["imported"]), len(runs) - len(order), time.monotonic() - start)
+    at_import = {p: frozenset(lines) for p, lines in answer["at_import"].items()}
+    took = time.monotonic() - start
+    return Baseline(order, covered, at_import, tuple(answer["imported"]), len(runs) - len(order), took)
 
 
 def preimport(names: Sequence[str]) -> None:
