@@ -48,7 +48,7 @@ bench: setup
 ## MUTATE is the module list; MUTATION_FLAGS e.g. "--limit 40" samples 40 mutants a module, "-j 1" runs one at a time.
 MUTATE ?= shared/detect shared/core/catalogue.py shared/notify/escape.py
 MUTATION_FLAGS ?=
-mutation: setup
+mutation: $(STAMP)
 	$(BIN)/python -m devtools.mutate $(MUTATION_FLAGS) $(MUTATE)
 
 clean:
