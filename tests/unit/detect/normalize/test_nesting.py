@@ -46,6 +46,8 @@ def test_within_the_limit(chunks: tuple[bytes, ...]) -> None:
         ((b'["\\\\"' + b"[" * 70 + b'"]',), "in bytes 0-77"),
         ((b'["abc\\\\', b'"' + b"[" * 70 + b'"]'), "in bytes 7-80"),
         ((b'["a"', b"[" * 64), "in bytes 4-68"),
+        ((b"[" * 64 + b"\xff", b"["), "in bytes 65-66"),
+        ((b"[" * 64 + b"\x00", b"["), "in bytes 65-66"),
     ],
 )
 def test_deeper_than_64_is_refused_with_its_byte_range(chunks: tuple[bytes, ...], where: str) -> None:
