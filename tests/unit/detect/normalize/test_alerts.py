@@ -135,3 +135,21 @@ def test_without_a_schema_id_the_essentials_make_it_an_alert() -> None:
 def test_alerts_that_cannot_be_read_are_refused(data: dict[str, Any], message: str) -> None:
     with pytest.raises(PayloadError, match=message):
         extract({"schemaId": "azureMonitorCommonAlertSchema", "data": data})
+
+
+def test_a_workspace_link_is_read_in_its_first_4096_characters() -> None:
+    tail = f"/workspaces/{WS}/"
+    fits = "https://api.loganalytics.io/" + "v" * (4096 - 28 - len(tail)) + tail
+    assert len(fits) == 4096
+    assert extract(v2(allOf=[{"linkToSearchResultsAPI": fits}])).alerts[0].workspace_id == WS.lower()
+    over = "https://api.loganalytics.io/" + "v" * (4097 - 28 - len(tail)) + tail
+    assert extract(v2(allOf=[{"linkToSearchResultsAPI": over}])).alerts[0].workspace_id is None
+
+
+@pytest.mark.parametrize("kept", ["SearchIntervalStartTimeUtc", "SearchIntervalEndtimeUtc"])
+def test_a_legacy_window_with_one_time_is_unreadable_not_ignored(kept: str) -> None:
+    payload = legacy(1)
+    context = payload["data"]["alertContext"]
+    payload["data"]["alertContext"] = {kept: context[kept], "WorkspaceId": "ws-1"}
+    with pytest.raises(PayloadError, match="alert search window times are unreadable"):
+        extract(payload)
