@@ -107,3 +107,21 @@ def test_more_than_10000_items_is_refused_before_reading() -> None:
         extract({"value": [{}] * 10_001})
     records, _ = read([{"id": f"r{i}", "activityDisplayName": "x"} for i in range(10_000)])
     assert len(records) == 10_000
+
+
+def test_a_page_of_exactly_10000_items_is_read() -> None:
+    out = extract({"value": [{}] * 10_000})
+    assert (len(out.records), len(out.skipped), out.skipped[0]) == (0, 10_000, "value 0: record has no activity name")
+
+
+def test_diagnostic_records_without_properties_or_of_another_category_are_noted() -> None:
+    audit = {"id": "p1", "activityDisplayName": "Delete service principal"}
+    records = [
+        {"operationName": "x", "properties": "not json"},
+        {"operationName": "Sign-in activity", "category": "SignInLogs", "properties": {"id": "s1"}},
+        {"operationName": "Delete service principal", "category": "AuditLogs", "properties": audit},
+    ]
+    assert read({"records": records}) == (
+        [("p1", "Delete service principal", "diagnostic")],
+        ["records 0: record has no properties object", "records 1: category 'SignInLogs' is not an audit log"],
+    )
