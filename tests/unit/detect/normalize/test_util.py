@@ -206,3 +206,16 @@ def test_skip_notes_name_where() -> None:
     ctx.skip("value 3", "not an object")
     ctx.skip("", "empty payload")
     assert ctx.skipped == ["value 3: not an object", "empty payload"]
+
+
+def test_a_decoded_list_or_object_is_fresh_for_every_record() -> None:
+    first = decode_value('["a"]')
+    first.append("changed")
+    assert decode_value('["a"]') == ["a"]
+    obj = decode_value('{"k": 1}')
+    obj["k"] = 2
+    assert decode_value('{"k": 1}') == {"k": 1}
+
+
+def test_nested_json_of_four_byte_characters_is_within_its_bound() -> None:
+    assert loads_nested('["' + "😀" * 100 + '"]') == ["😀" * 100]
