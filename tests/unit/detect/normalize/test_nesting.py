@@ -25,6 +25,7 @@ def feed(*chunks: bytes) -> NestingGuard:
         (b"[[[", b"]]]", b"[" * 64),
         (b"[" * 60 + b"]" * 60, b"[" * 60),
         (b"[]" * 100,),
+        (b"[" * 64 + b"]" * 64,),
         (b'["' + b"[" * 100 + b'"]',),
         (b'["' + b"[" * 40, b"[" * 40 + b'"]'),
         (b'["\\"' + b"[" * 70 + b'"]',),
@@ -47,6 +48,7 @@ def test_within_the_limit(chunks: tuple[bytes, ...]) -> None:
         ((b'["abc\\\\', b'"' + b"[" * 70 + b'"]'), "in bytes 7-80"),
         ((b'["a"', b"[" * 64), "in bytes 4-68"),
         ((b"[" * 64 + b"\xff", b"["), "in bytes 65-66"),
+        ((b"[" * 65 + b"]" * 65,), "in bytes 0-130"),
         ((b"[" * 64 + b"\x00", b"["), "in bytes 65-66"),
     ],
 )
