@@ -8,7 +8,7 @@ AZURITE := node_modules/.bin/azurite
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: screenshots setup demo test lint typecheck pytest bench checkov clean
+.PHONY: screenshots mutation setup demo test lint typecheck pytest bench checkov clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,13 @@ bench: setup
 screenshots: setup
 	SCREENSHOTS_DIR=docs/img $(BIN)/python -m pytest -q tests/test_status_page.py tests/test_actions.py -k "status_html_and_json or browser"
 	$(BIN)/python -m devtools.card_preview docs/img/teams-card.png
+
+## Mutation testing of the fast tier (docs/testing.md): per module mutants, killed, survived, score and the survivors.
+## MUTATE is the module list; MUTATION_FLAGS e.g. "--limit 40" samples 40 mutants a module, "-j 1" runs one at a time.
+MUTATE ?= shared/detect shared/core/catalogue.py shared/notify/escape.py shared/incidents/lifecycle.py
+MUTATION_FLAGS ?=
+mutation: $(STAMP)
+	$(BIN)/python -m devtools.mutate $(MUTATION_FLAGS) $(MUTATE)
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache demo-output

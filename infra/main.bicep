@@ -142,6 +142,16 @@ param enablePreventionNotes bool = false
 @description('Off by default: a tenant-scope deployment needs Microsoft.Resources/deployments/* at "/", which a subscription Owner does not have. Create the setting as its own step instead (infra/scripts/tenant-diagnostics.sh, docs/deploy.md). On: the deployer has tenant-root deployment rights and Global or Security Administrator.')
 param enableTenantDiagnosticSetting bool = false
 
+@allowed([
+  'single'
+  'provider'
+])
+@description('single: the deployment watches its own tenant. provider: it watches the customer tenants listed in the tenants table through the provider\'s multi-tenant app registration, which this template creates with the managed identity as its federated credential (docs/tenants.md). Creating the app registration needs Application Developer or Application Administrator in the deployment\'s tenant.')
+param tenancyMode string = 'single'
+
+@description('Provider mode: the app registration\'s display name, which customers\' admins see on the consent prompt and under Enterprise applications.')
+param providerAppDisplayName string = 'Webex sync remediator'
+
 @description('NCRONTAB (6 fields, seconds first) of the health-check timer.')
 param healthSchedule string = '0 */1 * * * *'
 
@@ -234,25 +244,30 @@ param keyVaultPurgeProtection bool = false
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tenantDiagnosticSettingName = 'webex-remediator-${resourceToken}'
 
-// Hosts the app talks to, per cloud (environment().name). Entra's login host comes from
+// Hosts the app talks to, per cloud (environment().name), and the audience of the managed identity's
+// token a federated identity credential accepts there (provider mode). Entra's login host comes from
 // environment() itself (api.bicep); Graph and the Log Analytics query API are not in environment().
 var cloudHosts = {
   AzureCloud: {
     graph: 'https://graph.microsoft.com/v1.0'
     logAnalytics: 'https://api.loganalytics.io'
+    tokenExchange: 'api://AzureADTokenExchange'
   }
   AzureUSGovernment: {
     graph: 'https://graph.microsoft.us/v1.0'
     logAnalytics: 'https://api.loganalytics.us'
+    tokenExchange: 'api://AzureADTokenExchangeUSGov'
   }
   AzureChinaCloud: {
     graph: 'https://microsoftgraph.chinacloudapi.cn/v1.0'
     logAnalytics: 'https://api.loganalytics.azure.cn'
+    tokenExchange: 'api://AzureADTokenExchangeChina'
   }
 }
 var cloud = contains(cloudHosts, environment().name) ? cloudHosts[environment().name] : cloudHosts.AzureCloud
 var effectiveGraphBaseUrl = empty(graphBaseUrl) ? cloud.graph : graphBaseUrl
 var effectiveLogAnalyticsEndpoint = empty(logAnalyticsEndpoint) ? cloud.logAnalytics : logAnalyticsEndpoint
+var providerMode = tenancyMode == 'provider'
 var tags = { 'azd-env-name': environmentName, app: 'webex-sync-remediator' }
 var names = {
   identity: 'id-${resourceToken}'
@@ -301,6 +316,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     workspaceId: monitoring.outputs.workspaceId
+    enableTenants: providerMode
   }
 }
 
@@ -348,6 +364,21 @@ module topic 'app/eventgrid-topic.bicep' = {
   }
 }
 
+// Provider mode: the multi-tenant app registration and its federated credential (the identity). Not
+// in the wiring pass: it grants nothing in this tenant (no app-role assignment to wait for), and the
+// app settings need its client id from the first provision on.
+module providerApp 'app/provider-app.bicep' = if (providerMode) {
+  name: 'provider-app'
+  scope: rg
+  params: {
+    uniqueName: 'webex-remediator-provider-${resourceToken}'
+    displayName: providerAppDisplayName
+    identityPrincipalId: identity.outputs.principalId
+    tokenExchangeAudience: cloud.tokenExchange
+    enableApplicationWrite: enableAutoRestore || enablePreventionNotes
+  }
+}
+
 module api 'app/api.bicep' = {
   name: 'api'
   scope: rg
@@ -361,6 +392,9 @@ module api 'app/api.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerName: storage.outputs.deploymentContainerName
     incidentsTableName: storage.outputs.incidentsTableName
+    tenancyMode: tenancyMode
+    providerAppClientId: providerMode ? providerApp.outputs.appId : ''
+    tenantsTableName: storage.outputs.tenantsTableName
     appInsightsName: monitoring.outputs.appInsightsName
     workspaceCustomerId: monitoring.outputs.workspaceCustomerId
     keyVaultUri: keyVault.outputs.uri
@@ -457,6 +491,7 @@ module alerts 'app/alerts.bicep' = {
     healthAlertWindowMinutes: healthAlertWindowMinutes
     poisonQueueName: storage.outputs.poisonQueueName
     intakePoisonQueueName: storage.outputs.intakePoisonQueueName
+    sweepPoisonQueueName: storage.outputs.sweepPoisonQueueName
     storageAccountName: storage.outputs.name
   }
 }
@@ -515,5 +550,7 @@ output AZURE_EVENTGRID_TOPIC_ENDPOINT string = topic.outputs.endpoint
 output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceCustomerId
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output LOG_ANALYTICS_WORKSPACE_RESOURCE_ID string = monitoring.outputs.workspaceId
+// Provider mode: the client id customers consent to (empty in single-tenant mode).
+output PROVIDER_APP_CLIENT_ID string = providerMode ? providerApp.outputs.appId : ''
 // Name for the optional tenant diagnostic setting (infra/scripts/tenant-diagnostics.sh; not created here by default).
 output TENANT_DIAGNOSTIC_SETTING_NAME string = tenantDiagnosticSettingName

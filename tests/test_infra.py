@@ -419,6 +419,8 @@ REQUIRED_RESOURCE_TYPES = (
     "Microsoft.Web/sites",
     "Microsoft.Graph/servicePrincipals@v1.0",
     "Microsoft.Graph/appRoleAssignedTo@v1.0",
+    "Microsoft.Graph/applications@v1.0",
+    "Microsoft.Graph/applications/federatedIdentityCredentials@v1.0",
     "microsoft.aadiam/diagnosticSettings",
     "Microsoft.Insights/scheduledQueryRules",
     "Microsoft.Insights/actionGroups",
@@ -652,6 +654,7 @@ def test_role_ids_carry_their_names_and_assignments_are_idempotent(texts: dict[s
 
 
 def test_queue_and_table_names_match_the_code(texts: dict[str, str]) -> None:
+    from shared.core.names import SWEEP_QUEUE
     from shared.core.settings import INTAKE_QUEUE, VERIFY_QUEUE, Settings
 
     storage = strip_comments(texts["infra/app/storage.bicep"])
@@ -665,6 +668,14 @@ def test_queue_and_table_names_match_the_code(texts: dict[str, str]) -> None:
     assert f"param intakePoisonQueueName string = '{INTAKE_QUEUE}-poison'" in alerts
     default_table = Settings.model_fields["incidents_table"].default
     assert f"var incidentsTableName = '{default_table}'" in storage
+    # Provider mode (issue 17): the sweep queue and the tenants table, only when enableTenants.
+    assert f"var sweepQueueName = '{SWEEP_QUEUE}'" in storage
+    assert "var sweepPoisonQueueName = '${sweepQueueName}-poison'" in storage
+    assert f"var tenantsTableName = '{Settings.model_fields['tenants_table'].default}'" in storage
+    only_if = r"' = if \(enableTenants\) \{\s*parent: "
+    for var in ("sweepQueueName", "sweepPoisonQueueName"):
+        assert re.search(rf"queues@[^']+{only_if}queueService\s*name: {var}\s*\}}", storage), var
+    assert re.search(rf"tables@[^']+{only_if}tableService\s*name: tenantsTableName\s*\}}", storage)
 
 
 def _function_names() -> dict[str, str]:
@@ -734,3 +745,17 @@ def test_alerts_about_the_app_reach_someone_without_mail_to(texts: dict[str, str
     assert "empty(opsAddresses) ? [] : [opsGroup.id]" not in alerts
     assert alerts.count("notifyOps ? [opsGroup.id] : []") == 2
     assert re.search(r"actions: !notifyOps \? \[\] : \[\s*\{\s*actionGroupId: opsGroup\.id", alerts)
+
+
+def test_tenants_doc_lists_what_the_provider_app_asks_for(texts: dict[str, str]) -> None:
+    """docs/tenants.md tells the customer's admin what they grant: the provider app's read set, each
+    by the name its id carries in provider-app.bicep (Application.ReadWrite.All only with the
+    self-healing features, said in prose)."""
+    ids = {key: value.split(" ", 1)[1] for key, value in _commented_ids(texts["infra/app/provider-app.bicep"]).items()}
+    reads = strip_comments(texts["infra/app/provider-app.bicep"]).split("var readRoles = [", 1)[1].split("]", 1)[0]
+    asked = {ids[key] for key in re.findall(r"graphRoles\.(\w+)", reads)}
+    doc = (ROOT / "docs" / "tenants.md").read_text(encoding="utf-8")
+    section = doc.split("## Onboard a customer tenant", 1)[1].split("\n## ", 1)[0]
+    granted = set(re.findall(r"^\s*\| `([A-Za-z]+\.[A-Za-z.]+)` \|", section, re.M))
+    assert asked == granted == {"Application.Read.All", "AuditLog.Read.All", "Directory.Read.All"}
+    assert "Mail.Send" not in asked

@@ -210,7 +210,11 @@ def id_problems(root: Path = INFRA) -> list[str]:
     """Every GUID literal in the role and app-role tables must be the id its comment names, and every
     role id an assignment uses must come from such a table."""
     problems = []
-    for rel, table in (("app/rbac.bicep", AZURE_ROLE_TABLE), ("app/graph-permissions.bicep", GRAPH_APP_ROLE_TABLE)):
+    for rel, table in (
+        ("app/rbac.bicep", AZURE_ROLE_TABLE),
+        ("app/graph-permissions.bicep", GRAPH_APP_ROLE_TABLE),
+        ("app/provider-app.bicep", GRAPH_APP_ROLE_TABLE),
+    ):
         text = (root / rel).read_text(encoding="utf-8")
         entries = re.findall(rf"^\s*\w+:\s*'({_GUID})'\s*//\s*(.+?)\s*$", text, re.M)
         if not entries:
@@ -219,7 +223,7 @@ def id_problems(root: Path = INFRA) -> list[str]:
             if table.get(name) != guid.lower():
                 problems.append(f"{rel}: {name} is {table.get(name)}, not {guid}")
         stray = set(re.findall(_GUID, strip_comments(text))) - {g for g, _ in entries}
-        stray -= {"00000003-0000-0000-c000-000000000000"}  # Microsoft Graph's appId (graph-permissions.bicep)
+        stray -= {"00000003-0000-0000-c000-000000000000"}  # Microsoft Graph's appId (graph-permissions, provider-app)
         problems += [f"{rel}: GUID {g} outside the named table" for g in sorted(stray)]
     return problems
 
@@ -248,6 +252,11 @@ def test_role_and_app_role_ids_match_the_sourced_tables() -> None:
             "app/graph-permissions.bicep",
             "'b633e1c5-b582-4048-a93e-9f11b44c7e96' // Mail.Send",
             "'b633e1c5-b582-4048-a93e-9f11b44c7e97' // Mail.Send",
+        ),
+        (
+            "app/provider-app.bicep",
+            "'7ab1d382-f21e-4acd-a863-ba3e13f7da61' // Directory.Read.All",
+            "'7ab1d382-f21e-4acd-a863-ba3e13f7da62' // Directory.Read.All",
         ),
     ],
 )

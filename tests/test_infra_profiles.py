@@ -295,6 +295,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "string": lambda v: v if isinstance(v, str) else json.dumps(v),
     "guid": lambda *parts: "guid(" + ",".join(map(str, parts)) + ")",
     "subscriptionResourceId": lambda rtype, name: f"/subscriptions/SUB/providers/{rtype}/{name}",
+    "concat": lambda *arrays: [item for array in arrays for item in array],
 }
 LAMBDA_FUNCTIONS = {"filter", "map"}
 
@@ -411,6 +412,9 @@ class Template:
     variables: dict[str, Node] = field(default_factory=dict)
     blocks: dict[str, tuple[str, Node | None, Node]] = field(default_factory=dict)
     """module/resource symbolic name -> (type or path, condition or None, body object)."""
+    resources: dict[str, tuple[str, Node | None, Node]] = field(default_factory=dict)
+    """Every top-level resource, in file order: symbolic name -> (type@version, condition, body)."""
+    outputs: dict[str, Node] = field(default_factory=dict)
 
 
 def load_template(text: str) -> Template:
@@ -432,12 +436,17 @@ def load_template(text: str) -> Template:
             cond = p.expr()
             p.expect(")")
         p.ws()
+        body = p.expr()
+        if m.group(1) == "resource":
+            t.resources[m.group(2)] = (m.group(3), cond, body)
         if (
             m.group(1) == "module"
             or m.group(3).startswith("Microsoft.Authorization/roleAssignments")
             or (m.group(3).startswith("Microsoft.Graph/appRoleAssignedTo"))
         ):
-            t.blocks[m.group(2)] = (m.group(3), cond, p.expr())
+            t.blocks[m.group(2)] = (m.group(3), cond, body)
+    for m in re.finditer(r"^output\s+(\w+)\s+\w+\s*=\s*", text, re.M):
+        t.outputs[m.group(1)] = Parser(text, m.end()).expr()
     return t
 
 
@@ -495,6 +504,9 @@ class Rendered:
     """(scope symbol, role id, principal) of every Azure role assignment that is deployed."""
     graph_app_roles: set[str]
     modules: set[str]
+    resources: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """Storage (queues, tables) and provider-app resources deployed: symbol -> (type, evaluated body)."""
+    module_params: dict[str, Any] = field(default_factory=dict)
 
 
 def azd_defaults() -> dict[str, Any]:
@@ -512,6 +524,8 @@ def azd_defaults() -> dict[str, Any]:
 
 
 TOKEN = "tok"
+PROVIDER_APP_ID = "0c0ffee0-1234-4abc-8def-0123456789ab"
+"""Stands in for the provider app's appId, which only Graph assigns (a GUID, as the app checks)."""
 """Stands in for ``uniqueString(…)``, which only ARM computes."""
 
 MODULE_OUTPUTS = {
@@ -528,7 +542,12 @@ MODULE_OUTPUTS = {
     "keyVault": {"outputs": {"name": f"kv-{TOKEN}", "uri": f"https://kv-{TOKEN}.vault.example/"}},
     "topic": {"outputs": {"name": "topic", "id": "/topic"}},
     "api": {"outputs": {"name": "func"}},
+    "providerApp": {"outputs": {"appId": PROVIDER_APP_ID}},
 }  # fmt: skip
+STORAGE_RENDERED_OUTPUTS = ("sweepQueueName", "sweepPoisonQueueName", "tenantsTableName")
+"""storage.bicep outputs that depend on its parameters: rendered from the template, not stubbed."""
+GRAPH_IDS = {"providerApp": {"appId": PROVIDER_APP_ID, "id": "PROVIDER-APP-OBJECT-ID"}}
+"""What only Graph knows about a created object (provider-app.bicep)."""
 
 
 def render(overrides: Mapping[str, Any], cloud: str = "AzureCloud") -> Rendered:
@@ -541,9 +560,19 @@ def render(overrides: Mapping[str, Any], cloud: str = "AzureCloud") -> Rendered:
     given = {**azd_defaults(), "environmentName": "webex", "location": "westeurope", "webexOrgId": "org-1",
              "principalId": "DEPLOYER"}  # fmt: skip
     given.update(overrides)
-    scope = scope_for(main, given, {**builtins, **MODULE_OUTPUTS, "resourceToken": TOKEN})
+    storage = read("app/storage.bicep")
+
+    def storage_module() -> dict[str, Any]:
+        s_scope = scope_for(storage, evaluate(dict(main.blocks["storage"][2][1])["params"], scope), {})
+        rendered = {name: evaluate(storage.outputs[name], s_scope) for name in STORAGE_RENDERED_OUTPUTS}
+        return {"outputs": {**MODULE_OUTPUTS["storage"]["outputs"], **rendered}}
+
+    scope = scope_for(main, given, {**builtins, **MODULE_OUTPUTS, "storage": storage_module, "resourceToken": TOKEN})
     deployed = {name for name, (_, cond, _) in main.blocks.items() if cond is None or evaluate(cond, scope)}
     module_params = {name: evaluate(dict(body[1])["params"], scope) for name, (_, _, body) in main.blocks.items()}
+    resources = deployed_resources(storage, module_params["storage"], builtins)
+    if "providerApp" in deployed:
+        resources |= deployed_resources(read("app/provider-app.bicep"), module_params["providerApp"], builtins)
 
     api = read("app/api.bicep")
     endpoints = {s: f"https://st{TOKEN}.{s}.{env['storage']}/" for s in ("blob", "queue", "table")}
@@ -555,7 +584,34 @@ def render(overrides: Mapping[str, Any], cloud: str = "AzureCloud") -> Rendered:
     })  # fmt: skip
     settings = evaluate(parse("union(platformSettings, appSettings, tuningSettings)"), api_scope)
     graph_roles = _graph_app_roles(module_params["graphPermissions"]) if "graphPermissions" in deployed else set()
-    return Rendered(settings, _role_assignments(module_params["rbac"]), graph_roles, deployed)
+    return Rendered(settings, _role_assignments(module_params["rbac"]), graph_roles, deployed, resources, module_params)
+
+
+def deployed_resources(
+    t: Template, params: Mapping[str, Any], builtins: Mapping[str, Any]
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each resource of ``t`` whose condition holds with ``params``: symbol -> (type, body evaluated
+    without ``parent`` and nested resources). A resource's symbol is in scope for the ones after it
+    (its body plus what only Azure or Graph knows: ``GRAPH_IDS``, else ``id`` = the symbol)."""
+    scope = scope_for(t, params, builtins)
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for symbol, (rtype, cond, body) in t.resources.items():
+        if cond is not None and not evaluate(cond, scope):
+            continue
+        pairs = [(k, v) for k, v in body[1] if k != "parent" and not k.startswith("resource ")]
+        evaluated = {k: evaluate(v, scope) for k, v in pairs} if rtype.split("@")[0] in RENDERED_TYPES else {}
+        out[symbol] = (rtype.split("@")[0], evaluated)
+        scope[symbol] = {**evaluated, "id": symbol, **GRAPH_IDS.get(symbol, {})}
+    return out
+
+
+RENDERED_TYPES = {
+    "Microsoft.Storage/storageAccounts/queueServices/queues",
+    "Microsoft.Storage/storageAccounts/tableServices/tables",
+    "Microsoft.Graph/applications",
+    "Microsoft.Graph/applications/federatedIdentityCredentials",
+}
+"""Types whose bodies are evaluated; others are only listed (their bodies reach outside the subset)."""
 
 
 def _role_assignments(params: Mapping[str, Any]) -> set[tuple[str, str, str]]:
@@ -654,6 +710,9 @@ def test_profile_defaults() -> None:
         "PREVENTION_NOTES": "false",
         "HEALTH_SCHEDULE": "0 */1 * * * *",
         "INCIDENTS_TABLE": "incidents",
+        "TENANCY_MODE": "single",
+        "PROVIDER_APP_CLIENT_ID": "",
+        "TENANTS_TABLE": "",
         "GRAPH_BASE_URL": "https://graph.microsoft.com/v1.0",
         "ENTRA_LOGIN_BASE": "https://login.microsoftonline.com/",
         "LOG_ANALYTICS_ENDPOINT": "https://api.loganalytics.io",
@@ -668,6 +727,82 @@ def test_profile_defaults() -> None:
     assert "tenantDiagnostics" not in r.modules, "no tenant-scope deployment by default"
     assert {"eventSubscription", "auditAlert", "graphPermissions"}.isdisjoint(r.modules), "first pass: not wired"
     assert r.graph_app_roles == set()
+    assert not TENANT_RESOURCES & set(r.resources), "single-tenant: no provider app, tenants table or sweep queue"
+
+
+TENANT_RESOURCES = {"providerApp", "managedIdentityCredential", "sweepQueue", "sweepPoisonQueue", "tenantsTable"}
+READ_ROLES = [{"id": APP_ROLE[name], "type": "Role"} for name in ("Application.Read.All", "AuditLog.Read.All",
+                                                                    "Directory.Read.All")]  # fmt: skip
+
+
+def test_profile_provider_mode() -> None:
+    """TENANCY_MODE=provider (issue 17): the multi-tenant app with the identity as its federated
+    credential, the tenants table, the sweep queue and its poison queue, and the three settings."""
+    from shared.core.names import SWEEP_QUEUE
+    from shared.core.settings import Settings
+
+    r = render({"tenancyMode": "provider"})
+    assert set(r.resources) >= TENANT_RESOURCES
+    app_type, app = r.resources["providerApp"]
+    assert app_type == "Microsoft.Graph/applications"
+    assert app["signInAudience"] == "AzureADMultipleOrgs"
+    assert app["displayName"] == "Webex sync remediator"
+    assert app["uniqueName"] == f"webex-remediator-provider-{TOKEN}"
+    # The customer's admin consents to exactly the read set (the single-tenant identity's, less Mail.Send).
+    assert app["requiredResourceAccess"] == [
+        {"resourceAppId": "00000003-0000-0000-c000-000000000000", "resourceAccess": READ_ROLES}
+    ]
+    fic_type, fic = r.resources["managedIdentityCredential"]
+    assert fic_type == "Microsoft.Graph/applications/federatedIdentityCredentials"
+    assert fic == {
+        "name": f"webex-remediator-provider-{TOKEN}/deployment-managed-identity",
+        "description": fic["description"],
+        "issuer": f"https://login.microsoftonline.com/{TENANT}/v2.0",
+        "subject": "PRINCIPAL",  # the user-assigned identity's principal (object) id
+        "audiences": ["api://AzureADTokenExchange"],
+    }
+    assert r.resources["sweepQueue"][1]["name"] == SWEEP_QUEUE
+    assert r.resources["sweepPoisonQueue"][1]["name"] == f"{SWEEP_QUEUE}-poison"
+    assert r.resources["tenantsTable"][1]["name"] == Settings.model_fields["tenants_table"].default
+    s = r.app_settings
+    tenancy = ("TENANCY_MODE", "PROVIDER_APP_CLIENT_ID", "TENANTS_TABLE")
+    assert tuple(s[k] for k in tenancy) == ("provider", PROVIDER_APP_ID, "tenants")
+    assert "providerApp" in r.modules and "graphPermissions" not in r.modules, "created in the first pass"
+    # Everything else is the single-tenant deployment's.
+    single = render({})
+    assert {k: v for k, v in s.items() if k not in tenancy} == {
+        k: v for k, v in single.app_settings.items() if k not in tenancy
+    }
+    assert r.role_assignments == single.role_assignments
+
+
+def test_provider_mode_asks_for_write_only_with_auto_restore_or_notes() -> None:
+    for flags in ({"enableAutoRestore": True}, {"enablePreventionNotes": True}):
+        app = render({"tenancyMode": "provider", **flags}).resources["providerApp"][1]
+        access = app["requiredResourceAccess"][0]["resourceAccess"]
+        assert access == [*READ_ROLES, {"id": APP_ROLE["Application.ReadWrite.All"], "type": "Role"}]
+    mail = render({"tenancyMode": "provider", "enableEmail": True}).resources["providerApp"][1]
+    assert mail["requiredResourceAccess"][0]["resourceAccess"] == READ_ROLES, "never Mail.Send in a customer tenant"
+
+
+def test_provider_mode_in_azure_government() -> None:
+    fic = render({"tenancyMode": "provider"}, cloud="AzureUSGovernment").resources["managedIdentityCredential"][1]
+    assert fic["issuer"] == f"https://login.microsoftonline.us/{TENANT}/v2.0"
+    assert fic["audiences"] == ["api://AzureADTokenExchangeUSGov"]
+
+
+def test_provider_mode_is_refused_under_another_name() -> None:
+    with pytest.raises(BicepError, match="not in its @allowed list"):
+        render({"tenancyMode": "multi"})
+
+
+def test_sweep_poison_queue_is_watched_only_in_provider_mode() -> None:
+    alerts = read("app/alerts.bicep")
+    for mode, watched in (("single", False), ("provider", True)):
+        params = render({"tenancyMode": mode}).module_params["alerts"]
+        query = evaluate(alerts.variables["poisonQuery"], scope_for(alerts, params, {}))
+        assert ("/webex-tenant-sweep-poison/messages" in query) is watched, query
+        assert "/webex-verify-poison/messages" in query and "/webex-intake-poison/messages" in query
 
 
 def test_profile_every_feature_on_after_wiring() -> None:
@@ -731,11 +866,14 @@ def test_the_app_reads_the_rendered_settings_of_every_profile(monkeypatch: pytes
     """What the template renders loads as the app's Settings (Key Vault references as unresolved)."""
     from shared.core.settings import load_settings, storage_config
 
-    for r in (render({}), render({}, cloud="AzureUSGovernment")):
+    for r in (render({}), render({}, cloud="AzureUSGovernment"), render({"tenancyMode": "provider"})):
         env = dict(r.app_settings)
         env["TENANT_ID"] = TENANT
         settings = load_settings(env)
         assert settings.graph_base_url == r.app_settings["GRAPH_BASE_URL"]
+        assert settings.tenancy_mode == r.app_settings["TENANCY_MODE"]
+        assert settings.provider_app_client_id == (r.app_settings["PROVIDER_APP_CLIENT_ID"] or None)
+        assert settings.tenants_table == "tenants", "single-tenant mode leaves it empty: the code's default"
         storage = storage_config(env)
         assert storage.queue_service_uri == r.app_settings["AzureWebJobsStorage__queueServiceUri"].rstrip("/")
         assert storage.table_service_uri == r.app_settings["AzureWebJobsStorage__tableServiceUri"].rstrip("/")
@@ -834,3 +972,54 @@ def test_profiles_see_a_broken_template(tmp_path: Any, monkeypatch: pytest.Monke
     with pytest.raises(AssertionError):
         test_profile_defaults()
     assert ROOT.exists()
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        ("app/provider-app.bicep", "subject: identityPrincipalId", "subject: uniqueName", "test_profile_provider_mode"),
+        ("app/provider-app.bicep", "'AzureADMultipleOrgs'", "'AzureADMyOrg'", "test_profile_provider_mode"),
+        ("main.bicep", "enableTenants: providerMode", "enableTenants: false", "test_profile_provider_mode"),
+        ("app/storage.bicep", "= if (enableTenants) {\n  parent: tableService", "= {\n  parent: tableService",
+         "test_profile_defaults"),
+        ("main.bicep", "module providerApp 'app/provider-app.bicep' = if (providerMode) {",
+         "module providerApp 'app/provider-app.bicep' = {", "test_profile_defaults"),
+    ],
+)  # fmt: skip
+def test_provider_profile_sees_a_broken_template(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, mutation: tuple[str, str, str, str]
+) -> None:
+    """Mutations of the provider-mode templates: the FIC trusting something else, a single-tenant app,
+    the storage of provider mode off, or on in single-tenant mode."""
+    import shutil
+
+    rel, old, new, test = mutation
+    import sys
+
+    me = sys.modules[__name__]
+    copy = tmp_path / "infra"
+    shutil.copytree(INFRA, copy)
+    target = copy / rel
+    text = target.read_text(encoding="utf-8")
+    assert old in text
+    target.write_text(text.replace(old, new), encoding="utf-8")
+    monkeypatch.setattr(me, "INFRA", copy)
+    with pytest.raises(AssertionError):
+        getattr(me, test)()
+
+
+def test_provider_mode_round_trips_through_azd() -> None:
+    """`azd env set TENANCY_MODE provider` / `PROVIDER_APP_DISPLAY_NAME …` reach the template (docs/deploy.md
+    rows), with the same defaults on both sides."""
+    given = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert given["tenancyMode"]["value"] == "${TENANCY_MODE=single}"
+    assert given["providerAppDisplayName"]["value"] == "${PROVIDER_APP_DISPLAY_NAME=Webex sync remediator}"
+    main = read("main.bicep")
+    assert {k: evaluate(main.params[k], {}) for k in ("tenancyMode", "providerAppDisplayName")} == {
+        k: azd_defaults()[k] for k in ("tenancyMode", "providerAppDisplayName")
+    }
+    r = render({"tenancyMode": "provider", "providerAppDisplayName": "Contoso MSP – Webex sync monitor"})
+    assert r.resources["providerApp"][1]["displayName"] == "Contoso MSP – Webex sync monitor"
+    doc = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "| `TENANCY_MODE` | `tenancyMode` | `single` |" in doc
+    assert "| `PROVIDER_APP_DISPLAY_NAME` | `providerAppDisplayName` | `Webex sync remediator` |" in doc

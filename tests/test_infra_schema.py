@@ -84,6 +84,8 @@ UNCHECKED = {
     "microsoft.aadiam/diagnosticSettings",
     "Microsoft.Graph/servicePrincipals",
     "Microsoft.Graph/appRoleAssignedTo",
+    "Microsoft.Graph/applications",
+    "Microsoft.Graph/applications/federatedIdentityCredentials",
 }
 BICEP_KEYS = {"name", "parent", "scope", "dependsOn"}
 """Bicep's own resource keys (not part of the REST body)."""

@@ -19,6 +19,9 @@ param poisonQueueName string
 @description('Poison queue of the intake queue (a pushed event or alert that failed 5 times).')
 param intakePoisonQueueName string = 'webex-intake-poison'
 
+@description('Provider mode: poison queue of the per-tenant sweep queue (a tenant\'s sweep that failed 5 times); empty: single-tenant mode.')
+param sweepPoisonQueueName string = ''
+
 @description('Addresses for the alerts about the remediator itself, separated by "," or ";" (main.bicep: opsEmails, else mailTo). The same rule as the app\'s MAIL_TO (shared/core/settings.py split_addresses): trimmed, empty entries dropped.')
 param opsEmails string = ''
 
@@ -45,11 +48,12 @@ param healthTickEvent string = 'health_tick'
 @description('Window without a health-check run after which the health alert fires.')
 param healthAlertWindowMinutes int = 15
 
+var sweepPoisonClause = empty(sweepPoisonQueueName) ? '' : ' or Uri contains "/${sweepPoisonQueueName}/messages"'
 var poisonQueryLines = [
   'StorageQueueLogs'
   '| where AccountName == "${storageAccountName}"'
   '| where OperationName == "PutMessage"'
-  '| where Uri contains "/${poisonQueueName}/messages" or Uri contains "/${intakePoisonQueueName}/messages"'
+  '| where Uri contains "/${poisonQueueName}/messages" or Uri contains "/${intakePoisonQueueName}/messages"${sweepPoisonClause}'
   '| project TimeGenerated, Uri, StatusText, CallerIpAddress'
 ]
 var poisonQuery = join(poisonQueryLines, '\n')
@@ -107,7 +111,7 @@ resource poisonRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'Webex remediator: message moved to a poison queue'
-    description: 'A verification run or a pushed event/alert failed 5 times; it needs a person. Inspect ${poisonQueueName} and ${intakePoisonQueueName} (docs/deploy.md).'
+    description: 'A verification run, a pushed event/alert or a tenant\'s sweep failed 5 times; it needs a person. Inspect ${poisonQueueName}, ${intakePoisonQueueName}${empty(sweepPoisonQueueName) ? '' : ' and ${sweepPoisonQueueName}'} (docs/deploy.md).'
     severity: 2
     enabled: true
     scopes: [

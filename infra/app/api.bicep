@@ -17,6 +17,19 @@ param identityClientId string
 param storageAccountName string
 param deploymentContainerName string
 param incidentsTableName string
+
+@allowed([
+  'single'
+  'provider'
+])
+@description('TENANCY_MODE: single (this tenant) or provider (the tenants table, through the provider app).')
+param tenancyMode string = 'single'
+
+@description('Provider mode: client id of the multi-tenant app registration (provider-app.bicep); empty otherwise.')
+param providerAppClientId string = ''
+
+@description('Provider mode: the tenants table; empty otherwise.')
+param tenantsTableName string = ''
 param appInsightsName string
 
 @description('Log Analytics workspace (customer) id the alert endpoint re-queries.')
@@ -146,6 +159,11 @@ var appSettings = {
   PREVENTION_NOTES: preventionNotes ? 'true' : 'false'
   HEALTH_SCHEDULE: healthSchedule
   INCIDENTS_TABLE: incidentsTableName
+  // Many tenants (docs/tenants.md): the customer tenants' Graph tokens come from the provider app,
+  // whose credential is this app's identity (federated identity credential).
+  TENANCY_MODE: tenancyMode
+  PROVIDER_APP_CLIENT_ID: providerAppClientId
+  TENANTS_TABLE: tenantsTableName
   GRAPH_BASE_URL: graphBaseUrl
   ENTRA_LOGIN_BASE: environment().authentication.loginEndpoint
   LOG_ANALYTICS_ENDPOINT: logAnalyticsEndpoint

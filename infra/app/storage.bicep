@@ -1,5 +1,5 @@
 // Storage for the Functions host (Flex deployment package, leases), the intake and verification
-// queues and their poison queues, the incidents table and the Event Grid dead-letter container. Shared keys are off:
+// queues and their poison queues, the incidents table (provider mode: the tenants table and the sweep queue) and the Event Grid dead-letter container. Shared keys are off:
 // every client (host, app, Event Grid dead-lettering) authenticates with Entra ID.
 
 param name string
@@ -8,6 +8,9 @@ param tags object
 
 @description('Log Analytics workspace that receives the queue write logs (the poison-queue alert reads them).')
 param workspaceId string
+
+@description('Provider mode (TENANCY_MODE=provider): also the tenants table and the per-tenant sweep queue.')
+param enableTenants bool = false
 
 @allowed([
   'Standard_LRS'
@@ -24,6 +27,10 @@ var poisonQueueName = '${verifyQueueName}-poison'
 var intakeQueueName = 'webex-intake'
 var intakePoisonQueueName = '${intakeQueueName}-poison'
 var incidentsTableName = 'incidents'
+// Provider mode only: shared/core/names.py SWEEP_QUEUE and TENANTS_TABLE's default (docs/tenants.md).
+var sweepQueueName = 'webex-tenant-sweep'
+var sweepPoisonQueueName = '${sweepQueueName}-poison'
+var tenantsTableName = 'tenants'
 var deploymentContainerName = 'deployment-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
 
@@ -126,6 +133,17 @@ resource intakePoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queu
   name: intakePoisonQueueName
 }
 
+// Provider mode: one sweep message per tenant, so the platform spreads a sweep over instances.
+resource sweepQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = if (enableTenants) {
+  parent: queueService
+  name: sweepQueueName
+}
+
+resource sweepPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = if (enableTenants) {
+  parent: queueService
+  name: sweepPoisonQueueName
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: account
   name: 'default'
@@ -134,6 +152,12 @@ resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-0
 resource incidentsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
   parent: tableService
   name: incidentsTableName
+}
+
+// Provider mode: the customer tenants (PartitionKey "tenant", RowKey = tenant id).
+resource tenantsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = if (enableTenants) {
+  parent: tableService
+  name: tenantsTableName
 }
 
 // Queue writes (PutMessage) into Log Analytics: the poison-queue alert queries StorageQueueLogs.
@@ -163,3 +187,7 @@ output poisonQueueName string = poisonQueue.name
 output intakeQueueName string = intakeQueue.name
 output intakePoisonQueueName string = intakePoisonQueue.name
 output incidentsTableName string = incidentsTable.name
+// Empty in single-tenant mode (nothing created).
+output sweepQueueName string = enableTenants ? sweepQueueName : ''
+output sweepPoisonQueueName string = enableTenants ? sweepPoisonQueueName : ''
+output tenantsTableName string = enableTenants ? tenantsTableName : ''

@@ -100,20 +100,21 @@ async def acknowledge(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
 
 
 async def _acknowledge(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
-    now = clock.now()
-    done: list[bool] = []
+    from shared.incidents.claims import claim_row
+    from shared.incidents.lifecycle import Step
 
-    def ack(c: Incident) -> Incident | None:
-        done.clear()
+    now = clock.now()
+
+    def ack(c: Incident) -> tuple[Incident, bool] | None:
         if c.incident_id != claims.incident_id or c.acknowledged_at is not None:
             return None
-        done.append(True)
-        return replace(c, acknowledged_at=now, history=(*c.history, _event(now, "acknowledged")))
+        return replace(c, acknowledged_at=now, history=(*c.history, _event(now, "acknowledged"))), True
 
-    current = await deps.rows.mutate(claims.tenant_id, claims.app_key, ack)
+    got = await claim_row(deps.rows, claims.tenant_id, claims.app_key, ack, step=Step.ACKNOWLEDGED)
+    current = got.incident
     if current is None or current.incident_id != claims.incident_id:
         return await _closed_or_missing(deps, claims)
-    if not done:
+    if not got.won:
         return ActionResult("already_acknowledged", current)
     log.info(
         "incident %s acknowledged from a notice link", claims.incident_id, extra={"event": "incident_acknowledged"}
@@ -131,23 +132,27 @@ async def check_now(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
 
 
 async def _check_now(deps: ActionDeps, claims: LinkClaims) -> ActionResult:
-    now = clock.now()
-    wait: list[float] = []
+    from shared.incidents.claims import claim_row
+    from shared.incidents.lifecycle import Step
 
-    def take_slot(c: Incident) -> Incident | None:
-        wait.clear()
+    now = clock.now()
+
+    def take_slot(c: Incident) -> tuple[Incident, bool] | None:
         if c.incident_id != claims.incident_id:
             return None
         if c.check_now_at is not None and now - c.check_now_at < deps.check_now_interval:
-            wait.append((c.check_now_at + deps.check_now_interval - now).total_seconds())
             return None
-        return replace(c, check_now_at=now, history=(*c.history, _event(now, "check_now")))
+        return replace(c, check_now_at=now, history=(*c.history, _event(now, "check_now"))), True
 
-    current = await deps.rows.mutate(claims.tenant_id, claims.app_key, take_slot)
+    got = await claim_row(deps.rows, claims.tenant_id, claims.app_key, take_slot, step=Step.CHECK_NOW_TAKEN)
+    current = got.incident
     if current is None or current.incident_id != claims.incident_id:
         return await _closed_or_missing(deps, claims)
-    if wait:
-        return ActionResult("rate_limited", current, retry_in=round(wait[0], 1))
+    if not got.won:
+        last = current.check_now_at or now
+        return ActionResult(
+            "rate_limited", current, retry_in=round((last + deps.check_now_interval - now).total_seconds(), 1)
+        )
     log.info("incident %s: Check now clicked", claims.incident_id, extra={"event": "check_now"})
     outcome, verdicts = await deps.verify(claims.tenant_id, claims.app_key, claims.incident_id, current.verify_attempts)
     if outcome == "resolved":

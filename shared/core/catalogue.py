@@ -43,14 +43,14 @@ INTEGRATION = WebexApp("integration", INTEGRATION_NAME, INTEGRATION_APP_ID, cons
 
 
 def is_guid(value: str | None) -> bool:
-    return bool(value) and _GUID.match(value or "") is not None
+    return bool(value) and _GUID.fullmatch(value or "") is not None  # fullmatch: "$" would let a trailing "\n" in
 
 
 def is_valid_tenant(value: str | None) -> bool:
     """A tenant id is a GUID or a verified domain (``contoso.onmicrosoft.com``)."""
     if not value or len(value) > 253:
         return False
-    return is_guid(value) or _TENANT_DOMAIN.match(value) is not None
+    return is_guid(value) or _TENANT_DOMAIN.fullmatch(value) is not None
 
 
 class Catalogue:

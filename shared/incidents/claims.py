@@ -1,12 +1,13 @@
 """The one claim helper: decide on the incident row, under its ETag, who does a piece of work.
 
-Three things are claimed on an incident row: a verification attempt (``verify_attempts``), the
-auto-restore (``restore_outcome="claimed"``) and each channel's delivery of a notice
-(``deliveries[channel/notice] = claimed``). Each is the same move: read the row, ask a pure
-``take`` function whether this worker gets the work (and what it got), write the claim with an
-ETag-checked replace, and on a 412 re-read and ask again — so of two racing workers exactly one
-wins, and the loser sees the winner's claim. A claim that must not block forever carries its time
-and is taken over once :func:`shared.incidents.lifecycle.lease_expired`.
+Things claimed on an incident row: a verification attempt (``verify_attempts``), the auto-restore
+(``restore_outcome="claimed"``), each channel's delivery of a notice (``deliveries[channel/notice] =
+claimed``), and the notice links' acknowledgement and Check now slot (shared.app.actions). Each
+is the same move: read the row, ask a pure ``take`` function whether this worker gets the work
+(and what it got), write the claim with an ETag-checked replace, and on a 412 re-read and ask
+again — so of two racing workers exactly one wins, and the loser sees the winner's claim. A claim
+that must not block forever carries its time and is taken over once
+:func:`shared.incidents.lifecycle.lease_expired`.
 
 :func:`claim` reports the step it made durable (:func:`shared.incidents.lifecycle.reached`) only when
 this worker won, so a fault injected at a step stops exactly the worker that holds it.
@@ -16,12 +17,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from shared.incidents.lifecycle import Step, reached
 
 if TYPE_CHECKING:
-    from shared.incidents.store import Incident, IncidentStore
+    from shared.incidents.store import Incident
+
+
+class Rows(Protocol):
+    """The one store operation a claim needs (shared.incidents.store.IncidentStore has it)."""
+
+    async def mutate(
+        self,
+        tenant_id: str,
+        app_key: str,
+        change: Callable[[Incident], Incident | None],
+        *,
+        known: Incident | None = None,
+    ) -> Incident | None: ...
+
 
 T = TypeVar("T")
 
@@ -40,7 +55,7 @@ class Claim(Generic[T]):
 
 
 async def claim(
-    store: IncidentStore,
+    store: Rows,
     inc: Incident,
     take: Callable[[Incident], tuple[Incident, T] | None],
     *,
@@ -51,6 +66,19 @@ async def claim(
     current row it returns the claimed row and the prize, or ``None`` when this worker gets
     nothing. ``known=True`` trusts ``inc`` as the latest copy for the first try (saves a read; the
     ETag still refuses a stale copy). Only the call ``mutate`` made last counts."""
+    return await claim_row(store, inc.tenant_id, inc.app_key, take, step=step, known=inc if known else None)
+
+
+async def claim_row(
+    store: Rows,
+    tenant_id: str,
+    app_key: str,
+    take: Callable[[Incident], tuple[Incident, T] | None],
+    *,
+    step: Step,
+    known: Incident | None = None,
+) -> Claim[T]:
+    """:func:`claim` by the row's keys, for a caller that holds no copy of the row (a link's claims)."""
     prize: T | None = None
 
     def change(current: Incident) -> Incident | None:
@@ -59,7 +87,7 @@ async def claim(
         prize = None if got is None else got[1]
         return None if got is None else got[0]
 
-    stored = await store.mutate(inc.tenant_id, inc.app_key, change, known=inc if known else None)
+    stored = await store.mutate(tenant_id, app_key, change, known=known)
     if stored is None:
         return Claim(None, None)
     if prize is not None:
@@ -68,7 +96,7 @@ async def claim(
 
 
 async def write(
-    store: IncidentStore,
+    store: Rows,
     inc: Incident,
     change: Callable[[Incident], Incident | None],
     *,

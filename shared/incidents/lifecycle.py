@@ -140,6 +140,8 @@ class Step(StrEnum):
     ESCALATED = "escalated"
     RESOLVED = "resolved"
     ARCHIVED = "archived"  # open-<app> moved to closed-<id>
+    ACKNOWLEDGED = "acknowledged"  # an admin's Acknowledge link: reminders stop (shared.app.actions)
+    CHECK_NOW_TAKEN = "check_now_taken"  # a Check now click took this incident's slot
 
 
 _hooks: list[Callable[[Step], None]] = []

@@ -188,3 +188,27 @@ def test_escaped_event_text_renders_as_exactly_its_text(text: str) -> None:
 @pytest.mark.parametrize("text", ["---", "- - -", "***", "___", "--- x", "===", "```", "~~~", "    code", "-->"])
 def test_thematic_breaks_and_fences_stay_text(text: str) -> None:
     assert _COMMONMARK.render(webex_md(text)) == f"<p>{escapeHtml(clean(text))}</p>\n"
+
+
+def test_clip_at_its_bounds() -> None:
+    """A limit of one leaves room for the mark alone; nothing at all at zero or below."""
+    from shared.notify.escape import clip
+
+    assert clip("abc", 1) == "…"
+    assert clip("abc", 2) == "a…"
+    assert clip("abc", 3) == "abc"
+    assert clip("abc", 0) == ""
+    assert clip("abc", -1) == ""
+
+
+def test_cap_utf8_at_its_bounds() -> None:
+    """Exactly the cap passes whole; a cap of the mark's three bytes is the mark alone; below it the
+    head alone; a cap of zero or less is empty (never the head of the text past the cap)."""
+    from shared.notify.escape import cap_utf8
+
+    assert cap_utf8("abcd", 4) == "abcd"
+    assert cap_utf8("abcdef", 4) == "a…"
+    assert cap_utf8("abcdef", 3) == "…"
+    assert cap_utf8("abcdef", 2) == "ab"
+    assert cap_utf8("abcdef", 0) == ""
+    assert cap_utf8("abcdef", -5) == ""

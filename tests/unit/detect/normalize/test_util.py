@@ -1,0 +1,221 @@
+"""shared/detect/normalize/_util.py: the field readers every normalizer shares, as literals —
+caps, case-insensitive lookups, JSON-encoded values, timestamps, GUIDs and the record budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from shared.detect.normalize._util import (
+    Context,
+    TooManyRecords,
+    as_dict,
+    as_list,
+    decode_value,
+    first_guid,
+    get,
+    key_map,
+    loads_nested,
+    lower_keys,
+    short,
+    text,
+    timestamp,
+)
+
+GUID = "90DB942A-C1EB-4E8D-82E4-EEBF64A7E2AE"
+GUID_LOWER = "90db942a-c1eb-4e8d-82e4-eebf64a7e2ae"
+
+
+@pytest.mark.parametrize(
+    ("value", "cap", "expected"),
+    [
+        ("a" * 1024, 1024, "a" * 1024),
+        ("a" * 1025, 1024, "a" * 1024),
+        ("abc", 2, "ab"),
+        ("abc", 3, "abc"),
+        (5, 1024, "5"),
+        (1.5, 1024, "1.5"),
+        (True, 1024, None),
+        (None, 1024, None),
+        (["a"], 1024, None),
+    ],
+)
+def test_text(value: Any, cap: int, expected: str | None) -> None:
+    assert text(value, cap) == expected
+
+
+def test_text_caps_at_1024_by_default() -> None:
+    assert text("b" * 1025) == "b" * 1024
+
+
+def test_short() -> None:
+    assert short("x" * 60) == "'" + "x" * 60 + "'"
+    assert short("x" * 61) == "'" + "x" * 60 + "…'"
+    assert short(5) == "'int'"
+
+
+def test_get_prefers_the_exact_spelling_then_the_first_other() -> None:
+    assert get({"ID": 2, "id": 1}, "id") == 1
+    assert get({"ID": 2, "Id": 3}, "id") == 2
+    assert get({1: "x"}, "1") is None
+    assert get({}, "id") is None
+
+
+def test_lower_keys_and_key_map() -> None:
+    assert lower_keys({"Id": 1, "ActivityDisplayName": "x"}) == {"id": 1, "activitydisplayname": "x"}
+    assert lower_keys({"Id": 1, 2: "dropped"}) == {"id": 1}
+    assert key_map({"Id": 1, "ID": 2, 3: 4}) == {"id": "Id"}
+    many = {"Id": 1, "ID": 2, **{f"k{i}": i for i in range(63)}}
+    assert len(many) == 65
+    assert key_map(many)["id"] == "Id"
+    assert key_map(dict(list(many.items())[:64]))["id"] == "Id"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('{"a": 1}', {"a": 1}),
+        (' {"a": [1]} ', {"a": [1]}),
+        ("[1]", None),
+        ("x", None),
+        ("", None),
+        ({"a": 1}, {"a": 1}),
+        (5, None),
+    ],
+)
+def test_as_dict(value: Any, expected: Any) -> None:
+    assert as_dict(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("[1, 2]", [1, 2]), ('{"a": 1}', None), ("x", None), ([3], [3]), (5, None), (None, None)],
+)
+def test_as_list(value: Any, expected: Any) -> None:
+    assert as_list(value) == expected
+
+
+def test_loads_nested_refuses_what_is_not_json() -> None:
+    assert loads_nested('{"a": NaN}') is None
+    assert loads_nested("   ") is None
+    assert loads_nested("[1,") is None
+    assert loads_nested(' [{"k": "v"}] ') == [{"k": "v"}]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("[true]", [True]),
+        ("[false]", [False]),
+        ("[True]", [True]),
+        ("[False]", [False]),
+        ("[]", []),
+        (f'["{GUID}"]', [GUID]),
+        ('"AccountEnabled"', "AccountEnabled"),
+        ('"\\"AccountEnabled\\""', "AccountEnabled"),
+        ('"\\"[true]\\""', "[true]"),
+        (" [1, 2] ", [1, 2]),
+        ('{"a": 1}', {"a": 1}),
+        ("[1,", "[1,"),
+        ("[NaN]", "[NaN]"),
+        ("nope", "nope"),
+        ("", ""),
+        ("  ", "  "),
+        (None, None),
+        (5, 5),
+        ([True], [True]),
+    ],
+)
+def test_decode_value(value: Any, expected: Any) -> None:
+    assert decode_value(value) == expected
+
+
+def test_decoded_lists_are_never_shared_between_records() -> None:
+    first = decode_value("[true]")
+    first.append("changed")
+    assert decode_value("[true]") == [True]
+    assert decode_value("[]") == []
+
+
+def test_decode_value_caps_long_text_and_repeats_cached_answers() -> None:
+    assert decode_value("x" * 8193) == "x" * 8192
+    assert decode_value('"' + "y" * 8190 + '"') == "y" * 8190
+    assert decode_value('"' + "y" * 8191 + '"') == '"' + "y" * 8191
+    assert decode_value('"cached"') == "cached"
+    assert decode_value('"cached"') == "cached"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-05-01T10:11:12.1234567+00:00", datetime(2024, 5, 1, 10, 11, 12, 123456, tzinfo=UTC)),
+        ("2024-05-01T10:11:12Z", datetime(2024, 5, 1, 10, 11, 12, tzinfo=UTC)),
+        ("2024-05-01T10:11:12+02:00", datetime(2024, 5, 1, 8, 11, 12, tzinfo=UTC)),
+        ("2024-05-01T10:11:12.123-05:00", datetime(2024, 5, 1, 15, 11, 12, 123000, tzinfo=UTC)),
+        ("2024-05-01T10:11:12", datetime(2024, 5, 1, 10, 11, 12, tzinfo=UTC)),
+        ("3/22/2019 1:36:31 PM", datetime(2019, 3, 22, 13, 36, 31, tzinfo=UTC)),
+        (datetime(2024, 5, 1, 10, 0), datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+        (datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))), datetime(2024, 5, 1, 10, 0, tzinfo=UTC)),
+        ("x" * 25, None),
+        (None, None),
+    ],
+)
+def test_timestamp(value: Any, expected: datetime | None) -> None:
+    parsed = timestamp(value)
+    assert parsed == expected
+    if parsed is not None:
+        assert parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (f"appId {GUID} in text", GUID_LOWER),
+        (["no", f"[{GUID}]"], GUID_LOWER),
+        (["no", 5, None], None),
+        ("no guid", None),
+        (5, None),
+        (None, None),
+    ],
+)
+def test_first_guid(value: Any, expected: str | None) -> None:
+    assert first_guid(value) == expected
+
+
+def test_first_guid_reads_bounded_input() -> None:
+    assert first_guid("x" * (8192 - 36) + GUID) == GUID_LOWER
+    assert first_guid("x" * (8193 - 36) + GUID) is None
+    assert first_guid(["x"] * 199 + [GUID]) == GUID_LOWER
+    assert first_guid(["x"] * 200 + [GUID]) is None
+    assert first_guid(["x" * (8193 - 36) + GUID]) is None
+
+
+def test_the_record_budget_is_10000() -> None:
+    ctx = Context()
+    ctx.take(9_999)
+    ctx.take()
+    assert ctx.count == 10_000
+    with pytest.raises(TooManyRecords):
+        ctx.take()
+
+
+def test_skip_notes_name_where() -> None:
+    ctx = Context()
+    ctx.skip("value 3", "not an object")
+    ctx.skip("", "empty payload")
+    assert ctx.skipped == ["value 3: not an object", "empty payload"]
+
+
+def test_a_decoded_list_or_object_is_fresh_for_every_record() -> None:
+    first = decode_value('["a"]')
+    first.append("changed")
+    assert decode_value('["a"]') == ["a"]
+    obj = decode_value('{"k": 1}')
+    obj["k"] = 2
+    assert decode_value('{"k": 1}') == {"k": 1}
+
+
+def test_nested_json_of_four_byte_characters_is_within_its_bound() -> None:
+    assert loads_nested('["' + "😀" * 100 + '"]') == ["😀" * 100]
