@@ -333,3 +333,22 @@ async def test_graph_call_latency_is_a_setting(monkeypatch: pytest.MonkeyPatch) 
             assert (await http.get(AUDITS)).status_code == 200
     assert [s for s in slept if s] == [0.1, 0.1]  # one per Graph call (others' sleep(0) aside)
     assert json.dumps(server.state.graph_behaviour.describe())  # still a JSON-able description
+
+
+async def test_each_tenant_has_its_own_webex_org_reached_by_its_token(sim: Any, services_env: dict[str, str]) -> None:
+    a, b = await sim.add_tenants(2)
+    await sim.for_tenant(a["tenant_id"]).delete("integration")
+    base = services_env["WEBEX_IDENTITY_BASE"] + "/extIntegration/azureAD/{org}/v1/WebexApplications/status"
+
+    async def status(tenant: dict[str, Any]) -> httpx.Response:
+        async with httpx.AsyncClient(verify=services_env["SSL_CERT_FILE"]) as http:
+            headers = {"Authorization": f"Bearer {tenant['webex_access_token']}"}
+            return await http.get(base.format(org=tenant["org_id"]), headers=headers)
+
+    broken, healthy = await status(a), await status(b)
+    assert broken.status_code == 401 and "701018" in broken.text
+    assert healthy.status_code == 200 and healthy.json()["azureTenantId"] == b["tenant_id"]
+    default = (await sim.tenants())["default"]
+    assert (await status(default)).status_code == 200
+    crossed = await status({**b, "org_id": a["org_id"]})  # b's token does not open a's org
+    assert crossed.status_code == 404
