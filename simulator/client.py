@@ -228,9 +228,10 @@ class SimulatorControl:
     # -------------------------------------------------------------- Graph strictness (issue 14)
     async def graph_behaviour(self, **settings: Any) -> dict[str, Any]:
         """Change simulated Graph's behaviours (``simulator.graph_behaviour.GraphBehaviour`` fields:
-        delta_token_lifetime, delta_expiry, audit_rate_limit, audit_rate_window, audit_delay,
-        audit_delay_seconds, audit_page_sizes, restore_grants, restore_app_roles,
-        restore_lag_seconds); returns them all. Reset restores the defaults."""
+        delta_token_lifetime, delta_expiry, audit_rate_limit, audit_app_rate_limit, audit_rate_window,
+        call_latency_seconds, audit_delay, audit_delay_seconds, audit_page_sizes, restore_grants,
+        restore_app_roles, restore_lag_seconds); returns them all. Reset restores the defaults. The
+        limits and the latency are read from the default tenant's settings for every tenant."""
         result: dict[str, Any] = await self._call("POST", "/graph/behaviour", json=settings)
         return result
 
