@@ -1,5 +1,13 @@
 """Microsoft Entra ID's token endpoint (client credentials) and the admin-consent page.
 
+Every tenant the simulator holds has its authority ``/{tenant}/…``; a token carries the tenant of
+the URL it was issued at (its ``tid``), and Graph serves that tenant's world. Besides a client
+secret, the token endpoint takes a client assertion (``client_assertion_type=urn:ietf:params:oauth:
+client-assertion-type:jwt-bearer``): what azure-identity's ``ClientAssertionCredential`` posts for
+an app whose credential is a federated identity credential (the assertion being the managed
+identity's token for ``api://AzureADTokenExchange``). The simulator does not verify signatures; it
+checks the assertion is a JWT whose ``aud`` is the token exchange audience and records its claims.
+
 azure-identity posts ``client_id``, ``client_secret``, ``scope`` and
 ``grant_type=client_credentials`` to ``{authority}/{tenant}/oauth2/v2.0/token``. Issued tokens are
 opaque random strings remembered with their scope; Graph and Log Analytics accept only those, so a
@@ -9,6 +17,9 @@ azure-identity parses (``error``, ``error_description``, ``error_codes``).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from typing import Any
 
@@ -17,7 +28,7 @@ from aiohttp import web
 from simulator.audit import Actor
 from simulator.errors import json_response
 from simulator.keys import STATE
-from simulator.state import DEFAULT_ACTOR, INTEGRATION_APP_ID, SimState
+from simulator.state import DEFAULT_ACTOR, INTEGRATION_APP_ID, NotFoundError, SimState
 from simulator.timefmt import graph_time
 
 TOKEN_LIFETIME = 3599
@@ -35,9 +46,58 @@ def _aad_error(state: SimState, status: int, error: str, code: int, description:
     return json_response(body, status)
 
 
-def _tenant_matches(state: SimState, tenant: str) -> bool:
-    known = (state.config.tenant_id.lower(), state.config.tenant_domain.lower(), "organizations", "common")
-    return tenant.lower() in known
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+MAX_ASSERTION = 16 * 1024
+
+
+def _world(state: SimState, tenant: str) -> SimState | None:
+    """The world the authority names: the default tenant (also for ``organizations``/``common``) or
+    an extra tenant by GUID or initial domain; ``None`` when unknown."""
+    if tenant.lower() in ("organizations", "common"):
+        return state
+    try:
+        return state.world(tenant)
+    except NotFoundError:
+        return None
+
+
+def assertion_claims(assertion: str) -> dict[str, Any] | None:
+    """The payload of a compact JWT (three base64url segments), unverified; ``None`` when it is not one."""
+    parts = assertion.split(".")
+    if len(assertion) > MAX_ASSERTION or len(parts) != 3 or not all(parts[:2]):
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _assertion_problem(state: SimState, form: Any, client_id: str, tenant: str) -> web.Response | None:
+    """A client assertion that is not a JWT, or not minted for the token exchange: AADSTS refusals."""
+    if str(form.get("client_assertion_type", "")) != JWT_BEARER:
+        return _aad_error(state, 400, "invalid_request", 900144, "The request body must contain client_assertion_type.")
+    claims = assertion_claims(str(form.get("client_assertion", "")))
+    if claims is None:
+        return _aad_error(state, 401, "invalid_client", 50027, "JWT token is invalid or is malformed.")
+    aud = claims.get("aud")
+    auds = aud if isinstance(aud, list) else [aud]
+    if EXCHANGE_AUDIENCE not in auds:
+        message = "No matching federated identity record found for presented assertion audience."
+        return _aad_error(state, 401, "invalid_client", 700212, message)
+    state.assertions.append(
+        {"tenant": tenant, "client_id": client_id, "iss": claims.get("iss"), "sub": claims.get("sub"), "aud": aud}
+    )
+    return None
+
+
+def _client_known(state: SimState, world: SimState, client_id: str) -> bool:
+    """The deployment's own app in the default tenant; the provider's app wherever it is consented."""
+    cid = client_id.lower()
+    if world is state and cid == state.config.client_id.lower():
+        return True
+    return cid == state.config.provider_client_id.lower() and world.provider_consented
 
 
 async def openid_configuration(request: web.Request) -> web.Response:
@@ -46,14 +106,15 @@ async def openid_configuration(request: web.Request) -> web.Response:
     the 400 ``invalid_tenant`` (AADSTS90002) Entra answers."""
     state = request.app[STATE]
     tenant = request.match_info["tenant"]
-    if tenant.lower() not in (state.config.tenant_id.lower(), state.config.tenant_domain.lower()):
+    world = None if tenant.lower() in ("organizations", "common") else _world(state, tenant)
+    if world is None:
         return _aad_error(
             state, 400, "invalid_tenant", 90002,
             f"Tenant '{tenant[:100]}' not found. Check to make sure you have the correct tenant ID and are signing "
             "into the correct cloud.",
         )  # fmt: skip
     base = f"{request.scheme}://{request.host}"
-    guid = state.config.tenant_id.lower()
+    guid = world.config.tenant_id.lower()
     return json_response(
         {
             "token_endpoint": f"{base}/{guid}/oauth2/v2.0/token",
@@ -76,24 +137,30 @@ async def openid_configuration(request: web.Request) -> web.Response:
 async def token(request: web.Request) -> web.Response:
     state = request.app[STATE]
     tenant = request.match_info["tenant"]
-    if not _tenant_matches(state, tenant):
+    world = _world(state, tenant)
+    if world is None:
         return _aad_error(state, 400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
     form = await request.post()
     grant_type = str(form.get("grant_type", ""))
     client_id = str(form.get("client_id", ""))
-    secret = str(form.get("client_secret", ""))
     scope = str(form.get("scope", ""))
     if grant_type != "client_credentials":
         return _aad_error(state, 400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
-    if client_id.lower() != state.config.client_id.lower():
+    if not _client_known(state, world, client_id):
         return _aad_error(
-            state, 400, "unauthorized_client", 700016, f"Application with identifier '{client_id}' was not found."
-        )
-    if secret != state.config.client_secret:
+            state, 400, "unauthorized_client", 700016,
+            f"Application with identifier '{client_id[:100]}' was not found in the directory '{tenant[:100]}'.",
+        )  # fmt: skip
+    tid = world.config.tenant_id
+    if "client_assertion" in form or "client_assertion_type" in form:
+        refused = _assertion_problem(state, form, client_id, tid)
+        if refused is not None:
+            return refused
+    elif str(form.get("client_secret", "")) != state.config.client_secret:
         return _aad_error(state, 401, "invalid_client", 7000215, "Invalid client secret provided.")
     if not scope.endswith("/.default"):
         return _aad_error(state, 400, "invalid_scope", 1002012, "The provided value for scope is not valid.")
-    access_token = state.issue_token(scope, client_id)
+    access_token = state.issue_token(scope, client_id, tid)
     return json_response(
         {
             "token_type": "Bearer",
@@ -112,12 +179,17 @@ async def admin_consent(request: web.Request) -> web.Response:
     """
     state = request.app[STATE]
     tenant = request.match_info["tenant"]
-    if not _tenant_matches(state, tenant):
+    world = _world(state, tenant)
+    if world is None:
         return _aad_error(state, 400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
-    if request.query.get("client_id", "").lower() != INTEGRATION_APP_ID:
+    client_id = request.query.get("client_id", "").lower()
+    if client_id == state.config.provider_client_id.lower():
+        world.provider_consented = True  # the provider's app onboarded in this tenant
+        return web.Response(text="Admin consent granted for the provider's app.", content_type="text/plain")
+    if client_id != INTEGRATION_APP_ID:
         return _aad_error(state, 400, "unauthorized_client", 700016, "Application was not found in the directory.")
     actor = request.query.get("login_hint") or DEFAULT_ACTOR
-    records = state.consent(Actor(upn=actor), "integration")
+    records = world.consent(Actor(upn=actor), "integration")
     return web.Response(
         text=f"Admin consent granted for Cisco Webex Identity Integration ({len(records)} audit record(s)).",
         content_type="text/plain",

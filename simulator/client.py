@@ -6,6 +6,9 @@ Works against an in-process :class:`~simulator.server.Simulator`, a :class:`Simu
 
 from __future__ import annotations
 
+import base64
+import copy
+import json as jsonlib
 import os
 import ssl
 from typing import Any
@@ -22,6 +25,15 @@ class SimulatorControl:
         if isinstance(verify, str | os.PathLike):
             verify = ssl.create_default_context(cafile=os.fspath(verify))
         self._http = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/_sim", verify=verify, timeout=timeout)
+        self._tenant: str | None = None
+
+    def for_tenant(self, tenant_id: str) -> SimulatorControl:
+        """The same controls aimed at one extra tenant's world (scenarios, state, behaviour, reset);
+        requests, faults and the clock stay the simulator's. Shares this client's connection: close
+        this one, not the view."""
+        view = copy.copy(self)
+        view._tenant = tenant_id
+        return view
 
     async def __aenter__(self) -> SimulatorControl:
         return self
@@ -33,6 +45,8 @@ class SimulatorControl:
         await self._http.aclose()
 
     async def _call(self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None) -> Any:
+        if self._tenant is not None:
+            params = {**(params or {}), "tenant": self._tenant}
         response = await self._http.request(method, path, json=json, params=params)
         if response.status_code >= 400:
             raise SimulatorControlError(response.status_code, response.text)
@@ -214,15 +228,63 @@ class SimulatorControl:
     # -------------------------------------------------------------- Graph strictness (issue 14)
     async def graph_behaviour(self, **settings: Any) -> dict[str, Any]:
         """Change simulated Graph's behaviours (``simulator.graph_behaviour.GraphBehaviour`` fields:
-        delta_token_lifetime, delta_expiry, audit_rate_limit, audit_rate_window, audit_delay,
-        audit_delay_seconds, audit_page_sizes, restore_grants, restore_app_roles,
-        restore_lag_seconds); returns them all. Reset restores the defaults."""
+        delta_token_lifetime, delta_expiry, audit_rate_limit, audit_app_rate_limit, audit_rate_window,
+        call_latency_seconds, audit_delay, audit_delay_seconds, audit_page_sizes, restore_grants,
+        restore_app_roles, restore_lag_seconds); returns them all. Reset restores the defaults. The
+        limits and the latency are read from the default tenant's settings for every tenant."""
         result: dict[str, Any] = await self._call("POST", "/graph/behaviour", json=settings)
         return result
 
     async def expire_delta_links(self) -> int:
         """Every delta link issued so far is answered as expired from now on."""
         return int((await self._call("POST", "/graph/expire-delta"))["epoch"])
+
+    # -------------------------------------------------------------- many tenants (issue 17)
+    async def add_tenants(
+        self, count: int = 1, *, tenant_id: str | None = None, tenant_domain: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``count`` new healthy tenants (or one with the given id/domain), the provider's app
+        consented in each; returns their descriptions (tenant_id, org_id, webex_access_token…)."""
+        body = {"count": count, "tenant_id": tenant_id, "tenant_domain": tenant_domain}
+        result = await self._call("POST", "/tenants", json={k: v for k, v in body.items() if v is not None})
+        return list(result["tenants"])
+
+    async def tenants(self) -> dict[str, Any]:
+        """``{"default": {...}, "tenants": [{...}, ...]}``."""
+        result: dict[str, Any] = await self._call("GET", "/tenants")
+        return result
+
+    async def remove_tenant(self, tenant_id: str) -> None:
+        await self._call("DELETE", f"/tenants/{tenant_id}")
+
+    async def throttle_tenant(self, tenant_id: str, seconds: float, scope: str = "all") -> dict[str, Any]:
+        """Graph answers the tenant's calls (``scope="audit"``: only ``auditLogs/*``) with 429 and
+        ``Retry-After`` for ``seconds`` of simulator time."""
+        result: dict[str, Any] = await self._call(
+            "POST", f"/tenants/{tenant_id}/throttle", json={"seconds": seconds, "scope": scope}
+        )
+        return result
+
+    async def provider_consent(self, tenant_id: str, granted: bool) -> dict[str, Any]:
+        """Grant or revoke the provider app's admin consent in one tenant (revoked: no token there)."""
+        result: dict[str, Any] = await self._call(
+            "POST", f"/tenants/{tenant_id}/provider-consent", json={"granted": granted}
+        )
+        return result
+
+
+def federated_assertion(
+    subject: str = "sim-managed-identity", issuer: str = "https://login.microsoftonline.com/sim/v2.0"
+) -> str:
+    """A JWT-shaped stand-in for the managed identity's token for ``api://AzureADTokenExchange``
+    (what ``ClientAssertionCredential`` posts as ``client_assertion``). Unsigned: the simulator checks
+    its shape and audience only."""
+
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(jsonlib.dumps(obj).encode()).decode().rstrip("=")
+
+    claims = {"aud": "api://AzureADTokenExchange", "iss": issuer, "sub": subject}
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lt"
 
 
 class SimulatorControlError(RuntimeError):

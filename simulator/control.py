@@ -17,6 +17,10 @@ from simulator.errors import json_response
 from simulator.faults import Fault, release_holds
 from simulator.keys import STATE
 from simulator.state import DEFAULT_ACTOR, NotFoundError, ScenarioError, SimState
+from simulator.timefmt import graph_time
+
+MAX_TENANTS_PER_CALL = 5000
+MAX_TENANTS = 20000
 
 
 class BadInput(ValueError):
@@ -50,10 +54,16 @@ def _actor(data: dict[str, Any]) -> Actor:
     return Actor(upn=actor)
 
 
-def _handler(fn: Any) -> Any:
+def _handler(fn: Any, *, per_tenant: bool = True) -> Any:
+    """A control route; ``?tenant=<id>`` points a per-tenant one (scenarios, state, behaviour, reset)
+    at that tenant's world. Requests, faults and the clock are the simulator's, whatever the tenant."""
+
     async def wrapped(request: web.Request) -> web.Response:
         try:
-            result = await fn(request, request.app[STATE], await _body(request))
+            state = request.app[STATE]
+            if per_tenant and request.query.get("tenant"):
+                state = state.world(request.query["tenant"])
+            result = await fn(request, state, await _body(request))
         except (BadInput, ScenarioError, ValueError, TypeError) as exc:
             return json_response({"error": str(exc)}, 400)
         except NotFoundError as exc:
@@ -255,6 +265,47 @@ async def expire_delta(request: web.Request, state: SimState, data: dict[str, An
     return {"epoch": state.delta_epoch}
 
 
+async def add_tenants(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """More tenants: ``{"count"?: 1..5000}`` new ones, or one ``{"tenant_id"?, "tenant_domain"?}``."""
+    count, tid, domain = data.get("count", 1), data.get("tenant_id"), data.get("tenant_domain")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_TENANTS_PER_CALL:
+        raise BadInput(f"count must be an integer from 1 to {MAX_TENANTS_PER_CALL}")
+    if not all(v is None or isinstance(v, str) for v in (tid, domain)) or (count > 1 and (tid or domain)):
+        raise BadInput("tenant_id and tenant_domain are strings, for one tenant only")
+    if len(state.tenants) + count > MAX_TENANTS:
+        raise BadInput(f"at most {MAX_TENANTS} extra tenants")
+    worlds = [state.add_tenant(tid, domain) for _ in range(count)]
+    return {"tenants": [w.describe_tenant() for w in worlds]}
+
+
+async def list_tenants(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    return {"default": state.describe_tenant(), "tenants": [w.describe_tenant() for w in state.tenants.values()]}
+
+
+async def remove_tenant(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    state.remove_tenant(request.match_info["tenant_id"])
+    return {"removed": request.match_info["tenant_id"]}
+
+
+async def throttle_tenant(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Graph throttles one tenant: ``{"seconds": 600, "scope"?: "all" | "audit"}``."""
+    seconds, scope = data.get("seconds"), data.get("scope", "all")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not isinstance(scope, str):
+        raise BadInput("seconds must be a number, scope a string")
+    throttle = state.throttle_tenant(request.match_info["tenant_id"], float(seconds), scope)
+    return {"until": graph_time(throttle.until), "scope": throttle.scope}
+
+
+async def provider_consent(request: web.Request, state: SimState, data: dict[str, Any]) -> dict[str, Any]:
+    """Grant (``{"granted": true}``) or revoke the provider app's admin consent in one tenant."""
+    granted = data.get("granted")
+    if not isinstance(granted, bool):
+        raise BadInput("granted must be a boolean")
+    world = state.world(request.match_info["tenant_id"])
+    world.provider_consented = granted
+    return world.describe_tenant()
+
+
 def register(app: web.Application) -> None:
     r = app.router
     r.add_post("/_sim/reset", _handler(reset))
@@ -267,13 +318,18 @@ def register(app: web.Application) -> None:
     r.add_post("/_sim/scenario/activity", _handler(activity))
     r.add_post("/_sim/scenario/add-sp", _handler(add_sp))
     r.add_post("/_sim/scenario/app-role", _handler(app_role))
-    r.add_post("/_sim/faults", _handler(add_fault))
-    r.add_get("/_sim/faults", _handler(list_faults))
-    r.add_delete("/_sim/faults", _handler(clear_faults))
-    r.add_get("/_sim/requests", _handler(list_requests))
-    r.add_delete("/_sim/requests", _handler(clear_requests))
+    r.add_post("/_sim/faults", _handler(add_fault, per_tenant=False))
+    r.add_get("/_sim/faults", _handler(list_faults, per_tenant=False))
+    r.add_delete("/_sim/faults", _handler(clear_faults, per_tenant=False))
+    r.add_get("/_sim/requests", _handler(list_requests, per_tenant=False))
+    r.add_delete("/_sim/requests", _handler(clear_requests, per_tenant=False))
     r.add_get("/_sim/state", _handler(get_state))
-    r.add_post("/_sim/clock/advance", _handler(advance_clock))
+    r.add_post("/_sim/clock/advance", _handler(advance_clock, per_tenant=False))
+    r.add_post("/_sim/tenants", _handler(add_tenants, per_tenant=False))
+    r.add_get("/_sim/tenants", _handler(list_tenants, per_tenant=False))
+    r.add_delete("/_sim/tenants/{tenant_id}", _handler(remove_tenant, per_tenant=False))
+    r.add_post("/_sim/tenants/{tenant_id}/throttle", _handler(throttle_tenant, per_tenant=False))
+    r.add_post("/_sim/tenants/{tenant_id}/provider-consent", _handler(provider_consent, per_tenant=False))
     r.add_post("/_sim/webex/tokens", _handler(webex_tokens))
     r.add_post("/_sim/webex/revoke", _handler(webex_revoke))
     r.add_post("/_sim/webex/status", _handler(webex_status_mode))

@@ -10,6 +10,7 @@ deserializes: collections are ``{"@odata.context", "value", "@odata.nextLink"}``
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -73,15 +74,42 @@ def _auth_problem(request: web.Request, state: SimState) -> str | None:
         return "Access token validation failure. Invalid signature."
     if "loganalytics" in info.scope.lower():
         return "Access token validation failure. Invalid audience."
+    try:
+        state.world(info.tenant)
+    except NotFoundError:  # the tenant was removed: its tokens name a directory that is gone
+        return "Access token validation failure. Invalid tenant."
     return None
 
 
+def _too_many(request: web.Request, state: SimState, wait: float) -> web.Response:
+    """Graph's 429: ``TooManyRequests`` in the error envelope and ``Retry-After`` in whole seconds
+    (learn.microsoft.com/graph/throttling, "Sample response")."""
+    response = graph_error(
+        request, 429, "Too many requests. Retry after the time in the Retry-After header.", state.clock.now(),
+        "TooManyRequests",
+    )  # fmt: skip
+    response.headers["Retry-After"] = str(max(math.ceil(wait), 1))
+    return response
+
+
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
+    root = request.app[STATE]
     tail = "/" + request.match_info["tail"]
-    problem = _auth_problem(request, state)
+    problem = _auth_problem(request, root)
     if problem is not None:
-        return graph_error(request, 401, problem, state.clock.now(), "InvalidAuthenticationToken")
+        return graph_error(request, 401, problem, root.clock.now(), "InvalidAuthenticationToken")
+    latency = root.graph_behaviour.call_latency_seconds
+    if latency > 0:  # real time, for the bench (a Graph round trip); 0 in tests
+        await asyncio.sleep(latency)
+    info = root.tokens[bearer(request) or ""]
+    state = root.world(info.tenant)
+    wait = root.throttled_for(state.config.tenant_id, tail.lower().startswith("/auditlogs"))
+    if wait is not None:
+        return _too_many(request, root, wait)
+    return await _route(request, state, tail)
+
+
+async def _route(request: web.Request, state: SimState, tail: str) -> web.StreamResponse:
     path_known = False
     for method, pattern, handler in _ROUTES:
         m = pattern.match(tail)
@@ -419,22 +447,27 @@ async def directory_audits(request: web.Request, state: SimState, m: re.Match[st
 
 
 def _audit_throttle(request: web.Request, state: SimState) -> web.Response | None:
-    """``auditLogRoot`` allows 5 requests per 10 s per app per tenant (throttling-limits, "Identity and
-    access reports service limits"): past that, 429 ``TooManyRequests`` with ``Retry-After``
-    (seconds) until the window lets one through (learn.microsoft.com/graph/throttling)."""
-    info = state.tokens.get(bearer(request) or "")
-    client = info.client_id if info is not None else ""
-    behaviour = state.graph_behaviour
-    window = state.audit_windows.setdefault(client, RateWindow())
-    wait = window.admit(state.clock.now(), behaviour.audit_rate_limit, behaviour.audit_rate_window)
-    if wait is None:
-        return None
-    response = graph_error(
-        request, 429, "Too many requests. Retry after the time in the Retry-After header.", state.clock.now(),
-        "TooManyRequests",
-    )  # fmt: skip
-    response.headers["Retry-After"] = str(math.ceil(wait))
-    return response
+    """``auditLogRoot`` allows 5 requests per 10 s per app per tenant AND 122 per 10 s per app across
+    all tenants (throttling-limits, "Identity and access reports service limits"): past either, 429
+    ``TooManyRequests`` with ``Retry-After`` (seconds) until both windows let one through
+    (learn.microsoft.com/graph/throttling). The limits are the root's settings; a refused request
+    counts against neither."""
+    root = request.app[STATE]
+    info = root.tokens.get(bearer(request) or "")
+    client = info.client_id.lower() if info is not None else ""
+    behaviour, now = root.graph_behaviour, root.clock.now()
+    tenant = state.audit_windows.setdefault(client, RateWindow())
+    app = root.audit_app_windows.setdefault(client, RateWindow())
+    waits = [
+        tenant.wait(now, behaviour.audit_rate_limit, behaviour.audit_rate_window),
+        app.wait(now, behaviour.audit_app_rate_limit, behaviour.audit_rate_window),
+    ]
+    wait = max((w for w in waits if w is not None), default=None)
+    if wait is not None:
+        return _too_many(request, state, wait)
+    tenant.times.append(now)
+    app.times.append(now)
+    return None
 
 
 @route("GET", r"/auditLogs/directoryAudits/(?P<id>[^/]+)")

@@ -21,9 +21,11 @@ DELTA_TOKEN_LIFETIME = 7 * 24 * 3600.0
 tokens for identity and education resources", 2020-07-03; delta-query-overview "Token duration")."""
 
 AUDIT_RATE_LIMIT = 5
+AUDIT_APP_RATE_LIMIT = 122
 AUDIT_RATE_WINDOW = 10.0
-"""Identity and access reports (``auditLogRoot``): 5 requests per 10 seconds per app per tenant
-(learn.microsoft.com/graph/throttling-limits, "Identity and access reports service limits")."""
+"""Identity and access reports (``auditLogRoot``): 5 requests per 10 seconds per app per tenant, and
+122 requests per 10 seconds per app across all tenants
+(learn.microsoft.com/graph/throttling-limits#identity-and-access-reports-service-limits)."""
 
 LATENCY_P95 = 120.0
 LATENCY_P99 = 300.0
@@ -48,8 +50,13 @@ class GraphBehaviour:
     post quotes for identity resources) or ``"410"`` (``410 Gone`` with a ``Location`` holding the
     initial query: delta-query-overview, "Synchronization reset")."""
     audit_rate_limit: int = AUDIT_RATE_LIMIT
-    """Requests per window on ``auditLogs/*``; 0 turns the limit off."""
+    """Requests per window on ``auditLogs/*`` per app per tenant; 0 turns the limit off."""
+    audit_app_rate_limit: int = AUDIT_APP_RATE_LIMIT
+    """Requests per window on ``auditLogs/*`` per app across all tenants; 0 turns the limit off."""
     audit_rate_window: float = AUDIT_RATE_WINDOW
+    call_latency_seconds: float = 0.0
+    """Real (wall-clock) delay before every Graph answer, e.g. 0.1 for the bench's 100 ms round trip;
+    0 in tests, which never wait."""
     audit_delay: str = "none"
     """How late each new audit record becomes visible to ``directoryAudits``: ``"none"``,
     ``"fixed"`` (:attr:`audit_delay_seconds`) or ``"field"`` (the distribution above)."""
@@ -139,6 +146,13 @@ class RateWindow:
     def admit(self, now: datetime, limit: int, window: float) -> float | None:
         """Count a request; ``None`` when admitted, else the seconds until one is (``Retry-After``).
         Refused requests are not counted."""
+        wait = self.wait(now, limit, window)
+        if wait is None and limit > 0:
+            self.times.append(now)
+        return wait
+
+    def wait(self, now: datetime, limit: int, window: float) -> float | None:
+        """``None`` when a request would be admitted now (not counted), else the seconds until one is."""
         if limit <= 0:
             return None
         start = now - timedelta(seconds=window)
@@ -146,5 +160,4 @@ class RateWindow:
             self.times.popleft()
         if len(self.times) >= limit:
             return max((self.times[0] - start).total_seconds(), 0.001)
-        self.times.append(now)
         return None

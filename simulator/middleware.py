@@ -74,6 +74,7 @@ def _redacted_headers(request: web.Request, state: SimState) -> tuple[dict[str, 
         "authorization": token is not None,
         "token_valid": bool(token and (aad is not None or state.webex_token_valid(token))),
         "token_scope": aad.scope if aad else None,
+        "token_tenant": aad.tenant if aad else None,  # whose world Graph served
     }
     return headers, auth
 

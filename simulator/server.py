@@ -125,6 +125,7 @@ class Simulator:
             "WEBEX_ROOM_ID": cfg.room_id,
             "LOG_ANALYTICS_WORKSPACE_ID": cfg.workspace_id,
             "WEBEX_IDENTITY_APP_ID": cfg.identity_app_id,
+            "PROVIDER_APP_CLIENT_ID": cfg.provider_client_id,
         }
 
 

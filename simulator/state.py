@@ -1,4 +1,6 @@
-"""The simulated world: one Entra tenant, its Log Analytics workspace and one Webex org.
+"""The simulated world: one Entra tenant, its Log Analytics workspace and one Webex org — and, on
+demand, more tenants (``/_sim/tenants``), each a world of its own with its own service principals,
+consent, audit log, delta and recycle bin, reached by the tenant of the bearer token.
 
 Route handlers only translate HTTP to calls on :class:`SimState`; every rule about what a deletion,
 a disable or a consent does lives here, so Graph, Log Analytics and Control Hub can never disagree
@@ -57,6 +59,8 @@ class SimConfig:
     webex_client_id: str = field(default_factory=lambda: "C" + secrets.token_hex(32))
     webex_client_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     webex_refresh_token: str = field(default_factory=lambda: "simwx-refresh-" + secrets.token_urlsafe(32))
+    provider_client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    """The provider's multi-tenant app (``PROVIDER_APP_CLIENT_ID``): consented in every extra tenant."""
     ingestion_delay_seconds: float = 0.0
     seed: int | None = None
 
@@ -74,6 +78,7 @@ class SimConfig:
         "webex_client_id",
         "webex_client_secret",
         "webex_refresh_token",
+        "provider_client_id",
         "ingestion_delay_seconds",
         "seed",
     )
@@ -114,6 +119,17 @@ class TokenInfo:
     scope: str
     client_id: str
     issued: datetime
+    tenant: str = ""
+    """The tenant GUID the token was issued in (its ``tid``); Graph serves that tenant's world."""
+
+
+@dataclass(slots=True)
+class TenantThrottle:
+    """A tenant whose Graph calls answer 429 until ``until`` (simulator clock): all calls, or only
+    ``auditLogs/*`` (``scope="audit"``)."""
+
+    until: datetime
+    scope: str = "all"
 
 
 def _org_b64(org_id: str) -> str:
@@ -133,8 +149,12 @@ def _as_list(value: Any) -> list[Any]:
 class SimState:
     """Mutable simulated state plus the scenario operations."""
 
-    def __init__(self, config: SimConfig | None = None) -> None:
-        self.clock = SimClock()
+    def __init__(
+        self, config: SimConfig | None = None, *, clock: SimClock | None = None, parent: SimState | None = None
+    ) -> None:
+        self.parent = parent  # set on an extra tenant's world: clock, outbox and recording are the root's
+        shared: SimClock | None = parent.clock if parent is not None else None
+        self.clock: SimClock = clock or shared or SimClock()
         self.config = config or SimConfig()
         self.tokens: dict[str, TokenInfo] = {}
         self.requests: list[dict[str, Any]] = []
@@ -157,7 +177,13 @@ class SimState:
         base.ingestion_delay_seconds = float(overrides.get("ingestion_delay_seconds", 0.0))
         self.config = base
         self.rng = random.Random(base.seed) if base.seed is not None else random.Random()
-        self.clock.reset()
+        if self.parent is None:
+            self.clock.reset()
+        self.tenants: dict[str, SimState] = {}  # extra tenants by lower-case GUID (root only)
+        self.tenant_throttles: dict[str, TenantThrottle] = {}  # root only
+        self.audit_app_windows: dict[str, RateWindow] = {}  # client id -> auditLogs requests, all tenants
+        self.assertions: list[dict[str, Any]] = []  # client assertions the token endpoint accepted (claims)
+        self.provider_consented = True  # the provider's app holds admin consent in this tenant
         self.service_principals: dict[str, dict[str, Any]] = {}
         self.deleted: dict[str, Deleted] = {}
         self.grants: dict[str, dict[str, Any]] = {}
@@ -188,8 +214,11 @@ class SimState:
         self.delta_epoch = 0  # delta links issued before the last /_sim/graph/expire-delta are dead
         self.audit_visible_at: dict[str, datetime] = {}  # record id -> when directoryAudits lists it
         self.replicating: dict[str, tuple[datetime, Deleted]] = {}  # restored SP id -> (reads see it at, old view)
-        self.requests.clear()
-        self.faults.clear()
+        if self.parent is None:
+            self.requests.clear()
+            self.faults.clear()
+        else:
+            self._share_outbox(self.parent)
         graph = self._new_sp(GRAPH_APP_ID, "Microsoft Graph", MICROSOFT_TENANT)
         self.graph_sp_id = graph["id"]
         self._add_sp(graph)
@@ -199,6 +228,78 @@ class SimState:
         identity = self._new_sp(self.config.identity_app_id, IDENTITY_NAME, self.config.tenant_id)
         self._add_sp(identity)
         self.owners[identity["id"]] = [self._sp_owner(integration)]
+
+    def _share_outbox(self, root: SimState) -> None:
+        """What an extra tenant's world sends (mail, messages, posts) lands in the root's lists."""
+        self.mails = root.mails
+        self.webex_messages = root.webex_messages
+        self.teams_posts = root.teams_posts
+        self.webhook_posts = root.webhook_posts
+
+    # ---------------------------------------------------------------- tenants
+    def add_tenant(self, tenant_id: str | None = None, tenant_domain: str | None = None) -> SimState:
+        """A new healthy tenant (its own Webex org and identities), the provider's app consented."""
+        if self.parent is not None:
+            raise ScenarioError("tenants are added to the simulator, not to a tenant")
+        tid = (tenant_id or self._uuid()).lower()
+        if not tid or len(tid) > 64 or tid in self.tenants or tid == self.config.tenant_id.lower():
+            raise ScenarioError(f"tenant {tid[:64]!r} exists already or is not a valid id")
+        domain = tenant_domain or f"tenant-{tid[:8]}.onmicrosoft.com"
+        config = SimConfig(tenant_id=tid, tenant_domain=domain, client_id=self.config.client_id)
+        config.client_secret = self.config.client_secret
+        config.provider_client_id = self.config.provider_client_id
+        config.seed = self.rng.getrandbits(32) if self.config.seed is not None else None
+        world = SimState(config, parent=self)
+        self.tenants[tid] = world
+        return world
+
+    def remove_tenant(self, tenant_id: str) -> None:
+        if self.tenants.pop(tenant_id.lower(), None) is None:
+            raise NotFoundError(tenant_id)
+        self.tenant_throttles.pop(tenant_id.lower(), None)
+
+    def world(self, tenant: str | None) -> SimState:
+        """The world of a tenant (GUID or initial domain); the default tenant for ``None``/empty."""
+        if not tenant or tenant.lower() in (self.config.tenant_id.lower(), self.config.tenant_domain.lower()):
+            return self
+        key = tenant.lower()
+        found = self.tenants.get(key) or next(
+            (w for w in self.tenants.values() if w.config.tenant_domain.lower() == key), None
+        )
+        if found is None:
+            raise NotFoundError(tenant)
+        return found
+
+    def throttle_tenant(self, tenant_id: str, seconds: float, scope: str = "all") -> TenantThrottle:
+        """Graph answers this tenant's calls with 429 for ``seconds`` (e.g. 600), ``Retry-After`` the rest."""
+        if scope not in ("all", "audit"):
+            raise ScenarioError("scope must be 'all' or 'audit'")
+        if not 0 < seconds <= 86400:
+            raise ScenarioError("seconds must be more than 0 and at most 86400")
+        tid = self.world(tenant_id).config.tenant_id.lower()
+        throttle = TenantThrottle(self.clock.now() + timedelta(seconds=seconds), scope)
+        self.tenant_throttles[tid] = throttle
+        return throttle
+
+    def throttled_for(self, tenant_id: str, audit: bool) -> float | None:
+        """Seconds this tenant is still throttled for such a call, ``None`` when it is not."""
+        throttle = self.tenant_throttles.get(tenant_id.lower())
+        if throttle is None or (throttle.scope == "audit" and not audit):
+            return None
+        left = (throttle.until - self.clock.now()).total_seconds()
+        return left if left > 0 else None
+
+    def describe_tenant(self) -> dict[str, Any]:
+        cfg = self.config
+        return {
+            "tenant_id": cfg.tenant_id,
+            "tenant_domain": cfg.tenant_domain,
+            "org_id": cfg.org_id,
+            "identity_app_id": cfg.identity_app_id,
+            "webex_access_token": cfg.webex_access_token,
+            "provider_consented": self.provider_consented,
+            "integration_healthy": self.integration_healthy(),
+        }
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -727,9 +828,9 @@ class SimState:
                 return entry
         raise NotFoundError(f"{name}/{version}")
 
-    def issue_token(self, scope: str, client_id: str) -> str:
+    def issue_token(self, scope: str, client_id: str, tenant: str | None = None) -> str:
         token = "simaad." + secrets.token_urlsafe(32)
-        self.tokens[token] = TokenInfo(scope, client_id, self.clock.now())
+        self.tokens[token] = TokenInfo(scope, client_id, self.clock.now(), (tenant or self.config.tenant_id).lower())
         return token
 
     # ---------------------------------------------------------------- views
@@ -741,6 +842,7 @@ class SimState:
                 "org_id": self.config.org_id,
                 "workspace_id": self.config.workspace_id,
                 "identity_app_id": self.config.identity_app_id,
+                "provider_client_id": self.config.provider_client_id,
                 "ingestion_delay_seconds": self.config.ingestion_delay_seconds,
             },
             "now": graph_time(self.clock.now()),
@@ -769,4 +871,7 @@ class SimState:
             "log_analytics_queries": self.la_queries,
             "webex_status_call": self.status_call.describe(),
             "faults": [f.describe() for f in self.faults],
+            "tenants": sorted(self.tenants),
+            "provider_consented": self.provider_consented,
+            "client_assertions": self.assertions,
         }

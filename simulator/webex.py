@@ -37,6 +37,16 @@ def _error(status: int, message: str) -> web.Response:
     return json_response(webex_error_body(message, tracking), status, {"trackingid": tracking})
 
 
+def world_of(request: web.Request) -> SimState:
+    """The org a Webex token belongs to: the default tenant's, or an extra tenant's (each tenant of
+    the simulator has its own Webex org and tokens, ``/_sim/tenants``)."""
+    root = request.app[STATE]
+    token = bearer(request)
+    if not root.tenants or root.webex_token_valid(token):
+        return root
+    return next((w for w in root.tenants.values() if w.webex_token_valid(token)), root)
+
+
 def _authorized(request: web.Request, state: SimState) -> bool:
     return state.webex_token_valid(bearer(request))
 
@@ -45,7 +55,7 @@ _UNAUTHORIZED = "The request requires a valid access token set in the Authorizat
 
 
 async def post_message(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+    state = world_of(request)
     if not _authorized(request, state):
         return _error(401, _UNAUTHORIZED)
     try:
@@ -96,7 +106,7 @@ def _person_uuid(is_bot: bool) -> str:
 
 
 async def people_me(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+    state = world_of(request)
     if not _authorized(request, state):
         return _error(401, _UNAUTHORIZED)
     is_bot = bearer(request) == state.config.webex_bot_token
@@ -133,7 +143,7 @@ def _scim_refusal(request: web.Request, state: SimState) -> web.Response | None:
 
 
 async def scim_users(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+    state = world_of(request)
     refused = _scim_refusal(request, state)
     if refused is not None:
         return refused
@@ -156,7 +166,7 @@ async def scim_users(request: web.Request) -> web.Response:
 
 
 async def scim_user(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+    state = world_of(request)
     refused = _scim_refusal(request, state)
     if refused is not None:
         return refused
@@ -188,7 +198,7 @@ def _scim_user(n: int, state: SimState) -> dict[str, Any]:
 async def sync_status(request: web.Request) -> web.Response:
     """``GET /extIntegration/azureAD/{orgId}/v1/WebexApplications/status``, in the mode
     :mod:`simulator.controlhub` describes (undocumented: every behaviour here is a guess, so a mode)."""
-    state = request.app[STATE]
+    state = world_of(request)
     mode = state.status_call
     tracking = atlas_tracking_id(state.request_seq)
     headers = {"trackingid": tracking}
@@ -244,7 +254,7 @@ def _unfamiliar_body(state: SimState, healthy: bool) -> dict[str, Any]:
 
 def observe_integration(request: web.Request, response: web.StreamResponse) -> None:
     """After every request: note the integration's health for the ``lagging`` status mode."""
-    state = request.app[STATE]
+    state = world_of(request)
     state.status_call.observe(state.clock.now(), state.integration_healthy())
 
 
