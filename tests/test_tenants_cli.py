@@ -135,6 +135,7 @@ async def test_a_bad_row_is_reported_and_hides_no_other(provider: Any, services_
 
 async def test_onboard_needs_the_provider_app(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TENANTS_TABLE", "ten" + uuid.uuid4().hex[:12])
+    monkeypatch.delenv("PROVIDER_APP_CLIENT_ID", raising=False)  # the simulator's environment names one
     code, _, err = await _run("onboard", str(uuid.uuid4()))
     assert code == 2 and "PROVIDER_APP_CLIENT_ID" in err
     monkeypatch.setenv("TENANCY_MODE", "provider")
