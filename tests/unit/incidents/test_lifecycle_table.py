@@ -107,7 +107,9 @@ def test_fault_points_see_every_step_only_while_armed() -> None:
 def test_no_module_sets_an_incident_state_but_the_lifecycle() -> None:
     """``state=`` in a ``replace(...)`` anywhere in shared/ bypasses the table; a new incident is
     built with ``state=INITIAL`` only."""
-    root = Path(__file__).resolve().parents[3] / "shared"
+    import shared
+
+    root = Path(shared.__file__).resolve().parent  # this repository's shared/ package
     offenders = []
     for path in sorted(root.rglob("*.py")):
         if path.name == "lifecycle.py" and path.parent.name == "incidents":
