@@ -16,12 +16,12 @@ HTTP function builds (functions/actions.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from shared.core.clock import clock, format_timestamp
+from shared.incidents.claims import Rows
 
 if TYPE_CHECKING:
     from shared.core.action_links import LinkClaims
@@ -33,21 +33,13 @@ CHECK_NOW_INTERVAL = timedelta(seconds=30)
 """At most one "Check now" per incident in this long (Graph's audit and directory calls are throttled)."""
 
 
-class IncidentRows(Protocol):
-    """The incident store as these use cases need it (shared.incidents.store.IncidentStore)."""
+class IncidentRows(Rows, Protocol):
+    """The incident store as these use cases need it (shared.incidents.store.IncidentStore): the
+    claim helper's ``mutate``, and the two reads."""
 
     async def get_open(self, tenant_id: str, app_key: str) -> Incident | None: ...
 
     async def get_closed(self, tenant_id: str, incident_id: str) -> Incident | None: ...
-
-    async def mutate(
-        self,
-        tenant_id: str,
-        app_key: str,
-        change: Callable[[Incident], Incident | None],
-        *,
-        known: Incident | None = None,
-    ) -> Incident | None: ...
 
 
 class RunVerification(Protocol):

@@ -199,7 +199,7 @@ async def _claim_attempt(store: IncidentStore, inc: Incident, msg: VerifyMessage
 
 async def _resolve(deps: VerificationDeps, inc: Incident, msg: VerifyMessage, report: HealthReport) -> VerifyOutcome:
     """Healthy: mark the incident resolved, send the "fixed" notice, archive the row."""
-    verdicts = tuple((r.name, r.verdict) for r in report.results)
+    verdicts = _verdicts(report)
     now, summary = clock.now(), _summary(report)
 
     def take(c: Incident) -> tuple[Incident, bool] | None:
@@ -243,7 +243,7 @@ async def _still_broken(
     if report.longest_retry_after is not None:
         delay = max(delay, report.longest_retry_after)
     await deps.scheduler.schedule(inc, delay=delay)
-    verdicts = tuple((r.name, r.verdict) for r in report.results)
+    verdicts = _verdicts(report)
     return VerifyOutcome(outcome, inc.incident_id, msg.attempt, verdicts, delay)
 
 
