@@ -119,3 +119,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+@pytest.fixture(params=["memory", "azurite"])
+async def any_table(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """A fresh table through the project's one table module (shared.clients.table.Table), once on
+    the in-memory client the fast tests use and once on Azurite: tests that take it hold both to
+    the same answers."""
+    from shared.clients.table import Table
+    from tests.fakes.memtable import MemTable
+
+    name = "t" + uuid.uuid4().hex[:12]
+    if request.param == "memory":
+        memory = Table(MemTable(name))  # type: ignore[arg-type]
+        await memory.ensure()
+        yield memory
+        return
+    from azure.data.tables.aio import TableClient
+
+    env = request.getfixturevalue("services_env")
+    client = TableClient.from_connection_string(env["AzureWebJobsStorage"], table_name=name)
+    real = Table(client)
+    await real.ensure()
+    yield real
+    await client.delete_table()
+    await real.close()

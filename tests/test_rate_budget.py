@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,27 +21,13 @@ from shared.clients.rate_budget import (
 )
 from shared.clients.table import Table
 from shared.core.clock import Clock
-from tests.fakes.memtable import MemTable
 
 ONE = Bucket(1, 10.0)
 
 
-@pytest.fixture(params=["memory", "azurite"])
-async def table(request: pytest.FixtureRequest) -> AsyncIterator[Table]:
-    if request.param == "memory":
-        memory = Table(MemTable("b" + uuid.uuid4().hex[:12]))  # type: ignore[arg-type]
-        await memory.ensure()
-        yield memory
-        return
-    from azure.data.tables.aio import TableClient
-
-    env = request.getfixturevalue("services_env")
-    client = TableClient.from_connection_string(env["AzureWebJobsStorage"], table_name="b" + uuid.uuid4().hex[:12])
-    real = Table(client)
-    await real.ensure()
-    yield real
-    await client.delete_table()
-    await real.close()
+@pytest.fixture
+def table(any_table: Table) -> Table:
+    return any_table
 
 
 @pytest.fixture

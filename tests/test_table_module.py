@@ -4,34 +4,16 @@ tests use (tests/test_table_contract.py holds the SDK-level contract of that cli
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from shared.clients.table import Table
-from tests.fakes.memtable import MemTable
-
 P = "tenant-1"
 
 
-@pytest.fixture(params=["memory", "azurite"])
-async def table(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    if request.param == "memory":
-        memory = Table(MemTable("c" + uuid.uuid4().hex[:12]))  # type: ignore[arg-type]
-        await memory.ensure()
-        yield memory
-        return
-    from azure.data.tables.aio import TableClient
-
-    env = request.getfixturevalue("services_env")
-    client = TableClient.from_connection_string(env["AzureWebJobsStorage"], table_name="c" + uuid.uuid4().hex[:12])
-    real = Table(client)
-    await real.ensure()
-    yield real
-    await client.delete_table()
-    await real.close()
+@pytest.fixture
+def table(any_table: Any) -> Any:
+    return any_table
 
 
 async def test_insert_is_insert_if_absent(table: Any) -> None:
