@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from shared.core.catalogue import INTEGRATION_APP_ID, Catalogue
-from shared.core.models import Kind
+from shared.core.models import AuditRecord, Initiator, Kind, ModifiedProperty, Source, TargetResource
 from shared.detect import classify as rules
 from shared.detect.classify import WATCHED_ACTIVITIES
 from shared.detect.findings import Finding, Seen, classify_finding, finding_record
@@ -78,3 +78,27 @@ def test_findings_stand_for_watched_activities_and_never_for_a_pushed_source() -
         assert record.activity in WATCHED_ACTIVITIES
         assert record.source.value == "health"
         assert record.targets[0].app_id == INTEGRATION_APP_ID
+
+
+def test_a_disabled_finding_is_written_as_the_update_that_turned_the_app_off() -> None:
+    """The record the rules read, field for field: an ``AccountEnabled`` change from true to false
+    (the same change Entra logs), on a target named as the catalogue names the app."""
+    record = finding_record(Finding("identity", Seen.DISABLED, SP_ID, "seen disabled", IDENTITY_ID), CAT)
+    assert record == AuditRecord(
+        record_id="finding:identity:disabled",
+        activity="Update service principal",
+        source=Source.HEALTH,
+        initiator=Initiator(kind="unknown", display_name="health check"),
+        targets=(
+            TargetResource(
+                id=SP_ID,
+                display_name="Cisco Webex Identity",
+                type="ServicePrincipal",
+                app_id=IDENTITY_ID,
+                modified=(ModifiedProperty("AccountEnabled", [True], [False]),),
+            ),
+        ),
+    )
+    verdict = classify_finding(Finding("identity", Seen.DISABLED, SP_ID), CAT)
+    assert verdict.target is not None
+    assert verdict.target.modified == (ModifiedProperty("AccountEnabled", [True], [False]),)
