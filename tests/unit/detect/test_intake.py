@@ -13,6 +13,7 @@ from shared.core.errors import ConfigError, PayloadError
 from shared.core.models import AlertWindow, AuditRecord, Extraction, Source, TargetResource
 from shared.detect.intake import (
     MAX_TEXT_BYTES,
+    Intake,
     IntakeMessage,
     _pack,
     admit_alerts,
@@ -146,3 +147,50 @@ def test_prepare_keeps_only_what_needs_work() -> None:
     assert [r["record_id"] for r in message.records] == ["Directory_a"]
     assert [a["alert_id"] for a in message.alerts] == ["alert-1"]
     assert got.encoded() == [message.to_json()]
+
+
+def _sized(n: int) -> dict[str, str]:
+    """An item whose JSON text plus its comma is ``n`` bytes: ``{"x":"…"}`` is 8 bytes around the text."""
+    return {"x": "a" * (n - 9)}
+
+
+def test_an_item_of_exactly_the_budget_is_queued_and_one_byte_more_is_413() -> None:
+    """The budget is the 45 KiB text limit less 512 bytes of envelope: 46,080 - 512 = 45,568."""
+    (message,) = _pack("eventgrid", "evt", [_sized(45_568)], [])
+    assert len(message.to_json().encode()) == 45_567 + 65 <= MAX_TEXT_BYTES == 46_080
+    assert (message.records, message.alerts) == ((_sized(45_568),), ())
+    with pytest.raises(PayloadError, match=r"^a record is too large for the intake queue$") as info:
+        _pack("eventgrid", "evt", [], [_sized(45_569)])
+    assert info.value.status == 413
+
+
+def test_items_filling_the_budget_exactly_share_one_message() -> None:
+    one = _pack("alert", "a", [_sized(45_000)], [_sized(568)])
+    assert [(len(m.records), len(m.alerts)) for m in one] == [(1, 1)]
+    two = _pack("alert", "a", [_sized(45_000)], [_sized(569)])
+    assert [(len(m.records), len(m.alerts)) for m in two] == [(1, 0), (0, 1)]
+    assert [m.alerts for m in two] == [(), (_sized(569),)]
+
+
+def test_a_message_of_exactly_the_read_limit_is_read_and_one_byte_more_is_refused() -> None:
+    """64 KiB = 65,536 bytes of JSON text: what the queue can carry after base64, read back whole."""
+    body = IntakeMessage("eventgrid", "evt").to_json()
+    padded = body + " " * (65_536 - len(body))
+    assert IntakeMessage.from_json(padded) == IntakeMessage("eventgrid", "evt")
+    assert IntakeMessage.from_json(padded.encode()) == IntakeMessage("eventgrid", "evt")
+    with pytest.raises(PayloadError, match=r"^payload too large") as info:
+        IntakeMessage.from_json(padded + " ")
+    assert info.value.status == 413
+
+
+def test_a_fresh_tally_counts_from_zero() -> None:
+    assert Intake().summary() == {
+        "queued": 0,
+        "records": 0,
+        "alerts": 0,
+        "dropped": 0,
+        "resolved": [],
+        "skipped": [],
+    }
+    assert Intake(skipped=[str(n) for n in range(25)]).summary()["skipped"] == [str(n) for n in range(20)]
+    assert IntakeMessage("alert", "a").v == 1
