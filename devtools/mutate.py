@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENTS = ROOT / "devtools" / "mutation_equivalents.txt"
 PROJECT = ("shared", "tests", "functions", "function_app", "devtools", "simulator", "bench", "conftest")
 """Top-level names of this repository: never pre-imported by the parent, so each child imports the mutant."""
+MUTANT_START = 60.0
+"""Seconds a mutant's child may take to start pytest and collect its tests, on a loaded machine."""
 
 _DETECT = (
     "tests/test_classify_rules.py",
@@ -469,6 +471,15 @@ class Baseline:
     imported: tuple[str, ...]
     left_out: int  # tests slower than --slow
     took: float
+    durations: dict[str, float] = field(default_factory=dict)  # node id → seconds, traced
+
+    def timeout_for(self, selected: Sequence[str]) -> float:
+        """How long a mutant's run may take: a child's start plus five times what its tests took in
+        the (traced, so slower) baseline, and never longer than twice the whole baseline. A whole
+        baseline is many minutes on a loaded machine, and a mutant that loops forever would
+        otherwise hold a worker that long."""
+        own = MUTANT_START + 5 * sum(self.durations.get(n, 0.0) for n in selected)
+        return max(10.0, min(2 * self.took, own))
 
     def tests_for(self, mutant: Mutant) -> list[str]:
         """The tests that run the mutated code (every test, for code that runs at import)."""
@@ -498,7 +509,8 @@ def baseline(paths: Sequence[str], tests: Sequence[str], slow: float) -> Baselin
     covered = {n: {p: frozenset(lines) for p, lines in runs[n][2].items()} for n in order}
     at_import = {p: frozenset(lines) for p, lines in answer["at_import"].items()}
     took = time.monotonic() - start
-    return Baseline(order, covered, at_import, tuple(answer["imported"]), len(runs) - len(order), took)
+    durations = {n: runs[n][0] for n in order}
+    return Baseline(order, covered, at_import, tuple(answer["imported"]), len(runs) - len(order), took, durations)
 
 
 def preimport(names: Sequence[str]) -> None:
@@ -510,9 +522,10 @@ def preimport(names: Sequence[str]) -> None:
                 continue
 
 
-def run_mutants(path: str, mutants: Sequence[Mutant], base: Baseline, timeout: float, jobs: int) -> dict[Mutant, str]:
+def run_mutants(path: str, mutants: Sequence[Mutant], base: Baseline, jobs: int) -> dict[Mutant, str]:
     """Each mutant against the tests that run its line, ``jobs`` at once: killed, survived,
-    timeout, uncovered (no fast test runs the line) or invalid (the mutated tree does not compile)."""
+    timeout (:meth:`Baseline.timeout_for`), uncovered (no fast test runs the line) or invalid (the
+    mutated tree does not compile)."""
     source = (ROOT / path).read_text(encoding="utf-8")
     name = module_name(path)
     results: dict[Mutant, str] = {}
@@ -530,7 +543,8 @@ def run_mutants(path: str, mutants: Sequence[Mutant], base: Baseline, timeout: f
             except (SyntaxError, ValueError, TypeError):
                 results[mutant] = "invalid"
                 continue
-            running[_fork(selected, _MutantFinder(name, path, code))] = (mutant, time.monotonic() + timeout)
+            deadline = time.monotonic() + base.timeout_for(selected)
+            running[_fork(selected, _MutantFinder(name, path, code))] = (mutant, deadline)
         for pid, (mutant, deadline) in list(running.items()):
             outcome = _poll(pid, deadline)
             if outcome is not None:
@@ -680,8 +694,7 @@ def _mutate_one(path: str, args: argparse.Namespace, base: Baseline, equivalents
         mutants = [m for m in mutants if m.operator in args.operator]
     if args.limit and len(mutants) > args.limit:
         mutants = sorted(random.Random(args.seed).sample(mutants, args.limit), key=lambda m: m.index)  # noqa: S311
-    timeout = max(10.0, 2 * base.took)
-    return score_of(path, run_mutants(path, mutants, base, timeout, max(1, args.jobs)), equivalents)
+    return score_of(path, run_mutants(path, mutants, base, max(1, args.jobs)), equivalents)
 
 
 def _print_total(scores: Sequence[Score]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from devtools.mutate import Mutant, load_equivalents, mutants_of, mutated_code, score_of
+from devtools.mutate import Baseline, Mutant, load_equivalents, mutants_of, mutated_code, score_of
 
 SOURCE = '''
 TABLE = (
@@ -127,3 +127,13 @@ def test_the_score_leaves_out_equivalent_and_invalid_mutants() -> None:
     assert (score.mutants, score.killed, score.timeout, score.invalid, score.equivalent) == (6, 1, 1, 1, 1)
     assert [(m.line, outcome) for m, outcome in score.survived] == [(10, "survived"), (12, "uncovered")]
     assert score.score == 2 / 4
+
+
+def test_a_mutants_timeout_follows_its_own_tests_not_the_whole_baseline() -> None:
+    """A 13-minute baseline (a loaded machine) gave every mutant 26 minutes, so one mutant that
+    loops forever held a worker that long; its tests took 0.2 s."""
+    base = Baseline(("a", "b"), {}, {}, (), 0, took=780.0, durations={"a": 0.2, "b": 4.0})
+    assert base.timeout_for(["a"]) == 61.0
+    assert base.timeout_for(["a", "b"]) == 81.0
+    assert Baseline(("a",), {}, {}, (), 0, took=20.0, durations={"a": 0.2}).timeout_for(["a"]) == 40.0
+    assert Baseline(("a",), {}, {}, (), 0, took=1.0, durations={"a": 0.2}).timeout_for(["a"]) == 10.0
