@@ -3,11 +3,17 @@ caps, case-insensitive lookups, JSON-encoded values, timestamps, GUIDs and the r
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from shared.core.clock import parse_timestamp
 from shared.detect.normalize._util import (
     Context,
     TooManyRecords,
@@ -167,6 +173,87 @@ def test_timestamp(value: Any, expected: datetime | None) -> None:
     assert parsed == expected
     if parsed is not None:
         assert parsed.tzinfo is UTC
+
+
+@pytest.fixture
+def new_york() -> Iterator[None]:
+    """The process's local zone set to one that is not UTC (a Functions host may run in any)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.usefixtures("new_york")
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-05-01T10:11:12", datetime(2024, 5, 1, 10, 11, 12, tzinfo=UTC)),
+        ("2024-05-01T10:11:12.123456", datetime(2024, 5, 1, 10, 11, 12, 123456, tzinfo=UTC)),
+        ("2024-05-01T10:11:12.1234567", datetime(2024, 5, 1, 10, 11, 12, 123456, tzinfo=UTC)),
+        ("2024-05-01T10:11:12.1234567+00:00", datetime(2024, 5, 1, 10, 11, 12, 123456, tzinfo=UTC)),
+        ("2024-05-01T10:11:12.1234567-05:00", datetime(2024, 5, 1, 15, 11, 12, 123456, tzinfo=UTC)),
+        ("2024-05-01T10:11:12Z", datetime(2024, 5, 1, 10, 11, 12, tzinfo=UTC)),
+        # 40 characters, the longest the fast path takes, and 41
+        ("2024-05-01T10:11:12.12345678901234+05:30", datetime(2024, 5, 1, 4, 41, 12, 123456, tzinfo=UTC)),
+        ("2024-05-01T10:11:12.123456789012345+05:30", datetime(2024, 5, 1, 4, 41, 12, 123456, tzinfo=UTC)),
+    ],
+)
+def test_a_timestamp_without_a_zone_is_utc_whatever_the_machines_zone(value: str, expected: datetime) -> None:
+    assert timestamp(value) == expected
+
+
+@pytest.mark.usefixtures("new_york")
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-W18-3T10:11:12Z",  # an ISO week date: Python 3.11's fromisoformat reads it
+        "2024-05-01T10:11:12.Z",  # a dot and no digits
+        "2024-05-01T10:11:12.+00:00",
+        "2024-05-01T10:11:12.123456z7+05:30",  # anything after six digits: fromisoformat skips it
+        "2024-05-01T10:11:12.1234567X+05:30",
+        "2024-05-01T10:11:12:1234567+05:30",  # a colon for the dot
+        "2024-05-01X10:11:12Z",  # any separator but T or a blank
+        "2024-05-01T101112+00:00",
+        "2024-05-01T10:11:12+05",
+        "2024-05-01T10:11:12+05:30:00",
+        "2024-05-01T10:11:12+0530Z",
+        "x" * 20,
+    ],
+)
+def test_text_parse_timestamp_refuses_is_refused_by_the_fast_path_too(value: str) -> None:
+    assert parse_timestamp(value) is None
+    assert timestamp(value) is None
+
+
+_NEAR_ISO = "0123456789-:T +Zz.W,X\u0663"
+
+
+@pytest.mark.usefixtures("new_york")
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from(["2024-05-01T10:11:12.1234567+05:30", "2024-05-01T10:11:12Z", "2024-05-01T10:11:12.123-08:00"]),
+    st.lists(st.tuples(st.integers(0, 40), st.sampled_from(_NEAR_ISO), st.sampled_from("sdi")), max_size=3),
+)
+def test_the_fast_path_and_parse_timestamp_agree_on_near_iso_text(base: str, edits: list[tuple[int, str, str]]) -> None:
+    """Well-formed text is covered in tests/test_normalize_shapes.py; here one to three characters
+    are replaced, deleted or inserted, where fromisoformat and the regex could part."""
+    chars = list(base)
+    for where, char, how in edits:
+        at = min(where, len(chars) - 1)
+        if how == "s":
+            chars[at] = char
+        elif how == "d" and len(chars) > 1:
+            del chars[at]
+        else:
+            chars.insert(at, char)
+    value = "".join(chars)
+    assert timestamp(value) == parse_timestamp(value)
 
 
 @pytest.mark.parametrize(
