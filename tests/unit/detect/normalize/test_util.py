@@ -199,6 +199,10 @@ def new_york() -> Iterator[None]:
         ("2024-05-01T10:11:12.1234567+00:00", datetime(2024, 5, 1, 10, 11, 12, 123456, tzinfo=UTC)),
         ("2024-05-01T10:11:12.1234567-05:00", datetime(2024, 5, 1, 15, 11, 12, 123456, tzinfo=UTC)),
         ("2024-05-01T10:11:12Z", datetime(2024, 5, 1, 10, 11, 12, tzinfo=UTC)),
+        ("2024-05-01T10:11:12z", datetime(2024, 5, 1, 10, 11, 12, tzinfo=UTC)),
+        ("2024-05-01T10:11:12+0530", datetime(2024, 5, 1, 4, 41, 12, tzinfo=UTC)),
+        # fromisoformat refuses a 24-hour offset; parse_timestamp reads it
+        ("2024-05-01T10:11:12+24:00", datetime(2024, 4, 30, 10, 11, 12, tzinfo=UTC)),
         # 40 characters, the longest the fast path takes, and 41
         ("2024-05-01T10:11:12.12345678901234+05:30", datetime(2024, 5, 1, 4, 41, 12, 123456, tzinfo=UTC)),
         ("2024-05-01T10:11:12.123456789012345+05:30", datetime(2024, 5, 1, 4, 41, 12, 123456, tzinfo=UTC)),
@@ -220,6 +224,9 @@ def test_a_timestamp_without_a_zone_is_utc_whatever_the_machines_zone(value: str
         "2024-05-01T10:11:12:1234567+05:30",  # a colon for the dot
         "2024-05-01X10:11:12Z",  # any separator but T or a blank
         "2024-05-01T101112+00:00",
+        "2024-05-01T10:11.12Z",  # a dot for the seconds' colon
+        "2024-05-01T10:11:1Z",  # 19 characters
+        "2024-05-01T10:11:12.1234567+05.30",  # a dot in the offset
         "2024-05-01T10:11:12+05",
         "2024-05-01T10:11:12+05:30:00",
         "2024-05-01T10:11:12+0530Z",
