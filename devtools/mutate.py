@@ -656,15 +656,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--operator", action="append", choices=OPERATORS, help="only these operators")
     parser.add_argument("--slow", type=float, default=2.0, help="leave out tests slower than this in the baseline (s)")
     parser.add_argument("--min-score", type=float, default=0.0, help="exit 1 when a module scores below (0..1)")
+    parser.add_argument(
+        "--tests", nargs="+", help="run only these test paths for every module (e.g. the unit tier on a busy machine)"
+    )
     args = parser.parse_args(argv)
     equivalents = load_equivalents()
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for path in _expand(args.paths):
-        tests = tuple(tests_for(path))
-        if not tests:
-            print(f"{path}: no fast tests mapped in devtools/mutate.py FAST_TESTS; skipped")
-            continue
-        groups.setdefault(tests, []).append(path)
+    groups = group_by_tests(_expand(args.paths), args.tests)
     scores: list[Score] = []
     for tests, paths in groups.items():
         base = baseline(paths, tests, args.slow)
@@ -677,6 +674,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             scores.append(score)
     _print_total(scores)
     return 1 if any(s.score < args.min_score for s in scores) else 0
+
+
+def group_by_tests(paths: Sequence[str], only: Sequence[str] | None = None) -> dict[tuple[str, ...], list[str]]:
+    """Modules grouped by their fast tests (:data:`FAST_TESTS`, or ``only`` for every module), so
+    each group's baseline runs once; a module with no tests mapped is said and left out."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for path in paths:
+        tests = tuple(only) if only else tuple(tests_for(path))
+        if not tests:
+            print(f"{path}: no fast tests mapped in devtools/mutate.py FAST_TESTS; skipped")
+            continue
+        groups.setdefault(tests, []).append(path)
+    return groups
 
 
 def _expand(paths: Sequence[str]) -> list[str]:

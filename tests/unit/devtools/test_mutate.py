@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from devtools.mutate import Baseline, Mutant, load_equivalents, mutants_of, mutated_code, score_of
+from devtools.mutate import Baseline, Mutant, group_by_tests, load_equivalents, mutants_of, mutated_code, score_of
 
 SOURCE = '''
 TABLE = (
@@ -137,3 +137,13 @@ def test_a_mutants_timeout_follows_its_own_tests_not_the_whole_baseline() -> Non
     assert base.timeout_for(["a", "b"]) == 81.0
     assert Baseline(("a",), {}, {}, (), 0, took=20.0, durations={"a": 0.2}).timeout_for(["a"]) == 40.0
     assert Baseline(("a",), {}, {}, (), 0, took=1.0, durations={"a": 0.2}).timeout_for(["a"]) == 10.0
+
+
+def test_modules_are_grouped_by_their_tests_or_by_the_tests_given() -> None:
+    paths = ["shared/detect/kql.py", "shared/detect/payload.py", "shared/core/catalogue.py", "shared/nowhere.py"]
+    groups = group_by_tests(paths)
+    assert [sorted(modules) for modules in groups.values()] == [
+        ["shared/detect/kql.py", "shared/detect/payload.py"],
+        ["shared/core/catalogue.py"],
+    ]
+    assert group_by_tests(paths, ["tests/unit/detect"]) == {("tests/unit/detect",): paths}
