@@ -126,6 +126,7 @@ def test_loads_nested_refuses_what_is_not_json() -> None:
         ('{"a": 1}', {"a": 1}),
         ("[1,", "[1,"),
         ("[NaN]", "[NaN]"),
+        ('["a\tb"]', '["a\tb"]'),  # a raw control character inside a string is not JSON: kept as text
         ("nope", "nope"),
         ("", ""),
         ("  ", "  "),
@@ -291,8 +292,9 @@ def test_the_record_budget_is_10000() -> None:
     ctx.take(9_999)
     ctx.take()
     assert ctx.count == 10_000
-    with pytest.raises(TooManyRecords):
+    with pytest.raises(TooManyRecords) as refused:
         ctx.take()
+    assert (str(refused.value), refused.value.status) == ("payload holds more than 10000 records", 413)
 
 
 def test_skip_notes_name_where() -> None:
