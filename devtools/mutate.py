@@ -657,7 +657,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--slow", type=float, default=2.0, help="leave out tests slower than this in the baseline (s)")
     parser.add_argument("--min-score", type=float, default=0.0, help="exit 1 when a module scores below (0..1)")
     parser.add_argument(
-        "--tests", nargs="+", help="run only these test paths for every module (e.g. the unit tier on a busy machine)"
+        "--tests",
+        action="append",
+        metavar="PATH",
+        help="run only this test path (repeatable) for every module, e.g. the unit tier on a busy machine",
     )
     args = parser.parse_args(argv)
     equivalents = load_equivalents()
