@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from shared.incidents.operational import OperationalDeps
     from shared.incidents.schedule import VerifyScheduler
     from shared.incidents.store import IncidentStore
+    from shared.notify.view import NoticeTenant
 
 
 HTTP_TIMEOUT = 15.0
@@ -248,15 +249,19 @@ class Services:
         return list(build_channels(s, graph=graph, http_client=await self.http()))
 
     # --- what each use case takes ------------------------------------------------------------------
+    def notice_tenant(self) -> NoticeTenant | None:
+        """The customer tenant notices are about (provider mode); ``None``: the deployment's own."""
+        return None
+
     def notice_deps(self) -> NoticeDeps:
         from shared.incidents.notices import NoticeDeps
 
-        return NoticeDeps(self.settings, self.store(), self.channels)
+        return NoticeDeps(self.settings, self.store(), self.channels, self.notice_tenant())
 
     def operational_deps(self) -> OperationalDeps:
         from shared.incidents.operational import OperationalDeps
 
-        return OperationalDeps(self.settings.tenant_id, self.table(), self.channels)
+        return OperationalDeps(self.settings.tenant_id, self.table(), self.channels, self.notice_tenant())
 
     def scheduler(self) -> VerifyScheduler:
         from shared.incidents.schedule import VerifyScheduler
@@ -401,6 +406,12 @@ class TenantServices(Services):
     @property
     def tenant_guid(self) -> str | None:
         return self.tenant.tenant_id
+
+    def notice_tenant(self) -> NoticeTenant | None:
+        from shared.notify.view import NoticeTenant
+
+        t = self.tenant
+        return NoticeTenant(t.tenant_id, t.display_name, self.settings.webex_org_id)
 
     async def resolve_tenant(self) -> Services:
         return self
