@@ -150,7 +150,11 @@ class Services:
 
             if self.settings.provider_app_client_id is None:
                 raise ConfigError(["PROVIDER_APP_CLIENT_ID: required to reach a customer tenant"])
-            self._tenant_credentials = TenantCredentials(self.settings.provider_app_client_id, self.credential())
+            from shared.clients.tenant_credentials import cloud_options
+
+            options = cloud_options(self.settings, os.environ)  # the sovereign cloud's audience and authority
+            self._tenant_credentials = TenantCredentials(self.settings.provider_app_client_id, self.credential(),
+                                                         **options)  # fmt: skip
         return self._tenant_credentials
 
     async def tenant_graph(self, tenant_id: str) -> Graph:
