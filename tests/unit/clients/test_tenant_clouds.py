@@ -54,10 +54,11 @@ class _Source:
         return None
 
 
-@pytest.mark.parametrize(("login", "graph", "scope", "authority", "graph_scope"), CLOUDS)
+@pytest.mark.parametrize("cloud", CLOUDS)
 async def test_each_cloud_gets_its_own_audience_authority_and_graph_scope(
-    monkeypatch: pytest.MonkeyPatch, login: str, graph: str, scope: str, authority: str, graph_scope: str
+    monkeypatch: pytest.MonkeyPatch, cloud: tuple[str, str, str, str, str]
 ) -> None:
+    login, graph, scope, authority, graph_scope = cloud
     monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
     settings = load_settings({**BASE, "ENTRA_LOGIN_BASE": login, "GRAPH_BASE_URL": graph})
     root = Services(settings, StorageConfig(connection_string="UseDevelopmentStorage=true"))
