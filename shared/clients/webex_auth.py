@@ -423,11 +423,14 @@ def tenant_secret_name(base: str, tenant_id: str) -> str:
 class _NotConfigured:
     """The source of a tenant whose service app cannot be reached: every load says what is missing."""
 
+    def __init__(self, detail: str = TENANT_SERVICE_APP_NEEDS) -> None:
+        self._detail = detail
+
     async def load(self) -> Credentials:
-        raise WebexAuthExpired(f"missing: {TENANT_SERVICE_APP_NEEDS}", origin="missing")
+        raise WebexAuthExpired(f"missing: {self._detail}", origin="missing")
 
     async def save_refresh_token(self, token: str) -> None:  # pragma: no cover - load never succeeds
-        raise WebexAuthExpired(f"missing: {TENANT_SERVICE_APP_NEEDS}", origin="missing")
+        raise WebexAuthExpired(f"missing: {self._detail}", origin="missing")
 
     async def aclose(self) -> None:
         return None
@@ -443,7 +446,11 @@ def build_tenant_auth(settings: Settings, http: httpx.AsyncClient, vault: Any, t
     if vault is None or not settings.webex_client_id or not settings.webex_key_vault_url:
         source = _NotConfigured()
     else:
-        refresh = tenant_secret_name(settings.webex_refresh_token_secret, tenant_id)
-        source = KeyVaultSecrets(settings.webex_key_vault_url, None, refresh, settings.webex_client_secret_secret,
-                                 client=vault)  # fmt: skip
+        try:
+            refresh = tenant_secret_name(settings.webex_refresh_token_secret, tenant_id)
+        except ValueError as exc:  # a name Key Vault would refuse: that tenant's notice says why
+            source = _NotConfigured(str(exc))
+        else:
+            source = KeyVaultSecrets(settings.webex_key_vault_url, None, refresh, settings.webex_client_secret_secret,
+                                     client=vault)  # fmt: skip
     return WebexAuth(settings, http, source)

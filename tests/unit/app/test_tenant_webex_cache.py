@@ -53,3 +53,16 @@ def test_the_secret_name_is_derived_from_the_tenant_guid_only() -> None:
         tenant_secret_name("webex-refresh-token", "../other-secret")
     with pytest.raises(ValueError, match="too long"):
         tenant_secret_name("w" * 100, T[0])
+
+
+async def test_a_base_name_too_long_for_per_tenant_names_is_that_tenants_notice_not_a_crash() -> None:
+    import httpx
+
+    from shared.clients.webex_auth import build_tenant_auth
+
+    settings = load_settings({**SETTINGS, "WEBEX_CLIENT_ID": "C1", "WEBEX_KEY_VAULT_URL": "https://kv.vault.azure.net",
+                              "WEBEX_REFRESH_TOKEN_SECRET": "w" * 100})  # fmt: skip
+    async with httpx.AsyncClient() as http:
+        auth = build_tenant_auth(settings, http, object(), T[0])
+        with pytest.raises(WebexAuthExpired, match="too long"):
+            await auth.access_token()
