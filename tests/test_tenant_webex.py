@@ -7,6 +7,7 @@ simulator's Key Vault, token endpoint and per-tenant Webex orgs, and Azurite."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,9 +20,13 @@ TOKEN_PATH = "/webexapis/v1/access_token$"
 
 
 @pytest.fixture
-async def provider_app(sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]) -> dict[str, str]:
+async def provider_app(
+    sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: dict[str, str]
+) -> AsyncIterator[dict[str, str]]:
     """A provider deployment whose Webex service app is authorized in its own org (the deployment's
-    credential, in Key Vault) and whose secrets live in the simulator's vault."""
+    credential, in Key Vault) and whose secrets live in the simulator's vault. Afterwards the Key
+    Vault SDK's process-wide challenge cache is emptied again: it remembers the (one, shared)
+    simulator's challenge, and a later test that watches the challenge round must see it happen."""
     from shared.app.runtime import reset_services
     from shared.core.settings import reset_settings
 
@@ -36,7 +41,11 @@ async def provider_app(sim: Any, monkeypatch: pytest.MonkeyPatch, services_env: 
     monkeypatch.setenv("WEBEX_KEY_VAULT_URL", services_env["SIMULATOR_URL"])
     reset_settings()
     await reset_services()
-    return app
+    yield app
+    await reset_services()
+    from azure.keyvault.secrets._shared import http_challenge_cache
+
+    http_challenge_cache.clear()
 
 
 async def _customer(sim: Any, app: dict[str, str], *, authorized: bool = True) -> dict[str, Any]:
