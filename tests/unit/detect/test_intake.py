@@ -194,3 +194,32 @@ def test_a_fresh_tally_counts_from_zero() -> None:
     }
     assert Intake(skipped=[str(n) for n in range(25)]).summary()["skipped"] == [str(n) for n in range(20)]
     assert IntakeMessage("alert", "a").v == 1
+
+
+def test_a_message_is_checked_part_by_part_when_read() -> None:
+    for body, error in [
+        ('{"v":1,"origin":"a","ref":"b","records":[5]}', "intake message: record must be an object"),
+        ('{"v":1,"origin":"a","ref":"b","alerts":[{}]}', "intake message: alert window times unreadable"),
+    ]:
+        with pytest.raises(PayloadError, match=f"^{error}$"):
+            IntakeMessage.from_json(body)
+    webex = TargetResource("sp-1", "Cisco Webex Identity Integration", "ServicePrincipal", INTEGRATION_APP_ID)
+    record = AuditRecord("Directory_a", "Delete service principal", Source.GRAPH, targets=(webex,))
+    (message,) = prepare(Extraction([record]), Catalogue(), origin="eventgrid", ref="e").messages
+    assert IntakeMessage.from_json(message.to_json()).extraction().records == [record]
+
+
+def test_text_is_written_as_utf_8_and_measured_so() -> None:
+    """ "ü" is two bytes of UTF-8 (six as an escape): an item of exactly the budget in it is queued."""
+    assert IntakeMessage("eventgrid", "Müller").to_json() == (
+        '{"v":1,"origin":"eventgrid","ref":"Müller","records":[],"alerts":[]}'
+    )
+    item = {"x": "ü" * ((45_568 - 9) // 2) + "a"}  # 2 x 22,779 + 1 + 9 = 45,568 bytes
+    assert [len(m.records) for m in _pack("eventgrid", "e", [item], [])] == [1]
+
+
+def test_a_new_message_starts_with_an_empty_budget() -> None:
+    full, parts = _sized(45_568), [_sized(45_000), _sized(568)]
+    assert [len(m.records) for m in _pack("alert", "a", [full, *parts], [])] == [1, 2]
+    over = [_sized(45_000), _sized(569)]
+    assert [len(m.records) for m in _pack("alert", "a", [full, *over], [])] == [1, 1, 1]
