@@ -94,3 +94,33 @@ async def test_services_keep_a_graph_client_per_tenant_within_the_same_bound(sim
         assert await svc.tenant_graph(tenants[0]) is not first
     finally:
         await svc.aclose()
+
+
+async def test_the_managed_identitys_own_token_is_accepted_as_the_assertion_in_a_customer_tenant(sim: Any) -> None:
+    """No fault in between: the local "managed identity" asks the simulator for its exchange token
+    (a JWT, as Entra issues), the customer tenant's endpoint takes it, and the Graph token reads
+    that tenant's directory — the whole provider-mode chain the sweep and the bench run."""
+    import httpx
+
+    from simulator.state import INTEGRATION_APP_ID
+
+    provider = (await sim.state())["config"]["provider_client_id"]
+    (tenant,) = await sim.add_tenants(1)
+    await sim.for_tenant(tenant["tenant_id"]).delete("integration")
+    mi = make_credential()
+    creds = TenantCredentials(provider, mi)
+    try:
+        token = (
+            await (await creds.for_tenant(tenant["tenant_id"])).get_token("https://graph.microsoft.com/.default")
+        ).token
+        assert (await mi.get_token(EXCHANGE_SCOPE)).token.count(".") == 2  # JWT-shaped, as Entra's
+    finally:
+        await creds.aclose()
+        await mi.close()
+    import os
+
+    async with httpx.AsyncClient(verify=os.environ["SSL_CERT_FILE"]) as http:
+        base = os.environ["GRAPH_BASE_URL"]
+        answer = await http.get(f"{base}/servicePrincipals(appId='{INTEGRATION_APP_ID}')",
+                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert answer.status_code == 404  # the customer's world (deleted there), not the default tenant's
