@@ -160,10 +160,7 @@ async def token(request: web.Request) -> web.Response:
         return _aad_error(state, 401, "invalid_client", 7000215, "Invalid client secret provided.")
     if not scope.endswith("/.default"):
         return _aad_error(state, 400, "invalid_scope", 1002012, "The provided value for scope is not valid.")
-    claims = None
-    if scope.lower() == f"{EXCHANGE_AUDIENCE}/.default".lower():  # a managed identity's token for the exchange
-        claims = {"aud": EXCHANGE_AUDIENCE, "iss": f"https://login.microsoftonline.com/{tid}/v2.0", "sub": client_id}
-    access_token = state.issue_token(scope, client_id, tid, claims)
+    access_token = state.issue_token(scope, client_id, tid)
     return json_response(
         {
             "token_type": "Bearer",

@@ -9,9 +9,7 @@ about the tenant. All access happens on the server's event loop, so there is no 
 
 from __future__ import annotations
 
-import base64
 import copy
-import json
 import random
 import secrets
 import uuid
@@ -830,13 +828,8 @@ class SimState:
                 return entry
         raise NotFoundError(f"{name}/{version}")
 
-    def issue_token(
-        self, scope: str, client_id: str, tenant: str | None = None, claims: dict[str, Any] | None = None
-    ) -> str:
-        """An opaque bearer token, or with ``claims`` a JWT-shaped one (unsigned header and claims, a
-        random signature) — what a managed identity's token for the token exchange must look like to
-        be presented as a client assertion."""
-        token = "simaad." + secrets.token_urlsafe(32) if claims is None else _jwt_shaped(claims)
+    def issue_token(self, scope: str, client_id: str, tenant: str | None = None) -> str:
+        token = "simaad." + secrets.token_urlsafe(32)
         self.tokens[token] = TokenInfo(scope, client_id, self.clock.now(), (tenant or self.config.tenant_id).lower())
         return token
 
@@ -882,10 +875,3 @@ class SimState:
             "provider_consented": self.provider_consented,
             "client_assertions": self.assertions,
         }
-
-
-def _jwt_shaped(claims: dict[str, Any]) -> str:
-    def part(obj: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
-
-    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{secrets.token_urlsafe(32)}"
