@@ -96,31 +96,56 @@ async def test_services_keep_a_graph_client_per_tenant_within_the_same_bound(sim
         await svc.aclose()
 
 
-async def test_the_managed_identitys_own_token_is_accepted_as_the_assertion_in_a_customer_tenant(sim: Any) -> None:
-    """No fault in between: the local "managed identity" asks the simulator for its exchange token
-    (a JWT, as Entra issues), the customer tenant's endpoint takes it, and the Graph token reads
-    that tenant's directory — the whole provider-mode chain the sweep and the bench run."""
-    import httpx
+async def test_every_tenants_graph_client_shares_one_http_pool(sim: Any, monkeypatch: Any) -> None:
+    """A thousand tenants must not mean a thousand httpx pools and TLS contexts
+    (bench/bench_tenants.py): the tenant clients differ only in their credential."""
+    from shared.app import runtime
+    from shared.app.runtime import Services
+    from shared.core.settings import load_settings, storage_config
 
-    from simulator.state import INTEGRATION_APP_ID
-
-    provider = (await sim.state())["config"]["provider_client_id"]
-    (tenant,) = await sim.add_tenants(1)
-    await sim.for_tenant(tenant["tenant_id"]).delete("integration")
-    mi = make_credential()
-    creds = TenantCredentials(provider, mi)
+    monkeypatch.setenv("TENANCY_MODE", "provider")
+    monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", PROVIDER_APP)
+    monkeypatch.setattr(runtime, "MAX_TENANT_GRAPHS", 3)
+    svc = Services(load_settings(), storage_config())
+    tenants = [str(uuid.uuid4()) for _ in range(5)]
     try:
-        token = (
-            await (await creds.for_tenant(tenant["tenant_id"])).get_token("https://graph.microsoft.com/.default")
-        ).token
-        assert (await mi.get_token(EXCHANGE_SCOPE)).token.count(".") == 2  # JWT-shaped, as Entra's
+        graphs = [await svc.tenant_graph(t) for t in tenants]
+        pools = {id(g.client.request_adapter._http_client) for g in graphs}
+        assert len(pools) == 1
+        assert len({id(g) for g in graphs}) == 5  # each tenant its own client (its own credential)
+        assert len(svc._tenant_graphs) == 3 and len(svc.tenant_credentials()) == 5  # clients capped, tokens kept
+        assert await svc.tenant_graph(tenants[-1]) is graphs[-1]
+    finally:
+        await svc.aclose()
+    assert graphs[0].client.request_adapter._http_client.is_closed  # the root closes the shared pool
+
+
+async def test_tenant_credentials_share_one_session_that_outlives_an_evicted_credential(
+    sim: Any, monkeypatch: Any
+) -> None:
+    import aiohttp
+
+    opened: list[object] = []
+    real_init = aiohttp.ClientSession.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        opened.append(self)
+        real_init(self, *args, **kwargs)
+
+    customers = [str(uuid.uuid4()) for _ in range(3)]
+    for tenant in customers:
+        await _answer_as(sim, tenant)
+    mi = make_credential()
+    await mi.get_token(EXCHANGE_SCOPE)  # the identity's own session opens before counting
+    monkeypatch.setattr(aiohttp.ClientSession, "__init__", counting_init)
+    creds = TenantCredentials(PROVIDER_APP, mi, max_tenants=2)
+    try:
+        for tenant in customers:  # the third evicts (and closes) the first credential
+            token = await (await creds.for_tenant(tenant)).get_token("https://graph.microsoft.com/.default")
+            assert token.token == f"at-{tenant}"
+        assert len(opened) == 1
+        assert not opened[0].closed  # type: ignore[attr-defined]
     finally:
         await creds.aclose()
         await mi.close()
-    import os
-
-    async with httpx.AsyncClient(verify=os.environ["SSL_CERT_FILE"]) as http:
-        base = os.environ["GRAPH_BASE_URL"]
-        answer = await http.get(f"{base}/servicePrincipals(appId='{INTEGRATION_APP_ID}')",
-                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
-    assert answer.status_code == 404  # the customer's world (deleted there), not the default tenant's
+    assert opened[0].closed  # type: ignore[attr-defined]

@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 HTTP_TIMEOUT = 15.0
 """Read/write timeout of the shared httpx client (Webex, Teams, webhook), in seconds."""
 
+MAX_TENANT_GRAPHS = 64
+"""Tenant Graph clients kept (provider mode): more than the sweeps one instance runs at once (host.json
+``batchSize`` + ``newBatchThreshold``), far fewer than the tenants (bench/bench_tenants.py)."""
+
 
 class Services:
     """Settings plus lazily created clients. ``worker_id`` tags delivery claims."""
@@ -74,6 +78,7 @@ class Services:
         self._webex_auth: WebexAuth | None = None
         self._tenant_credentials: TenantCredentials | None = None
         self._tenant_graphs: dict[str, tuple[Graph, FederatedTenantCredential]] = {}
+        self._tenant_http: httpx.AsyncClient | None = None  # one pool for every tenant's Graph client
         self._ready = False
         self._lock = asyncio.Lock()
         from shared.app.operational_notices import ConfigAnnouncements
@@ -151,7 +156,10 @@ class Services:
         return self._tenant_credentials
 
     async def tenant_graph(self, tenant_id: str) -> Graph:
-        """A Graph client acting as ``tenant_id`` through the provider's app (one per tenant)."""
+        """A Graph client acting as ``tenant_id`` through the provider's app. Every tenant's client
+        shares one httpx pool (:func:`shared.clients.graph.graph_http_client`); only the credential
+        (and its token cache) is the tenant's. At most :data:`MAX_TENANT_GRAPHS` clients are kept
+        (least recently used dropped): building one is cheap, the token cache is the credential's."""
         from shared.core.tenant import tenant_guid
 
         key = tenant_guid(tenant_id)
@@ -159,15 +167,17 @@ class Services:
         held = self._tenant_graphs.pop(key, None)
         if held is not None and held[1] is credential:
             graph = held[0]
-        else:
-            from shared.clients.graph import Graph, build_graph_client
+        else:  # new, or its credential was evicted and closed: a new client on the new one
+            from shared.app.warmup import warm
+            from shared.clients.graph import Graph, build_graph_client, graph_http_client
 
-            if held is not None:  # its credential was evicted and closed: a new client on the new one
-                await _close_graph(held[0])
-            graph = Graph(build_graph_client(self.settings, credential))
+            if self._tenant_http is None:
+                self._tenant_http = graph_http_client()
+            client = build_graph_client(self.settings, credential, http=self._tenant_http)
+            graph = Graph(client, load_models=partial(warm, "models"))
         self._tenant_graphs[key] = (graph, credential)  # most recent last
-        while len(self._tenant_graphs) > len(self.tenant_credentials()):  # no more than credentials kept
-            await _close_graph(self._tenant_graphs.pop(next(iter(self._tenant_graphs)))[0])
+        while len(self._tenant_graphs) > min(len(self.tenant_credentials()), MAX_TENANT_GRAPHS):
+            del self._tenant_graphs[next(iter(self._tenant_graphs))]  # nothing to close: the pool is shared
         return graph
 
     def for_tenant(self, tenant: Tenant) -> TenantServices:
@@ -355,9 +365,10 @@ class Services:
             http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
             if http is not None:
                 await http.aclose()
-        for graph, _ in self._tenant_graphs.values():
-            await _close_graph(graph)
         self._tenant_graphs = {}
+        if self._tenant_http is not None:
+            await self._tenant_http.aclose()
+            self._tenant_http = None
         if self._tenant_credentials is not None:
             await self._tenant_credentials.aclose()
             self._tenant_credentials = None
@@ -464,12 +475,6 @@ class TenantServices(Services):
 
     async def aclose(self) -> None:
         """Nothing to close: the clients belong to the process's root."""
-
-
-async def _close_graph(graph: Graph) -> None:
-    http = getattr(getattr(graph.client, "request_adapter", None), "_http_client", None)
-    if http is not None:
-        await http.aclose()
 
 
 def _remember_secrets(settings: Settings) -> None:

@@ -83,7 +83,12 @@ class FederatedTenantCredential:
 
 
 class TenantCredentials:
-    """One :class:`FederatedTenantCredential` per tenant, built on first use, at most ``max_tenants``."""
+    """One :class:`FederatedTenantCredential` per tenant, built on first use, at most ``max_tenants``.
+
+    Their token requests share one aiohttp session (azure-core's ``AioHttpTransport`` over a session
+    it does not own, so closing one tenant's credential leaves it open): without it each credential
+    opens its own session, connector and TLS connections — a thousand of them for a thousand tenants
+    (bench/bench_tenants.py). A ``transport`` given in ``options`` is used as given instead."""
 
     def __init__(
         self,
@@ -100,6 +105,7 @@ class TenantCredentials:
         self._max = max_tenants
         self._options = options
         self._by_tenant: OrderedDict[str, FederatedTenantCredential] = OrderedDict()
+        self._session: Any = None  # aiohttp.ClientSession, opened with the first credential
 
     def __len__(self) -> int:
         return len(self._by_tenant)
@@ -111,14 +117,31 @@ class TenantCredentials:
         if found is not None:
             self._by_tenant.move_to_end(key)
             return found
-        credential = FederatedTenantCredential(key, self._client_id, self._source, **self._options)
+        credential = FederatedTenantCredential(key, self._client_id, self._source, **self._transport_options())
         self._by_tenant[key] = credential
         while len(self._by_tenant) > self._max:
             _, oldest = self._by_tenant.popitem(last=False)
             await oldest.close()
         return credential
 
+    def _transport_options(self) -> dict[str, Any]:
+        if "transport" in self._options:
+            return self._options
+        from azure.core.pipeline.transport import AioHttpTransport
+
+        if self._session is None:
+            import aiohttp
+
+            # as AioHttpTransport would open its own: proxies from the environment, no cookies
+            self._session = aiohttp.ClientSession(
+                trust_env=True, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+            )
+        return {**self._options, "transport": AioHttpTransport(session=self._session, session_owner=False)}
+
     async def aclose(self) -> None:
         while self._by_tenant:
             _, credential = self._by_tenant.popitem(last=False)
             await credential.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
