@@ -149,3 +149,24 @@ async def test_tenant_credentials_share_one_session_that_outlives_an_evicted_cre
         await creds.aclose()
         await mi.close()
     assert opened[0].closed  # type: ignore[attr-defined]
+
+
+async def test_the_tenants_table_client_is_one_per_process(sim: Any, monkeypatch: Any) -> None:
+    """Every sweep message reads its tenant's row: a new table client each time leaked one aiohttp
+    session per message (bench/bench_tenants.py warned of a thousand unclosed sessions)."""
+    from shared.app.runtime import Services
+    from shared.core.settings import load_settings, storage_config
+    from shared.core.tenant import make_tenant
+
+    monkeypatch.setenv("TENANCY_MODE", "provider")
+    monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", PROVIDER_APP)
+    svc = Services(load_settings(), storage_config())
+    tenant = make_tenant(str(uuid.uuid4()))
+    try:
+        store = svc.tenant_store()
+        assert svc.tenant_store() is store
+        assert svc.for_tenant(tenant).tenant_store() is store
+    finally:
+        await svc.aclose()
+    assert svc.tenant_store() is not store  # closed with the root; a new one after
+    await svc.aclose()

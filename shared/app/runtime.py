@@ -79,6 +79,7 @@ class Services:
         self._tenant_credentials: TenantCredentials | None = None
         self._tenant_graphs: dict[str, tuple[Graph, FederatedTenantCredential]] = {}
         self._tenant_http: httpx.AsyncClient | None = None  # one pool for every tenant's Graph client
+        self._tenant_store: TenantStore | None = None
         self._ready = False
         self._lock = asyncio.Lock()
         from shared.app.operational_notices import ConfigAnnouncements
@@ -137,12 +138,15 @@ class Services:
         return self._graph
 
     def tenant_store(self) -> TenantStore:
-        """The tenants table (``TENANTS_TABLE``, provider mode), on its own table client."""
-        from shared.clients.storage import table_client
-        from shared.clients.table import Table
-        from shared.clients.tenants import TenantStore
+        """The tenants table (``TENANTS_TABLE``, provider mode), on its own table client — one per
+        process, like the others: a sweep message per tenant must not open (and leak) a client each."""
+        if self._tenant_store is None:
+            from shared.clients.storage import table_client
+            from shared.clients.table import Table
+            from shared.clients.tenants import TenantStore
 
-        return TenantStore(Table(table_client(self.storage, self.settings.tenants_table)))
+            self._tenant_store = TenantStore(Table(table_client(self.storage, self.settings.tenants_table)))
+        return self._tenant_store
 
     def tenant_credentials(self) -> TenantCredentials:
         """Per customer tenant: the provider app's token, asserted by this process's managed identity."""
@@ -365,6 +369,9 @@ class Services:
             http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
             if http is not None:
                 await http.aclose()
+        if self._tenant_store is not None:
+            await self._tenant_store.close()
+            self._tenant_store = None
         self._tenant_graphs = {}
         if self._tenant_http is not None:
             await self._tenant_http.aclose()
