@@ -106,6 +106,7 @@ async def _mail_to(sim: Any) -> list[tuple[set[str], str]]:
 async def test_fan_out_sends_one_message_per_enabled_tenant_and_never_a_second_while_one_waits(
     provider: Any, app_functions: dict[str, Any]
 ) -> None:
+    from shared.clients.sweep_results import SweepResults
     from shared.core.clock import clock
     from shared.core.tenant import make_tenant
 
@@ -113,6 +114,17 @@ async def test_fan_out_sends_one_message_per_enabled_tenant_and_never_a_second_w
     off = str(uuid.uuid4())
     assert await (await _svc()).tenant_store().add(make_tenant(off, enabled=False))
 
+    from azure.functions.timer import TimerRequest
+
+    await app_functions["health_check"].get_user_function()(TimerRequest(past_due=False))  # the timer fans out
+    peek = [m.get_body().decode() for m in await _messages(2)]
+    from shared.clients.sweep_queue import SweepMessage
+
+    assert sorted(SweepMessage.from_json(body).tenant_id for body in peek) == sorted([a, b])  # not the disabled one
+    assert await provider.requests(path="/graph/") == []  # the timer sweeps nothing itself
+    await (await _svc()).tenant_store().remove(off)
+    await SweepResults((await _svc()).table()).forget_all([a, b])
+    clock.advance(60)
     first = await _fan_out()
     assert first.ran and sorted(first.sent) == sorted([a, b]) and first.failed == []
     clock.advance(60)  # the next tick: both messages still wait
@@ -329,3 +341,66 @@ async def test_the_digest_lists_troubled_tenants_once_per_change_and_reminds(
     assert cleared.digest == ["email", "webex"]
     last = [t for to, t in await _mail_to(provider) if to == {"it-admins@contoso.example"}][-1]
     assert "No tenant in trouble" in last
+
+
+async def _incident_in(provider: Any, app_functions: dict[str, Any], tenant: str) -> Any:
+    """A soft delete in ``tenant`` found by its sweep: the open incident."""
+    from shared.app.tenant_sweep import sweep_tenant
+    from shared.clients.sweep_queue import SweepMessage
+    from shared.core.clock import clock, format_timestamp
+
+    await provider.for_tenant(tenant).delete("integration", actor="mallory@a.example")
+    svc = await _svc()
+    out = await sweep_tenant(svc.tenant_sweep_deps(), SweepMessage(tenant, format_timestamp(clock.now())))
+    assert out.verdict == "unhealthy"
+    (incident,) = await svc.store().list_incidents(tenant)
+    return incident
+
+
+async def test_a_tenants_verification_runs_as_that_tenant(provider: Any, app_functions: dict[str, Any]) -> None:
+    a, b = await _add(provider, 2)
+    incident = await _incident_in(provider, app_functions, a)
+    await provider.for_tenant(a).restore("integration")
+    (msg,) = await receive_messages("webex-verify", wait=5.0, expect=1)
+    assert a in msg.get_body().decode()
+    await provider.clear_requests()
+    await app_functions["verify_incident"].get_user_function()(msg)
+
+    assert await (await _svc()).store().get_closed(a, incident.incident_id) is not None
+    seen = {r["token_tenant"] for r in await provider.requests(path="/graph/") if r.get("token_tenant")}
+    assert a in seen and b not in seen
+
+
+async def test_a_verification_for_a_removed_tenant_is_dropped(provider: Any, app_functions: dict[str, Any]) -> None:
+    (a,) = await _add(provider, 1)
+    incident = await _incident_in(provider, app_functions, a)
+    (msg,) = await receive_messages("webex-verify", wait=5.0, expect=1)
+    assert await (await _svc()).tenant_store().remove(a)  # offboarded while its incident was open
+    await provider.clear_requests()
+    await app_functions["verify_incident"].get_user_function()(msg)  # consumed: no error, no retry
+
+    assert not [r for r in await provider.requests(path="/graph/") if r.get("token_tenant") == a]
+    still = await (await _svc()).store().get_open(a, "integration")
+    assert still is not None and still.incident_id == incident.incident_id and still.verify_attempts == 0
+
+
+async def test_result_rows_round_trip_and_are_forgotten(any_table: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.clients.sweep_results import RESULTS, SweepResult, SweepResults
+
+    results = SweepResults(any_table)
+    tid = str(uuid.uuid4())
+    now = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    until = now + timedelta(minutes=10)
+    row = SweepResult(tid, "2026-11-30T01:00:00.000000Z", "throttled", ("r",) * 20, "N", now, until)
+    await results.put(row)
+    await results.mark_queued([tid], "2026-11-30T01:01:00.000000Z", now)
+    board = await results.board()
+    got = board.results[tid]
+    assert (got.verdict, got.not_before, got.finished_at, len(got.reasons)) == ("throttled", row.not_before, now, 10)
+    assert board.queued[tid] == ("2026-11-30T01:01:00.000000Z", now)
+    await any_table.upsert({"PartitionKey": RESULTS, "RowKey": "junk", "verdict": 3})
+    assert set((await results.board()).results) == {tid}  # a row that does not read hides no other
+    await results.forget(tid)
+    assert (await results.board()).results == {} and (await results.board()).queued == {}

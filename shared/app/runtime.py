@@ -180,6 +180,21 @@ class Services:
         shared; what a tenant's runs learn (status memory, announcements) is kept per tenant."""
         return TenantServices(self, tenant)
 
+    async def scope_for(self, tenant_id: str) -> Services | None:
+        """This root as the tenant a message names sees it: itself in single-tenant mode and for the
+        deployment's own tenant; in provider mode the tenant's :class:`TenantServices`, or ``None``
+        when the tenant is not watched (removed or disabled since, or its row does not read)."""
+        from shared.core.tenant import TenantError
+
+        own = self.settings.tenant_id.lower()
+        if self.settings.tenancy_mode != "provider" or tenant_id.lower() in (own, (self.tenant_guid or own)):
+            return self
+        try:
+            tenant = await self.tenant_store().get(tenant_id)
+        except TenantError:
+            return None
+        return self.for_tenant(tenant) if tenant is not None and tenant.enabled else None
+
     async def tenant_check_clients(self, tenant: Tenant) -> CheckClients:
         """What the checks use, as ``tenant`` (``check --tenant`` / ``--all``)."""
         return await self.for_tenant(tenant).check_clients()
