@@ -265,6 +265,11 @@ async def test_a_5xx_outage_raises_for_the_queue_to_retry_that_message_only(
             failed.append(msg)
     assert len(failed) == 1 and a in failed[0].get_body().decode()
     assert (await _result(a)).verdict == "unreachable" and (await _result(b)).verdict == "healthy"
+    from shared.core.clock import clock
+
+    clock.advance(60)
+    again = await _fan_out()
+    assert again.sent == [b] and again.waiting == [a]  # the queue retries a's message: no second one
 
 
 async def test_audit_reads_come_on_a_change_or_the_cadence_from_the_shared_budget(

@@ -135,7 +135,7 @@ async def _sweep(deps: TenantSweepDeps, sweep: SweepDeps, tenant: Tenant, messag
     except ClientAuthenticationError as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status is None or status == 429 or status >= 500:  # Entra itself failed: retry, say nothing
-            await deps.results.put(_result(tid, message, "unreachable", (f"token endpoint: {status}",), tenant))
+            await _retrying(deps, tenant, f"token endpoint answered {status}")
             raise TransientError(f"token endpoint answered {status} for tenant {tid}") from exc
         return await _unreachable(deps, sweep, tenant, message, _access_reason(str(exc)))
     except ConfigError as exc:
@@ -143,7 +143,7 @@ async def _sweep(deps: TenantSweepDeps, sweep: SweepDeps, tenant: Tenant, messag
     except TransientError as exc:
         if exc.retry_after is not None and exc.retry_after > MAX_INPROCESS_WAIT:
             return await _throttled(deps, sweep, tenant, message, wait=exc.retry_after, why=str(exc))
-        await deps.results.put(_result(tid, message, "unreachable", (f"transient: {exc}",), tenant))
+        await _retrying(deps, tenant, f"transient: {exc}")
         raise  # the queue retries this message only
     if not tick.ran:
         return TenantSweepOutcome(tid, "skipped", reasons=(f"lease: {tick.skipped}",), tick=tick)
@@ -169,6 +169,19 @@ async def _swept(
     await deps.results.put(_result(tenant.tenant_id, message, verdict, reasons, tenant))
     await _end_trouble(sweep.checkpoints)
     return TenantSweepOutcome(tenant.tenant_id, "swept", verdict, reasons, reads, refused, tick=tick)
+
+
+async def _retrying(deps: TenantSweepDeps, tenant: Tenant, reason: str) -> None:
+    """A transient failure the queue retries: the digest shows the tenant unreachable, but the row
+    keeps the last *finished* sweep's id, so the timer sends no second message while this one is
+    retried (after its TTL — retries spent, poisoned — it sends a new one)."""
+    from shared.clients.sweep_results import SweepResult
+
+    before = await deps.results.get(tenant.tenant_id)
+    finished = before.sweep_id if before is not None else ""
+    await deps.results.put(
+        SweepResult(tenant.tenant_id, finished, "unreachable", (reason,), tenant.display_name, clock.now())
+    )
 
 
 async def _throttled(
