@@ -375,7 +375,10 @@ class Services:
         async def sweep_for(tenant: Tenant) -> SweepDeps:
             return await self.for_tenant(tenant).sweep_deps()
 
-        return TenantSweepDeps(self.tenant_store(), SweepResults(self.table()), sweep_for)
+        def sender_for(tenant: Tenant) -> OperationalSend:
+            return self.for_tenant(tenant).operational_sender()
+
+        return TenantSweepDeps(self.tenant_store(), SweepResults(self.table()), sweep_for, sender_for)
 
     async def check_clients(self) -> CheckClients:
         """What the checks use (``shared.checks.deps``), from this process's clients."""

@@ -76,6 +76,8 @@ class TenantSweepDeps:
     tenants: TenantStore
     results: SweepResults
     sweep_for: Callable[[Tenant], Awaitable[SweepDeps]]
+    sender_for: Callable[[Tenant], OperationalSend] | None = None
+    """The operational sender on the tenant's own contacts, for a configuration its sweep cannot use."""
 
 
 @dataclass(slots=True)
@@ -111,11 +113,37 @@ async def sweep_tenant(deps: TenantSweepDeps, message: SweepMessage) -> TenantSw
     try:
         sweep = await deps.sweep_for(tenant)
     except (ConfigError, TenantError) as exc:
-        reason = f"configuration: {exc}"
-        await deps.results.put(_result(tid, message, "unreachable", (reason,), tenant))
-        log.warning("tenant sweep %s: %s", tid, reason)
-        return TenantSweepOutcome(tid, "unreachable", "unreachable", (reason,))
+        return await _bad_config(deps, tenant, message, f"configuration: {exc}")
     return await _sweep(deps, sweep, tenant, message)
+
+
+async def _bad_config(deps: TenantSweepDeps, tenant: Tenant, message: SweepMessage, reason: str) -> TenantSweepOutcome:
+    """The tenant's row reads but its sweep cannot be built from it: its contacts are told (once per
+    problem) and the digest lists it."""
+    from shared.app.operational_notices import send_owed_notice
+    from shared.checks.report import NoticeOwed
+    from shared.core.tenant import TenantError
+
+    tid = tenant.tenant_id
+    await deps.results.put(_result(tid, message, "unreachable", (reason,), tenant))
+    log.warning("tenant sweep %s: %s", tid, reason)
+    notified: list[str] = []
+    if deps.sender_for is not None:
+        owed = NoticeOwed(
+            kind="tenant_misconfigured",
+            title="The Webex sync monitor cannot watch your tenant: its configuration is incomplete",
+            lines=(
+                f"Your managed service provider's monitor has a configuration for tenant {tid} it cannot use, "
+                "so the tenant's Webex directory sync is not watched until your provider corrects it.",
+            ),
+            once_key=f"tenant_misconfigured:{tid}:{hashlib.sha256(reason.encode()).hexdigest()[:16]}",
+            evidence=reason,
+        )
+        try:
+            notified = await send_owed_notice(deps.sender_for(tenant), owed)
+        except (ConfigError, TenantError):  # even its contacts cannot be reached: the digest only
+            notified = []
+    return TenantSweepOutcome(tid, "unreachable", "unreachable", (reason,), notified=notified)
 
 
 async def _sweep(deps: TenantSweepDeps, sweep: SweepDeps, tenant: Tenant, message: SweepMessage) -> TenantSweepOutcome:

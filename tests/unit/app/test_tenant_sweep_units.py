@@ -93,9 +93,22 @@ async def test_a_tenant_whose_configuration_cannot_be_used_is_its_result_not_an_
         raise ConfigError(["WEBEX_ORG_ID: the tenant has no Webex org"])
 
     results = SweepResults(table)
-    deps = TenantSweepDeps(store, results, sweep_for)
+    told: list[tuple[str, OperationalNotice, str | None]] = []
+
+    def sender_for(whom: Any) -> Any:
+        async def send(notice: OperationalNotice, *, once_key: str | None = None) -> list[str]:
+            told.append((whom.tenant_id, notice, once_key))
+            return ["email"]
+
+        return send
+
+    deps = TenantSweepDeps(store, results, sweep_for, sender_for)
     out = await sweep_tenant(deps, SweepMessage(tenant.tenant_id, "2026-11-30T01:00:00.000000Z"))
-    assert out.outcome == "unreachable"
+    assert out.outcome == "unreachable" and out.notified == ["email"]
+    await sweep_tenant(deps, SweepMessage(tenant.tenant_id, "2026-11-30T01:01:00.000000Z"))
+    assert [t[0] for t in told] == [tenant.tenant_id] * 2  # the tenant's own sender, nobody else's
+    assert told[0][2] == told[1][2] and told[0][2] is not None  # one once-key: told once (marker row)
+    assert "WEBEX_ORG_ID" in told[0][1].lines[-1]
     row = await results.get(tenant.tenant_id)
     assert row is not None and row.verdict == "unreachable" and "WEBEX_ORG_ID" in row.reasons[0]
     assert row.display_name == "Contoso"
