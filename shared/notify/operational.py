@@ -79,8 +79,8 @@ def _bounded(notice: OperationalNotice) -> tuple[str, list[str]]:
 def render_operational(notice: OperationalNotice, channel: ChannelName, *, now: datetime) -> Rendered:
     """The notice as ``channel`` receives it; ``now`` stamps the webhook document."""
     title, lines = _bounded(notice)
-    tenants, more = _tenant_rows(notice)
     incident = notice.incident_id or ""
+    tenants, more = _tenant_rows(notice)
     if channel == "email":
         env = environment()
         ctx = {"title": title, "lines": lines, "tenants": tenants, "more": more}
