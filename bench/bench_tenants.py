@@ -27,8 +27,8 @@ Prints the figures and one JSON line::
 Goals (issue 17): sweep ≤ 60 s for 1,000 tenants on one instance, peak RSS ≤ 150 MB (this process:
 the simulator and Azurite run in the parent and are not counted), exactly one incident — the
 deleted tenant's, notified to that tenant's contacts only — and the throttled tenant delays no
-other: every other tenant's sweep stays under :data:`OTHERS_BOUND_S` and all of them end long
-before the throttled tenant's ``Retry-After``.
+other (:func:`_isolation`): its sweep answers at once, the sweeps beside it are no slower than the
+rest, and all of them end long before its ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -50,9 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 THROTTLE_SECONDS = 600.0
-OTHERS_BOUND_S = 10.0
-"""A tenant's sweep is a dozen calls of ``--latency`` each; one that takes longer than this waited on
-something that was not its own (a shared lock, a full pool, another tenant's throttling)."""
+BESIDE_FACTOR = 1.5
+"""The sweeps that ran beside the throttled tenant's may take at most this many times the median of
+all others' (plus 0.5 s) — a machine's load slows every sweep alike, a throttled neighbour only its
+own slot-mates."""
 VERIFY_BOUND_S = 60.0
 """Real seconds the verification phase may take (VERIFY_DELAYS below are 1-2 s)."""
 AUDITS = r"/auditLogs/directoryAudits"
@@ -244,19 +245,38 @@ def _recipients(mail: dict[str, Any]) -> list[str]:
 
 
 def _isolation(runs: list[Any], scene: Scene, started_at: float) -> dict[str, Any]:
-    """Did the throttled tenant hold anyone up? Each other tenant's sweep time, and when they ended."""
-    others = sorted(r.seconds for r in runs if _tenant_of(r.body) != scene.throttled)
+    """Did the throttled tenant hold anyone up? It must answer at once (not wait out its
+    ``Retry-After`` in a slot every tenant shares), the sweeps that ran beside it must be no slower
+    than the others, and every other tenant's sweep must end before that ``Retry-After`` would."""
     mine = [r for r in runs if _tenant_of(r.body) == scene.throttled]
-    last_other_end = max((r.ended for r in runs if _tenant_of(r.body) != scene.throttled), default=started_at)
-    worst = others[-1] if others else 0.0
+    others = [r for r in runs if _tenant_of(r.body) != scene.throttled]
+    beside = [r for r in others if any(r.started < m.ended and m.started < r.ended for m in mine)]
+    p50_all, p50_beside = _median([r.seconds for r in others]), _median([r.seconds for r in beside])
+    throttled_s = max((r.seconds for r in mine), default=0.0)
+    last_other_end = max((r.ended for r in others), default=started_at)
+    delayed = (
+        throttled_s >= THROTTLE_SECONDS / 10
+        or p50_beside > BESIDE_FACTOR * p50_all + 0.5
+        or last_other_end - mine[0].started >= THROTTLE_SECONDS
+        if mine
+        else True  # the throttled tenant's message never ran: nothing can be said
+    )
+    durations = sorted(r.seconds for r in others)
     return {
-        "others_sweep_p50_s": round(others[len(others) // 2], 3) if others else None,
-        "others_sweep_p99_s": round(others[min(len(others) - 1, int(len(others) * 0.99))], 3) if others else None,
-        "others_sweep_max_s": round(worst, 3),
-        "throttled_sweep_s": round(max((r.seconds for r in mine), default=0.0), 3),
+        "others_sweep_p50_s": round(p50_all, 3),
+        "others_sweep_p99_s": round(durations[min(len(durations) - 1, int(len(durations) * 0.99))], 3)
+        if durations
+        else None,
+        "others_sweep_max_s": round(durations[-1], 3) if durations else None,
+        "beside_throttled_p50_s": round(p50_beside, 3),
+        "throttled_sweep_s": round(throttled_s, 3),
         "throttled_runs": len(mine),
-        "throttled_tenant_delayed_others": worst > OTHERS_BOUND_S or last_other_end - started_at >= THROTTLE_SECONDS,
+        "throttled_tenant_delayed_others": delayed,
     }
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2] if values else 0.0
 
 
 def _profiler() -> Any:
@@ -352,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  incidents    : {r['incidents']} (goal 1) {r['incident_kinds']}, "
           f"right tenant {r['incident_tenants_right']}, right contacts {r['right_contacts']}")  # fmt: skip
     print(f"  throttled    : delayed others {r['throttled_tenant_delayed_others']} "
-          f"(others max {r['others_sweep_max_s']} s, p50 {r['others_sweep_p50_s']} s; "
+          f"(others p50 {r['others_sweep_p50_s']} s, beside it {r['beside_throttled_p50_s']} s; "
           f"throttled {r['throttled_sweep_s']} s)")  # fmt: skip
     print(f"  audit reads  : {r['audit_reads']} of a budget of {r['audit_budget']} ({r['audit_429']} × 429)")
     print(f"  verification : {r['verify_runs']} runs, {r['deleted_tenant_incident_states']}, "

@@ -130,7 +130,7 @@ class HostQueueListener:
         import azure.functions.queue as fq
 
         body = message.content if isinstance(message.content, bytes) else str(message.content).encode()
-        argument = fq.QueueMessage(
+        argument = fq.QueueMessage(  # type: ignore[no-untyped-call]
             id=message.id,
             body=body,
             dequeue_count=message.dequeue_count,

@@ -32,7 +32,7 @@ SHAPE = {
 @pytest.mark.integration
 def test_twenty_tenants_through_the_product_path(services_env: dict[str, str]) -> None:
     env = {**os.environ, **services_env}
-    proc = subprocess.run(  # noqa: S603 - our own bench, with the session's services
+    proc = subprocess.run(  # our own bench, with the session's services
         [sys.executable, str(ROOT / "bench" / "bench_tenants.py"), "--tenants", "20"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip

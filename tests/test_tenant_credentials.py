@@ -170,3 +170,54 @@ async def test_the_tenants_table_client_is_one_per_process(sim: Any, monkeypatch
         await svc.aclose()
     assert svc.tenant_store() is not store  # closed with the root; a new one after
     await svc.aclose()
+
+
+async def test_the_managed_identitys_own_token_is_accepted_as_the_assertion_in_a_customer_tenant(sim: Any) -> None:
+    """No fault in between: the local "managed identity" asks the simulator for its exchange token
+    (a JWT, as Entra issues), the customer tenant's endpoint takes it, and the Graph token reads
+    that tenant's directory — the whole provider-mode chain the sweep and the bench run."""
+    import httpx
+
+    from simulator.state import INTEGRATION_APP_ID
+
+    provider = (await sim.state())["config"]["provider_client_id"]
+    (tenant,) = await sim.add_tenants(1)
+    await sim.for_tenant(tenant["tenant_id"]).delete("integration")
+    mi = make_credential()
+    creds = TenantCredentials(provider, mi)
+    try:
+        token = (
+            await (await creds.for_tenant(tenant["tenant_id"])).get_token("https://graph.microsoft.com/.default")
+        ).token
+        assert (await mi.get_token(EXCHANGE_SCOPE)).token.count(".") == 2  # JWT-shaped, as Entra's
+    finally:
+        await creds.aclose()
+        await mi.close()
+    import os
+
+    async with httpx.AsyncClient(verify=os.environ["SSL_CERT_FILE"]) as http:
+        base = os.environ["GRAPH_BASE_URL"]
+        answer = await http.get(f"{base}/servicePrincipals(appId='{INTEGRATION_APP_ID}')",
+                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert answer.status_code == 404  # the customer's world (deleted there), not the default tenant's
+
+
+async def test_concurrent_first_calls_as_a_tenant_make_one_token_request(sim: Any) -> None:
+    """A sweep's checks run at once; without a single flight each asked Entra for its own token."""
+    import asyncio
+
+    provider = (await sim.state())["config"]["provider_client_id"]
+    (tenant,) = await sim.add_tenants(1)
+    mi = make_credential()
+    await mi.get_token(EXCHANGE_SCOPE)
+    creds = TenantCredentials(provider, mi)
+    try:
+        await sim.clear_requests()
+        credential = await creds.for_tenant(tenant["tenant_id"])
+        tokens = await asyncio.gather(*(credential.get_token("https://graph.microsoft.com/.default") for _ in range(5)))
+    finally:
+        await creds.aclose()
+        await mi.close()
+    assert len({t.token for t in tokens}) == 1
+    asked = [r for r in await sim.requests(method="POST") if r["path"] == f"/{tenant['tenant_id']}/oauth2/v2.0/token"]
+    assert len(asked) == 1

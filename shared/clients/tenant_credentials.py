@@ -16,6 +16,7 @@ tenant, at most ``max_tenants`` kept (least recently used closed first).
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ class FederatedTenantCredential:
         self._source = assertion_source
         self._scope = exchange_scope
         self._assertion = ""
+        self._one_at_a_time = asyncio.Lock()  # a sweep's concurrent checks ask at once: one token request
         options.setdefault("retry_policy_class", bounded_retry_policy_class())
         self._inner = ClientAssertionCredential(self.tenant_id, client_id, self._current_assertion, **options)
 
@@ -65,12 +67,16 @@ class FederatedTenantCredential:
         self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, enable_cae: bool = False,
         **kwargs: Any,
     ) -> AccessToken:  # fmt: skip
-        await self._refresh_assertion()
-        return await self._inner.get_token(*scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs)
+        async with self._one_at_a_time:  # the first asks Entra, the others find its token cached
+            await self._refresh_assertion()
+            return await self._inner.get_token(
+                *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
+            )
 
     async def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
-        await self._refresh_assertion()
-        return await self._inner.get_token_info(*scopes, options=options)
+        async with self._one_at_a_time:
+            await self._refresh_assertion()
+            return await self._inner.get_token_info(*scopes, options=options)
 
     async def close(self) -> None:
         await self._inner.close()
