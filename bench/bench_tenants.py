@@ -279,6 +279,32 @@ def _median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2] if values else 0.0
 
 
+class _AzureCalls:
+    """Counts the azure-core requests (Table and Queue storage, token requests) this process sends."""
+
+    def __init__(self) -> None:
+        from azure.core.pipeline.transport import AioHttpTransport
+
+        self.by_host: Counter[str] = Counter()
+        self._real = AioHttpTransport.send
+        counter = self
+
+        async def send(transport: Any, request: Any, **kwargs: Any) -> Any:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(request.url)
+            counter.by_host["token" if "/oauth2/" in parts.path else "storage"] += 1
+            return await counter._real(transport, request, **kwargs)
+
+        AioHttpTransport.send = send  # type: ignore[method-assign]
+
+    def stop(self) -> dict[str, int]:
+        from azure.core.pipeline.transport import AioHttpTransport
+
+        AioHttpTransport.send = self._real  # type: ignore[method-assign]
+        return dict(self.by_host)
+
+
 def _profiler() -> Any:
     import cProfile
 
@@ -310,7 +336,9 @@ async def run(count: int, latency: float, profile_to: str | None = None) -> dict
         cpu = time.process_time()
         started = time.perf_counter()
         profile = _profiler() if profile_to else None
+        azure_calls = _AzureCalls()
         fan_out_s, sweep_s, runs, peak = await _sweep(functions, connection)
+        sent = azure_calls.stop()
         if profile is not None:
             profile.disable()
             profile.dump_stats(profile_to)
@@ -345,6 +373,9 @@ async def run(count: int, latency: float, profile_to: str | None = None) -> dict
         "audit_429": sum(1 for a in audits if a["status"] == 429),
         "audit_budget": int(122 * (sweep_s // 10 + 1)),
         "graph_calls": graph_calls,
+        "storage_requests": sent.get("storage", 0),
+        "token_requests": sent.get("token", 0),
+        "cpu_ms_per_tenant": round(1000 * sweep_cpu / count, 1),
         "sweep_runs": len(runs),
         "sweep_errors": sum(1 for r in runs if r.error),
         "sweep_error_sample": next((r.error for r in runs if r.error), None),
