@@ -175,11 +175,18 @@ async def _sweep(deps: TenantSweepDeps, sweep: SweepDeps, tenant: Tenant, messag
         raise  # the queue retries this message only
     if not tick.ran:
         return TenantSweepOutcome(tid, "skipped", reasons=(f"lease: {tick.skipped}",), tick=tick)
-    return await _swept(deps, sweep, tenant, message, tick)
+    troubled = bool(state.values.get("trouble_since") or state.values.get("not_before"))
+    return await _swept(deps, sweep, tenant, message, tick, end_trouble=troubled)
 
 
 async def _swept(
-    deps: TenantSweepDeps, sweep: SweepDeps, tenant: Tenant, message: SweepMessage, tick: TickOutcome
+    deps: TenantSweepDeps,
+    sweep: SweepDeps,
+    tenant: Tenant,
+    message: SweepMessage,
+    tick: TickOutcome,
+    *,
+    end_trouble: bool,
 ) -> TenantSweepOutcome:
     """A tick that ran: its verdict (a long ``Retry-After`` in a check's answer is throttling too)."""
     gate = sweep.audit_gate
@@ -195,7 +202,8 @@ async def _swept(
     reasons = () if healthy or report is None else tuple(f"{r.name}: {r.verdict}" for r in report.results if not r.ok)
     verdict = "healthy" if healthy else "unhealthy"
     await deps.results.put(_result(tenant.tenant_id, message, verdict, reasons, tenant))
-    await _end_trouble(sweep.checkpoints)
+    if end_trouble:  # read at the start of the sweep: no second read when there is nothing to end
+        await _end_trouble(sweep.checkpoints)
     return TenantSweepOutcome(tenant.tenant_id, "swept", verdict, reasons, reads, refused, tick=tick)
 
 
