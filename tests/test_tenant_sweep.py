@@ -419,3 +419,31 @@ async def test_result_rows_round_trip_and_are_forgotten(any_table: Any) -> None:
     assert set((await results.board()).results) == {tid}  # a row that does not read hides no other
     await results.forget(tid)
     assert (await results.board()).results == {} and (await results.board()).queued == {}
+
+
+async def test_check_now_on_a_tenants_incident_runs_as_that_tenant(
+    provider: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_actions import call, links, links_on, request
+
+    await links_on(monkeypatch)  # resets settings and services: provider mode stays (env)
+    a, b = await _add(provider, 2)
+    incident = await _incident_in(provider, app_functions, a)
+    check, _ = await links(incident)
+    await provider.for_tenant(a).restore("integration")
+    await provider.clear_requests()
+    status, html, _ = await call(app_functions, request("POST", check, {"incident": incident.incident_id,
+                                                                          "action": "check_now"}))  # fmt: skip
+    assert status == 200 and "Fixed" in html, html
+    seen = {r["token_tenant"] for r in await provider.requests(path="/graph/") if r.get("token_tenant")}
+    assert a in seen and b not in seen
+
+    (c,) = await _add(provider, 1)
+    other = await _incident_in(provider, app_functions, c)
+    check, _ = await links(other)
+    assert await (await _svc()).tenant_store().remove(c)  # offboarded: its link checks nothing any more
+    await provider.clear_requests()
+    status, html, _ = await call(app_functions, request("POST", check, {"incident": other.incident_id,
+                                                                          "action": "check_now"}))  # fmt: skip
+    assert status in (200, 404, 410) and "Fixed" not in html
+    assert not [r for r in await provider.requests(path="/graph/") if r.get("token_tenant") == c]
