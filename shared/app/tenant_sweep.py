@@ -240,11 +240,16 @@ async def _unreachable(
     contacts are told — once per episode — and the digest lists it; removed meanwhile: dropped."""
     from shared.app.operational_notices import send_owed_notice
     from shared.checks.report import NoticeOwed
+    from shared.core.tenant import TenantError
 
     tid = tenant.tenant_id
-    if await deps.tenants.get(tid) is None:  # removed while its sweep ran: its refusal is expected
+    try:
+        still = await deps.tenants.get(tid)
+    except TenantError:  # its row was edited meanwhile and does not read: nobody trusted to tell
+        still = None
+    if still is None or not still.enabled:  # removed (or disabled) while its sweep ran: expected
         await deps.results.forget(tid)
-        log.info("tenant sweep %s dropped: the tenant was removed during its sweep", tid)
+        log.info("tenant sweep %s dropped: the tenant was removed or disabled during its sweep", tid)
         return TenantSweepOutcome(tid, "dropped")
     await deps.results.put(_result(tid, message, "unreachable", (reason,), tenant))
     since = await _trouble_since(sweep.checkpoints)
