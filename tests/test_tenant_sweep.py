@@ -447,3 +447,24 @@ async def test_check_now_on_a_tenants_incident_runs_as_that_tenant(
                                                                           "action": "check_now"}))  # fmt: skip
     assert status in (200, 404, 410) and "Fixed" not in html
     assert not [r for r in await provider.requests(path="/graph/") if r.get("token_tenant") == c]
+
+
+async def test_the_deployments_configuration_problems_go_to_the_provider_not_to_tenants(
+    provider: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant without a Webex room of its own is no configuration problem of the tenant's; a
+    setting the deployment lacks is told once, to the provider, by the timer."""
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
+
+    monkeypatch.delenv("WEBEX_ROOM_ID", raising=False)  # the bot token stays: half a channel
+    reset_settings()
+    await reset_services()
+    await _add(provider, 2)
+    for _ in range(2):
+        await _fan_out()
+        for msg in await _messages(2):
+            await _sweep(app_functions, msg)
+    told = [(to, text) for to, text in await _mail_to(provider) if "misconfigured" in text]
+    assert [to for to, _ in told] == [{"it-admins@contoso.example"}]  # once, to the provider only
+    assert "WEBEX_ROOM_ID" in told[0][1]

@@ -45,7 +45,7 @@ from shared.core.errors import ConfigError, TransientError
 from shared.core.retry import MAX_INPROCESS_WAIT
 
 if TYPE_CHECKING:
-    from shared.app.operational_notices import OperationalSend
+    from shared.app.operational_notices import ConfigAnnouncements, OperationalSend
     from shared.app.sweep import SweepDeps, TickOutcome
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.sweep_queue import SweepMessage, SweepQueue
@@ -326,6 +326,8 @@ class FanOutDeps:
     results: SweepResults
     send: OperationalSend
     worker_id: str
+    announcements: ConfigAnnouncements | None = None
+    """The deployment's configuration problems are told to the provider here, not in each tenant's sweep."""
 
 
 @dataclass(slots=True)
@@ -355,6 +357,10 @@ async def fan_out(deps: FanOutDeps, *, past_due: bool = False) -> FanOutOutcome:
         listing = await deps.tenants.list()
         board = await deps.results.board()
         out.digest = await send_digest(deps, listing, board, now)
+        if deps.announcements is not None:  # never raises: a notice that fails is tried next tick
+            from shared.app.operational_notices import announce_config_problems
+
+            await announce_config_problems(deps.settings, deps.send, deps.announcements)
         await _enqueue(deps, listing, board, now, out)
     finally:
         await deps.checkpoints.release(lease)
