@@ -37,8 +37,7 @@ async def provider(sim: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[A
     monkeypatch.setenv("TENANTS_TABLE", "ten" + uuid.uuid4().hex[:12])
     monkeypatch.setenv("TENANCY_MODE", "provider")
     monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", (await sim.state())["config"]["provider_client_id"])
-    # Webex creates the Identity app per tenant (another appId in each): found by name in each tenant.
-    monkeypatch.delenv("WEBEX_IDENTITY_APP_ID", raising=False)
+    assert os.environ["WEBEX_IDENTITY_APP_ID"]  # the deployment's own: never a customer tenant's
     reset_settings()
     await reset_services()
     async with QueueClient.from_connection_string(os.environ["AzureWebJobsStorage"], SWEEP_QUEUE) as q:
