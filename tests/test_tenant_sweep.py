@@ -37,8 +37,7 @@ async def provider(sim: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[A
     monkeypatch.setenv("TENANTS_TABLE", "ten" + uuid.uuid4().hex[:12])
     monkeypatch.setenv("TENANCY_MODE", "provider")
     monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", (await sim.state())["config"]["provider_client_id"])
-    # Webex creates the Identity app per tenant (another appId in each): found by name in each tenant.
-    monkeypatch.delenv("WEBEX_IDENTITY_APP_ID", raising=False)
+    assert os.environ["WEBEX_IDENTITY_APP_ID"]  # the deployment's own: never a customer tenant's
     reset_settings()
     await reset_services()
     async with QueueClient.from_connection_string(os.environ["AzureWebJobsStorage"], SWEEP_QUEUE) as q:
@@ -75,7 +74,7 @@ async def _fan_out() -> Any:
 
 
 async def _messages(expect: int) -> list[func.QueueMessage]:
-    return await receive_messages(SWEEP_QUEUE, wait=2.0 if expect else 0.0, expect=expect)
+    return await receive_messages(SWEEP_QUEUE, wait=10.0 if expect else 0.0, expect=expect)
 
 
 async def _sweep(app_functions: dict[str, Any], msg: func.QueueMessage) -> None:
@@ -172,9 +171,19 @@ async def test_a_throttled_tenant_waits_alone_and_returns_at_once_until_then(
     await provider.throttle_tenant(a, 600)
     await _fan_out()
     msgs = await _messages(2)
+    slept: list[float] = []
+    moving = clock.sleeper
+    assert moving is not None
+
+    async def sleeper(seconds: float) -> None:
+        slept.append(seconds)
+        await moving(seconds)
+
+    clock.sleeper = sleeper
     started = clock.now()
     await asyncio.gather(*(_sweep(app_functions, m) for m in msgs))  # both in one run
-    assert (clock.now() - started).total_seconds() < 10  # nobody slept out the 600 s
+    clock.sleeper = moving
+    assert sum(slept) < 10  # nobody waited out the 600 s (the injected clock records every wait)
     throttled, fine = await _result(a), await _result(b)
     assert throttled.verdict == "throttled" and fine.verdict == "healthy"
     assert throttled.not_before is not None and 590 <= (throttled.not_before - started).total_seconds() <= 610
@@ -409,3 +418,52 @@ async def test_result_rows_round_trip_and_are_forgotten(any_table: Any) -> None:
     assert set((await results.board()).results) == {tid}  # a row that does not read hides no other
     await results.forget(tid)
     assert (await results.board()).results == {} and (await results.board()).queued == {}
+
+
+async def test_check_now_on_a_tenants_incident_runs_as_that_tenant(
+    provider: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_actions import call, links, links_on, request
+
+    await links_on(monkeypatch)  # resets settings and services: provider mode stays (env)
+    a, b = await _add(provider, 2)
+    incident = await _incident_in(provider, app_functions, a)
+    check, _ = await links(incident)
+    await provider.for_tenant(a).restore("integration")
+    await provider.clear_requests()
+    status, html, _ = await call(app_functions, request("POST", check, {"incident": incident.incident_id,
+                                                                          "action": "check_now"}))  # fmt: skip
+    assert status == 200 and "Fixed" in html, html
+    seen = {r["token_tenant"] for r in await provider.requests(path="/graph/") if r.get("token_tenant")}
+    assert a in seen and b not in seen
+
+    (c,) = await _add(provider, 1)
+    other = await _incident_in(provider, app_functions, c)
+    check, _ = await links(other)
+    assert await (await _svc()).tenant_store().remove(c)  # offboarded: its link checks nothing any more
+    await provider.clear_requests()
+    status, html, _ = await call(app_functions, request("POST", check, {"incident": other.incident_id,
+                                                                          "action": "check_now"}))  # fmt: skip
+    assert status in (200, 404, 410) and "Fixed" not in html
+    assert not [r for r in await provider.requests(path="/graph/") if r.get("token_tenant") == c]
+
+
+async def test_the_deployments_configuration_problems_go_to_the_provider_not_to_tenants(
+    provider: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant without a Webex room of its own is no configuration problem of the tenant's; a
+    setting the deployment lacks is told once, to the provider, by the timer."""
+    from shared.app.runtime import reset_services
+    from shared.core.settings import reset_settings
+
+    monkeypatch.delenv("WEBEX_ROOM_ID", raising=False)  # the bot token stays: half a channel
+    reset_settings()
+    await reset_services()
+    await _add(provider, 2)
+    for _ in range(2):
+        await _fan_out()
+        for msg in await _messages(2):
+            await _sweep(app_functions, msg)
+    told = [(to, text) for to, text in await _mail_to(provider) if "misconfigured" in text]
+    assert [to for to, _ in told] == [{"it-admins@contoso.example"}]  # once, to the provider only
+    assert "WEBEX_ROOM_ID" in told[0][1]

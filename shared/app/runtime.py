@@ -379,7 +379,8 @@ class Services:
         from shared.clients.sweep_results import SweepResults
 
         return FanOutDeps(self.settings, self.checkpoints(), self.tenant_store(), self.sweep_queue(),
-                          SweepResults(self.table()), self.operational_sender(), self.worker_id)  # fmt: skip
+                          SweepResults(self.table()), self.operational_sender(), self.worker_id,
+                          self.config_announcements)  # fmt: skip
 
     def tenant_sweep_deps(self) -> TenantSweepDeps:
         """Provider mode's queue trigger: each tenant's tick is built as that tenant."""
@@ -540,7 +541,8 @@ class TenantServices(Services):
 
         gate = AuditGate(self.root.rate_budget(), self.tenant.tenant_id,
                          timedelta(minutes=self.settings.audit_cadence_minutes))  # fmt: skip
-        return replace(await super().sweep_deps(), audit_gate=gate)
+        deps = await super().sweep_deps()
+        return replace(deps, health=replace(deps.health, announce_config=False), audit_gate=gate)
 
     async def channels(self) -> list[Any]:
         """The tenant's channels; e-mail goes out from the provider's mailbox (its own Graph client)."""

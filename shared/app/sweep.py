@@ -22,6 +22,10 @@ The push paths can be missing (no Event Grid producer, no diagnostic setting, no
 4. **re-tracks the delta** when the set of present Webex service-principal ids changed (consent
    re-creates an SP under a new id; delta filters only by ``id eq …``).
 
+In provider mode (a customer tenant's sweep, :mod:`shared.app.tenant_sweep`) step 1 runs last, and
+only on a change the other steps found or on the tenant's cadence, each page from the budget every
+instance shares instead of :data:`AUDIT_PACER` (:mod:`shared.app.audit_cadence`).
+
 A lease row makes a run that overlaps the next skip (the platform keeps one timer across instances,
 but a slow run and the next tick, or a restart, can still overlap); a past-due tick that follows a
 run by less than :data:`PAST_DUE_GAP` is skipped — the missed ticks are not replayed as a burst.

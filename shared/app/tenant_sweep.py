@@ -45,7 +45,7 @@ from shared.core.errors import ConfigError, TransientError
 from shared.core.retry import MAX_INPROCESS_WAIT
 
 if TYPE_CHECKING:
-    from shared.app.operational_notices import OperationalSend
+    from shared.app.operational_notices import ConfigAnnouncements, OperationalSend
     from shared.app.sweep import SweepDeps, TickOutcome
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.sweep_queue import SweepMessage, SweepQueue
@@ -175,11 +175,18 @@ async def _sweep(deps: TenantSweepDeps, sweep: SweepDeps, tenant: Tenant, messag
         raise  # the queue retries this message only
     if not tick.ran:
         return TenantSweepOutcome(tid, "skipped", reasons=(f"lease: {tick.skipped}",), tick=tick)
-    return await _swept(deps, sweep, tenant, message, tick)
+    troubled = bool(state.values.get("trouble_since") or state.values.get("not_before"))
+    return await _swept(deps, sweep, tenant, message, tick, end_trouble=troubled)
 
 
 async def _swept(
-    deps: TenantSweepDeps, sweep: SweepDeps, tenant: Tenant, message: SweepMessage, tick: TickOutcome
+    deps: TenantSweepDeps,
+    sweep: SweepDeps,
+    tenant: Tenant,
+    message: SweepMessage,
+    tick: TickOutcome,
+    *,
+    end_trouble: bool,
 ) -> TenantSweepOutcome:
     """A tick that ran: its verdict (a long ``Retry-After`` in a check's answer is throttling too)."""
     gate = sweep.audit_gate
@@ -195,7 +202,8 @@ async def _swept(
     reasons = () if healthy or report is None else tuple(f"{r.name}: {r.verdict}" for r in report.results if not r.ok)
     verdict = "healthy" if healthy else "unhealthy"
     await deps.results.put(_result(tenant.tenant_id, message, verdict, reasons, tenant))
-    await _end_trouble(sweep.checkpoints)
+    if end_trouble:  # read at the start of the sweep: no second read when there is nothing to end
+        await _end_trouble(sweep.checkpoints)
     return TenantSweepOutcome(tenant.tenant_id, "swept", verdict, reasons, reads, refused, tick=tick)
 
 
@@ -232,11 +240,16 @@ async def _unreachable(
     contacts are told — once per episode — and the digest lists it; removed meanwhile: dropped."""
     from shared.app.operational_notices import send_owed_notice
     from shared.checks.report import NoticeOwed
+    from shared.core.tenant import TenantError
 
     tid = tenant.tenant_id
-    if await deps.tenants.get(tid) is None:  # removed while its sweep ran: its refusal is expected
+    try:
+        still = await deps.tenants.get(tid)
+    except TenantError:  # its row was edited meanwhile and does not read: nobody trusted to tell
+        still = None
+    if still is None or not still.enabled:  # removed (or disabled) while its sweep ran: expected
         await deps.results.forget(tid)
-        log.info("tenant sweep %s dropped: the tenant was removed during its sweep", tid)
+        log.info("tenant sweep %s dropped: the tenant was removed or disabled during its sweep", tid)
         return TenantSweepOutcome(tid, "dropped")
     await deps.results.put(_result(tid, message, "unreachable", (reason,), tenant))
     since = await _trouble_since(sweep.checkpoints)
@@ -313,6 +326,8 @@ class FanOutDeps:
     results: SweepResults
     send: OperationalSend
     worker_id: str
+    announcements: ConfigAnnouncements | None = None
+    """The deployment's configuration problems are told to the provider here, not in each tenant's sweep."""
 
 
 @dataclass(slots=True)
@@ -342,6 +357,10 @@ async def fan_out(deps: FanOutDeps, *, past_due: bool = False) -> FanOutOutcome:
         listing = await deps.tenants.list()
         board = await deps.results.board()
         out.digest = await send_digest(deps, listing, board, now)
+        if deps.announcements is not None:  # never raises: a notice that fails is tried next tick
+            from shared.app.operational_notices import announce_config_problems
+
+            await announce_config_problems(deps.settings, deps.send, deps.announcements)
         await _enqueue(deps, listing, board, now, out)
     finally:
         await deps.checkpoints.release(lease)

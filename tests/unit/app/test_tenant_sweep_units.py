@@ -161,3 +161,14 @@ async def test_the_digest_goes_out_on_a_change_as_a_reminder_and_after_a_failed_
     assert send.notices[-1].title == "No tenant in trouble (2 watched)" and send.notices[-1].tenants == ()
     disabled = TenantListing((a, make_tenant(b.tenant_id, enabled=False)))
     assert await send_digest(deps, disabled, board(a="healthy", b="unreachable"), later) is None  # not watched
+
+
+def test_a_customer_tenant_never_watches_the_deployments_identity_app_id() -> None:
+    """Control Hub's wizard creates the Identity app in each tenant under its own appId: a tenant's
+    sweep finds it by name in the tenant (and pins it there), whatever the deployment configured."""
+    from shared.core.tenant import tenant_settings
+
+    root = load_settings({**SETTINGS, "WEBEX_IDENTITY_APP_ID": "0f6b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"})
+    assert root.catalogue.identity.app_id
+    scoped = tenant_settings(root, make_tenant(str(uuid.uuid4())))
+    assert scoped.webex_identity_app_id is None and not scoped.catalogue.identity.app_id

@@ -57,3 +57,35 @@ def test_bad_bodies_are_payload_errors(body: bytes) -> None:
             return
         with pytest.raises(PayloadError):
             SweepMessage.from_json(text)
+
+
+def test_any_body_is_a_message_or_a_payload_error() -> None:
+    """Hypothesis: bytes, text and JSON of any shape never raise anything but PayloadError."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=80),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+        max_leaves=20,
+    )
+    shaped = st.fixed_dictionaries(
+        {"tenant_id": st.one_of(st.just(TENANT), st.text(max_size=60)), "sweep_id": st.one_of(
+            st.just("2026-11-30T01:02:03.1234567Z"), st.text(max_size=40))},
+        optional={"v": json_values},
+    )  # fmt: skip
+
+    def check(body: str | bytes) -> None:
+        try:
+            message = SweepMessage.from_json(body)
+        except PayloadError:
+            return
+        assert message.tenant_id == message.tenant_id.lower() and len(message.tenant_id) == 36
+        assert SweepMessage.from_json(message.to_json()) == message
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(st.binary(max_size=300), json_values.map(json.dumps), shaped.map(json.dumps)))
+    def run(body: str | bytes) -> None:
+        check(body)
+
+    run()
