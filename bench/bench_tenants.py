@@ -82,10 +82,8 @@ def _configure(tenants_table: str, incidents_table: str) -> None:
             "VERIFY_DELAYS": "1,1,2",
         }
     )
-    # The Identity app is created per customer tenant (its appId differs): found by name in each.
-    # The provider's own channel is e-mail; no Webex space (customers' spaces are per tenant).
-    for name in ("WEBEX_IDENTITY_APP_ID", "WEBEX_BOT_TOKEN", "WEBEX_ROOM_ID"):
-        os.environ.pop(name, None)
+    # The deployment's own WEBEX_IDENTITY_APP_ID and Webex space stay set: a customer tenant finds
+    # its Identity app by name, and the space is the provider's (the digest), never a customer's.
 
 
 async def _scene(control: Any, count: int, latency: float) -> Scene:
