@@ -247,37 +247,42 @@ def _recipients(mail: dict[str, Any]) -> list[str]:
 def _isolation(runs: list[Any], scene: Scene, started_at: float) -> dict[str, Any]:
     """Did the throttled tenant hold anyone up? It must answer at once (not wait out its
     ``Retry-After`` in a slot every tenant shares), the sweeps that ran beside it must be no slower
-    than the others, and every other tenant's sweep must end before that ``Retry-After`` would."""
+    than those just before and after, and every other tenant's sweep must end before that
+    ``Retry-After`` would."""
     mine = [r for r in runs if _tenant_of(r.body) == scene.throttled]
     others = [r for r in runs if _tenant_of(r.body) != scene.throttled]
-    beside = [r for r in others if any(r.started < m.ended and m.started < r.ended for m in mine)]
+    beside = [r for r in others if _overlaps(r, mine)]
     # compared with the sweeps just before and after (same machine load), not with the whole run
-    near = [
-        r for r in others if r not in beside and any(abs(r.started - m.started) <= NEIGHBOURS_S for m in mine)
-    ] or others
-    p50_all, p50_beside = _median([r.seconds for r in near]), _median([r.seconds for r in beside])
+    near = [r for r in others if r not in beside and _near(r, mine)] or others
+    p50_near, p50_beside = _median([r.seconds for r in near]), _median([r.seconds for r in beside])
     throttled_s = max((r.seconds for r in mine), default=0.0)
     last_other_end = max((r.ended for r in others), default=started_at)
-    delayed = (
-        throttled_s >= THROTTLE_SECONDS / 10
-        or p50_beside > BESIDE_FACTOR * p50_all + 0.5
-        or last_other_end - mine[0].started >= THROTTLE_SECONDS
-        if mine
-        else True  # the throttled tenant's message never ran: nothing can be said
-    )
     durations = sorted(r.seconds for r in others)
     return {
-        "others_sweep_p50_s": round(_median([r.seconds for r in others]), 3),
-        "near_throttled_p50_s": round(p50_all, 3),
-        "others_sweep_p99_s": round(durations[min(len(durations) - 1, int(len(durations) * 0.99))], 3)
-        if durations
-        else None,
-        "others_sweep_max_s": round(durations[-1], 3) if durations else None,
+        "others_sweep_p50_s": round(_median(durations), 3),
+        "near_throttled_p50_s": round(p50_near, 3),
+        "others_sweep_p99_s": round(_quantile(durations, 0.99), 3),
+        "others_sweep_max_s": round(_quantile(durations, 1.0), 3),
         "beside_throttled_p50_s": round(p50_beside, 3),
         "throttled_sweep_s": round(throttled_s, 3),
         "throttled_runs": len(mine),
-        "throttled_tenant_delayed_others": delayed,
+        "throttled_tenant_delayed_others": not mine  # its message never ran: nothing can be said
+        or throttled_s >= THROTTLE_SECONDS / 10
+        or p50_beside > BESIDE_FACTOR * p50_near + 0.5
+        or last_other_end - mine[0].started >= THROTTLE_SECONDS,
     }
+
+
+def _overlaps(run: Any, mine: list[Any]) -> bool:
+    return any(run.started < m.ended and m.started < run.ended for m in mine)
+
+
+def _near(run: Any, mine: list[Any]) -> bool:
+    return any(abs(run.started - m.started) <= NEIGHBOURS_S for m in mine)
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
 
 
 def _median(values: list[float]) -> float:
