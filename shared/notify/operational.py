@@ -21,6 +21,7 @@ from shared.core.clock import format_timestamp
 from shared.core.redaction import redact
 from shared.notify.escape import card_md, clean, clip, plain, subject_line
 from shared.notify.render import ChannelName, Rendered, environment, teams_envelope
+from shared.notify.view import NoticeTenant
 
 SCHEMA = "webex-sync-remediator/operational@1"
 SUBJECT_PREFIX = "[Webex sync remediator]"
@@ -70,15 +71,22 @@ def _tenant_rows(notice: OperationalNotice) -> tuple[list[dict[str, str]], int]:
     return rows, max(len(notice.tenants) - _TENANTS_SHOWN, 0)
 
 
-def _bounded(notice: OperationalNotice) -> tuple[str, list[str]]:
-    """Title and lines on one line each, secrets masked (evidence may quote an API), clipped."""
+def _bounded(notice: OperationalNotice, tenant: NoticeTenant | None) -> tuple[str, list[str]]:
+    """Title and lines on one line each, secrets masked (evidence may quote an API), clipped; a
+    customer tenant's notice names the tenant first (its display name is data, escaped like a line)."""
     lines = [clip(clean(redact(line)), _LINE_LIMIT) for line in notice.lines]
+    if tenant is not None:
+        name = clip(clean(tenant.display_name), _TITLE_LIMIT)
+        lines.insert(0, f"Tenant: {name} ({tenant.tenant_id})" if name else f"Tenant: {tenant.tenant_id}")
     return clip(clean(redact(notice.title)), _TITLE_LIMIT), lines
 
 
-def render_operational(notice: OperationalNotice, channel: ChannelName, *, now: datetime) -> Rendered:
-    """The notice as ``channel`` receives it; ``now`` stamps the webhook document."""
-    title, lines = _bounded(notice)
+def render_operational(
+    notice: OperationalNotice, channel: ChannelName, *, now: datetime, tenant: NoticeTenant | None = None
+) -> Rendered:
+    """The notice as ``channel`` receives it; ``now`` stamps the webhook document. ``tenant``: the
+    customer tenant it is about (provider mode), named in every channel and in the webhook fields."""
+    title, lines = _bounded(notice, tenant)
     incident = notice.incident_id or ""
     tenants, more = _tenant_rows(notice)
     if channel == "email":
@@ -113,6 +121,10 @@ def render_operational(notice: OperationalNotice, channel: ChannelName, *, now: 
             "lines": lines,
             "sent_at": format_timestamp(now),
         }
+        if tenant is not None:  # provider mode: the tenant fields a PSA files tickets by
+            document["tenant_id"] = tenant.tenant_id
+            document["tenant_name"] = clip(clean(tenant.display_name), _TITLE_LIMIT) or None
+            document["webex_org_id"] = tenant.webex_org_id
         if notice.tenants:
             document["tenants"] = tenants
             document["tenants_not_listed"] = more
