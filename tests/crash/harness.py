@@ -207,6 +207,13 @@ class Zygote:
         self._forking = asyncio.Lock()  # the lanes share the zygote: one fork (pid line, arrival) at a time
 
     async def start(self) -> Zygote:
+        await self.spawn()
+        return await self.ready()
+
+    async def spawn(self) -> Zygote:
+        """Start the process; it imports while the caller does other things (:meth:`ready` waits).
+        Its workers get every setting, the simulator's CA included, when they are forked."""
+
         async def arrived(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await self._arrivals.put((reader, writer))
 
@@ -217,7 +224,10 @@ class Zygote:
             cwd=ROOT, env={**os.environ, **self.env, "PYTHONPATH": str(ROOT)},
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._stderr,
         )  # fmt: skip
-        assert self.proc.stdout is not None
+        return self
+
+    async def ready(self) -> Zygote:
+        assert self.proc is not None and self.proc.stdout is not None
         line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=120)
         if line.strip() != b"ready":
             raise RuntimeError(f"crash worker zygote did not start: {line!r}; see {self.stderr_path}")
@@ -307,6 +317,7 @@ class Platform:
         self.invocations = 0
         self.consented = False
         self.leases: list[float] = []
+        self.mail_read: set[int] = set()
         """Expiries (virtual seconds) of the leases still held at the last look."""
 
     # ------------------------------------------------------------------ workers and crash points
@@ -523,19 +534,22 @@ class Platform:
                     await self.rig.queues[p.queue].update_message(msg_id, p.pop_receipt, visibility_timeout=0)
                 del self.pending[msg_id]
 
-    async def admin(self) -> None:
+    async def admin(self, rows: list[dict[str, Any]]) -> None:
         """An admin who reads the consent notice grants consent (the product's fix when a restore
-        was not done); the verification that follows resolves the incident."""
-        if self.consented:
+        was not done); the verification that follows resolves the incident. No consent notice goes
+        out once the restore is recorded (no need to read the mail then)."""
+        if self.consented or any(r.get("state") and r.get("restore_outcome") == "restored" for r in rows):
             return
         for entry in await self.sim.requests(path=CHANNELS["email"], method="POST"):
-            if _accepted(entry) and notice_of("email", entry) == "opened":
+            if entry["seq"] in self.mail_read or not _accepted(entry):
+                continue
+            self.mail_read.add(entry["seq"])
+            if notice_of("email", entry) == "opened":
                 await self.sim.consent(actor="admin@contoso.example")
                 self.consented = True
                 return
 
-    async def settled(self) -> bool:
-        rows = await self.rig.rows(self.table)
+    async def settled(self, rows: list[dict[str, Any]]) -> bool:
         self.leases = [lease for r in rows if (lease := self._offset(r.get("expires_at"))) > self.now]
         if self.event is not None or self.alert is not None or self.pending:
             return False
@@ -574,8 +588,9 @@ class Platform:
                 self.result.rounds += 1
                 await self.push_round()
                 await self.drain_queues()
-                await self.admin()
-                if await self.settled():
+                rows = await self.rig.rows(self.table)
+                await self.admin(rows)
+                if await self.settled(rows):
                     break
                 await self.advance(self.next_round())
         finally:
@@ -675,13 +690,16 @@ class Rig:
         self.queues: dict[str, Any] = {}
         self.proxied = ""
         self.clean = False
+        self.tables: Any = None
         self.settings = {**env, **SETTINGS, **channel_settings(env["SIMULATOR_URL"])}
         """A worker's settings: the lane's services, the rig's own, and all four channels."""
 
     async def start(self) -> Rig:
+        from azure.data.tables.aio import TableServiceClient
         from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
         from azure.storage.queue.aio import QueueClient
 
+        self.tables = TableServiceClient.from_connection_string(self.conn)
         await self.table_proxy.start()
         await self.queue_proxy.start()
         proxied = re.sub(r"TableEndpoint=http://[^/]+/", f"TableEndpoint={self.table_proxy.base_url}/", self.conn)
@@ -703,6 +721,8 @@ class Rig:
             await self.zygote.stop()
         for client in self.queues.values():
             await client.close()
+        if self.tables is not None:
+            await self.tables.close()
         await self.table_proxy.stop()
         await self.queue_proxy.stop()
 
@@ -721,17 +741,13 @@ class Rig:
 
     async def rows(self, table: str) -> list[dict[str, Any]]:
         from azure.core.exceptions import ResourceNotFoundError
-        from azure.data.tables.aio import TableClient
 
-        async with TableClient.from_connection_string(self.conn, table) as client:
-            try:
-                return [dict(e) async for e in client.list_entities()]
-            except ResourceNotFoundError:
-                return []
+        try:
+            return [dict(e) async for e in self.tables.get_table_client(table).list_entities()]
+        except ResourceNotFoundError:
+            return []
 
     async def run(self, path: str, plan: tuple[CrashPoint, ...] = ()) -> RunResult:
-        from azure.data.tables.aio import TableServiceClient
-
         await self.reset()
         self.clean = False
         platform = Platform(self, path, plan)
@@ -740,8 +756,7 @@ class Rig:
             self.clean = not (result.left_in_queues or result.poison)
             return result
         finally:  # hundreds of runs: Azurite keeps every table in memory
-            async with TableServiceClient.from_connection_string(self.conn) as service:
-                await service.delete_table(platform.table)
+            await self.tables.delete_table(platform.table)
 
 
 def channel_settings(base: str) -> dict[str, str]:
@@ -761,12 +776,14 @@ class Lanes:
     given services, each other one on its own Azurite and simulator (whose CA the workers trust
     through one bundle), all forking their workers from one zygote."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, count: int) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, count: int, zygote: Zygote | None = None) -> None:
         self.env = env
         self.workdir = workdir
         self.count = max(1, count)
         self.rigs: list[Rig] = []
-        self.zygote: Zygote | None = None
+        self.spawned = zygote
+        """A zygote spawned already (it imports while the services start), else one is started here."""
+        self.zygote: Zygote | None = zygote
         self._threads: list[Any] = []
         self._azurites: list[Any] = []
         self._controls: list[Any] = []
@@ -792,13 +809,13 @@ class Lanes:
         self._azurites = await asyncio.gather(*(asyncio.to_thread(_start_azurite) for _ in envs[1:]))
         for env, azurite in zip(envs[1:], self._azurites, strict=True):
             env["AzureWebJobsStorage"] = azurite.connection_string
-        self.zygote = zygote = Zygote({**self.env, "SSL_CERT_FILE": str(bundle)}, self.workdir)
+        self.zygote = zygote = self.spawned or Zygote({**self.env, "SSL_CERT_FILE": str(bundle)}, self.workdir)
         for env in envs:
             control = SimulatorControl(env["SIMULATOR_URL"], verify=env["SSL_CERT_FILE"])
             self._controls.append(control)
             rig = Rig(control, {**env, "SSL_CERT_FILE": str(bundle)}, self.workdir, zygote)
             self.rigs.append(rig)
-        await asyncio.gather(zygote.start(), *(rig.start() for rig in self.rigs))
+        await asyncio.gather(zygote.ready() if self.spawned else zygote.start(), *(rig.start() for rig in self.rigs))
         return self.rigs
 
     async def __aexit__(self, *exc: object) -> None:

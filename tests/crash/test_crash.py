@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.crash.harness import CHANNELS, PATHS, CrashPoint, Lanes, Rig, RunResult
+from tests.crash.harness import CHANNELS, PATHS, CrashPoint, Lanes, Rig, RunResult, Zygote
 from tests.crash.matrix import FULL, SUITE, Row, first_notice_claim, problems, run_matrix
 
 KINDS = (
@@ -41,8 +41,15 @@ on each other's round trips, so two lanes on two cores take little more than hal
 
 
 @pytest.fixture(scope="module")
-async def lanes(services_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[Rig]]:
-    async with Lanes(services_env, tmp_path_factory.mktemp("crash"), LANES) as rigs:
+async def lanes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[Rig]]:
+    workdir = tmp_path_factory.mktemp("crash")
+    zygote = await Zygote(dict(os.environ), workdir).spawn()  # imports (seconds) while the services start
+    try:
+        services_env: dict[str, str] = request.getfixturevalue("services_env")
+    except BaseException:
+        await zygote.stop()
+        raise
+    async with Lanes(services_env, workdir, LANES, zygote) as rigs:
         yield rigs
 
 

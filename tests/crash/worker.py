@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 import threading
 from datetime import datetime
@@ -93,7 +92,10 @@ async def _serve(functions: dict[str, Any], socket_path: str) -> None:
 
 def _child(functions: dict[str, Any], socket_path: str, env: dict[str, str]) -> None:
     os.environ.update(env)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if env.get("SSL_CERT_FILE"):  # the zygote may have started before the simulator (and its CA) did
+        from simulator.tls import trust_in_process
+
+        trust_in_process(env["SSL_CERT_FILE"])
     code = 0
     try:
         asyncio.run(_serve(functions, socket_path))
@@ -119,16 +121,29 @@ def main(socket_path: str) -> int:
     functions = {str(f.get_function_name()): f for f in function_app.app.get_functions()}
     if threading.active_count() != 1:  # fork copies only the calling thread
         print(f"zygote has {threading.active_count()} threads; forked workers may hang", file=sys.stderr)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # killed workers are reaped by the kernel
     print("ready", flush=True)
     for line in sys.stdin:
+        _reap(block=False)
         env = json.loads(line)["env"]
         pid = os.fork()
         if pid == 0:
             sys.stdin.close()
             _child(functions, socket_path, env)
         print(pid, flush=True)
+    _reap(block=True)
     return 0
+
+
+def _reap(*, block: bool) -> None:
+    """Wait for the workers that ended (killed, or left on EOF): no zombies pile up, and their CPU
+    time counts in the zygote's children (``time``, ``os.times()`` of the harness then see it all)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 if __name__ == "__main__":
