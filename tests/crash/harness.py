@@ -655,13 +655,17 @@ def _webhook_post(notice: str, entry: dict[str, Any]) -> WebhookPost:
     headers = {str(k).lower(): str(v) for k, v in (entry.get("headers") or {}).items()}
     delivery = headers.get(DELIVERY_HEADER.lower(), "")
     timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
-    signed = timestamp.isdigit() and verify_webhook(
-        str(entry.get("text", "")).encode(),
-        WEBHOOK_SECRET.encode(),
-        headers.get(SIGNATURE_HEADER.lower()),
-        timestamp,
-        delivery_id=delivery,
-        now=float(timestamp),
+    signed = (
+        timestamp.isascii()
+        and timestamp.isdigit()
+        and verify_webhook(
+            str(entry.get("text", "")).encode(),
+            WEBHOOK_SECRET.encode(),
+            headers.get(SIGNATURE_HEADER.lower()),
+            timestamp,
+            delivery_id=delivery,
+            now=float(timestamp),
+        )
     )
     return WebhookPost(notice, delivery, signed)
 

@@ -1,12 +1,24 @@
 """Issue 19: the worker killed at every durable step of a whole incident, nothing lost.
 
-A deletion with auto-restore on goes through detection, the restore, the ``restored`` notice on
-e-mail and Webex, verification and the ``resolved`` notice, in a worker process the harness kills
-at the k-th durable call (tests/crash/harness.py) and replaces, for every k. Each run must end as
-the crash-free run does (or in the restore's documented fallback), with one incident, every owed
-notice delivered, duplicates only in the documented window, no poison message and no claim or lease
-left held (tests/crash/matrix.py). ``CRASH_MATRIX=full`` runs every point on every path both ways
-(``python -m tests.crash.report`` prints that table for docs/reliability.md).
+A deletion with auto-restore on goes through detection, the restore, the ``restored`` notice on all
+four channels (e-mail, Webex, Teams, the signed webhook), verification and the ``resolved`` notice,
+in a worker process the harness kills at a durable call (tests/crash/harness.py) and replaces. Each
+run must end as the crash-free run does (or in the restore's documented fallback), with one
+incident, every owed notice delivered on every channel, duplicates only in the documented window, a
+resent webhook notice with the same delivery id and every webhook signature valid, no poison
+message and no claim or lease left held (tests/crash/matrix.py, ``problems``).
+
+What runs here: **every path** (Event Grid, alert, timer; auto-restore on) with the suite's
+deterministic sample (``tests.crash.matrix.suite_plans``): on each path a crash-free run, then every
+kind of crash point at least once — a storage call killed before and one killed after (steps next to
+an outside effect: a claim, a restore, a notice, its record), HTTP calls killed before and after
+(the five targets — restore, e-mail, Webex, Teams, webhook — dealt over the three paths so that
+together they kill every target both ways and every notice of each channel), a lost ack, the
+channels' claim killed twice in a row, and a crash during the recovery run: 28 runs in all, spread
+over ``CRASH_LANES`` (default 2) lanes. What does not: every *other* step (every storage call both
+ways, every HTTP call both ways on every path, every ack, every point twice in a row, every step
+then again in recovery: 426 runs) — ``CRASH_MATRIX=full`` runs that full matrix here, and
+``python -m tests.crash.report`` prints its table for docs/reliability.md ("Crash at every step").
 """
 
 from __future__ import annotations
