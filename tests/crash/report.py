@@ -24,8 +24,9 @@ from tests.crash.matrix import FULL, SUITE, Scope, run_matrix, table
 
 async def report(env: dict[str, str], paths: tuple[str, ...], scope: Scope, lanes: int) -> int:
     started = time.monotonic()
-    async with Lanes(env, Path(tempfile.mkdtemp(prefix="crash-")), lanes) as rigs:
-        rows, bases = await run_matrix(rigs, paths, scope, lambda line: print(line, file=sys.stderr, flush=True))
+    with tempfile.TemporaryDirectory(prefix="crash-") as workdir:
+        async with Lanes(env, Path(workdir), lanes) as rigs:
+            rows, bases = await run_matrix(rigs, paths, scope, lambda line: print(line, file=sys.stderr, flush=True))
     print(table(rows, bases))
     runs = sum(row.runs for row in rows) + len(bases)
     cpu = os.times()

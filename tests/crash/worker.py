@@ -97,8 +97,10 @@ def _child(functions: dict[str, Any], socket_path: str, env: dict[str, str]) -> 
 
         trust_in_process(env["SSL_CERT_FILE"])
     code = 0
+    before = set(sys.modules)
     try:
         asyncio.run(_serve(functions, socket_path))
+        _tell_imports(socket_path, set(sys.modules) - before)
     except BaseException:
         import traceback
 
@@ -107,6 +109,34 @@ def _child(functions: dict[str, Any], socket_path: str, env: dict[str, str]) -> 
     finally:
         sys.stderr.flush()
         os._exit(code)
+
+
+def _tell_imports(socket_path: str, names: set[str]) -> None:
+    """A worker that ended cleanly tells the zygote the modules it had to import (the product imports
+    some where first used), so that the next workers start with them, as a long-lived instance has."""
+    if names:
+        with open(socket_path + ".imports", "a", encoding="utf-8") as out:
+            out.write("".join(f"{name}\n" for name in sorted(names)))
+
+
+def _learn_imports(socket_path: str, known: set[str]) -> None:
+    """Import (in the zygote, before the next fork) what finished workers imported."""
+    import contextlib
+    import gc
+    import importlib
+
+    try:
+        with open(socket_path + ".imports", encoding="utf-8") as told:
+            names = {line.strip() for line in told} - known
+    except FileNotFoundError:
+        return
+    known |= names
+    for name in sorted(names):
+        if name and name not in sys.modules:
+            with contextlib.suppress(Exception):  # a module only a dead worker's state could import
+                importlib.import_module(name)
+    if names:
+        gc.freeze()
 
 
 def main(socket_path: str) -> int:
@@ -122,8 +152,10 @@ def main(socket_path: str) -> int:
     if threading.active_count() != 1:  # fork copies only the calling thread
         print(f"zygote has {threading.active_count()} threads; forked workers may hang", file=sys.stderr)
     print("ready", flush=True)
+    learned: set[str] = set()
     for line in sys.stdin:
         _reap(block=False)
+        _learn_imports(socket_path, learned)
         env = json.loads(line)["env"]
         pid = os.fork()
         if pid == 0:
