@@ -15,10 +15,15 @@ invocation returned and before the host acknowledged it (the queue message is no
 event or alert gets no answer).
 
 Time is virtual: each round moves it one minute (the timer's period), on the worker's clock (sent
-with every invocation) and on the simulator's. Azurite keeps visibility timeouts in real time, so
-the harness makes a delayed or abandoned message visible when *virtual* time reaches its due time,
-through the SDK (``update_message(visibility_timeout=0)``, with the pop receipt the send's or the
-receive's answer carried): nothing waits for real.
+with every invocation) and on the simulator's — or, when nothing can happen before, straight to the
+first message due or lease expiry (:meth:`Platform.next_round`). Azurite keeps visibility timeouts in
+real time, so the harness makes a delayed or abandoned message visible when *virtual* time reaches
+its due time, through the SDK (``update_message(visibility_timeout=0)``, with the pop receipt the
+send's or the receive's answer carried): nothing waits for real.
+
+Every run owes its notices on four channels, all received by the simulator: e-mail, Webex, Teams
+and the signed webhook (:func:`channel_settings`). :class:`Lanes` runs several runs at once, each
+lane on its own Azurite and simulator, all forking workers from one zygote.
 """
 
 from __future__ import annotations
