@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import SecretStr
+
 from shared.core.catalogue import is_guid
+from shared.core.settings import Settings
 
 PARTITION = "tenant"
 """The tenants table's one partition (a few thousand rows: one query reads them all)."""
@@ -28,6 +31,11 @@ MAX_ADDRESS = 254
 MAX_CHANNELS_JSON = 8192
 CHANNEL_NAMES = frozenset({"email", "teams", "webex", "webhook"})
 MAX_ORG_ID = 200
+WEBEX_AUTH_MODES = ("partner", "service_app")
+"""How a tenant's Webex org is reached (docs/tenants.md, *Webex per tenant*): ``partner`` — the
+deployment's own Webex credential (a partner administrator's, which reaches the customer orgs it
+manages; today's behaviour); ``service_app`` — the provider's service app as authorized in the
+customer's own org, its refresh token in Key Vault under a name derived from the tenant id."""
 
 
 class TenantError(ValueError):
@@ -45,6 +53,7 @@ class Tenant:
     channels: Mapping[str, str] = field(default_factory=dict)
     enabled: bool = True
     onboarded_at: datetime | None = None
+    webex_auth: str = "partner"  # one of WEBEX_AUTH_MODES
 
 
 def tenant_guid(value: object) -> str:
@@ -115,6 +124,8 @@ def channel_map(value: object) -> dict[str, str]:
             raise TenantError(f"channels: unknown channel {inert_name(str(key))[:40]!r} ({known})")
         if not isinstance(item, str) or len(item) > 2048 or not item.isprintable():
             raise TenantError(f"channels: {key}: must be one line of text (at most 2048 characters)")
+        if key == "email":
+            contact_addresses(item)  # more addresses to write to: each must be one
         out[key] = item
     if len(json.dumps(out)) > MAX_CHANNELS_JSON:
         raise TenantError(f"channels: at most {MAX_CHANNELS_JSON} characters of JSON")
@@ -131,6 +142,15 @@ def org_id(value: object) -> str | None:
     return text
 
 
+def webex_auth_mode(value: object) -> str:
+    """A row's or the CLI's Webex mode (:data:`WEBEX_AUTH_MODES`); empty or absent: ``partner``."""
+    if value is None or value == "":
+        return "partner"
+    if not isinstance(value, str) or value.strip().lower() not in WEBEX_AUTH_MODES:
+        raise TenantError(f"webex auth: must be one of {', '.join(WEBEX_AUTH_MODES)}")
+    return value.strip().lower()
+
+
 def make_tenant(
     tenant_id: object,
     *,
@@ -140,6 +160,7 @@ def make_tenant(
     channels: object = None,
     enabled: bool = True,
     onboarded_at: datetime | None = None,
+    webex_auth: object = None,
 ) -> Tenant:
     """A checked :class:`Tenant` from untrusted values (CLI arguments); raises :class:`TenantError`."""
     return Tenant(
@@ -150,6 +171,7 @@ def make_tenant(
         channels=channel_map({} if channels is None else channels),
         enabled=enabled,
         onboarded_at=onboarded_at,
+        webex_auth=webex_auth_mode(webex_auth),
     )
 
 
@@ -163,6 +185,7 @@ def tenant_to_row(tenant: Tenant) -> dict[str, Any]:
         "contacts": ";".join(tenant.contacts),
         "channels": json.dumps(dict(tenant.channels), sort_keys=True),
         "enabled": tenant.enabled,
+        "webex_auth": tenant.webex_auth,
     }
     if tenant.onboarded_at is not None:
         row["onboarded_at"] = tenant.onboarded_at
@@ -187,4 +210,34 @@ def tenant_from_row(row: Mapping[str, Any]) -> Tenant:
         channels=row.get("channels", "") or "",
         enabled=enabled,
         onboarded_at=onboarded,
+        webex_auth=row.get("webex_auth"),
     )
+
+
+def tenant_settings(settings: Settings, tenant: Tenant) -> Settings:
+    """The deployment's settings as one customer tenant sees them (provider mode).
+
+    Everything that names *whom* a notice reaches, or *which* directory and Webex org are looked at,
+    is the tenant's own — never the provider's — so a tenant's notice cannot reach another tenant's
+    people: ``TENANT_ID`` is the tenant, ``MAIL_TO`` its contacts (plus a ``email`` channel entry),
+    Teams and the Webex room its channels or nothing. The generic webhook is the tenant's own if its
+    row names one, else the provider's (a PSA or ticketing system that files tickets per tenant from
+    the tenant fields the webhook carries). The Webex org is the tenant's; a tenant without one keeps
+    the deployment's. Which Webex credential reaches the org is the row's ``webex_auth``
+    (``shared.app.runtime.TenantServices.webex_auth``; docs/tenants.md).
+    What the deployment owns — endpoints, the sender mailbox, secrets, schedules — stays as set.
+    """
+    extra = contact_addresses(tenant.channels.get("email", ""))
+    contacts: dict[str, str] = {}
+    for address in (*tenant.contacts, *extra):
+        contacts.setdefault(address.lower(), address)  # the first spelling stays
+    teams = tenant.channels.get("teams")
+    update: dict[str, Any] = {
+        "tenant_id": tenant.tenant_id,
+        "webex_org_id": tenant.webex_org_id or settings.webex_org_id,
+        "mail_to": tuple(contacts.values()),
+        "teams_webhook_url": SecretStr(teams) if teams else None,
+        "webex_room_id": tenant.channels.get("webex") or None,
+        "notify_webhook_url": tenant.channels.get("webhook") or settings.notify_webhook_url,
+    }
+    return settings.model_copy(update=update)
