@@ -31,12 +31,6 @@ FULL = Scope()
 SUITE = Scope(full=False)
 
 
-def spread(items: list[CrashPoint], n: int | None) -> list[CrashPoint]:
-    if n is None or n >= len(items):
-        return items
-    return [items[round(i * (len(items) - 1) / max(n - 1, 1))] for i in range(n)]
-
-
 def turned(items: list[T], n: int, turn: int) -> list[T]:
     """``n`` of ``items``, evenly spaced, starting at position ``turn``: the three paths (turn 0, 1,
     2) take interleaved thirds, so together they cover up to three times as many positions."""
@@ -61,7 +55,9 @@ def http_points(base: RunResult, when: str) -> list[CrashPoint]:
     ]
 
 
-def single_points(base: RunResult, scope: Scope = FULL) -> list[CrashPoint]:
+def single_points(base: RunResult) -> list[CrashPoint]:
+    """Every single crash point of the crash-free run: each storage call and each HTTP call, held
+    before and after, and each invocation's ack."""
     points = [CrashPoint("storage", k, when) for k in range(1, base.storage_calls + 1) for when in ("before", "after")]
     points += [p for when in ("before", "after") for p in http_points(base, when)]
     points += [CrashPoint("ack", k) for k in range(1, base.invocations + 1)]
