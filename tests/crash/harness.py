@@ -322,8 +322,9 @@ class Platform:
         self.invocations = 0
         self.consented = False
         self.leases: list[float] = []
-        self.mail_read: set[int] = set()
         """Expiries (virtual seconds) of the leases still held at the last look."""
+        self.mail_read: set[int] = set()
+        """The simulator's sequence numbers of the e-mails the admin has read already."""
 
     # ------------------------------------------------------------------ workers and crash points
     async def _worker(self) -> Worker:
