@@ -70,7 +70,9 @@ of 210,000 records peaked at 244 MiB; one of 159 MiB, 174,000 records, at 208 Mi
 streamed in bounded memory."""
 
 _COLON = b":"
+_UNICODE_ESCAPE = b"\\u003"  # the common prefix of "\\u003a" and "\\u003A" (a colon written as an escape)
 _COUNT_CHUNK = 4 * 1024 * 1024
+_PROBE = 64  # bytes of the first and last item searched for to locate them in the file
 
 
 class _RawPage(Struct, forbid_unknown_fields=True, gc=False):
@@ -238,30 +240,62 @@ def graph_file(stream: BinaryIO, head: bytes, *, item_cap: int, batch: int) -> G
     except _DECODE_ERRORS:
         mapping.close()
         return None
-    outside = size - sum(map(len, page.value))  # the page's own bytes: header, commas, whitespace, tail
-    if outside + max(map(len, page.value), default=0) > item_cap or not _written_once(mapping, page):
+    inside = sum(map(len, page.value))
+    outside = size - inside  # the page's own bytes: header, commas, whitespace, tail
+    if outside + max(map(len, page.value), default=0) > item_cap or not _written_once(mapping, page, inside):
         del page
         mapping.close()
         return None
     return GraphFileLane(mapping, page, batch)
 
 
-def _written_once(mapping: mmap.mmap, page: _RawPage) -> bool:
+def _written_once(mapping: mmap.mmap, page: _RawPage, inside: int) -> bool:
     """Whether the page's own members are written once each: a repeated ``value`` would be
     streamed twice by the streaming reader, but msgspec keeps the last. Outside the items every
     colon separates one member; inside the two strings colons survive decoding one for one, unless
-    written as an escape (``\\u003a``), which declines the lane."""
-    if mapping.find(b"\\u003") >= 0:  # one scan: "\\u003a" and "\\u003A" share it (and it is rare)
+    written as an escape (``\\u003a``), which declines the lane. ``inside`` is the items' length.
+
+    A compact page (one comma between items, as Graph writes them) is checked on its header and
+    tail alone (:func:`_item_span` locates them); any other page by counting every colon of the
+    file and of its items (two passes over the file)."""
+    span = _item_span(mapping, page.value, inside)
+    if span is not None:
+        outside = (mapping[: span[0]], mapping[span[1] :])
+        if any(_UNICODE_ESCAPE in part for part in outside):
+            return False  # a colon of the page's strings may be written as an escape
+        colons = sum(part.count(_COLON) for part in outside)
+        return colons - _member_colons(page) == _members(page)
+    if mapping.find(_UNICODE_ESCAPE) >= 0:  # one scan: "\\u003a" and "\\u003A" share it (and it is rare)
         return False  # a colon may be written as an escape (anywhere: the page's strings are not located)
     total = sum(mapping[at : at + _COUNT_CHUNK].count(_COLON) for at in range(0, len(mapping), _COUNT_CHUNK))
     items, step = page.value, 4096
-    inside = sum(b"".join(items[at : at + step]).count(_COLON) for at in range(0, len(items), step))
-    members = 1
-    for member in (page.context, page.next_link):
-        if member is not UNSET:
-            members += 1
-            inside += member.count(":") if isinstance(member, str) else 0
-    return total - inside == members
+    inside_colons = sum(b"".join(items[at : at + step]).count(_COLON) for at in range(0, len(items), step))
+    return total - inside_colons - _member_colons(page) == _members(page)
+
+
+def _members(page: _RawPage) -> int:
+    return 1 + sum(member is not UNSET for member in (page.context, page.next_link))
+
+
+def _member_colons(page: _RawPage) -> int:
+    """Colons inside the page's own strings, decoded (each was one colon byte, unless escaped)."""
+    return sum(member.count(":") for member in (page.context, page.next_link) if isinstance(member, str))
+
+
+def _item_span(mapping: mmap.mmap, items: list[msgspec.Raw], inside: int) -> tuple[int, int] | None:
+    """``(start, end)`` of the bytes from the first item to the last when the items sit one comma
+    apart, else ``None``. The first item's opening bytes are searched from the start and the last
+    item's closing bytes from the end: those hits are at or outside the true ends, and the span they
+    bound holds every item and at least one byte between each, so a span of exactly the items' length
+    plus one byte a gap is the true one, its gaps are the array's commas, and every other byte of
+    the file is the page's header or tail."""
+    if not items:
+        return None
+    head, tail = bytes(memoryview(items[0])[:_PROBE]), bytes(memoryview(items[-1])[-_PROBE:])
+    start, last = mapping.find(head, 0), mapping.rfind(tail, 0)  # from 0, whatever the position
+    if start < 0 or last < 0 or last + len(tail) - start != inside + len(items) - 1:
+        return None
+    return start, last + len(tail)
 
 
 def _regular_size(stream: BinaryIO) -> int | None:
