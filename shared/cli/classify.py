@@ -84,10 +84,14 @@ def _summary(record: AuditRecord, verdict: Classification) -> Summary | None:
 
 
 def _stamp(value: datetime) -> str:
-    """:func:`format_timestamp`, through ``isoformat`` (several times faster than ``strftime``)."""
+    """:func:`format_timestamp` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) of a UTC time, by ``%`` formatting:
+    ``datetime.replace`` plus ``isoformat`` cost about three times as much, and ``strftime`` more."""
     if value.tzinfo is UTC and value.year >= 1000:
-        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        return _STAMP % (value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
     return format_timestamp(value)
+
+
+_STAMP = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 
 def alert_line(window: AlertWindow) -> dict[str, Any]:

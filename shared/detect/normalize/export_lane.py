@@ -41,11 +41,10 @@ from msgspec import UNSET, Struct, field
 
 from shared.core.models import Extraction, Initiator, Source
 from shared.detect.classify import RULE_ACTIVITIES, activity_key
-from shared.detect.normalize._util import MAX_PROPERTIES, NAME_CAP, Context, timestamp
+from shared.detect.normalize._util import _GUID, MAX_DETAILS, MAX_PROPERTIES, NAME_CAP, Context, timestamp
 from shared.detect.normalize.audit import (
     _APP_ID_PROPERTIES,
     _APP_TARGET_TYPES,
-    _detail_app_id,
     _guid_in,
     initiator_from,
 )
@@ -154,16 +153,17 @@ class _Summarise:
 
     def __call__(self) -> Summary:
         item = self._typed
-        initiated = item.initiatedBy
-        targets = item.targetResources
+        initiated, targets, when = item.initiatedBy, item.targetResources, item.activityDateTime
         target_id = app_id = None
         if type(targets) is list and targets:
             first = targets[0]
-            target_id = _text(first.id)
+            given = first.id
+            if type(given) is str:
+                target_id = given if len(given) <= NAME_CAP else given[:NAME_CAP]
             app_id = _first_target_app_id(first, item.additionalDetails)
         return (
             _NO_TENANT,  # the schema holds no tenant marker (tenantId, aadTenantId, resourceId)
-            timestamp(_given(item.activityDateTime)),
+            timestamp(None if when is UNSET else when),
             _initiator(initiated) if type(initiated) is _Initiator else _NO_INITIATOR,
             target_id,
             app_id,
@@ -177,47 +177,106 @@ def _text(value: Text) -> str | None:
     return None
 
 
-def _given(value: Any) -> Any:
-    """A typed field as its plain-dict lookup gives it: an absent (unset) field is ``None``."""
-    return None if value is UNSET else value
+_USERS: dict[tuple[str | None, ...], Initiator] = {}
+_USERS_MAX = 1024  # distinct initiators kept (capped text: at most a few MB); a log has a handful
 
 
 def _initiator(initiated: _Initiator) -> Initiator:
     """``audit.initiator_from`` for a typed ``initiatedBy`` (a user with any of UPN, id or name;
-    else an app with a name or id; else unknown)."""
+    else an app with a name or id; else unknown). A log repeats a few initiators, and an
+    :class:`Initiator` is immutable: each distinct user is built once (bounded)."""
     user = initiated.user
     if type(user) is _User:
-        upn, uid, name = _text(user.userPrincipalName), _text(user.id), _text(user.displayName)
+        key = (_text(user.userPrincipalName), _text(user.id), _text(user.displayName), _text(user.ipAddress))
+        found = _USERS.get(key)
+        if found is not None:
+            return found
+        upn, uid, name, ip = key
         if upn or uid or name:
-            return Initiator("user", uid, name, upn, _text(user.ipAddress))
+            if len(_USERS) >= _USERS_MAX:
+                _USERS.clear()
+            found = _USERS[key] = Initiator("user", uid, name, upn, ip)
+            return found
     return initiator_from(msgspec.to_builtins(initiated))  # an app, or nobody: rare
 
 
 def _first_target_app_id(target: _Target, details: Any) -> str | None:
     """``audit._first_target_app_id`` for a typed target (same order, same helpers)."""
-    app_id = _text(target.appId)
-    if app_id:
-        return app_id
-    ttype = _text(target.type if target.type is not UNSET else target.Type)
-    if ttype is None or ttype.lower() in _APP_TARGET_TYPES:
-        app_id = _detail_app_id(None if details is UNSET else msgspec.to_builtins(details))
+    app_id = target.appId
+    if type(app_id) is str and app_id:
+        return app_id if len(app_id) <= NAME_CAP else app_id[:NAME_CAP]
+    ttype = target.type
+    if ttype is UNSET:
+        ttype = target.Type
+    if type(ttype) is not str or (ttype if len(ttype) <= NAME_CAP else ttype[:NAME_CAP]).lower() in _APP_TARGET_TYPES:
+        app_id = _detail_app_id(details)
         if app_id:
             return app_id
     props = target.modifiedProperties
     if type(props) is not list:
         return None
-    found: dict[str, tuple[Any, Any]] = {}  # the last of a name wins
+    found: dict[str, tuple[Any, Any]] | None = None  # the last of a name wins
     for prop in props if len(props) <= MAX_PROPERTIES else props[:MAX_PROPERTIES]:
         name = prop.displayName
-        if type(name) is str and (key := (name if len(name) <= NAME_CAP else name[:NAME_CAP]).lower()) in _APP_IDS:
-            found[key] = (_given(prop.oldValue), _given(prop.newValue))
-    if not found:
+        if type(name) is str:
+            key = _NAME_KEYS.get(name)
+            if key is None:
+                key = _name_key(name)
+            if key:
+                if found is None:
+                    found = {}
+                found[key] = (prop.oldValue, prop.newValue)
+    if found is None:
         return None
     for key in _APP_ID_PROPERTIES:
         pair = found.get(key)
-        if pair is not None and (guid := _guid_in(pair[1]) or _guid_in(pair[0])):
+        if pair is not None and (guid := _guid(pair[1]) or _guid(pair[0])):
             return guid
     return None
+
+
+_NAME_KEYS: dict[str, str] = {}
+
+
+def _name_key(name: str) -> str:
+    """The lower-cased, capped name when it is one of :data:`_APP_ID_PROPERTIES`, else ``""``;
+    remembered for the few dozen property names a log repeats (bounded, short names only)."""
+    key = (name if len(name) <= NAME_CAP else name[:NAME_CAP]).lower()
+    key = key if key in _APP_IDS else ""
+    if len(name) <= 200:
+        if len(_NAME_KEYS) >= 1024:
+            _NAME_KEYS.clear()
+        _NAME_KEYS[name] = key
+    return key
+
+
+def _detail_app_id(details: Any) -> str | None:
+    """``audit._detail_app_id`` of typed ``additionalDetails`` (the first ``AppId`` pair whose key
+    and value are both text decides)."""
+    if type(details) is not list:
+        return None  # null or absent
+    for pair in details if len(details) <= MAX_DETAILS else details[:MAX_DETAILS]:
+        key, value = pair.key, pair.value
+        if (
+            type(key) is str
+            and type(value) is str
+            and (key if len(key) <= NAME_CAP else key[:NAME_CAP]).lower() == "appid"
+        ):
+            return (value if len(value) <= NAME_CAP else value[:NAME_CAP]).strip().lower() or None
+    return None
+
+
+def _guid(value: Text) -> str | None:
+    """``audit._guid_in`` of a typed value; Entra's own ``["<guid>"]`` read without a search."""
+    if (
+        type(value) is str
+        and len(value) == 40
+        and value[:2] == '["'
+        and value[38:] == '"]'
+        and _GUID.fullmatch(value, 2, 38)
+    ):
+        return value[2:38].lower()
+    return _guid_in(None if value is UNSET else value)
 
 
 _APP_IDS = frozenset(_APP_ID_PROPERTIES)
