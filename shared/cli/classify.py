@@ -84,14 +84,23 @@ def _summary(record: AuditRecord, verdict: Classification) -> Summary | None:
 
 
 def _stamp(value: datetime) -> str:
-    """:func:`format_timestamp` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) of a UTC time, by ``%`` formatting:
-    ``datetime.replace`` plus ``isoformat`` cost about three times as much, and ``strftime`` more."""
+    """:func:`format_timestamp` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) of a UTC time, put together from
+    the text of its minute (remembered: a log's records share minutes) and of its seconds: about half
+    the cost of ``%`` formatting, a fifth of ``datetime.replace`` plus ``isoformat``."""
     if value.tzinfo is UTC and value.year >= 1000:
-        return _STAMP % (value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
+        minute = (value.year, value.month, value.day, value.hour, value.minute)
+        prefix = _MINUTES.get(minute)
+        if prefix is None:
+            if len(_MINUTES) >= 4096:
+                _MINUTES.clear()
+            year, month, day, hour, at = minute
+            prefix = _MINUTES[minute] = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{at:02d}:"
+        return prefix + _SECONDS[value.second] + str(1_000_000 + value.microsecond)[1:] + "Z"
     return format_timestamp(value)
 
 
-_STAMP = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+_MINUTES: dict[tuple[int, ...], str] = {}
+_SECONDS = tuple(f"{second:02d}." for second in range(60))
 
 
 def alert_line(window: AlertWindow) -> dict[str, Any]:

@@ -26,3 +26,13 @@ def test_edges() -> None:
     assert _stamp(datetime(2024, 5, 1, 10, 0, 12, 684058, tzinfo=UTC)) == "2024-05-01T10:00:12.684058Z"
     assert _stamp(datetime(2024, 5, 1, tzinfo=UTC)) == "2024-05-01T00:00:00.000000Z"
     assert _stamp(datetime(999, 5, 1, tzinfo=UTC)) == format_timestamp(datetime(999, 5, 1, tzinfo=UTC))
+
+
+def test_the_minutes_kept_stay_bounded() -> None:
+    from shared.cli import classify
+
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    for n in range(5000):
+        value = start + timedelta(minutes=n, microseconds=n)
+        assert _stamp(value) == format_timestamp(value)
+    assert 0 < len(classify._MINUTES) <= 4096
