@@ -25,7 +25,7 @@ from shared.core.clock import format_timestamp
 from shared.core.errors import PayloadError
 from shared.core.models import Action, AlertWindow, AuditRecord, Extraction
 from shared.detect.classify import Classification, classify
-from shared.detect.normalize.deferred import DeferredRecord, Summary
+from shared.detect.normalize.deferred import DeferredRecord
 
 MAX_NOTES = 1000
 """Skip notes kept for stderr (they are written after the records, as the only lines on success);
@@ -51,7 +51,7 @@ def record_line(
 ) -> dict[str, Any]:
     """The output object for one record (also what ``render`` and tests compare against)."""
     app = verdict.app
-    summary = _summary(record, verdict)
+    summary = record.line_summary() if verdict.target is None and isinstance(record, DeferredRecord) else None
     if summary is not None:  # a record no rule reads, not normalized: the same values, cheaper
         record_tenant, event_time, initiator, target_id, target_app_id = summary
     else:
@@ -75,12 +75,6 @@ def record_line(
     line["target_id"] = target_id
     line["rule"] = verdict.rule
     return line
-
-
-def _summary(record: AuditRecord, verdict: Classification) -> Summary | None:
-    if verdict.target is not None or not isinstance(record, DeferredRecord):
-        return None
-    return record.line_summary()
 
 
 def _stamp(value: datetime) -> str:

@@ -95,3 +95,14 @@ def test_the_caches_stay_bounded() -> None:
         assert export_lane._initiator(export_lane._Initiator(user=user)).label == f"user{n}@contoso.com"
         export_lane._name_key(f"Property{n}")
     assert len(export_lane._USERS) <= export_lane._USERS_MAX and len(export_lane._NAME_KEYS) <= 1024
+
+
+def test_long_initiator_text_is_capped_and_not_kept() -> None:
+    export_lane._USERS.clear()
+    user = export_lane._User(id="u1", userPrincipalName="a" * 5000)
+    for _ in range(2):
+        assert export_lane._initiator(export_lane._Initiator(user=user)).label == "a" * 1024
+    assert export_lane._USERS == {}
+    short = export_lane._User(id="u1", userPrincipalName="admin@contoso.com", displayName=None)
+    first = export_lane._initiator(export_lane._Initiator(user=short))
+    assert export_lane._initiator(export_lane._Initiator(user=short)) is first
