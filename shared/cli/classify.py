@@ -79,21 +79,22 @@ def record_line(
 
 def _stamp(value: datetime) -> str:
     """:func:`format_timestamp` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) of a UTC time, put together from
-    the text of its minute (remembered: a log's records share minutes) and of its seconds: about half
-    the cost of ``%`` formatting, a fifth of ``datetime.replace`` plus ``isoformat``."""
+    the text of its hour (remembered: a month of records shares 720 hours) and tables of minutes and
+    seconds: a third of the cost of ``%`` formatting, a fifth of ``datetime.replace`` plus ``isoformat``."""
     if value.tzinfo is UTC and value.year >= 1000:
-        minute = (value.year, value.month, value.day, value.hour, value.minute)
-        prefix = _MINUTES.get(minute)
+        hour = (value.year, value.month, value.day, value.hour)
+        prefix = _HOURS.get(hour)
         if prefix is None:
-            if len(_MINUTES) >= 4096:
-                _MINUTES.clear()
-            year, month, day, hour, at = minute
-            prefix = _MINUTES[minute] = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{at:02d}:"
-        return prefix + _SECONDS[value.second] + str(1_000_000 + value.microsecond)[1:] + "Z"
+            if len(_HOURS) >= 4096:
+                _HOURS.clear()
+            year, month, day, at = hour
+            prefix = _HOURS[hour] = f"{year:04d}-{month:02d}-{day:02d}T{at:02d}:"
+        return prefix + _MINUTES[value.minute] + _SECONDS[value.second] + str(1_000_000 + value.microsecond)[1:] + "Z"
     return format_timestamp(value)
 
 
-_MINUTES: dict[tuple[int, ...], str] = {}
+_HOURS: dict[tuple[int, ...], str] = {}
+_MINUTES = tuple(f"{minute:02d}:" for minute in range(60))
 _SECONDS = tuple(f"{second:02d}." for second in range(60))
 
 

@@ -177,28 +177,14 @@ def _text(value: Text) -> str | None:
     return None
 
 
-_USERS: dict[tuple[Text, ...], Initiator] = {}
-_USERS_MAX = 1024  # distinct initiators kept (of short text only); a log repeats a handful
-
-
 def _initiator(initiated: _Initiator) -> Initiator:
     """``audit.initiator_from`` for a typed ``initiatedBy`` (a user with any of UPN, id or name;
-    else an app with a name or id; else unknown). A log repeats a few initiators, and an
-    :class:`Initiator` is immutable: each distinct user of short text is built once (bounded)."""
+    else an app with a name or id; else unknown)."""
     user = initiated.user
     if type(user) is _User:
-        given = (user.userPrincipalName, user.id, user.displayName, user.ipAddress)
-        found = _USERS.get(given)
-        if found is not None:
-            return found
-        upn, uid, name, ip = map(_text, given)
+        upn, uid, name = _text(user.userPrincipalName), _text(user.id), _text(user.displayName)
         if upn or uid or name:
-            found = Initiator("user", uid, name, upn, ip)
-            if all(type(part) is not str or len(part) <= NAME_CAP for part in given):
-                if len(_USERS) >= _USERS_MAX:
-                    _USERS.clear()
-                _USERS[given] = found
-            return found
+            return Initiator("user", uid, name, upn, _text(user.ipAddress))
     return initiator_from(msgspec.to_builtins(initiated))  # an app, or nobody: rare
 
 

@@ -28,11 +28,11 @@ def test_edges() -> None:
     assert _stamp(datetime(999, 5, 1, tzinfo=UTC)) == format_timestamp(datetime(999, 5, 1, tzinfo=UTC))
 
 
-def test_the_minutes_kept_stay_bounded() -> None:
+def test_the_hours_kept_stay_bounded() -> None:
     from shared.cli import classify
 
     start = datetime(2024, 5, 1, tzinfo=UTC)
     for n in range(5000):
-        value = start + timedelta(minutes=n, microseconds=n)
+        value = start + timedelta(hours=n, minutes=n, microseconds=n)
         assert _stamp(value) == format_timestamp(value)
-    assert 0 < len(classify._MINUTES) <= 4096
+    assert 0 < len(classify._HOURS) <= 4096
