@@ -94,3 +94,18 @@ def test_the_name_cache_stays_bounded() -> None:
         assert export_lane._name_key(f"Property{n}") == ""
     assert export_lane._name_key("APPID") == "appid"
     assert 0 < len(export_lane._NAME_KEYS) <= 1024
+
+
+def test_initiators_built_slot_by_slot_are_whole_initiators() -> None:
+    """The lane sets an Initiator's five slots itself: a field added to the model must be set too."""
+    import dataclasses
+
+    from shared.core.models import Initiator
+
+    assert [f.name for f in dataclasses.fields(Initiator)] == [
+        "kind", "id", "display_name", "user_principal_name", "ip_address",
+    ]  # fmt: skip
+    user = export_lane._User(id="u1", displayName="Admin", userPrincipalName="admin@contoso.com", ipAddress="10.0.0.1")
+    made = export_lane._initiator(export_lane._Initiator(user=user))
+    expected = Initiator("user", "u1", "Admin", "admin@contoso.com", "10.0.0.1")
+    assert (made, hash(made), repr(made), made.label) == (expected, hash(expected), repr(expected), "admin@contoso.com")
