@@ -238,6 +238,7 @@ def _first_target_app_id(target: _Target, details: Any) -> str | None:
 
 
 _NAME_KEYS: dict[str, str] = {}
+_GUID_AT = _GUID.fullmatch
 
 
 def _name_key(name: str) -> str:
@@ -273,9 +274,9 @@ def _guid(value: Text) -> str | None:
     if (
         type(value) is str
         and len(value) == 40
-        and value[:2] == '["'
-        and value[38:] == '"]'
-        and _GUID.fullmatch(value, 2, 38)
+        and value.startswith('["')
+        and value.endswith('"]')
+        and _GUID_AT(value, 2, 38)
     ):
         return value[2:38].lower()
     return _guid_in(None if value is UNSET else value)
