@@ -73,8 +73,8 @@ _records = st.builds(
 def test_the_typed_summary_is_the_plain_one(record: dict[str, Any]) -> None:
     typed = export_lane._RECORD.decode(json.dumps(record))
     plain = json.loads(json.dumps(record))
-    assert export_lane._Summarise(typed)() == _summary(plain, CAMEL, None)
-    assert export_lane._Summarise(typed)() == _summary(plain, CAMEL, None)  # the caches give the same again
+    assert export_lane._summarise(typed) == _summary(plain, CAMEL, None)
+    assert export_lane._summarise(typed) == _summary(plain, CAMEL, None)  # the caches give the same again
 
 
 @given(_values)
