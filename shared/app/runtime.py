@@ -23,14 +23,14 @@ if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
     from shared.app.health_check import HealthCheckDeps
-    from shared.app.operational_notices import OperationalSend
+    from shared.app.operational_notices import ConfigAnnouncements, OperationalSend
     from shared.app.pipeline import PipelineDeps
     from shared.app.poison import PoisonDeps
     from shared.app.push import PushDeps
     from shared.app.restore import RestoreDeps
     from shared.app.sweep import SweepDeps
     from shared.app.verification import VerificationDeps
-    from shared.checks.deps import CheckClients
+    from shared.checks.deps import CheckClients, WebexStatusMemory
     from shared.checks.report import HealthReport
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.graph import Graph
@@ -82,6 +82,7 @@ class Services:
         self.webex_status = WebexStatusMemory()  # what this process learned about the status call
         self.config_announcements = ConfigAnnouncements()  # which configuration problems it told
         self.tenant_domain: str | None = None  # TENANT_ID as configured, when it was a domain
+        self._tenant_memory: dict[str, tuple[WebexStatusMemory, ConfigAnnouncements]] = {}
 
     @property
     def tenant_guid(self) -> str | None:
@@ -169,17 +170,15 @@ class Services:
             await _close_graph(self._tenant_graphs.pop(next(iter(self._tenant_graphs)))[0])
         return graph
 
-    async def tenant_check_clients(self, tenant: Tenant) -> CheckClients:
-        """What the checks use, as ``tenant``: its Graph token, its state rows (partition = its id),
-        its Webex org (the deployment's own when the row names none), a fresh status memory."""
-        from shared.checks.deps import CheckClients, WebexStatusMemory
-        from shared.clients.checkpoints import Checkpoints
+    def for_tenant(self, tenant: Tenant) -> TenantServices:
+        """This composition root as one customer tenant sees it (provider mode): every ``*_deps()``
+        of the result acts as ``tenant`` (:class:`TenantServices`). Cheap: the process's clients are
+        shared; what a tenant's runs learn (status memory, announcements) is kept per tenant."""
+        return TenantServices(self, tenant)
 
-        update = {"tenant_id": tenant.tenant_id, "webex_org_id": tenant.webex_org_id or self.settings.webex_org_id}
-        settings = self.settings.model_copy(update=update)
-        graph, http, auth = await self.tenant_graph(tenant.tenant_id), await self.http(), await self.webex_auth()
-        state = Checkpoints(self.table(), tenant.tenant_id)
-        return CheckClients(settings, graph, http, auth, state, WebexStatusMemory())
+    async def tenant_check_clients(self, tenant: Tenant) -> CheckClients:
+        """What the checks use, as ``tenant`` (``check --tenant`` / ``--all``)."""
+        return await self.for_tenant(tenant).check_clients()
 
     async def http(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -368,6 +367,103 @@ class Services:
         self._intake = None
         self._checkpoints = None
         self._ready = False
+
+
+class TenantServices(Services):
+    """The composition root seen from one customer tenant (provider mode).
+
+    It shares the process's clients — storage, queues, the httpx pool, the managed identity, the
+    provider's own Graph client (the e-mail channel sends from the provider's mailbox) — and changes
+    only what makes a run *this tenant's*: the settings (:func:`shared.core.tenant.tenant_settings`:
+    its id, Webex org, contacts and channels), Graph as the tenant (the provider app's token for it),
+    the state rows in the tenant's partition, and the memory of what the tenant's runs learned.
+    Because every ``*_deps()`` builder of :class:`Services` reads only these, a use case built here
+    cannot touch another tenant's rows or reach another tenant's contacts. It owns nothing:
+    :meth:`aclose` leaves the shared clients to the process's root.
+    """
+
+    def __init__(self, root: Services, tenant: Tenant) -> None:  # no super().__init__: nothing of its own to open
+        from shared.app.operational_notices import ConfigAnnouncements
+        from shared.checks.deps import WebexStatusMemory
+        from shared.core.tenant import tenant_settings
+
+        self.root, self.tenant = root, tenant
+        self.settings = tenant_settings(root.settings, tenant)
+        self.storage = root.storage
+        self.worker_id = root.worker_id
+        self.tenant_domain = None
+        self._checkpoints = None
+        memory = root._tenant_memory.get(tenant.tenant_id)
+        if memory is None:
+            memory = root._tenant_memory[tenant.tenant_id] = (WebexStatusMemory(), ConfigAnnouncements())
+        self.webex_status, self.config_announcements = memory
+
+    @property
+    def tenant_guid(self) -> str | None:
+        return self.tenant.tenant_id
+
+    async def resolve_tenant(self) -> Services:
+        return self
+
+    async def ready(self) -> Services:
+        await self.root.ready()
+        return self
+
+    def credential(self) -> AsyncTokenCredential:
+        return self.root.credential()
+
+    async def graph(self) -> Graph:
+        """Graph as the tenant: the provider's multi-tenant app, token for this tenant."""
+        return await self.root.tenant_graph(self.tenant.tenant_id)
+
+    def tenant_store(self) -> TenantStore:
+        return self.root.tenant_store()
+
+    def tenant_credentials(self) -> TenantCredentials:
+        return self.root.tenant_credentials()
+
+    async def tenant_graph(self, tenant_id: str) -> Graph:
+        return await self.root.tenant_graph(tenant_id)
+
+    def for_tenant(self, tenant: Tenant) -> TenantServices:
+        return self.root.for_tenant(tenant)
+
+    async def http(self) -> httpx.AsyncClient:
+        return await self.root.http()
+
+    async def webex_auth(self) -> WebexAuth:
+        return await self.root.webex_auth()
+
+    def table(self) -> Table:
+        return self.root.table()
+
+    def store(self) -> IncidentStore:
+        return self.root.store()
+
+    def queue(self) -> VerifyQueue:
+        return self.root.queue()
+
+    def intake(self) -> IntakeQueue:
+        return self.root.intake()
+
+    def checkpoints(self) -> Checkpoints:
+        """Cursors, leases and markers in the tenant's partition of the shared table."""
+        if self._checkpoints is None:
+            from shared.clients.checkpoints import Checkpoints
+
+            self._checkpoints = Checkpoints(self.root.table(), self.tenant.tenant_id)
+        return self._checkpoints
+
+    async def channels(self) -> list[Any]:
+        """The tenant's channels; e-mail goes out from the provider's mailbox (its own Graph client)."""
+        from shared.notify.channels import build_channels
+
+        s = self.settings
+        graph = (await self.root.graph()).client if s.email_enabled else None
+        return list(build_channels(s, graph=graph, http_client=await self.root.http()))
+
+    async def aclose(self) -> None:
+        """Nothing to close: the clients belong to the process's root."""
 
 
 async def _close_graph(graph: Graph) -> None:

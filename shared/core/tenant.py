@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import SecretStr
+
 from shared.core.catalogue import is_guid
+from shared.core.settings import Settings
 
 PARTITION = "tenant"
 """The tenants table's one partition (a few thousand rows: one query reads them all)."""
@@ -115,6 +118,8 @@ def channel_map(value: object) -> dict[str, str]:
             raise TenantError(f"channels: unknown channel {inert_name(str(key))[:40]!r} ({known})")
         if not isinstance(item, str) or len(item) > 2048 or not item.isprintable():
             raise TenantError(f"channels: {key}: must be one line of text (at most 2048 characters)")
+        if key == "email":
+            contact_addresses(item)  # more addresses to write to: each must be one
         out[key] = item
     if len(json.dumps(out)) > MAX_CHANNELS_JSON:
         raise TenantError(f"channels: at most {MAX_CHANNELS_JSON} characters of JSON")
@@ -188,3 +193,31 @@ def tenant_from_row(row: Mapping[str, Any]) -> Tenant:
         enabled=enabled,
         onboarded_at=onboarded,
     )
+
+
+def tenant_settings(settings: Settings, tenant: Tenant) -> Settings:
+    """The deployment's settings as one customer tenant sees them (provider mode).
+
+    Everything that names *whom* a notice reaches, or *which* directory and Webex org are looked at,
+    is the tenant's own — never the provider's — so a tenant's notice cannot reach another tenant's
+    people: ``TENANT_ID`` is the tenant, ``MAIL_TO`` its contacts (plus a ``email`` channel entry),
+    Teams and the Webex room its channels or nothing. The generic webhook is the tenant's own if its
+    row names one, else the provider's (a PSA or ticketing system that files tickets per tenant from
+    the tenant fields the webhook carries). The Webex org is the tenant's; a tenant without one keeps
+    the deployment's, which is how a partner administrator reaches customer orgs (docs/tenants.md).
+    What the deployment owns — endpoints, the sender mailbox, secrets, schedules — stays as set.
+    """
+    extra = contact_addresses(tenant.channels.get("email", ""))
+    contacts: dict[str, str] = {}
+    for address in (*tenant.contacts, *extra):
+        contacts.setdefault(address.lower(), address)  # the first spelling stays
+    teams = tenant.channels.get("teams")
+    update: dict[str, Any] = {
+        "tenant_id": tenant.tenant_id,
+        "webex_org_id": tenant.webex_org_id or settings.webex_org_id,
+        "mail_to": tuple(contacts.values()),
+        "teams_webhook_url": SecretStr(teams) if teams else None,
+        "webex_room_id": tenant.channels.get("webex") or None,
+        "notify_webhook_url": tenant.channels.get("webhook") or settings.notify_webhook_url,
+    }
+    return settings.model_copy(update=update)
