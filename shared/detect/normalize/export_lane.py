@@ -55,6 +55,7 @@ from shared.detect.normalize.graph_pages import (
     _ESCAPED_BACKSLASH,
     Text,
     _Initiator,
+    _ModifiedProperty,
     _Record,
     _record,
     _Target,
@@ -212,8 +213,11 @@ def _first_target_app_id(target: _Target, details: Any) -> str | None:
         if app_id:
             return app_id
     props = target.modifiedProperties
-    if type(props) is not list:
-        return None
+    return _property_app_id(props) if type(props) is list else None
+
+
+def _property_app_id(props: list[_ModifiedProperty]) -> str | None:
+    """The first GUID of the app-id properties (``audit._first_target_app_id``'s last step)."""
     found: dict[str, tuple[Any, Any]] | None = None  # the last of a name wins
     for prop in props if len(props) <= MAX_PROPERTIES else props[:MAX_PROPERTIES]:
         name = prop.displayName
