@@ -267,8 +267,8 @@ async def access_token(request: web.Request) -> web.Response:
     ``client_id``, ``client_secret`` and ``refresh_token``. Answers the token pair Webex documents
     (``access_token``, ``expires_in``, ``refresh_token``, ``refresh_token_expires_in``,
     ``token_type``); an expired or revoked refresh token is a 400, a wrong client a 401."""
-    state = request.app[STATE]
     form = await request.post()
+    state = _refresh_world(request.app[STATE], str(form.get("refresh_token", "")))
     grant = str(form.get("grant_type", ""))
     if grant != "refresh_token":
         return _error(400, f"Unsupported grant_type: {grant[:40]!r}.")
@@ -286,6 +286,14 @@ async def access_token(request: web.Request) -> web.Response:
             )
         return _error(status, message)
     return json_response(result)
+
+
+def _refresh_world(root: SimState, refresh_token: str) -> SimState:
+    """The org whose authorization of the service app issued ``refresh_token``: the default tenant's,
+    or an extra tenant's (a provider's service app authorized in each customer's own org)."""
+    if not root.tenants or refresh_token in root.webex_refresh_tokens:
+        return root
+    return next((w for w in root.tenants.values() if refresh_token in w.webex_refresh_tokens), root)
 
 
 async def application_token(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ import asyncio
 import functools
 import io
 import json
+import re
 import uuid
 from typing import Any
 
@@ -72,6 +73,7 @@ async def test_add_list_remove_round_trip(provider: Any) -> None:
         "onboarded",
         "contacts",
         "channels",
+        "webex",
     ]
     assert (await _run("remove", b))[0] == 0
     assert (await _run("remove", b))[0] == 1
@@ -176,6 +178,8 @@ async def test_onboard_checks_access_as_the_customer_and_records_it(provider: An
     code, out, err = await _run("onboard", tenant)
     assert code == 0, (out, err)
     assert "access: OK: access works" in out
-    assert (await _listed())[tenant]["onboarded_at"] is not None
+    onboarded = (await _listed())[tenant]["onboarded_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", onboarded), onboarded  # format_timestamp
+    assert onboarded in (await _run("list"))[1]
     token_calls = [r["path"] for r in await provider.requests(method="POST") if r["path"].endswith("/token")]
     assert f"/{tenant}/oauth2/v2.0/token" in token_calls

@@ -163,8 +163,12 @@ def result_page(settings: Settings, claims: LinkClaims, result: ActionResult) ->
 
         app = settings.catalogue.by_key(inc.app_key)
         if app is not None:
-            consent = consent_url(app, settings.tenant_id, settings.entra_login_base)
-            steps = fix_steps_for(Action(inc.action), app.display_name, consent)
+            from shared.notify.view import Links, tenant_links
+
+            # the incident's tenant (the link's own claims), never the deployment's TENANT_ID as such
+            consent = consent_url(app, inc.tenant_id, settings.entra_login_base)
+            links = tenant_links(inc.tenant_id) if settings.tenancy_mode == "provider" else Links()
+            steps = fix_steps_for(Action(inc.action), app.display_name, consent, links)
     html = render_page("action_result.html.j2", title=title, good=good, message=message,
                        incident_id=claims.incident_id, app_name=_app_name(settings, claims.app_key),
                        verdicts=result.verdicts, steps=steps)  # fmt: skip

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from shared.incidents.operational import OperationalDeps
     from shared.incidents.schedule import VerifyScheduler
     from shared.incidents.store import IncidentStore
+    from shared.notify.view import NoticeTenant
 
 
 HTTP_TIMEOUT = 15.0
@@ -74,6 +75,8 @@ class Services:
         self._webex_auth: WebexAuth | None = None
         self._tenant_credentials: TenantCredentials | None = None
         self._tenant_graphs: dict[str, tuple[Graph, FederatedTenantCredential]] = {}
+        self._tenant_webex: dict[str, WebexAuth] = {}  # service-app tenants' token holders, least recent first
+        self._vault: Any = None  # one Key Vault client for every tenant's Webex secret
         self._ready = False
         self._lock = asyncio.Lock()
         from shared.app.operational_notices import ConfigAnnouncements
@@ -147,7 +150,11 @@ class Services:
 
             if self.settings.provider_app_client_id is None:
                 raise ConfigError(["PROVIDER_APP_CLIENT_ID: required to reach a customer tenant"])
-            self._tenant_credentials = TenantCredentials(self.settings.provider_app_client_id, self.credential())
+            from shared.clients.tenant_credentials import cloud_options
+
+            options = cloud_options(self.settings, os.environ)  # the sovereign cloud's audience and authority
+            self._tenant_credentials = TenantCredentials(self.settings.provider_app_client_id, self.credential(),
+                                                         **options)  # fmt: skip
         return self._tenant_credentials
 
     async def tenant_graph(self, tenant_id: str) -> Graph:
@@ -195,6 +202,23 @@ class Services:
             credential = self.credential() if self.settings.webex_key_vault_url else None
             self._webex_auth = build_auth(self.settings, self.storage, await self.http(), credential)
         return self._webex_auth
+
+    async def tenant_webex_auth(self, tenant: Tenant, settings: Settings) -> WebexAuth:
+        """A ``service_app`` tenant's own Webex token holder (its refresh token in Key Vault under a
+        name derived from its id), kept per tenant — its token cache must outlive one sweep — and
+        bounded like the tenant credentials (the least recently used is closed first)."""
+        from shared.clients.tenant_credentials import DEFAULT_MAX_TENANTS
+        from shared.clients.webex_auth import build_tenant_auth, vault_client
+
+        held = self._tenant_webex.pop(tenant.tenant_id, None)
+        if held is None:
+            if self._vault is None and settings.webex_key_vault_url:
+                self._vault = vault_client(settings.webex_key_vault_url, self.credential())
+            held = build_tenant_auth(settings, await self.http(), self._vault, tenant.tenant_id)
+        self._tenant_webex[tenant.tenant_id] = held  # most recent last
+        while len(self._tenant_webex) > DEFAULT_MAX_TENANTS:
+            await self._tenant_webex.pop(next(iter(self._tenant_webex))).aclose()
+        return held
 
     def table(self) -> Table:
         """The incidents table: incidents, deliveries, leases, cursors and markers share it."""
@@ -248,15 +272,19 @@ class Services:
         return list(build_channels(s, graph=graph, http_client=await self.http()))
 
     # --- what each use case takes ------------------------------------------------------------------
+    def notice_tenant(self) -> NoticeTenant | None:
+        """The customer tenant notices are about (provider mode); ``None``: the deployment's own."""
+        return None
+
     def notice_deps(self) -> NoticeDeps:
         from shared.incidents.notices import NoticeDeps
 
-        return NoticeDeps(self.settings, self.store(), self.channels)
+        return NoticeDeps(self.settings, self.store(), self.channels, self.notice_tenant())
 
     def operational_deps(self) -> OperationalDeps:
         from shared.incidents.operational import OperationalDeps
 
-        return OperationalDeps(self.settings.tenant_id, self.table(), self.channels)
+        return OperationalDeps(self.settings.tenant_id, self.table(), self.channels, self.notice_tenant())
 
     def scheduler(self) -> VerifyScheduler:
         from shared.incidents.schedule import VerifyScheduler
@@ -343,6 +371,12 @@ class Services:
         if self._webex_auth is not None:
             await self._webex_auth.aclose()
             self._webex_auth = None
+        for auth in self._tenant_webex.values():
+            await auth.aclose()
+        self._tenant_webex = {}
+        if self._vault is not None:
+            await self._vault.close()
+            self._vault = None
         if self._http is not None:
             await self._http.aclose()
         if self._table is not None:
@@ -402,6 +436,12 @@ class TenantServices(Services):
     def tenant_guid(self) -> str | None:
         return self.tenant.tenant_id
 
+    def notice_tenant(self) -> NoticeTenant | None:
+        from shared.notify.view import NoticeTenant
+
+        t = self.tenant
+        return NoticeTenant(t.tenant_id, t.display_name, self.settings.webex_org_id)
+
     async def resolve_tenant(self) -> Services:
         return self
 
@@ -432,6 +472,10 @@ class TenantServices(Services):
         return await self.root.http()
 
     async def webex_auth(self) -> WebexAuth:
+        """The tenant's Webex credential: its own service app's (``webex_auth = service_app``), else
+        the deployment's — a partner administrator's token reaching the customer org (docs/tenants.md)."""
+        if self.tenant.webex_auth == "service_app":
+            return await self.root.tenant_webex_auth(self.tenant, self.settings)
         return await self.root.webex_auth()
 
     def table(self) -> Table:

@@ -30,6 +30,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     a.add_argument("--contacts", default="", help="e-mail addresses, separated by , or ;")
     a.add_argument("--channels", default=None, help='JSON object, e.g. {"teams": "https://…"}')
     a.add_argument("--disabled", action="store_true", help="added but not watched")
+    a.add_argument(
+        "--webex-auth", choices=("partner", "service_app"), default="partner",
+        help="how its Webex org is reached: the deployment's (partner administrator's) token, or the provider's "
+        "service app authorized in the customer's org, refresh token in Key Vault as webex-refresh-token-<tenant>",
+    )  # fmt: skip
     a.set_defaults(tenants_fn=_add)
     lst = ts.add_parser("list", help="the tenants, one row each")
     lst.add_argument("--json", action="store_true", help="one JSON object instead of a table")
@@ -88,7 +93,7 @@ async def _add(svc: Services, args: argparse.Namespace, out: TextIO, err: TextIO
 
     tenant = make_tenant(
         args.tenant, display_name=args.name, webex_org_id=args.webex_org, contacts=args.contacts,
-        channels=args.channels, enabled=not args.disabled,
+        channels=args.channels, enabled=not args.disabled, webex_auth=args.webex_auth,
     )  # fmt: skip
     store = await _store(svc)
     try:
@@ -119,6 +124,8 @@ async def _list(svc: Services, args: argparse.Namespace, out: TextIO, err: TextI
 
 
 def _row(t: Tenant) -> dict[str, object]:
+    from shared.core.clock import format_timestamp
+
     return {
         "tenant": t.tenant_id,
         "name": t.display_name,
@@ -126,18 +133,20 @@ def _row(t: Tenant) -> dict[str, object]:
         "contacts": list(t.contacts),
         "channels": sorted(t.channels),
         "enabled": t.enabled,
-        "onboarded_at": t.onboarded_at.isoformat() if t.onboarded_at else None,
+        "onboarded_at": format_timestamp(t.onboarded_at) if t.onboarded_at else None,  # as every row and notice
+        "webex_auth": t.webex_auth,
     }
 
 
 def format_tenants(rows: list[dict[str, object]]) -> str:
     from shared.cli.main import format_grid
 
-    headers = ["tenant", "name", "enabled", "onboarded", "contacts", "channels"]
+    headers = ["tenant", "name", "enabled", "onboarded", "contacts", "channels", "webex"]
     cells = [
         [str(r["tenant"]), str(r["name"]) or "-", "yes" if r["enabled"] else "no", str(r["onboarded_at"] or "no"),
          str(len(r["contacts"]) if isinstance(r["contacts"], list) else 0),
-         ",".join(r["channels"]) if isinstance(r["channels"], list) and r["channels"] else "-"]
+         ",".join(r["channels"]) if isinstance(r["channels"], list) and r["channels"] else "-",
+         str(r.get("webex_auth") or "partner")]
         for r in rows
     ]  # fmt: skip
     return format_grid(headers, cells)

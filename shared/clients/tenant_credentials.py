@@ -22,14 +22,46 @@ from typing import TYPE_CHECKING, Any
 from shared.core.tenant import tenant_guid
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
     from azure.core.credentials_async import AsyncTokenCredential
 
+    from shared.core.settings import Settings
+
 EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
 """The audience Entra expects of a federated identity credential's assertion (public cloud; the
-US Government and China clouds use their own, passed as ``exchange_scope``)."""
+US Government and China clouds use their own: :func:`cloud_options`)."""
+
+EXCHANGE_AUDIENCES = {
+    "login.microsoftonline.com": "api://AzureADTokenExchange",
+    "login.microsoftonline.us": "api://AzureADTokenExchangeUSGov",  # US Government, GCC High and DoD alike
+    "login.chinacloudapi.cn": "api://AzureADTokenExchangeChina",
+    "login.partner.microsoftonline.cn": "api://AzureADTokenExchangeChina",
+}
+"""The token-exchange audience of each cloud's login host (Microsoft Entra, "Configure an application
+to trust a managed identity": audiences per cloud; the same map azure-identity and MSAL use to pick
+the assertion's audience from the authority). The infra sets the federated credential's audience
+from the same cloud (infra/main.bicep), so both ends agree."""
 
 DEFAULT_MAX_TENANTS = 2048
+
+
+def cloud_options(settings: Settings, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What a tenant credential needs to know of the cloud, derived from the configured endpoints:
+    the assertion's scope (:data:`EXCHANGE_AUDIENCES` by ``ENTRA_LOGIN_BASE``'s host; a host of no
+    known cloud — the simulator, a proxy — keeps the public cloud's) and the authority the customer
+    tenant's token is asked from (``ENTRA_LOGIN_BASE``'s host, unless ``AZURE_AUTHORITY_HOST`` names
+    one: azure-identity then uses that, as every other credential of the app does). The Graph scope
+    itself is the Graph endpoint's (``Settings.graph_scope``: ``https://dod-graph.microsoft.us/.default``…)."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(settings.entra_login_base).hostname or "").lower()
+    audience = EXCHANGE_AUDIENCES.get(host, EXCHANGE_AUDIENCES["login.microsoftonline.com"])
+    options: dict[str, Any] = {"exchange_scope": f"{audience}/.default"}
+    if host in EXCHANGE_AUDIENCES and not environ.get("AZURE_AUTHORITY_HOST", "").strip():
+        options["authority"] = host
+    return options
 
 
 class FederatedTenantCredential:

@@ -103,19 +103,36 @@ def _is_loopback(url: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
 
 
+def vault_client(vault_url: str, credential: AsyncTokenCredential) -> Any:
+    """An aio ``SecretClient`` for ``vault_url`` (one per process may serve every tenant's secrets)."""
+    from azure.keyvault.secrets.aio import SecretClient
+
+    # The SDK checks that the vault's auth challenge names a resource in the vault's own domain;
+    # only the loopback simulator cannot satisfy that (an IP address has no parent domain).
+    return SecretClient(vault_url, credential, verify_challenge_resource=not _is_loopback(vault_url))
+
+
 class KeyVaultSecrets:
-    """Both secrets in Key Vault (``azure-keyvault-secrets`` aio, the app's managed identity)."""
+    """Both secrets in Key Vault (``azure-keyvault-secrets`` aio, the app's managed identity). With
+    ``client`` it reads through a shared ``SecretClient`` (per-tenant sources) and leaves it open."""
 
-    def __init__(self, vault_url: str, credential: AsyncTokenCredential, refresh_name: str, secret_name: str) -> None:
-        from azure.keyvault.secrets.aio import SecretClient
-
-        # The SDK checks that the vault's auth challenge names a resource in the vault's own domain;
-        # only the loopback simulator cannot satisfy that (an IP address has no parent domain).
-        self._client = SecretClient(
-            vault_url, credential, verify_challenge_resource=not _is_loopback(vault_url)
-        )  # fmt: skip
+    def __init__(
+        self, vault_url: str, credential: AsyncTokenCredential | None, refresh_name: str, secret_name: str,
+        *, client: Any = None,
+    ) -> None:  # fmt: skip
+        self._owns = client is None
+        if client is None:
+            if credential is None:
+                raise ValueError("KeyVaultSecrets needs a credential or a shared client")
+            client = vault_client(vault_url, credential)
+        self._client = client
         self._refresh_name = refresh_name
         self._secret_name = secret_name
+
+    @property
+    def refresh_label(self) -> str:
+        """What a missing refresh token is called in the evidence: the secret's name."""
+        return f"refresh token (Key Vault secret {self._refresh_name})"
 
     async def _get(self, name: str) -> str | None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
@@ -141,7 +158,8 @@ class KeyVaultSecrets:
             raise TransientError(f"Key Vault unavailable writing {self._refresh_name}: {type(exc).__name__}") from None
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._owns:
+            await self._client.close()
 
 
 class AppSettingSecrets:
@@ -254,7 +272,7 @@ class WebexAuth:
                     for name, value in (
                         ("WEBEX_CLIENT_ID", self._settings.webex_client_id),
                         ("client secret", creds.client_secret),
-                        ("refresh token", creds.refresh_token),
+                        (getattr(self._source, "refresh_label", "refresh token"), creds.refresh_token),
                     )
                     if not value
                 ]
@@ -385,4 +403,54 @@ def build_auth(
             )
         else:
             source = AppSettingSecrets(settings, storage)
+    return WebexAuth(settings, http, source)
+
+
+TENANT_SERVICE_APP_NEEDS = "a per-tenant Webex service app needs WEBEX_CLIENT_ID and WEBEX_KEY_VAULT_URL"
+
+
+def tenant_secret_name(base: str, tenant_id: str) -> str:
+    """The Key Vault secret holding one customer tenant's refresh token: ``{base}-{tenant GUID}``
+    (``webex-refresh-token-6f1c…``); ``base`` is ``WEBEX_REFRESH_TOKEN_SECRET``."""
+    from shared.core.tenant import tenant_guid
+
+    name = f"{base}-{tenant_guid(tenant_id)}"
+    if len(name) > 127:  # Key Vault's limit on a secret name
+        raise ValueError(f"WEBEX_REFRESH_TOKEN_SECRET is too long to derive per-tenant names ({len(name)} > 127)")
+    return name
+
+
+class _NotConfigured:
+    """The source of a tenant whose service app cannot be reached: every load says what is missing."""
+
+    def __init__(self, detail: str = TENANT_SERVICE_APP_NEEDS) -> None:
+        self._detail = detail
+
+    async def load(self) -> Credentials:
+        raise WebexAuthExpired(f"missing: {self._detail}", origin="missing")
+
+    async def save_refresh_token(self, token: str) -> None:  # pragma: no cover - load never succeeds
+        raise WebexAuthExpired(f"missing: {self._detail}", origin="missing")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def build_tenant_auth(settings: Settings, http: httpx.AsyncClient, vault: Any, tenant_id: str) -> WebexAuth:
+    """One customer tenant's service-app token holder (``webex_auth = service_app``): the provider's
+    service app (``WEBEX_CLIENT_ID``, client secret ``WEBEX_CLIENT_SECRET_SECRET``) as authorized in
+    the customer's own org, whose refresh token is the tenant's own Key Vault secret
+    (:func:`tenant_secret_name`), written back there when Webex rotates it. ``vault``: the process's
+    shared ``SecretClient`` (``None`` when no vault is configured: every token request then says so)."""
+    source: SecretSource
+    if vault is None or not settings.webex_client_id or not settings.webex_key_vault_url:
+        source = _NotConfigured()
+    else:
+        try:
+            refresh = tenant_secret_name(settings.webex_refresh_token_secret, tenant_id)
+        except ValueError as exc:  # a name Key Vault would refuse: that tenant's notice says why
+            source = _NotConfigured(str(exc))
+        else:
+            source = KeyVaultSecrets(settings.webex_key_vault_url, None, refresh, settings.webex_client_secret_secret,
+                                     client=vault)  # fmt: skip
     return WebexAuth(settings, http, source)

@@ -31,6 +31,11 @@ MAX_ADDRESS = 254
 MAX_CHANNELS_JSON = 8192
 CHANNEL_NAMES = frozenset({"email", "teams", "webex", "webhook"})
 MAX_ORG_ID = 200
+WEBEX_AUTH_MODES = ("partner", "service_app")
+"""How a tenant's Webex org is reached (docs/tenants.md, *Webex per tenant*): ``partner`` — the
+deployment's own Webex credential (a partner administrator's, which reaches the customer orgs it
+manages; today's behaviour); ``service_app`` — the provider's service app as authorized in the
+customer's own org, its refresh token in Key Vault under a name derived from the tenant id."""
 
 
 class TenantError(ValueError):
@@ -48,6 +53,7 @@ class Tenant:
     channels: Mapping[str, str] = field(default_factory=dict)
     enabled: bool = True
     onboarded_at: datetime | None = None
+    webex_auth: str = "partner"  # one of WEBEX_AUTH_MODES
 
 
 def tenant_guid(value: object) -> str:
@@ -136,6 +142,15 @@ def org_id(value: object) -> str | None:
     return text
 
 
+def webex_auth_mode(value: object) -> str:
+    """A row's or the CLI's Webex mode (:data:`WEBEX_AUTH_MODES`); empty or absent: ``partner``."""
+    if value is None or value == "":
+        return "partner"
+    if not isinstance(value, str) or value.strip().lower() not in WEBEX_AUTH_MODES:
+        raise TenantError(f"webex auth: must be one of {', '.join(WEBEX_AUTH_MODES)}")
+    return value.strip().lower()
+
+
 def make_tenant(
     tenant_id: object,
     *,
@@ -145,6 +160,7 @@ def make_tenant(
     channels: object = None,
     enabled: bool = True,
     onboarded_at: datetime | None = None,
+    webex_auth: object = None,
 ) -> Tenant:
     """A checked :class:`Tenant` from untrusted values (CLI arguments); raises :class:`TenantError`."""
     return Tenant(
@@ -155,6 +171,7 @@ def make_tenant(
         channels=channel_map({} if channels is None else channels),
         enabled=enabled,
         onboarded_at=onboarded_at,
+        webex_auth=webex_auth_mode(webex_auth),
     )
 
 
@@ -168,6 +185,7 @@ def tenant_to_row(tenant: Tenant) -> dict[str, Any]:
         "contacts": ";".join(tenant.contacts),
         "channels": json.dumps(dict(tenant.channels), sort_keys=True),
         "enabled": tenant.enabled,
+        "webex_auth": tenant.webex_auth,
     }
     if tenant.onboarded_at is not None:
         row["onboarded_at"] = tenant.onboarded_at
@@ -192,6 +210,7 @@ def tenant_from_row(row: Mapping[str, Any]) -> Tenant:
         channels=row.get("channels", "") or "",
         enabled=enabled,
         onboarded_at=onboarded,
+        webex_auth=row.get("webex_auth"),
     )
 
 
@@ -204,7 +223,8 @@ def tenant_settings(settings: Settings, tenant: Tenant) -> Settings:
     Teams and the Webex room its channels or nothing. The generic webhook is the tenant's own if its
     row names one, else the provider's (a PSA or ticketing system that files tickets per tenant from
     the tenant fields the webhook carries). The Webex org is the tenant's; a tenant without one keeps
-    the deployment's, which is how a partner administrator reaches customer orgs (docs/tenants.md).
+    the deployment's. Which Webex credential reaches the org is the row's ``webex_auth``
+    (``shared.app.runtime.TenantServices.webex_auth``; docs/tenants.md).
     What the deployment owns — endpoints, the sender mailbox, secrets, schedules — stays as set.
     """
     extra = contact_addresses(tenant.channels.get("email", ""))

@@ -29,7 +29,7 @@ from shared.incidents.store import Delivery, Incident
 if TYPE_CHECKING:
     from shared.core.settings import Settings
     from shared.incidents.store import IncidentStore
-    from shared.notify.view import IncidentView, NoticeKind
+    from shared.notify.view import IncidentView, NoticeKind, NoticeTenant
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,18 @@ MAX_ATTEMPTS = 20
 @dataclass(frozen=True, slots=True)
 class NoticeDeps:
     """What sending an incident's notices uses: the settings (the notice's trusted parts), the
-    incident store (claims and outcomes) and the configured channels, built on first use."""
+    incident store (claims and outcomes) and the configured channels, built on first use; in
+    provider mode the customer tenant the settings are scoped to (its name goes in the notices)."""
 
     settings: Settings
     store: IncidentStore
     channels: Callable[[], Awaitable[Sequence[Any]]]
+    tenant: NoticeTenant | None = None
+
+
+class MisroutedNotice(ValueError):
+    """An incident of one tenant was about to go out through another tenant's channels (a caller
+    built the notice deps for the wrong tenant): nothing is sent."""
 
 
 @dataclass(slots=True)
@@ -60,16 +67,22 @@ class DeliveryReport:
         return bool(self.failed)
 
 
-def view_for(s: Settings, inc: Incident, notice: NoticeKind) -> IncidentView:
-    """The notice's view of an incident: trusted parts from catalogue + settings, the rest stored."""
+def view_for(s: Settings, inc: Incident, notice: NoticeKind, tenant: NoticeTenant | None = None) -> IncidentView:
+    """The notice's view of an incident: trusted parts from catalogue + settings, the rest stored.
+
+    The consent URL and the Entra links name the INCIDENT's tenant (never the deployment's
+    ``TENANT_ID`` as such); in provider mode the links open that tenant's directory and ``tenant``
+    (the tenants-table row the settings were scoped to) gives the notice its name."""
     from shared.core.models import Action, Kind
-    from shared.notify.view import build_view
+    from shared.notify.view import Links, build_view, tenant_links
 
     app = s.catalogue.by_key(inc.app_key)
     assert app is not None, f"unknown app key {inc.app_key!r}"
+    provider = s.tenancy_mode == "provider"
+    named = tenant if tenant is not None and tenant.tenant_id == inc.tenant_id else None
     view = build_view(
         incident_id=inc.incident_id,
-        tenant_id=s.tenant_id,
+        tenant_id=inc.tenant_id,
         notice=notice,
         kind=Kind(inc.kind),
         action=Action(inc.action),
@@ -81,7 +94,9 @@ def view_for(s: Settings, inc: Incident, notice: NoticeKind) -> IncidentView:
         time_to_recover=inc.time_to_recover,
         attempts=inc.verify_attempts,
         reason=inc.reason,
-        webex_org_id=s.webex_org_id,
+        webex_org_id=named.webex_org_id if named is not None and named.webex_org_id else s.webex_org_id,
+        links=tenant_links(inc.tenant_id) if provider else Links(),
+        tenant_name=named.display_name if named is not None else None,
     )
     view = replace(
         view,
@@ -177,6 +192,8 @@ async def _deliver(
 
     key = key or str(notice)
     report = DeliveryReport()
+    if inc.tenant_id.lower() != deps.settings.tenant_id.lower():
+        raise MisroutedNotice(f"incident {inc.incident_id} of {inc.tenant_id} on {deps.settings.tenant_id}'s channels")
     channels = await deps.channels()
     if not channels:
         return inc, report
@@ -192,7 +209,7 @@ async def _deliver(
     if not mine:
         return current, report
 
-    view = view_for(deps.settings, current, notice)
+    view = view_for(deps.settings, current, notice, deps.tenant)
     if reason is not None:
         view = replace(view, reason=reason)
     outcomes = await asyncio.gather(*(_send_one(ch, view, current, key) for ch in mine))

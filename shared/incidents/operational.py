@@ -25,6 +25,7 @@ from shared.notify.operational import OperationalNotice, render_operational
 
 if TYPE_CHECKING:
     from shared.clients.table import Table
+    from shared.notify.view import NoticeTenant
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class OperationalDeps:
     tenant_id: str
     table: Table
     channels: Callable[[], Awaitable[Sequence[Any]]]
+    tenant: NoticeTenant | None = None  # provider mode: the customer tenant, named in the notice
 
 
 async def send_operational(
@@ -65,7 +67,7 @@ async def send_operational(
     sent: list[str] = []
     for channel in await deps.channels():
         try:
-            result = await channel.send(render_operational(notice, channel.name, now=clock.now()))
+            result = await channel.send(render_operational(notice, channel.name, now=clock.now(), tenant=deps.tenant))
         except Exception:  # one broken channel must not stop the others
             log.exception("operational notice %s failed on %s", notice.kind, channel.name)
             continue

@@ -21,6 +21,7 @@ from shared.core.clock import format_timestamp
 from shared.core.redaction import redact
 from shared.notify.escape import card_md, clean, clip, plain, subject_line
 from shared.notify.render import ChannelName, Rendered, environment, teams_envelope
+from shared.notify.view import NoticeTenant
 
 SCHEMA = "webex-sync-remediator/operational@1"
 SUBJECT_PREFIX = "[Webex sync remediator]"
@@ -39,15 +40,22 @@ class OperationalNotice:
     incident_id: str | None = None
 
 
-def _bounded(notice: OperationalNotice) -> tuple[str, list[str]]:
-    """Title and lines on one line each, secrets masked (evidence may quote an API), clipped."""
+def _bounded(notice: OperationalNotice, tenant: NoticeTenant | None) -> tuple[str, list[str]]:
+    """Title and lines on one line each, secrets masked (evidence may quote an API), clipped; a
+    customer tenant's notice names the tenant first (its display name is data, escaped like a line)."""
     lines = [clip(clean(redact(line)), _LINE_LIMIT) for line in notice.lines]
+    if tenant is not None:
+        name = clip(clean(tenant.display_name), _TITLE_LIMIT)
+        lines.insert(0, f"Tenant: {name} ({tenant.tenant_id})" if name else f"Tenant: {tenant.tenant_id}")
     return clip(clean(redact(notice.title)), _TITLE_LIMIT), lines
 
 
-def render_operational(notice: OperationalNotice, channel: ChannelName, *, now: datetime) -> Rendered:
-    """The notice as ``channel`` receives it; ``now`` stamps the webhook document."""
-    title, lines = _bounded(notice)
+def render_operational(
+    notice: OperationalNotice, channel: ChannelName, *, now: datetime, tenant: NoticeTenant | None = None
+) -> Rendered:
+    """The notice as ``channel`` receives it; ``now`` stamps the webhook document. ``tenant``: the
+    customer tenant it is about (provider mode), named in every channel and in the webhook fields."""
+    title, lines = _bounded(notice, tenant)
     incident = notice.incident_id or ""
     if channel == "email":
         env = environment()
@@ -66,7 +74,7 @@ def render_operational(notice: OperationalNotice, channel: ChannelName, *, now: 
         blocks += [{"type": "TextBlock", "text": card_md(line), "wrap": True} for line in lines]
         return Rendered("teams", None, plain(title), None, teams_envelope(blocks, []), incident)
     if channel == "webhook":
-        document = {
+        document: dict[str, Any] = {
             "schema": SCHEMA,
             "kind": notice.kind,
             "incident_id": notice.incident_id,
@@ -74,5 +82,9 @@ def render_operational(notice: OperationalNotice, channel: ChannelName, *, now: 
             "lines": lines,
             "sent_at": format_timestamp(now),
         }
+        if tenant is not None:  # provider mode: the tenant fields a PSA files tickets by
+            document["tenant_id"] = tenant.tenant_id
+            document["tenant_name"] = clip(clean(tenant.display_name), _TITLE_LIMIT) or None
+            document["webex_org_id"] = tenant.webex_org_id
         return Rendered("webhook", None, plain(title), None, document, incident)
     raise ValueError(f"unknown channel {channel!r}")

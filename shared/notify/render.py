@@ -43,7 +43,7 @@ WEBHOOK_SCHEMA = "webex-sync-remediator/notice@1"
 _FIELD_LIMIT = 512  # characters kept of each untrusted field in e-mail and Teams
 _WEBHOOK_FIELD_LIMIT = 1024
 _WEBEX_LIMITS = (512, 200, 80, 24)  # tried in turn until the markdown fits WEBEX_MAX_BYTES
-_UNTRUSTED = ("activity", "initiator_label", "initiator_kind", "target_object_id", "incident_id")
+_UNTRUSTED = ("activity", "initiator_label", "initiator_kind", "target_object_id", "incident_id", "tenant_name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +172,10 @@ def clipped(view: IncidentView, limit: int) -> IncidentView:
 def facts(view: IncidentView, esc: Callable[[object], Safe]) -> list[tuple[Safe, Safe]]:
     """Label/value rows for the details table, ready for one output format: our labels and words as
     written, every value that came from an event (or a stored row) passed through ``esc``."""
-    rows: list[tuple[str, str]] = [("Incident", esc(view.incident_id)), ("Tenant", esc(view.tenant_id))]
+    rows: list[tuple[str, str]] = [("Incident", esc(view.incident_id))]
+    if view.tenant_name:  # provider mode: the customer tenant's name from the tenants table (data)
+        rows.append(("Customer", esc(view.tenant_name)))
+    rows.append(("Tenant", esc(view.tenant_id)))
     app = view.app_display_name  # catalogue
     rows.append(("Application", f"{app} ({view.app_id})" if view.app_id else app))
     rows.append(("Classification", str(view.kind)))
@@ -353,7 +356,9 @@ def webhook_document(view: IncidentView) -> dict[str, Any]:
         schema               "webex-sync-remediator/notice@1"
         incident_id          our incident id (stable across notices of one incident)
         notice               "opened" | "reminder" | "resolved" | "escalated" | "restored"
-        tenant_id            the Entra tenant (settings)
+        tenant_id            the Entra tenant the incident is about (the incident's own)
+        tenant_name          provider mode: the tenant's display name from the tenants table
+                             (DATA: control characters removed, at most 1,024 characters), else null
         kind, action         classification kind and action (docs/contracts.md)
         app                  {"display_name", "app_id"} from the allowlisted catalogue
         soft_or_hard         "soft" | "hard" | null
@@ -367,7 +372,8 @@ def webhook_document(view: IncidentView) -> dict[str, Any]:
                              UNTRUSTED audit text: control characters removed, each value at most
                              1,024 characters; escape it for whatever you render it into
         detected_at          ISO 8601 UTC; detected_by: list of sources
-        time_to_recover_seconds, attempts, reason, webex_org_id
+        time_to_recover_seconds, attempts, reason
+        webex_org_id         the Webex org of the incident's tenant
         check_now_url, acknowledge_url
                              signed action links (GET shows a confirmation page), or null
 
@@ -379,6 +385,7 @@ def webhook_document(view: IncidentView) -> dict[str, Any]:
         "incident_id": v.incident_id,
         "notice": str(v.notice),
         "tenant_id": v.tenant_id,
+        "tenant_name": v.tenant_name,
         "kind": str(v.kind),
         "action": str(v.action),
         "app": {"display_name": v.app_display_name, "app_id": v.app_id},

@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from shared.core.catalogue import DEFAULT_LOGIN_BASE, WIZARD_HELP, WebexApp, consent_url
+from shared.core.catalogue import DEFAULT_LOGIN_BASE, WIZARD_HELP, WebexApp, consent_url, is_guid
 from shared.core.models import Action, AuditRecord, Kind, TargetResource
 
-ENTRA_ENTERPRISE_APPS = (
-    "https://entra.microsoft.com/#view/Microsoft_AAD_IAM/StartboardApplicationsMenuBlade/~/AppAppsPreview"
-)
-ENTRA_AUDIT_LOG = "https://entra.microsoft.com/#view/Microsoft_AAD_IAM/AuditLogList.ReactView"
+ENTRA_ADMIN_CENTER = "https://entra.microsoft.com/"
+_ENTERPRISE_APPS_VIEW = "#view/Microsoft_AAD_IAM/StartboardApplicationsMenuBlade/~/AppAppsPreview"
+_AUDIT_LOG_VIEW = "#view/Microsoft_AAD_IAM/AuditLogList.ReactView"
+ENTRA_ENTERPRISE_APPS = ENTRA_ADMIN_CENTER + _ENTERPRISE_APPS_VIEW
+ENTRA_AUDIT_LOG = ENTRA_ADMIN_CENTER + _AUDIT_LOG_VIEW
 CONTROL_HUB_SETTINGS = "https://admin.webex.com/settings"
 
 CONTROL_HUB_ERROR = "Azure AD integration error. The request was unauthorized. Please sign out and try again."
@@ -71,6 +72,31 @@ class Links:
         return (self.enterprise_apps, self.audit_log, self.control_hub_settings, self.wizard_help)
 
 
+def tenant_links(tenant_id: str) -> Links:
+    """The Entra admin center links opened in ``tenant_id``'s directory (provider mode: the person
+    who clicks may be a guest or a partner admin whose home tenant is another one).
+
+    ``?tenant=<GUID>`` before the ``#view/…`` fragment makes the portal sign in to (or switch to) that
+    directory before it opens the view (the form admins use to open the Entra admin center in a given
+    tenant; docs/tenants.md). Only a GUID is put in a link; anything else keeps the plain links.
+    """
+    if not is_guid(tenant_id):
+        return Links()
+    base = f"{ENTRA_ADMIN_CENTER}?tenant={tenant_id.lower()}"
+    return Links(enterprise_apps=base + _ENTERPRISE_APPS_VIEW, audit_log=base + _AUDIT_LOG_VIEW)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeTenant:
+    """Which customer tenant a notice is about (provider mode), for every channel and the webhook:
+    its id (the row key), its display name (DATA from the tenants table: escaped by every renderer)
+    and its Webex org."""
+
+    tenant_id: str
+    display_name: str = ""
+    webex_org_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentView:
     """Everything a notice shows about one incident at one state change."""
@@ -99,6 +125,7 @@ class IncidentView:
     webex_org_id: str | None = None  # settings
     check_now_url: str | None = None  # ours: a signed action link (https), or None when not offered
     acknowledge_url: str | None = None  # ours: a signed action link (https), or None when not offered
+    tenant_name: str | None = None  # the tenants table's display name (provider mode): DATA, escaped
 
     @property
     def is_follow_up(self) -> bool:
@@ -261,6 +288,8 @@ def build_view(
     attempts: int = 0,
     reason: str | None = None,
     webex_org_id: str | None = None,
+    links: Links | None = None,
+    tenant_name: str | None = None,
 ) -> IncidentView:
     """Build the view from catalogue + settings values and (optionally) the audit record.
 
@@ -268,6 +297,7 @@ def build_view(
     ``settings.entra_login_base``), so no caller can slip event text into it.
     """
     consent = consent_url(app, tenant_id, login_base)
+    links = links or Links()
     if soft_or_hard is None:
         inferred: dict[Kind, SoftOrHard] = {Kind.INTEGRATION_DELETED: "soft", Kind.INTEGRATION_HARD_DELETED: "hard"}
         soft_or_hard = inferred.get(kind)
@@ -282,7 +312,7 @@ def build_view(
         app_id=app.app_id,
         detected_at=detected_at,
         consent_url=consent,
-        fix_steps=fix_steps_for(action, app.display_name, consent),
+        fix_steps=fix_steps_for(action, app.display_name, consent, links),
         soft_or_hard=soft_or_hard,
         activity=record.activity if record else None,
         initiator_label=record.initiator.label if record else None,
@@ -294,4 +324,6 @@ def build_view(
         attempts=attempts,
         reason=reason,
         webex_org_id=webex_org_id,
+        links=links,
+        tenant_name=tenant_name or None,
     )

@@ -93,3 +93,20 @@ def test_secrets_are_masked_and_lines_bounded() -> None:
 def test_unknown_channel() -> None:
     with pytest.raises(ValueError, match="unknown channel"):
         render_operational(NOTICE, "fax", now=NOW)  # type: ignore[arg-type]
+
+
+def test_a_customer_tenants_operational_notice_names_the_tenant_in_every_channel() -> None:
+    """Issue 17 point 6: the tenant's contacts and the PSA webhook see which tenant it is about."""
+    from shared.notify.view import NoticeTenant
+
+    tenant = NoticeTenant("11111111-2222-4333-8444-555555555555", "Fabrikam <b>\r\nX", "org-a")
+    doc = render_operational(NOTICE, "webhook", now=NOW, tenant=tenant).payload or {}
+    assert (doc["tenant_id"], doc["tenant_name"], doc["webex_org_id"]) == (tenant.tenant_id, "Fabrikam <b> X", "org-a")
+    assert doc["lines"][0] == "Tenant: Fabrikam <b> X (11111111-2222-4333-8444-555555555555)"
+    html = render_operational(NOTICE, "email", now=NOW, tenant=tenant).html or ""
+    assert "Fabrikam &lt;b&gt; X" in html and "Fabrikam <b>" not in html
+    for channel in ("teams", "webex"):
+        r = render_operational(NOTICE, channel, now=NOW, tenant=tenant)  # type: ignore[arg-type]
+        assert "Tenant: Fabrikam" in json.dumps(r.payload) + r.text
+    plain = render_operational(NOTICE, "webhook", now=NOW).payload or {}
+    assert not {"tenant_id", "tenant_name", "webex_org_id"} & set(plain)  # single-tenant: unchanged
