@@ -47,9 +47,12 @@ typecheck: setup
 
 ## The suite alone, on PYTEST_WORKERS processes (pytest-xdist; each starts its own Azurite and
 ## simulator on free ports). PYTEST_WORKERS=0 runs in one process; PYTEST_ARGS adds options.
+## Bytecode is cached (__pycache__/, git-ignored) even where PYTHONDONTWRITEBYTECODE is set: without it
+## every worker recompiles the project and rewrites the tests' asserts (~4 s of CPU each), and so does
+## every interpreter the tests start.
 PYTEST_WORKERS ?= 2
 pytest: setup
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 checkov:
 	scripts/checkov.sh

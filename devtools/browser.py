@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM_FLAGS = (
     "--no-sandbox",
@@ -37,8 +37,8 @@ def chromium_path() -> str | None:
 
 
 @contextmanager
-def chromium_page(width: int = 1024, height: int = 768) -> Iterator[Page]:
-    """One page of a fresh headless Chromium at ``width`` × ``height`` CSS pixels."""
+def chromium() -> Iterator[Browser]:
+    """A fresh headless Chromium; open as many pages on it as a test needs (one launch, not one a page)."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
@@ -47,10 +47,16 @@ def chromium_page(width: int = 1024, height: int = 768) -> Iterator[Page]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=list(CHROMIUM_FLAGS))
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def chromium_page(width: int = 1024, height: int = 768) -> Iterator[Page]:
+    """One page of a fresh headless Chromium at ``width`` × ``height`` CSS pixels."""
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": width, "height": height})
 
 
 def screenshot_dir() -> Path:

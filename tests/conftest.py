@@ -56,6 +56,7 @@ async def sim(services_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
     from shared.core.clock import clock
     from shared.core.settings import reset_settings
     from simulator.client import SimulatorControl
+    from tests.helpers import record_sends
 
     for key, value in services_env.items():
         monkeypatch.setenv(key, value)
@@ -66,6 +67,7 @@ async def sim(services_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
     reset_settings()
     await reset_services()
     clock.reset()
+    record_sends(monkeypatch)  # lets the queue helpers skip a visibility timeout instead of waiting
     control = SimulatorControl(services_env["SIMULATOR_URL"], verify=services_env["SSL_CERT_FILE"])
     await control.reset()
     # Empty queues per test keep tests independent.

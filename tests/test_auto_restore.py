@@ -137,9 +137,9 @@ async def test_unconfirmed_restore_is_not_retried(
         import shared.clients.graph
         from shared.app.runtime import reset_services
 
-        monkeypatch.setattr(shared.clients.graph, "REQUEST_TIMEOUT", 3.0)
+        monkeypatch.setattr(shared.clients.graph, "REQUEST_TIMEOUT", 1.0)
         await reset_services()
-        await heal.add_fault(RESTORE_PATH, method="POST", delay=5.0, drop=True, times=None)
+        await heal.add_fault(RESTORE_PATH, method="POST", delay=3.0, drop=True, times=None)
     records = await heal.delete("integration")
     await open_twice(app_functions, records[0])
     assert len(await heal.requests(path=RESTORE_PATH, method="POST")) == 1, "no in-process retry of a restore"

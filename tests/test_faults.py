@@ -42,7 +42,7 @@ WEBHOOK_PATH = HOOKS_PREFIX + "/itsm"
 
 CLIENT_TIMEOUT = 0.5
 """Client timeouts are shortened to this for the matrix; the ``timeout`` fault answers later."""
-SLOW = 1.5
+SLOW = 0.9
 
 ALERT = Path(__file__).parent / "fixtures" / "payloads" / "alert_log_v2_no_rows.json"
 

@@ -2,20 +2,18 @@
 
 Random bytes, deep nesting, huge strings, wrong types, invalid UTF-8, duplicate keys and a 10 MB body
 go to ``parse_json``, ``extract`` (and the classifier behind it), the verification-queue message
-parser, the alert endpoint and the ``classify`` CLI (as a real subprocess). Example counts are modest
+parser, the alert endpoint and the ``classify`` CLI's entry point. Example counts are modest
 (the ``hostile`` settings profile) so the suite stays fast; raise ``HYPOTHESIS_PROFILE=hostile-deep``
 for a longer local run.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import subprocess
-import sys
 import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +29,6 @@ from shared.detect.normalize import extract, extract_json
 from shared.detect.payload import parse_json
 from tests.unit.detect.json_oracle import oracle
 
-ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 11 * 1024 * 1024
 settings.register_profile(
     "hostile", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -219,19 +216,17 @@ async def test_alert_endpoint_answers_4xx_or_202(sim: Any, app_functions: dict[s
 @settings(max_examples=24, deadline=None, suppress_health_check=list(HealthCheck))
 @given(_hostile_bodies)
 def test_classify_cli_exits_0_or_2(tmp_path_factory: pytest.TempPathFactory, body: bytes) -> None:
+    """The CLI's own entry point in this process (``python -m shared.cli`` runs the same ``main``; the
+    interpreter-level run is tests/test_export_lane.py's): an exception escaping it fails the test."""
+    from shared.cli.main import main
+
     path = tmp_path_factory.mktemp("cli") / "payload.json"
     path.write_bytes(body)
-    proc = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "classify", str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert proc.returncode in (0, 2), proc.stderr[-500:]
-    assert "Traceback" not in proc.stderr
-    if proc.returncode == 2:
-        problems = [line for line in proc.stderr.splitlines() if line.startswith("classify:")]
-        assert len(problems) == 1, proc.stderr
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["classify", str(path)], out, err)
+    stderr = err.getvalue()
+    assert code in (0, 2), stderr[-500:]
+    assert "Traceback" not in stderr
+    if code == 2:
+        problems = [line for line in stderr.splitlines() if line.startswith("classify:")]
+        assert len(problems) == 1, stderr

@@ -95,18 +95,20 @@ async def test_status_html_and_json(sim: Any, app_functions: dict[str, Any]) -> 
 
 
 def look_in_chromium(html: str) -> dict[str, Any]:
-    from devtools.browser import chromium_page, screenshot_dir
+    from devtools.browser import chromium, screenshot_dir
 
     out: dict[str, Any] = {"dialogs": []}
     img = screenshot_dir()
-    for width, name in ((1024, "status-page.png"), (480, "status-page-narrow.png")):
-        with chromium_page(width=width, height=900) as page:
+    with chromium() as browser:  # one launch, a fresh page a width
+        for width, name in ((1024, "status-page.png"), (480, "status-page-narrow.png")):
+            page = browser.new_page(viewport={"width": width, "height": 900})
             page.on("dialog", lambda d: (out["dialogs"].append(d.message), d.dismiss()))
             page.set_content(html, wait_until="load")
             out["text"] = page.inner_text("body")
             out["images"] = page.locator("img").count()
             out["links_to_evil"] = page.locator("a[href*='evil']").count()
             page.screenshot(path=str(img / name), full_page=True)
+            page.close()
     return out
 
 

@@ -29,12 +29,15 @@ if TYPE_CHECKING:
     from shared.app.push import PushDeps
     from shared.app.restore import RestoreDeps
     from shared.app.sweep import SweepDeps
+    from shared.app.tenant_sweep import FanOutDeps, TenantSweepDeps
     from shared.app.verification import VerificationDeps
     from shared.checks.deps import CheckClients, WebexStatusMemory
     from shared.checks.report import HealthReport
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.graph import Graph
     from shared.clients.intake_queue import IntakeQueue
+    from shared.clients.rate_budget import RateBudget
+    from shared.clients.sweep_queue import SweepQueue
     from shared.clients.table import Table
     from shared.clients.tenant_credentials import FederatedTenantCredential, TenantCredentials
     from shared.clients.tenants import TenantStore
@@ -71,6 +74,7 @@ class Services:
         self._store: IncidentStore | None = None
         self._queue: VerifyQueue | None = None
         self._intake: IntakeQueue | None = None
+        self._sweep_queue: SweepQueue | None = None
         self._checkpoints: Checkpoints | None = None
         self._webex_auth: WebexAuth | None = None
         self._tenant_credentials: TenantCredentials | None = None
@@ -183,6 +187,21 @@ class Services:
         shared; what a tenant's runs learn (status memory, announcements) is kept per tenant."""
         return TenantServices(self, tenant)
 
+    async def scope_for(self, tenant_id: str) -> Services | None:
+        """This root as the tenant a message names sees it: itself in single-tenant mode and for the
+        deployment's own tenant; in provider mode the tenant's :class:`TenantServices`, or ``None``
+        when the tenant is not watched (removed or disabled since, or its row does not read)."""
+        from shared.core.tenant import TenantError
+
+        own = self.settings.tenant_id.lower()
+        if self.settings.tenancy_mode != "provider" or tenant_id.lower() in (own, (self.tenant_guid or own)):
+            return self
+        try:
+            tenant = await self.tenant_store().get(tenant_id)
+        except TenantError:
+            return None
+        return self.for_tenant(tenant) if tenant is not None and tenant.enabled else None
+
     async def tenant_check_clients(self, tenant: Tenant) -> CheckClients:
         """What the checks use, as ``tenant`` (``check --tenant`` / ``--all``)."""
         return await self.for_tenant(tenant).check_clients()
@@ -261,6 +280,22 @@ class Services:
 
             self._checkpoints = Checkpoints(self.table(), self.settings.tenant_id)
         return self._checkpoints
+
+    def sweep_queue(self) -> SweepQueue:
+        """The ``webex-tenant-sweep`` queue (provider mode's fan-out)."""
+        if self._sweep_queue is None:
+            from shared.clients.storage import queue_client
+            from shared.clients.sweep_queue import SweepQueue
+            from shared.core.names import SWEEP_QUEUE
+
+            self._sweep_queue = SweepQueue(queue_client(self.storage, SWEEP_QUEUE))
+        return self._sweep_queue
+
+    def rate_budget(self) -> RateBudget:
+        """The audit-read budget every instance shares (rows in the incidents table)."""
+        from shared.clients.rate_budget import RateBudget
+
+        return RateBudget(self.table())
 
     async def channels(self) -> list[Any]:
         """The configured channels (:func:`shared.notify.channels.build_channels`, the one rule), sharing
@@ -352,6 +387,28 @@ class Services:
         return SweepDeps(self.settings, self.checkpoints(), await self.graph(), self.pipeline_deps(), health,
                          self.worker_id)  # fmt: skip
 
+    def fan_out_deps(self) -> FanOutDeps:
+        """Provider mode's timer: the tenants, the sweep queue, the results, the provider's channels."""
+        from shared.app.tenant_sweep import FanOutDeps
+        from shared.clients.sweep_results import SweepResults
+
+        return FanOutDeps(self.settings, self.checkpoints(), self.tenant_store(), self.sweep_queue(),
+                          SweepResults(self.table()), self.operational_sender(), self.worker_id,
+                          self.config_announcements)  # fmt: skip
+
+    def tenant_sweep_deps(self) -> TenantSweepDeps:
+        """Provider mode's queue trigger: each tenant's tick is built as that tenant."""
+        from shared.app.tenant_sweep import TenantSweepDeps
+        from shared.clients.sweep_results import SweepResults
+
+        async def sweep_for(tenant: Tenant) -> SweepDeps:
+            return await self.for_tenant(tenant).sweep_deps()
+
+        def sender_for(tenant: Tenant) -> OperationalSend:
+            return self.for_tenant(tenant).operational_sender()
+
+        return TenantSweepDeps(self.tenant_store(), SweepResults(self.table()), sweep_for, sender_for)
+
     async def check_clients(self) -> CheckClients:
         """What the checks use (``shared.checks.deps``), from this process's clients."""
         from shared.checks.deps import CheckClients
@@ -385,6 +442,9 @@ class Services:
             await self._queue.close()
         if self._intake is not None:
             await self._intake.close()
+        if self._sweep_queue is not None:
+            await self._sweep_queue.close()
+            self._sweep_queue = None
         if self._graph is not None:
             http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
             if http is not None:
@@ -497,6 +557,18 @@ class TenantServices(Services):
 
             self._checkpoints = Checkpoints(self.root.table(), self.tenant.tenant_id)
         return self._checkpoints
+
+    async def sweep_deps(self) -> SweepDeps:
+        """The tick as this tenant, its audit reads gated by the shared budget and its cadence."""
+        from dataclasses import replace
+        from datetime import timedelta
+
+        from shared.app.audit_cadence import AuditGate
+
+        gate = AuditGate(self.root.rate_budget(), self.tenant.tenant_id,
+                         timedelta(minutes=self.settings.audit_cadence_minutes))  # fmt: skip
+        deps = await super().sweep_deps()
+        return replace(deps, health=replace(deps.health, announce_config=False), audit_gate=gate)
 
     async def channels(self) -> list[Any]:
         """The tenant's channels; e-mail goes out from the provider's mailbox (its own Graph client)."""
