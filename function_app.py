@@ -10,6 +10,7 @@ from functions.health import bp as health_bp
 from functions.intake import bp as intake_bp
 from functions.poison import bp as poison_bp
 from functions.status import bp as status_bp
+from functions.tenant_sweep import bp as tenant_sweep_bp
 from functions.verify import bp as verify_bp
 from shared.core.sdklogs import configure_sdk_logging
 from shared.core.telemetry import configure as configure_telemetry
@@ -18,5 +19,6 @@ configure_sdk_logging()  # SDK loggers at WARNING unless SDK_LOG_LEVEL says othe
 configure_telemetry()  # incident fields on every log record; App Insights export only in Azure
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (eventgrid_bp, alerts_bp, intake_bp, health_bp, verify_bp, poison_bp, actions_bp, status_bp):
+for blueprint in (eventgrid_bp, alerts_bp, intake_bp, health_bp, verify_bp, poison_bp, actions_bp, status_bp,
+                  tenant_sweep_bp):  # fmt: skip
     app.register_functions(blueprint)

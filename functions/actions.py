@@ -35,8 +35,11 @@ def action_deps(svc: Services) -> ActionDeps:
     async def verify(
         tenant_id: str, app_key: str, incident_id: str, attempt: int
     ) -> tuple[str, tuple[tuple[str, str], ...]]:
+        scope = await svc.scope_for(tenant_id)  # provider mode: Check now runs as the incident's tenant
+        if scope is None:
+            return "no_incident", ()  # the tenant was offboarded: its incident is not followed any more
         outcome = await run_verification(
-            svc.verification_deps(), VerifyMessage(tenant_id, app_key, incident_id, attempt)
+            scope.verification_deps(), VerifyMessage(tenant_id, app_key, incident_id, attempt)
         )
         return outcome.outcome, outcome.verdicts
 

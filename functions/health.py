@@ -38,6 +38,9 @@ async def health_check(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.info("health check tick is past due; running once now")
     svc = await get_services()
+    if svc.settings.tenancy_mode == "provider":
+        await _fan_out(svc, past_due=timer.past_due)
+        return
     tick = await run_tick(await svc.sweep_deps(), past_due=timer.past_due)
     if not tick.ran or tick.health is None:
         log.info("health check tick skipped (%s)", tick.skipped, extra={"event": TICK_EVENT, "outcome": "skipped"})
@@ -66,3 +69,17 @@ async def _keep_for_status_page(svc: Services, report: HealthReport) -> None:
 
     async with table_client(svc.storage, svc.settings.incidents_table) as table:
         await record_health(HealthRows(table, svc.settings.tenant_id), report, now=clock.now())
+
+
+async def _fan_out(svc: Services, *, past_due: bool) -> None:
+    """Provider mode: the digest of the last sweep, then one sweep message per tenant."""
+    from shared.app.tenant_sweep import fan_out
+
+    out = await fan_out(svc.fan_out_deps(), past_due=past_due)
+    if not out.ran:
+        log.info("tenant sweep fan-out skipped (%s)", out.skipped, extra={"event": TICK_EVENT, "outcome": "skipped"})
+        return
+    counts = {"sent": len(out.sent), "waiting": len(out.waiting), "throttled": len(out.throttled),
+              "failed": len(out.failed)}  # fmt: skip
+    log.info("tenant sweep %s fanned out: %s; digest %s", out.sweep_id, counts, out.digest,
+             extra={"event": TICK_EVENT, "outcome": "fanned_out", **counts})  # fmt: skip

@@ -3,6 +3,8 @@
 Messages are base64 (the host's default encoding; the sender uses ``TextBase64EncodePolicy``). A bad
 message is logged and consumed (retrying cannot fix it); a transient failure raises so the queue
 extension retries it, and after ``maxDequeueCount`` (host.json) it lands in ``webex-verify-poison``.
+In provider mode the run acts as the incident's tenant (its Graph token, partition and contacts); a
+message for a tenant no longer watched is dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ async def verify_incident(msg: func.QueueMessage) -> None:
         log.error("verification message %s dropped (not retried): %s", msg.id, exc)
         return
     svc = await get_services()
-    outcome = await run_verification(svc.verification_deps(), message)
+    scope = await svc.scope_for(message.tenant_id)  # provider mode: the run acts as the incident's tenant
     with bind(tenant_id=message.tenant_id, incident_id=message.incident_id, app=message.app_key):
+        if scope is None:  # removed or disabled since: its incident waits (docs/tenants.md)
+            log.warning("verification of %s dropped: tenant %s is not watched any more", message.incident_id,
+                        message.tenant_id)  # fmt: skip
+            return
+        outcome = await run_verification(scope.verification_deps(), message)
         log.info("verification of %s attempt %s: %s", message.incident_id, message.attempt, outcome.outcome)

@@ -189,6 +189,9 @@ param alertQueryPaddingMinutes string = ''
 @description('AUDIT_POLL_OVERLAP_MINUTES. Empty: code default.')
 param auditPollOverlapMinutes string = ''
 
+@description('AUDIT_CADENCE (provider mode): minutes between routine audit-log reads of one customer tenant. Empty: code default (10).')
+param auditCadence string = ''
+
 @description('ALERT_QUERY: replacement KQL for the alert re-query. Empty: the shipped query.')
 param alertQuery string = ''
 
@@ -425,6 +428,7 @@ module api 'app/api.bicep' = {
       REMINDER_HOURS: reminderHours
       ALERT_QUERY_PADDING_MINUTES: alertQueryPaddingMinutes
       AUDIT_POLL_OVERLAP_MINUTES: auditPollOverlapMinutes
+      AUDIT_CADENCE: auditCadence
       ALERT_QUERY: alertQuery
       MAX_PAYLOAD_BYTES: maxPayloadBytes
       WEBEX_SCIM_CANARY_USER_ID: webexScimCanaryUserId

@@ -92,6 +92,18 @@ def _assertion_problem(state: SimState, form: Any, client_id: str, tenant: str) 
     return None
 
 
+def exchange_token(client_id: str, tenant: str) -> str:
+    """The managed identity's token for ``api://AzureADTokenExchange``: JWT-shaped (unsigned, like
+    :func:`simulator.client.federated_assertion`), so the product's own path — the identity's token
+    presented as the provider app's client assertion — runs end to end against the simulator."""
+
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    claims = {"aud": EXCHANGE_AUDIENCE, "iss": f"https://login.microsoftonline.com/{tenant}/v2.0", "sub": client_id}
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lt"
+
+
 def _client_known(state: SimState, world: SimState, client_id: str) -> bool:
     """The deployment's own app in the default tenant; the provider's app wherever it is consented."""
     cid = client_id.lower()
@@ -160,7 +172,10 @@ async def token(request: web.Request) -> web.Response:
         return _aad_error(state, 401, "invalid_client", 7000215, "Invalid client secret provided.")
     if not scope.endswith("/.default"):
         return _aad_error(state, 400, "invalid_scope", 1002012, "The provided value for scope is not valid.")
-    access_token = state.issue_token(scope, client_id, tid)
+    if scope.lower() == f"{EXCHANGE_AUDIENCE.lower()}/.default":
+        access_token = exchange_token(client_id, tid)  # what a federated credential's assertion must be
+    else:
+        access_token = state.issue_token(scope, client_id, tid)
     return json_response(
         {
             "token_type": "Bearer",

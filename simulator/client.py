@@ -159,6 +159,10 @@ class SimulatorControl:
     async def clear_faults(self) -> int:
         return int((await self._call("DELETE", "/faults"))["cleared"])
 
+    async def faults(self) -> list[dict[str, Any]]:
+        """The faults not used up yet (a held call's fault has left this list)."""
+        return list((await self._call("GET", "/faults"))["faults"])
+
     # -------------------------------------------------------------- recordings and state
     async def requests(self, path: str | None = None, method: str | None = None) -> list[dict[str, Any]]:
         params = {k: v for k, v in (("path", path), ("method", method)) if v}

@@ -27,6 +27,7 @@ def test_five_functions_registered(functions: dict[str, Any]) -> None:
         "verify_poison",
         "notice_action",
         "status_page",
+        "tenant_sweep",
     }
 
 
@@ -94,6 +95,15 @@ def test_poison_queue_trigger(functions: dict[str, Any]) -> None:
     t = _trigger(functions["verify_poison"])
     assert t["type"] == "queueTrigger"
     assert t["queueName"] == "webex-verify-poison", "the host's <queue>-poison naming rule"
+    assert t["connection"] == "AzureWebJobsStorage"
+
+
+def test_tenant_sweep_queue_trigger(functions: dict[str, Any]) -> None:
+    from shared.core.names import SWEEP_QUEUE
+
+    t = _trigger(functions["tenant_sweep"])
+    assert t["type"] == "queueTrigger"
+    assert t["queueName"] == SWEEP_QUEUE == "webex-tenant-sweep"
     assert t["connection"] == "AzureWebJobsStorage"
 
 

@@ -94,3 +94,130 @@ async def test_services_keep_a_graph_client_per_tenant_within_the_same_bound(sim
         assert await svc.tenant_graph(tenants[0]) is not first
     finally:
         await svc.aclose()
+
+
+async def test_every_tenants_graph_client_shares_one_http_pool(sim: Any, monkeypatch: Any) -> None:
+    """A thousand tenants must not mean a thousand httpx pools and TLS contexts
+    (bench/bench_tenants.py): the tenant clients differ only in their credential."""
+    from shared.app import runtime
+    from shared.app.runtime import Services
+    from shared.core.settings import load_settings, storage_config
+
+    monkeypatch.setenv("TENANCY_MODE", "provider")
+    monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", PROVIDER_APP)
+    monkeypatch.setattr(runtime, "MAX_TENANT_GRAPHS", 3)
+    svc = Services(load_settings(), storage_config())
+    tenants = [str(uuid.uuid4()) for _ in range(5)]
+    try:
+        graphs = [await svc.tenant_graph(t) for t in tenants]
+        pools = {id(g.client.request_adapter._http_client) for g in graphs}
+        assert len(pools) == 1
+        assert len({id(g) for g in graphs}) == 5  # each tenant its own client (its own credential)
+        assert len(svc._tenant_graphs) == 3 and len(svc.tenant_credentials()) == 5  # clients capped, tokens kept
+        assert await svc.tenant_graph(tenants[-1]) is graphs[-1]
+    finally:
+        await svc.aclose()
+    assert graphs[0].client.request_adapter._http_client.is_closed  # the root closes the shared pool
+
+
+async def test_tenant_credentials_share_one_session_that_outlives_an_evicted_credential(
+    sim: Any, monkeypatch: Any
+) -> None:
+    import aiohttp
+
+    opened: list[object] = []
+    real_init = aiohttp.ClientSession.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        opened.append(self)
+        real_init(self, *args, **kwargs)
+
+    customers = [str(uuid.uuid4()) for _ in range(3)]
+    for tenant in customers:
+        await _answer_as(sim, tenant)
+    mi = make_credential()
+    await mi.get_token(EXCHANGE_SCOPE)  # the identity's own session opens before counting
+    monkeypatch.setattr(aiohttp.ClientSession, "__init__", counting_init)
+    creds = TenantCredentials(PROVIDER_APP, mi, max_tenants=2)
+    try:
+        for tenant in customers:  # the third evicts (and closes) the first credential
+            token = await (await creds.for_tenant(tenant)).get_token("https://graph.microsoft.com/.default")
+            assert token.token == f"at-{tenant}"
+        assert len(opened) == 1
+        assert not opened[0].closed  # type: ignore[attr-defined]
+    finally:
+        await creds.aclose()
+        await mi.close()
+    assert opened[0].closed  # type: ignore[attr-defined]
+
+
+async def test_the_tenants_table_client_is_one_per_process(sim: Any, monkeypatch: Any) -> None:
+    """Every sweep message reads its tenant's row: a new table client each time leaked one aiohttp
+    session per message (bench/bench_tenants.py warned of a thousand unclosed sessions)."""
+    from shared.app.runtime import Services
+    from shared.core.settings import load_settings, storage_config
+    from shared.core.tenant import make_tenant
+
+    monkeypatch.setenv("TENANCY_MODE", "provider")
+    monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", PROVIDER_APP)
+    svc = Services(load_settings(), storage_config())
+    tenant = make_tenant(str(uuid.uuid4()))
+    try:
+        store = svc.tenant_store()
+        assert svc.tenant_store() is store
+        assert svc.for_tenant(tenant).tenant_store() is store
+    finally:
+        await svc.aclose()
+    assert svc.tenant_store() is not store  # closed with the root; a new one after
+    await svc.aclose()
+
+
+async def test_the_managed_identitys_own_token_is_accepted_as_the_assertion_in_a_customer_tenant(sim: Any) -> None:
+    """No fault in between: the local "managed identity" asks the simulator for its exchange token
+    (a JWT, as Entra issues), the customer tenant's endpoint takes it, and the Graph token reads
+    that tenant's directory — the whole provider-mode chain the sweep and the bench run."""
+    import httpx
+
+    from simulator.state import INTEGRATION_APP_ID
+
+    provider = (await sim.state())["config"]["provider_client_id"]
+    (tenant,) = await sim.add_tenants(1)
+    await sim.for_tenant(tenant["tenant_id"]).delete("integration")
+    mi = make_credential()
+    creds = TenantCredentials(provider, mi)
+    try:
+        token = (
+            await (await creds.for_tenant(tenant["tenant_id"])).get_token("https://graph.microsoft.com/.default")
+        ).token
+        assert (await mi.get_token(EXCHANGE_SCOPE)).token.count(".") == 2  # JWT-shaped, as Entra's
+    finally:
+        await creds.aclose()
+        await mi.close()
+    import os
+
+    async with httpx.AsyncClient(verify=os.environ["SSL_CERT_FILE"]) as http:
+        base = os.environ["GRAPH_BASE_URL"]
+        answer = await http.get(f"{base}/servicePrincipals(appId='{INTEGRATION_APP_ID}')",
+                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert answer.status_code == 404  # the customer's world (deleted there), not the default tenant's
+
+
+async def test_concurrent_first_calls_as_a_tenant_make_one_token_request(sim: Any) -> None:
+    """A sweep's checks run at once; without a single flight each asked Entra for its own token."""
+    import asyncio
+
+    provider = (await sim.state())["config"]["provider_client_id"]
+    (tenant,) = await sim.add_tenants(1)
+    mi = make_credential()
+    await mi.get_token(EXCHANGE_SCOPE)
+    creds = TenantCredentials(provider, mi)
+    try:
+        await sim.clear_requests()
+        credential = await creds.for_tenant(tenant["tenant_id"])
+        tokens = await asyncio.gather(*(credential.get_token("https://graph.microsoft.com/.default") for _ in range(5)))
+    finally:
+        await creds.aclose()
+        await mi.close()
+    assert len({t.token for t in tokens}) == 1
+    asked = [r for r in await sim.requests(method="POST") if r["path"] == f"/{tenant['tenant_id']}/oauth2/v2.0/token"]
+    assert len(asked) == 1

@@ -31,20 +31,18 @@ async def _check(*args: str) -> tuple[int, str, str]:
     return result
 
 
-async def _grant(sim: Any, tenant: str) -> None:
-    """The customer consented: its token request is answered with a token the simulated Graph takes."""
-    from shared.clients.credentials import make_credential
-    from shared.core.settings import get_settings
+async def _customer(sim: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A customer tenant of the simulator's own (its directory, its Identity app), the provider app —
+    the simulator's — consented there: the product's whole token chain runs, no fault answers."""
+    from shared.app.runtime import get_services, reset_services
+    from shared.core.settings import reset_settings
 
-    mi = make_credential()
-    try:
-        token = (await mi.get_token(get_settings().graph_scope)).token
-    finally:
-        await mi.close()
-    await sim.add_fault(
-        f"^/{tenant}/oauth2/v2\\.0/token$", method="POST", status=200, times=None,
-        body={"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": token},
-    )  # fmt: skip
+    monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", (await sim.state())["config"]["provider_client_id"])
+    reset_settings()
+    await reset_services()
+    await get_services()  # the incidents table, as a deployment has it: the Identity app is pinned there
+    (world,) = await sim.add_tenants(1)
+    return str(world["tenant_id"])
 
 
 async def _refuse(sim: Any, tenant: str) -> None:
@@ -55,11 +53,13 @@ async def _refuse(sim: Any, tenant: str) -> None:
     )  # fmt: skip
 
 
-async def test_all_is_a_table_of_tenants_by_checks_and_exits_with_the_worst(provider: Any) -> None:  # noqa: F811
-    good, revoked, off = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+async def test_all_is_a_table_of_tenants_by_checks_and_exits_with_the_worst(
+    provider: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    good, revoked, off = await _customer(provider, monkeypatch), str(uuid.uuid4()), str(uuid.uuid4())
     for tenant, extra in ((good, ()), (revoked, ()), (off, ("--disabled",))):
         assert (await _run("add", tenant, "--contacts", f"it@{tenant[:8]}.example", *extra))[0] == 0
-    await _grant(provider, good)
     await _refuse(provider, revoked)
 
     code, out, err = await _check("--all", "--json")
@@ -84,10 +84,12 @@ async def test_all_is_a_table_of_tenants_by_checks_and_exits_with_the_worst(prov
     assert lines[-1] == "overall: UNHEALTHY (1 of 2 tenants unhealthy)"
 
 
-async def test_one_tenant_healthy_exits_0_and_unknown_exits_2(provider: Any) -> None:  # noqa: F811
-    tenant = str(uuid.uuid4())
+async def test_one_tenant_healthy_exits_0_and_unknown_exits_2(
+    provider: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant = await _customer(provider, monkeypatch)
     assert (await _run("add", tenant))[0] == 0
-    await _grant(provider, tenant)
     code, out, err = await _check("--tenant", tenant.upper())
     assert code == 0, (out, err)
     assert out.splitlines()[-1] == "overall: HEALTHY (0 of 1 tenants unhealthy)"

@@ -131,6 +131,8 @@ async def test_key_vault_secrets_are_read_and_the_rotated_token_written_back(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # Importing function_app (any earlier test in this worker) sets the SDK loggers to WARNING.
+    caplog.set_level(logging.DEBUG, logger="azure")
     await _store_in_vault(sim, app_creds)
     await sim.webex_tokens(rotate=True)
     svc = await _fresh_from_vault(monkeypatch, app_creds, services_env)

@@ -43,6 +43,9 @@ class HealthCheckDeps:
     store: IncidentStore
     pipeline: PipelineDeps
     notes: NotesWriter  # Graph, for the opt-in prevention notes
+    announce_config: bool = True
+    """Tell the configuration's problems here; ``False`` for a customer tenant's sweep (provider mode):
+    the deployment's configuration is the provider's business, told by the timer's fan-out."""
 
 
 @dataclass(slots=True)
@@ -116,7 +119,8 @@ async def _check(deps: HealthCheckDeps) -> HealthReport:
     from shared.app.operational_notices import announce_config_problems
 
     report = await check_and_notify(CheckingDeps(deps.checks, deps.send))
-    await announce_config_problems(deps.settings, deps.send, deps.announcements)
+    if deps.announce_config:
+        await announce_config_problems(deps.settings, deps.send, deps.announcements)
     if deps.settings.prevention_notes:
         from shared.checks.prevention import ensure_notes
 

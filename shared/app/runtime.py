@@ -29,12 +29,15 @@ if TYPE_CHECKING:
     from shared.app.push import PushDeps
     from shared.app.restore import RestoreDeps
     from shared.app.sweep import SweepDeps
+    from shared.app.tenant_sweep import FanOutDeps, TenantSweepDeps
     from shared.app.verification import VerificationDeps
     from shared.checks.deps import CheckClients, WebexStatusMemory
     from shared.checks.report import HealthReport
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.graph import Graph
     from shared.clients.intake_queue import IntakeQueue
+    from shared.clients.rate_budget import RateBudget
+    from shared.clients.sweep_queue import SweepQueue
     from shared.clients.table import Table
     from shared.clients.tenant_credentials import FederatedTenantCredential, TenantCredentials
     from shared.clients.tenants import TenantStore
@@ -51,6 +54,10 @@ if TYPE_CHECKING:
 
 HTTP_TIMEOUT = 15.0
 """Read/write timeout of the shared httpx client (Webex, Teams, webhook), in seconds."""
+
+MAX_TENANT_GRAPHS = 64
+"""Tenant Graph clients kept (provider mode): more than the sweeps one instance runs at once (host.json
+``batchSize`` + ``newBatchThreshold``), far fewer than the tenants (bench/bench_tenants.py)."""
 
 
 class Services:
@@ -71,10 +78,13 @@ class Services:
         self._store: IncidentStore | None = None
         self._queue: VerifyQueue | None = None
         self._intake: IntakeQueue | None = None
+        self._sweep_queue: SweepQueue | None = None
         self._checkpoints: Checkpoints | None = None
         self._webex_auth: WebexAuth | None = None
         self._tenant_credentials: TenantCredentials | None = None
         self._tenant_graphs: dict[str, tuple[Graph, FederatedTenantCredential]] = {}
+        self._tenant_http: httpx.AsyncClient | None = None  # one pool for every tenant's Graph client
+        self._tenant_store: TenantStore | None = None
         self._tenant_webex: dict[str, WebexAuth] = {}  # service-app tenants' token holders, least recent first
         self._vault: Any = None  # one Key Vault client for every tenant's Webex secret
         self._ready = False
@@ -135,12 +145,15 @@ class Services:
         return self._graph
 
     def tenant_store(self) -> TenantStore:
-        """The tenants table (``TENANTS_TABLE``, provider mode), on its own table client."""
-        from shared.clients.storage import table_client
-        from shared.clients.table import Table
-        from shared.clients.tenants import TenantStore
+        """The tenants table (``TENANTS_TABLE``, provider mode), on its own table client — one per
+        process, like the others: a sweep message per tenant must not open (and leak) a client each."""
+        if self._tenant_store is None:
+            from shared.clients.storage import table_client
+            from shared.clients.table import Table
+            from shared.clients.tenants import TenantStore
 
-        return TenantStore(Table(table_client(self.storage, self.settings.tenants_table)))
+            self._tenant_store = TenantStore(Table(table_client(self.storage, self.settings.tenants_table)))
+        return self._tenant_store
 
     def tenant_credentials(self) -> TenantCredentials:
         """Per customer tenant: the provider app's token, asserted by this process's managed identity."""
@@ -158,7 +171,10 @@ class Services:
         return self._tenant_credentials
 
     async def tenant_graph(self, tenant_id: str) -> Graph:
-        """A Graph client acting as ``tenant_id`` through the provider's app (one per tenant)."""
+        """A Graph client acting as ``tenant_id`` through the provider's app. Every tenant's client
+        shares one httpx pool (:func:`shared.clients.graph.graph_http_client`); only the credential
+        (and its token cache) is the tenant's. At most :data:`MAX_TENANT_GRAPHS` clients are kept
+        (least recently used dropped): building one is cheap, the token cache is the credential's."""
         from shared.core.tenant import tenant_guid
 
         key = tenant_guid(tenant_id)
@@ -166,15 +182,17 @@ class Services:
         held = self._tenant_graphs.pop(key, None)
         if held is not None and held[1] is credential:
             graph = held[0]
-        else:
-            from shared.clients.graph import Graph, build_graph_client
+        else:  # new, or its credential was evicted and closed: a new client on the new one
+            from shared.app.warmup import warm
+            from shared.clients.graph import Graph, build_graph_client, graph_http_client
 
-            if held is not None:  # its credential was evicted and closed: a new client on the new one
-                await _close_graph(held[0])
-            graph = Graph(build_graph_client(self.settings, credential))
+            if self._tenant_http is None:
+                self._tenant_http = graph_http_client()
+            client = build_graph_client(self.settings, credential, http=self._tenant_http)
+            graph = Graph(client, load_models=partial(warm, "models"))
         self._tenant_graphs[key] = (graph, credential)  # most recent last
-        while len(self._tenant_graphs) > len(self.tenant_credentials()):  # no more than credentials kept
-            await _close_graph(self._tenant_graphs.pop(next(iter(self._tenant_graphs)))[0])
+        while len(self._tenant_graphs) > min(len(self.tenant_credentials()), MAX_TENANT_GRAPHS):
+            del self._tenant_graphs[next(iter(self._tenant_graphs))]  # nothing to close: the pool is shared
         return graph
 
     def for_tenant(self, tenant: Tenant) -> TenantServices:
@@ -182,6 +200,21 @@ class Services:
         of the result acts as ``tenant`` (:class:`TenantServices`). Cheap: the process's clients are
         shared; what a tenant's runs learn (status memory, announcements) is kept per tenant."""
         return TenantServices(self, tenant)
+
+    async def scope_for(self, tenant_id: str) -> Services | None:
+        """This root as the tenant a message names sees it: itself in single-tenant mode and for the
+        deployment's own tenant; in provider mode the tenant's :class:`TenantServices`, or ``None``
+        when the tenant is not watched (removed or disabled since, or its row does not read)."""
+        from shared.core.tenant import TenantError
+
+        own = self.settings.tenant_id.lower()
+        if self.settings.tenancy_mode != "provider" or tenant_id.lower() in (own, (self.tenant_guid or own)):
+            return self
+        try:
+            tenant = await self.tenant_store().get(tenant_id)
+        except TenantError:
+            return None
+        return self.for_tenant(tenant) if tenant is not None and tenant.enabled else None
 
     async def tenant_check_clients(self, tenant: Tenant) -> CheckClients:
         """What the checks use, as ``tenant`` (``check --tenant`` / ``--all``)."""
@@ -261,6 +294,22 @@ class Services:
 
             self._checkpoints = Checkpoints(self.table(), self.settings.tenant_id)
         return self._checkpoints
+
+    def sweep_queue(self) -> SweepQueue:
+        """The ``webex-tenant-sweep`` queue (provider mode's fan-out)."""
+        if self._sweep_queue is None:
+            from shared.clients.storage import queue_client
+            from shared.clients.sweep_queue import SweepQueue
+            from shared.core.names import SWEEP_QUEUE
+
+            self._sweep_queue = SweepQueue(queue_client(self.storage, SWEEP_QUEUE))
+        return self._sweep_queue
+
+    def rate_budget(self) -> RateBudget:
+        """The audit-read budget every instance shares (rows in the incidents table)."""
+        from shared.clients.rate_budget import RateBudget
+
+        return RateBudget(self.table())
 
     async def channels(self) -> list[Any]:
         """The configured channels (:func:`shared.notify.channels.build_channels`, the one rule), sharing
@@ -352,6 +401,28 @@ class Services:
         return SweepDeps(self.settings, self.checkpoints(), await self.graph(), self.pipeline_deps(), health,
                          self.worker_id)  # fmt: skip
 
+    def fan_out_deps(self) -> FanOutDeps:
+        """Provider mode's timer: the tenants, the sweep queue, the results, the provider's channels."""
+        from shared.app.tenant_sweep import FanOutDeps
+        from shared.clients.sweep_results import SweepResults
+
+        return FanOutDeps(self.settings, self.checkpoints(), self.tenant_store(), self.sweep_queue(),
+                          SweepResults(self.table()), self.operational_sender(), self.worker_id,
+                          self.config_announcements)  # fmt: skip
+
+    def tenant_sweep_deps(self) -> TenantSweepDeps:
+        """Provider mode's queue trigger: each tenant's tick is built as that tenant."""
+        from shared.app.tenant_sweep import TenantSweepDeps
+        from shared.clients.sweep_results import SweepResults
+
+        async def sweep_for(tenant: Tenant) -> SweepDeps:
+            return await self.for_tenant(tenant).sweep_deps()
+
+        def sender_for(tenant: Tenant) -> OperationalSend:
+            return self.for_tenant(tenant).operational_sender()
+
+        return TenantSweepDeps(self.tenant_store(), SweepResults(self.table()), sweep_for, sender_for)
+
     async def check_clients(self) -> CheckClients:
         """What the checks use (``shared.checks.deps``), from this process's clients."""
         from shared.checks.deps import CheckClients
@@ -385,13 +456,20 @@ class Services:
             await self._queue.close()
         if self._intake is not None:
             await self._intake.close()
+        if self._sweep_queue is not None:
+            await self._sweep_queue.close()
+            self._sweep_queue = None
         if self._graph is not None:
             http = getattr(getattr(self._graph.client, "request_adapter", None), "_http_client", None)
             if http is not None:
                 await http.aclose()
-        for graph, _ in self._tenant_graphs.values():
-            await _close_graph(graph)
+        if self._tenant_store is not None:
+            await self._tenant_store.close()
+            self._tenant_store = None
         self._tenant_graphs = {}
+        if self._tenant_http is not None:
+            await self._tenant_http.aclose()
+            self._tenant_http = None
         if self._tenant_credentials is not None:
             await self._tenant_credentials.aclose()
             self._tenant_credentials = None
@@ -498,6 +576,18 @@ class TenantServices(Services):
             self._checkpoints = Checkpoints(self.root.table(), self.tenant.tenant_id)
         return self._checkpoints
 
+    async def sweep_deps(self) -> SweepDeps:
+        """The tick as this tenant, its audit reads gated by the shared budget and its cadence."""
+        from dataclasses import replace
+        from datetime import timedelta
+
+        from shared.app.audit_cadence import AuditGate
+
+        gate = AuditGate(self.root.rate_budget(), self.tenant.tenant_id,
+                         timedelta(minutes=self.settings.audit_cadence_minutes))  # fmt: skip
+        deps = await super().sweep_deps()
+        return replace(deps, health=replace(deps.health, announce_config=False), audit_gate=gate)
+
     async def channels(self) -> list[Any]:
         """The tenant's channels; e-mail goes out from the provider's mailbox (its own Graph client)."""
         from shared.notify.channels import build_channels
@@ -508,12 +598,6 @@ class TenantServices(Services):
 
     async def aclose(self) -> None:
         """Nothing to close: the clients belong to the process's root."""
-
-
-async def _close_graph(graph: Graph) -> None:
-    http = getattr(getattr(graph.client, "request_adapter", None), "_http_client", None)
-    if http is not None:
-        await http.aclose()
 
 
 def _remember_secrets(settings: Settings) -> None:

@@ -22,6 +22,10 @@ The push paths can be missing (no Event Grid producer, no diagnostic setting, no
 4. **re-tracks the delta** when the set of present Webex service-principal ids changed (consent
    re-creates an SP under a new id; delta filters only by ``id eq …``).
 
+In provider mode (a customer tenant's sweep, :mod:`shared.app.tenant_sweep`) step 1 runs last, and
+only on a change the other steps found or on the tenant's cadence, each page from the budget every
+instance shares instead of :data:`AUDIT_PACER` (:mod:`shared.app.audit_cadence`).
+
 A lease row makes a run that overlaps the next skip (the platform keeps one timer across instances,
 but a slow run and the next tick, or a restart, can still overlap); a past-due tick that follows a
 run by less than :data:`PAST_DUE_GAP` is skipped — the missed ticks are not replayed as a burst.
@@ -42,6 +46,7 @@ from shared.core.errors import TransientError, UpstreamError
 from shared.detect.audit_poll import directory_audit_filter, read_audit_page
 
 if TYPE_CHECKING:
+    from shared.app.audit_cadence import AuditGate
     from shared.app.health_check import HealthCheckDeps, HealthOutcome
     from shared.app.pipeline import PipelineDeps, RecordOutcome
     from shared.checks.report import HealthReport
@@ -73,6 +78,10 @@ class SweepDeps:
     pipeline: PipelineDeps
     health: HealthCheckDeps
     worker_id: str
+    audit_gate: AuditGate | None = None
+    """Provider mode: the audit log is read after the other steps, only on a change or when the
+    tenant's cadence is due, each page from the shared rate budget (:mod:`shared.app.audit_cadence`).
+    ``None`` (single tenant): every tick polls first, paced in-process (:data:`AUDIT_PACER`)."""
 
 
 @dataclass(slots=True)
@@ -84,6 +93,7 @@ class TickOutcome:
     outcomes: list[RecordOutcome] = field(default_factory=list)
     health: HealthOutcome | None = None
     problems: list[str] = field(default_factory=list)
+    audit_read: bool = False  # provider mode: whether this tick read the audit log (change or cadence)
 
 
 async def run_tick(deps: SweepDeps, *, past_due: bool = False) -> TickOutcome:
@@ -100,19 +110,16 @@ async def run_tick(deps: SweepDeps, *, past_due: bool = False) -> TickOutcome:
     out = TickOutcome(ran=True)
     first: TransientError | None = None
     try:
-        for step in (_poll_audit, _follow_delta):
-            try:
-                await step(deps, out)
-            except TransientError as exc:
-                first = first or exc
-                out.problems.append(f"{step.__name__.strip('_')}: {exc}")
-            except UpstreamError as exc:  # e.g. 403: a permission is missing; the checks still run
-                out.problems.append(f"{step.__name__.strip('_')}: {exc}")
+        steps = (_poll_audit, _follow_delta) if deps.audit_gate is None else (_follow_delta,)
+        for step in steps:
+            first = await _step(step, deps, out, first)
         out.health = await run_health_check(deps.health)
         try:
             await _track_delta(deps, out.health.report)
         except (TransientError, UpstreamError) as exc:
             out.problems.append(f"track_delta: {exc}")
+        if deps.audit_gate is not None and await _audit_due(deps, deps.audit_gate, out):
+            first = await _step(_poll_audit, deps, out, first)
     finally:
         await cp.release(lease)
     for problem in out.problems:
@@ -120,6 +127,33 @@ async def run_tick(deps: SweepDeps, *, past_due: bool = False) -> TickOutcome:
     if first is not None:
         raise first
     return out
+
+
+async def _step(step: Any, deps: SweepDeps, out: TickOutcome, first: TransientError | None) -> TransientError | None:
+    """Run one step; its failure is a problem of this tick, the first transient one raised at the end."""
+    try:
+        await step(deps, out)
+    except TransientError as exc:
+        out.problems.append(f"{step.__name__.strip('_')}: {exc}")
+        return first or exc
+    except UpstreamError as exc:  # e.g. 403: a permission is missing; the checks still run
+        out.problems.append(f"{step.__name__.strip('_')}: {exc}")
+    return first
+
+
+async def _audit_due(deps: SweepDeps, gate: AuditGate, out: TickOutcome) -> bool:
+    """Provider mode: read the audit log in this tick? On a change this tick found (a delta
+    removal, a finding, an open incident without its actor), an open round, or the cadence."""
+    changed = bool(out.removed or out.outcomes or (out.health is not None and out.health.outcomes))
+    if not changed:
+        for app in deps.settings.catalogue.apps:
+            inc = await deps.pipeline.store.get_open(deps.settings.tenant_id, app.key)
+            if inc is not None and inc.initiator_kind in (None, "unknown"):  # who did it: not known yet
+                changed = True
+                break
+    state = await deps.checkpoints.get_state(AUDIT_STATE)
+    out.audit_read = await gate.due(deps.checkpoints, changed=changed, round_open=bool(state.values.get("next")))
+    return out.audit_read
 
 
 class RatePacer:
@@ -152,17 +186,26 @@ AUDIT_PACE_BUDGET = 45.0
 continues next tick from the stored ``@odata.nextLink``."""
 
 
-async def _paced_audits(out: TickOutcome, graph: Any, waited: float, **kw: Any) -> tuple[Any, float] | None:
-    """One audit page after waiting for the rate limit; ``None`` when the tick's budget is spent or
-    Graph throttled anyway (another reader of the same app registration): next tick continues."""
-    wait = AUDIT_PACER.wait()
-    if waited + wait > AUDIT_PACE_BUDGET:
-        return None
-    if wait > 0:
-        await clock.sleep(wait)
-    AUDIT_PACER.note()
+async def _paced_audits(
+    out: TickOutcome, graph: Any, waited: float, gate: AuditGate | None = None, **kw: Any
+) -> tuple[Any, float] | None:
+    """One audit page after waiting for the rate limit (provider mode: after a token of the shared
+    budget); ``None`` when the tick's budget is spent, the shared budget refused, or Graph throttled
+    anyway (another reader of the same app registration): next tick continues."""
+    if gate is not None:
+        if not await gate.take():
+            out.problems.append("poll_audit: the shared audit budget is spent; continues from its cursor next sweep")
+            return None
+    else:
+        wait = AUDIT_PACER.wait()
+        if waited + wait > AUDIT_PACE_BUDGET:
+            return None
+        if wait > 0:
+            await clock.sleep(wait)
+            waited += wait
+        AUDIT_PACER.note()
     try:
-        return await graph.directory_audits(read_audit_page, **kw), waited + wait
+        return await graph.directory_audits(read_audit_page, **kw), waited
     except TransientError as exc:
         if exc.retry_after is None:
             raise
@@ -184,7 +227,7 @@ async def _poll_audit(deps: SweepDeps, out: TickOutcome) -> None:
     got = None
     if isinstance(cursor, str):
         try:
-            got = await _paced_audits(out, graph, 0.0, link=cursor)
+            got = await _paced_audits(out, graph, 0.0, deps.audit_gate, link=cursor)
         except UpstreamError as exc:  # a next link that no longer works: start over from the checkpoint
             log.warning("audit poll: stored next link refused (%s); re-reading from the checkpoint", exc)
             cursor = None
@@ -193,9 +236,11 @@ async def _poll_audit(deps: SweepDeps, out: TickOutcome) -> None:
     if got is None:
         round_start = started
         query = directory_audit_filter((since or started) - overlap)
-        got = await _paced_audits(out, graph, 0.0, query_filter=query)
+        got = await _paced_audits(out, graph, 0.0, deps.audit_gate, query_filter=query)
     if got is None:
         return
+    if deps.audit_gate is not None:
+        await deps.audit_gate.note_read(cp)
     await _audit_pages(deps, out, graph, got, state=state, since=since, round_start=round_start)
 
 
@@ -237,7 +282,7 @@ async def _audit_pages(
             state = saved
         if last or n + 1 == MAX_PAGES:
             return
-        nxt = await _paced_audits(out, graph, waited, link=page.next_link)
+        nxt = await _paced_audits(out, graph, waited, deps.audit_gate, link=page.next_link)
         if nxt is None:
             log.info("audit poll: rate-limit budget spent after %d pages; continues next tick", n + 1)
             return

@@ -25,7 +25,7 @@ from shared.core.clock import format_timestamp
 from shared.core.errors import PayloadError
 from shared.core.models import Action, AlertWindow, AuditRecord, Extraction
 from shared.detect.classify import Classification, classify
-from shared.detect.normalize.deferred import DeferredRecord, Summary
+from shared.detect.normalize.deferred import DeferredRecord
 
 MAX_NOTES = 1000
 """Skip notes kept for stderr (they are written after the records, as the only lines on success);
@@ -51,7 +51,7 @@ def record_line(
 ) -> dict[str, Any]:
     """The output object for one record (also what ``render`` and tests compare against)."""
     app = verdict.app
-    summary = _summary(record, verdict)
+    summary = record.line_summary() if verdict.target is None and isinstance(record, DeferredRecord) else None
     if summary is not None:  # a record no rule reads, not normalized: the same values, cheaper
         record_tenant, event_time, initiator, target_id, target_app_id = summary
     else:
@@ -77,17 +77,25 @@ def record_line(
     return line
 
 
-def _summary(record: AuditRecord, verdict: Classification) -> Summary | None:
-    if verdict.target is not None or not isinstance(record, DeferredRecord):
-        return None
-    return record.line_summary()
-
-
 def _stamp(value: datetime) -> str:
-    """:func:`format_timestamp`, through ``isoformat`` (several times faster than ``strftime``)."""
+    """:func:`format_timestamp` (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) of a UTC time, put together from
+    the text of its hour (remembered: a month of records shares 720 hours) and tables of minutes and
+    seconds: a third of the cost of ``%`` formatting, a fifth of ``datetime.replace`` plus ``isoformat``."""
     if value.tzinfo is UTC and value.year >= 1000:
-        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        hour = (value.year, value.month, value.day, value.hour)
+        prefix = _HOURS.get(hour)
+        if prefix is None:
+            if len(_HOURS) >= 4096:
+                _HOURS.clear()
+            year, month, day, at = hour
+            prefix = _HOURS[hour] = f"{year:04d}-{month:02d}-{day:02d}T{at:02d}:"
+        return prefix + _MINUTES[value.minute] + _SECONDS[value.second] + str(1_000_000 + value.microsecond)[1:] + "Z"
     return format_timestamp(value)
+
+
+_HOURS: dict[tuple[int, ...], str] = {}
+_MINUTES = tuple(f"{minute:02d}:" for minute in range(60))
+_SECONDS = tuple(f"{second:02d}." for second in range(60))
 
 
 def alert_line(window: AlertWindow) -> dict[str, Any]:

@@ -15,20 +15,33 @@ Service identity endpoint, which takes this one.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
 
+@cache
 def bounded_retry_policy_class() -> type[Any]:
-    """An ``AsyncRetryPolicy`` that does not retry a response asking for a longer wait than we sleep."""
+    """An ``AsyncRetryPolicy`` that does not retry a response asking for a longer wait than we sleep.
+
+    One class for the process, and one set of retried status codes for all its instances: each
+    per-tenant credential (provider mode) holds two of these policies, and azure-core builds a new
+    ~8 KB set of codes for every instance — 16 MB for a thousand tenants (bench/bench_tenants.py)."""
     from azure.core.pipeline.policies import AsyncRetryPolicy
 
     from shared.clients.sdk_waits import ClockSleep
     from shared.core.retry import MAX_INPROCESS_WAIT
 
+    shared_codes: dict[frozenset[int], set[Any]] = {}
+
     class BoundedRetryPolicy(AsyncRetryPolicy[Any, Any]):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            codes = self._retry_on_status_codes  # azure-core only reads it (``in``)
+            self._retry_on_status_codes = shared_codes.setdefault(frozenset(codes), codes)
+
         def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
             retry_after = self.get_retry_after(response)
             if retry_after is not None and retry_after > MAX_INPROCESS_WAIT:

@@ -110,24 +110,33 @@ def map_graph_error(exc: BaseException) -> Exception:
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
 
-def build_graph_client(settings: Settings, credential: AsyncTokenCredential) -> Any:
-    """A ``GraphServiceClient`` bound to ``settings.graph_base_url`` with retries off."""
+def graph_http_client() -> Any:
+    """The httpx client Graph calls go through: msgraph's middleware with kiota's retry off, one
+    connection pool. One of them can serve every tenant's Graph client (provider mode): the bearer
+    token is added to each request by that client's own authentication provider, not by the pool,
+    so a thousand tenants share one pool and one TLS context instead of a thousand."""
     import httpx
+    from kiota_http.middleware.options import RetryHandlerOption
+    from msgraph_core import GraphClientFactory
+
+    options = {RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False)}
+    return GraphClientFactory.create_with_default_middleware(
+        client=httpx.AsyncClient(timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=5.0)), options=options
+    )
+
+
+def build_graph_client(settings: Settings, credential: AsyncTokenCredential, http: Any = None) -> Any:
+    """A ``GraphServiceClient`` bound to ``settings.graph_base_url`` with retries off, on ``http``
+    (from :func:`graph_http_client`; a new one when not given — then the client owns it)."""
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,
     )
-    from kiota_http.middleware.options import RetryHandlerOption
     from msgraph.graph_request_adapter import GraphRequestAdapter
     from msgraph.graph_service_client import GraphServiceClient
-    from msgraph_core import GraphClientFactory
 
     host = urlsplit(settings.graph_base_url).hostname or ""
     auth = AzureIdentityAuthenticationProvider(credential, scopes=[settings.graph_scope], allowed_hosts=[host])
-    options = {RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False)}
-    http = GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=5.0)), options=options
-    )
-    adapter = GraphRequestAdapter(auth, client=http)
+    adapter = GraphRequestAdapter(auth, client=http if http is not None else graph_http_client())
     adapter.base_url = settings.graph_base_url
     return GraphServiceClient(request_adapter=adapter)
 

@@ -16,6 +16,7 @@ tenant, at most ``max_tenants`` kept (least recently used closed first).
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,7 @@ class FederatedTenantCredential:
         self._source = assertion_source
         self._scope = exchange_scope
         self._assertion = ""
+        self._one_at_a_time = asyncio.Lock()  # a sweep's concurrent checks ask at once: one token request
         options.setdefault("retry_policy_class", bounded_retry_policy_class())
         self._inner = ClientAssertionCredential(self.tenant_id, client_id, self._current_assertion, **options)
 
@@ -97,12 +99,16 @@ class FederatedTenantCredential:
         self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, enable_cae: bool = False,
         **kwargs: Any,
     ) -> AccessToken:  # fmt: skip
-        await self._refresh_assertion()
-        return await self._inner.get_token(*scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs)
+        async with self._one_at_a_time:  # the first asks Entra, the others find its token cached
+            await self._refresh_assertion()
+            return await self._inner.get_token(
+                *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
+            )
 
     async def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
-        await self._refresh_assertion()
-        return await self._inner.get_token_info(*scopes, options=options)
+        async with self._one_at_a_time:
+            await self._refresh_assertion()
+            return await self._inner.get_token_info(*scopes, options=options)
 
     async def close(self) -> None:
         await self._inner.close()
@@ -115,7 +121,12 @@ class FederatedTenantCredential:
 
 
 class TenantCredentials:
-    """One :class:`FederatedTenantCredential` per tenant, built on first use, at most ``max_tenants``."""
+    """One :class:`FederatedTenantCredential` per tenant, built on first use, at most ``max_tenants``.
+
+    Their token requests share one aiohttp session (azure-core's ``AioHttpTransport`` over a session
+    it does not own, so closing one tenant's credential leaves it open): without it each credential
+    opens its own session, connector and TLS connections — a thousand of them for a thousand tenants
+    (bench/bench_tenants.py). A ``transport`` given in ``options`` is used as given instead."""
 
     def __init__(
         self,
@@ -132,6 +143,7 @@ class TenantCredentials:
         self._max = max_tenants
         self._options = options
         self._by_tenant: OrderedDict[str, FederatedTenantCredential] = OrderedDict()
+        self._session: Any = None  # aiohttp.ClientSession, opened with the first credential
 
     def __len__(self) -> int:
         return len(self._by_tenant)
@@ -143,14 +155,31 @@ class TenantCredentials:
         if found is not None:
             self._by_tenant.move_to_end(key)
             return found
-        credential = FederatedTenantCredential(key, self._client_id, self._source, **self._options)
+        credential = FederatedTenantCredential(key, self._client_id, self._source, **self._transport_options())
         self._by_tenant[key] = credential
         while len(self._by_tenant) > self._max:
             _, oldest = self._by_tenant.popitem(last=False)
             await oldest.close()
         return credential
 
+    def _transport_options(self) -> dict[str, Any]:
+        if "transport" in self._options:
+            return self._options
+        from azure.core.pipeline.transport import AioHttpTransport
+
+        if self._session is None:
+            import aiohttp
+
+            # as AioHttpTransport would open its own: proxies from the environment, no cookies
+            self._session = aiohttp.ClientSession(
+                trust_env=True, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+            )
+        return {**self._options, "transport": AioHttpTransport(session=self._session, session_owner=False)}
+
     async def aclose(self) -> None:
         while self._by_tenant:
             _, credential = self._by_tenant.popitem(last=False)
             await credential.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -239,5 +239,8 @@ def tenant_settings(settings: Settings, tenant: Tenant) -> Settings:
         "teams_webhook_url": SecretStr(teams) if teams else None,
         "webex_room_id": tenant.channels.get("webex") or None,
         "notify_webhook_url": tenant.channels.get("webhook") or settings.notify_webhook_url,
+        # Control Hub's wizard creates the Identity app in each customer tenant, under another appId in
+        # each: found by name in the tenant and pinned in its partition, never the deployment's own.
+        "webex_identity_app_id": None,
     }
     return settings.model_copy(update=update)

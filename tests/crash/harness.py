@@ -15,10 +15,15 @@ invocation returned and before the host acknowledged it (the queue message is no
 event or alert gets no answer).
 
 Time is virtual: each round moves it one minute (the timer's period), on the worker's clock (sent
-with every invocation) and on the simulator's. Azurite keeps visibility timeouts in real time, so
-the harness makes a delayed or abandoned message visible when *virtual* time reaches its due time,
-through the SDK (``update_message(visibility_timeout=0)``, with the pop receipt the send's or the
-receive's answer carried): nothing waits for real.
+with every invocation) and on the simulator's — or, when nothing can happen before, straight to the
+first message due or lease expiry (:meth:`Platform.next_round`). Azurite keeps visibility timeouts in
+real time, so the harness makes a delayed or abandoned message visible when *virtual* time reaches
+its due time, through the SDK (``update_message(visibility_timeout=0)``, with the pop receipt the
+send's or the receive's answer carried): nothing waits for real.
+
+Every run owes its notices on four channels, all received by the simulator: e-mail, Webex, Teams
+and the signed webhook (:func:`channel_settings`). :class:`Lanes` runs several runs at once, each
+lane on its own Azurite and simulator, all forking workers from one zygote.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import signal
@@ -40,6 +46,7 @@ from typing import Any
 from shared.core.names import INTAKE_QUEUE, MAX_DEQUEUE_COUNT, VERIFY_QUEUE
 from simulator.faults import Fault
 from simulator.storage_proxy import StorageFaultProxy
+from tests.notice_helpers import CHANNEL_PATHS, WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 PATHS = ("eventgrid", "alert", "timer")
@@ -64,9 +71,13 @@ STORAGE_WRITES = "POST|PUT|PATCH|MERGE|DELETE"
 STORAGE_DURABLE = r"^/[^/]+/(?:[^/(]+\(.*\)|[^/()]+/messages(?:/.*)?|(?!Tables$)[A-Za-z0-9]+)$"
 """A row written (insert, update, delete) or a queue message sent, updated or deleted; not a table or
 queue being created (setup every fresh worker repeats)."""
-CHANNELS = {"email": r"/sendMail$", "webex": r"^/webexapis/v1/messages$"}
+CHANNELS = dict(CHANNEL_PATHS)
+"""Every notice channel, pointed at the simulator: e-mail (Graph sendMail), Webex, Teams (a Workflows
+webhook) and the signed generic webhook."""
 RESTORE = r"/directory/deletedItems/[^/]+/restore$"
-HTTP_DURABLE = "|".join(f"(?:{p})" for p in (*CHANNELS.values(), RESTORE))
+HTTP_TARGETS = {**CHANNELS, "restore": RESTORE}
+"""Each outside effect an HTTP crash point can aim at: a channel's notice, or the restore."""
+HTTP_DURABLE = "|".join(f"(?:{p})" for p in HTTP_TARGETS.values())
 """Calls that change something outside: a notice on a channel, a restore from the recycle bin."""
 
 SETTINGS = {
@@ -82,19 +93,23 @@ SETTINGS = {
 class CrashPoint:
     """Kill the worker at its ``k``-th durable call of kind ``where`` (``storage``, ``http``), held
     ``when`` (``before`` the service acts, ``after``); or (``ack``) after its ``k``-th invocation
-    returned, before the host acknowledged it."""
+    returned, before the host acknowledged it. An ``http`` point may aim at one ``target`` of
+    :data:`HTTP_TARGETS` (a channel, the restore): then ``k`` counts that target's calls only."""
 
     where: str
     k: int
     when: str = "after"
     again: bool = False
     """Second crash of a plan: the fresh worker dies when it makes the call that killed the last one."""
+    target: str = ""
 
     @property
     def label(self) -> str:
         if self.again:
             return f"the same call {self.when}"
-        return f"ack {self.k}" if self.where == "ack" else f"{self.where} {self.k} {self.when}"
+        if self.where == "ack":
+            return f"ack {self.k}"
+        return f"{self.target or self.where} {self.k} {self.when}"
 
 
 @dataclass(slots=True)
@@ -117,6 +132,12 @@ class RunResult:
     poison: dict[str, int] = field(default_factory=dict)
     storage_calls: int = 0
     http_calls: int = 0
+    http_targets: dict[str, int] = field(default_factory=dict)
+    """Durable HTTP calls per target of :data:`HTTP_TARGETS` (the crash-free run's give the points)."""
+    http_sequence: list[tuple[str, int]] = field(default_factory=list)
+    """Each durable HTTP call in order: its target, and how many durable storage writes were
+    answered before it (the crash-free run's place the steps next to an outside effect)."""
+    webhook: list[WebhookPost] = field(default_factory=list)
     invocations: int = 0
     rounds: int = 0
     left_in_queues: int = 0
@@ -130,21 +151,43 @@ class RunResult:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookPost:
+    """One signed-webhook notice the receiver accepted: which notice, its delivery id, and whether its
+    signature checks out (HMAC of its own timestamp, delivery id and body, with the rig's secret)."""
+
+    notice: str
+    delivery: str
+    signed: bool
+
+
 NOTICE_TAGS = {"[Action required]": "opened", "[Restored]": "restored", "[Resolved]": "resolved",
                "[Reminder]": "reminder", "[Escalated]": "escalated"}  # fmt: skip
 WEBEX_LEADS = (
     ("Resolved", "resolved"),
     ("Restored automatically", "restored"),
     ("Webex directory sync is broken", "opened"),
+    ("Reminder", "reminder"),
+    ("Escalation", "escalated"),
 )
 
 
 def notice_of(channel: str, request: dict[str, Any]) -> str:
     """Which notice a delivered request was (``opened``, ``restored``, ``resolved`` …): the e-mail
-    subject's tag, the Webex message's bold lead; anything else by its first words."""
+    subject's tag, the webhook document's ``notice``, the lead of the Webex message or of the Teams
+    card's first text block; anything else by its first words."""
     from tests.notice_helpers import notice_text
 
-    text = notice_text(channel, request)
+    body = request.get("json")
+    if channel == "webhook":
+        return str(body.get("notice")) if isinstance(body, dict) else "?"
+    if channel == "teams":
+        try:
+            text = str(body["attachments"][0]["content"]["body"][0]["text"])  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            text = "?"
+    else:
+        text = notice_text(channel, request)
     if channel == "email":
         subject = re.search(r"^Subject: (\[[^\]]+\])", text, re.MULTILINE)
         tag = subject.group(1) if subject else "?"
@@ -165,8 +208,17 @@ class Zygote:
         self.proc: asyncio.subprocess.Process | None = None
         self.server: asyncio.AbstractServer | None = None
         self._arrivals: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        self._stderr: Any = None
+        self._forking = asyncio.Lock()  # the lanes share the zygote: one fork (pid line, arrival) at a time
 
     async def start(self) -> Zygote:
+        await self.spawn()
+        return await self.ready()
+
+    async def spawn(self) -> Zygote:
+        """Start the process; it imports while the caller does other things (:meth:`ready` waits).
+        Its workers get every setting, the simulator's CA included, when they are forked."""
+
         async def arrived(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await self._arrivals.put((reader, writer))
 
@@ -177,13 +229,20 @@ class Zygote:
             cwd=ROOT, env={**os.environ, **self.env, "PYTHONPATH": str(ROOT)},
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._stderr,
         )  # fmt: skip
-        assert self.proc.stdout is not None
+        return self
+
+    async def ready(self) -> Zygote:
+        assert self.proc is not None and self.proc.stdout is not None
         line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=120)
         if line.strip() != b"ready":
             raise RuntimeError(f"crash worker zygote did not start: {line!r}; see {self.stderr_path}")
         return self
 
     async def fork(self, env: dict[str, str]) -> Worker:
+        async with self._forking:
+            return await self._fork(env)
+
+    async def _fork(self, env: dict[str, str]) -> Worker:
         assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(json.dumps({"env": env}).encode() + b"\n")
         await self.proc.stdin.drain()
@@ -204,7 +263,8 @@ class Zygote:
                 await self.proc.wait()
         if self.server is not None:
             self.server.close()
-        self._stderr.close()
+        if self._stderr is not None:
+            self._stderr.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
 
@@ -261,11 +321,15 @@ class Platform:
         self.alert: str | None = None
         self.invocations = 0
         self.consented = False
+        self.leases: list[float] = []
+        """Expiries (virtual seconds) of the leases still held at the last look."""
+        self.mail_read: set[int] = set()
+        """The simulator's sequence numbers of the e-mails the admin has read already."""
 
     # ------------------------------------------------------------------ workers and crash points
     async def _worker(self) -> Worker:
         if self.worker is None:
-            env = {**SETTINGS, "INCIDENTS_TABLE": self.table, "AzureWebJobsStorage": self.rig.proxied}
+            env = {**self.rig.settings, "INCIDENTS_TABLE": self.table, "AzureWebJobsStorage": self.rig.proxied}
             self.worker = await self.rig.zygote.fork(env)
             await self._arm()
         return self.worker
@@ -283,7 +347,8 @@ class Platform:
         if point.where == "storage":
             self.rig.faults.append(Fault(path=path or STORAGE_DURABLE, method=method, skip=skip, hold=point.when))
         else:
-            await self.sim.add_fault(path or HTTP_DURABLE, method=method, skip=skip, hold=point.when, times=1)
+            aim = HTTP_TARGETS[point.target] if point.target else HTTP_DURABLE
+            await self.sim.add_fault(path or aim, method=method, skip=skip, hold=point.when, times=1)
 
     async def _held(self) -> str | None:
         point = self.armed
@@ -296,6 +361,8 @@ class Platform:
                 if entry.get("held"):
                     return f"{entry['method']} {entry['path']}"
             return None
+        if await self.sim.faults():
+            return None  # not reached yet (a cheap look: the recordings carry every notice's body)
         for entry in await self.sim.requests(path=HTTP_DURABLE, method="POST"):
             if entry.get("held"):
                 return f"POST {entry['path']}"
@@ -323,12 +390,20 @@ class Platform:
         ]
         last = max(writes, default=0.0)
         out = []
-        for channel, path in CHANNELS.items():
-            for entry in await self.sim.requests(path=path, method="POST"):
-                accepted = entry.get("acted", entry.get("status"))
-                at = entry.get("answered_at")
-                if isinstance(accepted, int) and accepted < 300 and isinstance(at, float) and last < at < killed_at:
-                    out.append((channel, notice_of(channel, entry)))
+        for channel, entry in await self._posts():
+            at = entry.get("answered_at")
+            if channel in CHANNELS and _accepted(entry) and isinstance(at, float) and last < at < killed_at:
+                out.append((channel, notice_of(channel, entry)))
+        return out
+
+    async def _posts(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every durable HTTP call the simulator recorded, in order, with its target (one round trip)."""
+        targets = [(name, re.compile(path)) for name, path in HTTP_TARGETS.items()]
+        out = []
+        for entry in await self.sim.requests(path=HTTP_DURABLE, method="POST"):
+            name = next((name for name, path in targets if path.search(entry["path"])), None)
+            if name is not None:
+                out.append((name, entry))
         return out
 
     async def invoke(self, fn: str, arg: dict[str, Any]) -> dict[str, Any]:
@@ -435,6 +510,25 @@ class Platform:
             return
         self.pending[message.id] = Pending(queue, message.pop_receipt, self.now + HOST_VISIBILITY)
 
+    @staticmethod
+    def _offset(stamp: object) -> float:
+        """A row's timestamp as virtual seconds, as :func:`_virtual_iso` maps them (``-inf``: none)."""
+        from shared.core.clock import parse_timestamp
+
+        at = parse_timestamp(stamp) if isinstance(stamp, str) else None
+        return -math.inf if at is None else (at - datetime.now(UTC)).total_seconds()
+
+    def next_round(self) -> float:
+        """How far to move virtual time: one tick, or as many as pass with nothing to do — no event or
+        alert to redeliver, no message due, and (timer path) every tick in between would find a dead
+        tick's lease held and return at once — up to the first message due or lease expiry."""
+        if self.event is not None or self.alert is not None:
+            return TICK
+        if self.path == "timer" and not self.leases:
+            return TICK  # a tick that takes the lease does real work every minute
+        due = min([p.due for p in self.pending.values()] + self.leases, default=self.now + TICK)
+        return max(1, math.ceil((due - self.now) / TICK)) * TICK
+
     async def advance(self, seconds: float) -> None:
         self.now += seconds
         await self.sim.advance_clock(seconds)
@@ -446,26 +540,29 @@ class Platform:
                     await self.rig.queues[p.queue].update_message(msg_id, p.pop_receipt, visibility_timeout=0)
                 del self.pending[msg_id]
 
-    async def admin(self) -> None:
+    async def admin(self, rows: list[dict[str, Any]]) -> None:
         """An admin who reads the consent notice grants consent (the product's fix when a restore
-        was not done); the verification that follows resolves the incident."""
-        if self.consented:
+        was not done); the verification that follows resolves the incident. No consent notice goes
+        out once the restore is recorded (no need to read the mail then)."""
+        if self.consented or any(r.get("state") and r.get("restore_outcome") == "restored" for r in rows):
             return
         for entry in await self.sim.requests(path=CHANNELS["email"], method="POST"):
-            accepted = entry.get("acted", entry.get("status"))
-            if isinstance(accepted, int) and accepted < 300 and notice_of("email", entry) == "opened":
+            if entry["seq"] in self.mail_read or not _accepted(entry):
+                continue
+            self.mail_read.add(entry["seq"])
+            if notice_of("email", entry) == "opened":
                 await self.sim.consent(actor="admin@contoso.example")
                 self.consented = True
                 return
 
-    async def settled(self) -> bool:
+    async def settled(self, rows: list[dict[str, Any]]) -> bool:
+        self.leases = [lease for r in rows if (lease := self._offset(r.get("expires_at"))) > self.now]
         if self.event is not None or self.alert is not None or self.pending:
             return False
         for queue in QUEUES:
             if (await self.rig.queues[queue].get_queue_properties()).approximate_message_count:
                 return False
-        rows = await self.rig.rows(self.table)
-        if any(isinstance(r.get("expires_at"), str) and r["expires_at"] > _virtual_iso(self.now) for r in rows):
+        if self.leases:
             return False  # a dead tick's lease: the platform keeps ticking until it expired and was taken over
         if self.path != "timer":
             return True
@@ -497,10 +594,11 @@ class Platform:
                 self.result.rounds += 1
                 await self.push_round()
                 await self.drain_queues()
-                await self.admin()
-                if await self.settled():
+                rows = await self.rig.rows(self.table)
+                await self.admin(rows)
+                if await self.settled(rows):
                     break
-                await self.advance(TICK)
+                await self.advance(self.next_round())
         finally:
             if self.worker is not None:
                 await self.worker.stop()
@@ -527,22 +625,55 @@ class Platform:
                     key = key.replace(iid, "<id>")
                 r.incidents.append((key, str(row["state"]), str(row.get("kind")), str(row.get("restore_outcome"))))
         r.incidents.sort()
-        for channel, path in CHANNELS.items():
-            for entry in await self.sim.requests(path=path, method="POST"):
-                accepted = entry.get("acted", entry.get("status"))
-                if isinstance(accepted, int) and 200 <= accepted < 300:
-                    notice = (channel, notice_of(channel, entry))
-                    r.notices[notice] = r.notices.get(notice, 0) + 1
         durable = re.compile(STORAGE_DURABLE)
-        r.storage_calls = sum(
-            1 for e in self.rig.requests if e["method"] in STORAGE_WRITES.split("|") and durable.search(e["path"])
-        )
-        r.http_calls = len(await self.sim.requests(path=HTTP_DURABLE, method="POST"))
+        writing = STORAGE_WRITES.split("|")
+        recorded = [e for e in self.rig.requests if e["method"] in writing and durable.search(e["path"])]
+        r.storage_calls = len(recorded)
+        writes = [e["answered_at"] for e in recorded if isinstance(e.get("answered_at"), float)]
+        posts = await self._posts()
+        r.http_calls = len(posts)
+        for target, entry in posts:
+            r.http_targets[target] = r.http_targets.get(target, 0) + 1
+            at = entry.get("answered_at")
+            r.http_sequence.append((target, sum(1 for w in writes if isinstance(at, float) and w < at)))
+            if target not in CHANNELS or not _accepted(entry):
+                continue
+            notice = (target, notice_of(target, entry))
+            r.notices[notice] = r.notices.get(notice, 0) + 1
+            if target == "webhook":
+                r.webhook.append(_webhook_post(notice[1], entry))
         for queue in QUEUES:
             props = await self.rig.queues[f"{queue}-poison"].get_queue_properties()
             if props.approximate_message_count:
                 r.poison[queue] = props.approximate_message_count
             r.left_in_queues += (await self.rig.queues[queue].get_queue_properties()).approximate_message_count
+
+
+def _accepted(entry: dict[str, Any]) -> bool:
+    """The far end accepted the call (2xx), whether or not its answer ever reached the worker."""
+    status = entry.get("acted", entry.get("status"))
+    return isinstance(status, int) and 200 <= status < 300
+
+
+def _webhook_post(notice: str, entry: dict[str, Any]) -> WebhookPost:
+    from shared.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
+
+    headers = {str(k).lower(): str(v) for k, v in (entry.get("headers") or {}).items()}
+    delivery = headers.get(DELIVERY_HEADER.lower(), "")
+    timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
+    signed = (
+        timestamp.isascii()
+        and timestamp.isdigit()
+        and verify_webhook(
+            str(entry.get("text", "")).encode(),
+            WEBHOOK_SECRET.encode(),
+            headers.get(SIGNATURE_HEADER.lower()),
+            timestamp,
+            delivery_id=delivery,
+            now=float(timestamp),
+        )
+    )
+    return WebhookPost(notice, delivery, signed)
 
 
 def _virtual_iso(offset: float) -> str:
@@ -552,10 +683,11 @@ def _virtual_iso(offset: float) -> str:
 
 
 class Rig:
-    """What every run shares: the worker zygote, the storage proxies, the harness's own clients
-    (straight to Azurite, so the host's receives and deletes are not the worker's durable calls)."""
+    """What every run of one lane shares: its Azurite and simulator, the storage proxies, the
+    harness's own clients (straight to Azurite, so the host's receives and deletes are not the
+    worker's durable calls), and the worker zygote (its own, or one shared by the lanes)."""
 
-    def __init__(self, sim: Any, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, sim: Any, env: dict[str, str], workdir: Path, zygote: Zygote | None = None) -> None:
         self.sim = sim
         self.env = env
         self.conn = env["AzureWebJobsStorage"]
@@ -563,14 +695,21 @@ class Rig:
         self.requests: list[dict[str, Any]] = []
         self.table_proxy = StorageFaultProxy(_endpoint(self.conn, "Table"), faults=self.faults, requests=self.requests)
         self.queue_proxy = StorageFaultProxy(_endpoint(self.conn, "Queue"), faults=self.faults, requests=self.requests)
-        self.zygote = Zygote(env, workdir)
+        self.owns_zygote = zygote is None
+        self.zygote = zygote or Zygote(env, workdir)
         self.queues: dict[str, Any] = {}
         self.proxied = ""
+        self.clean = False
+        self.tables: Any = None
+        self.settings = {**env, **SETTINGS, **channel_settings(env["SIMULATOR_URL"])}
+        """A worker's settings: the lane's services, the rig's own, and all four channels."""
 
     async def start(self) -> Rig:
+        from azure.data.tables.aio import TableServiceClient
         from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
         from azure.storage.queue.aio import QueueClient
 
+        self.tables = TableServiceClient.from_connection_string(self.conn)
         await self.table_proxy.start()
         await self.queue_proxy.start()
         proxied = re.sub(r"TableEndpoint=http://[^/]+/", f"TableEndpoint={self.table_proxy.base_url}/", self.conn)
@@ -583,21 +722,26 @@ class Rig:
             with contextlib.suppress(Exception):  # exists already
                 await client.create_queue()
             self.queues[name] = client
-        await self.zygote.start()
+        if self.owns_zygote:
+            await self.zygote.start()
         return self
 
     async def stop(self) -> None:
-        await self.zygote.stop()
+        if self.owns_zygote:
+            await self.zygote.stop()
         for client in self.queues.values():
             await client.close()
+        if self.tables is not None:
+            await self.tables.close()
         await self.table_proxy.stop()
         await self.queue_proxy.stop()
 
     async def reset(self) -> None:
-        """A fresh tenant and empty queues for the next run."""
+        """A fresh tenant and empty queues for the next run (a run that converged left them empty)."""
         await self.sim.reset()
-        for client in self.queues.values():
-            await client.clear_messages()
+        if not self.clean:
+            for client in self.queues.values():
+                await client.clear_messages()
         self.faults.clear()
         self.requests.clear()
 
@@ -607,24 +751,104 @@ class Rig:
 
     async def rows(self, table: str) -> list[dict[str, Any]]:
         from azure.core.exceptions import ResourceNotFoundError
-        from azure.data.tables.aio import TableClient
 
-        async with TableClient.from_connection_string(self.conn, table) as client:
-            try:
-                return [dict(e) async for e in client.list_entities()]
-            except ResourceNotFoundError:
-                return []
+        try:
+            return [dict(e) async for e in self.tables.get_table_client(table).list_entities()]
+        except ResourceNotFoundError:
+            return []
 
     async def run(self, path: str, plan: tuple[CrashPoint, ...] = ()) -> RunResult:
-        from azure.data.tables.aio import TableServiceClient
-
         await self.reset()
+        self.clean = False
         platform = Platform(self, path, plan)
         try:
-            return await platform.run()
+            result = await platform.run()
+            self.clean = not (result.left_in_queues or result.poison)
+            return result
         finally:  # hundreds of runs: Azurite keeps every table in memory
-            async with TableServiceClient.from_connection_string(self.conn) as service:
-                await service.delete_table(platform.table)
+            await self.tables.delete_table(platform.table)
+
+
+def channel_settings(base: str) -> dict[str, str]:
+    """Teams and the signed webhook pointed at the simulator's receivers at ``base`` (e-mail and
+    Webex are configured by its settings already): every run owes its notices on all four channels."""
+    from simulator.receivers import teams_url, webhook_url
+
+    return {
+        "TEAMS_WEBHOOK_URL": teams_url(base),
+        "NOTIFY_WEBHOOK_URL": webhook_url(base),
+        "NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+
+
+class Lanes:
+    """``count`` rigs that run plans at once (the matrix's runs are independent): the first on the
+    given services, each other one on its own Azurite and simulator (whose CA the workers trust
+    through one bundle), all forking their workers from one zygote."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, count: int, zygote: Zygote | None = None) -> None:
+        self.env = env
+        self.workdir = workdir
+        self.count = max(1, count)
+        self.rigs: list[Rig] = []
+        self.spawned = zygote
+        """A zygote spawned already (it imports while the services start), else one is started here."""
+        self.zygote: Zygote | None = zygote
+        self._threads: list[Any] = []
+        self._azurites: list[Any] = []
+        self._controls: list[Any] = []
+
+    async def __aenter__(self) -> list[Rig]:
+        try:
+            return await self._start()
+        except BaseException:
+            await self.__aexit__()
+            raise
+
+    async def _start(self) -> list[Rig]:
+        from simulator.client import SimulatorControl
+        from simulator.server import SimulatorThread
+
+        envs = [dict(self.env)]
+        for _ in range(self.count - 1):
+            thread = SimulatorThread().start()
+            self._threads.append(thread)
+            envs.append({**self.env, **thread.simulator.env()})
+        bundle = self.workdir / "lanes-ca.pem"
+        await asyncio.to_thread(_concatenate, [Path(e["SSL_CERT_FILE"]) for e in envs], bundle)
+        self._azurites = await asyncio.gather(*(asyncio.to_thread(_start_azurite) for _ in envs[1:]))
+        for env, azurite in zip(envs[1:], self._azurites, strict=True):
+            env["AzureWebJobsStorage"] = azurite.connection_string
+        self.zygote = zygote = self.spawned or Zygote({**self.env, "SSL_CERT_FILE": str(bundle)}, self.workdir)
+        for env in envs:
+            control = SimulatorControl(env["SIMULATOR_URL"], verify=env["SSL_CERT_FILE"])
+            self._controls.append(control)
+            rig = Rig(control, {**env, "SSL_CERT_FILE": str(bundle)}, self.workdir, zygote)
+            self.rigs.append(rig)
+        await asyncio.gather(zygote.ready() if self.spawned else zygote.start(), *(rig.start() for rig in self.rigs))
+        return self.rigs
+
+    async def __aexit__(self, *exc: object) -> None:
+        for rig in self.rigs:
+            await rig.stop()
+        if self.zygote is not None:
+            await self.zygote.stop()
+        for control in self._controls:
+            await control.aclose()
+        for thread in self._threads:
+            thread.stop()
+        for azurite in self._azurites:
+            azurite.stop()
+
+
+def _concatenate(sources: list[Path], target: Path) -> None:
+    target.write_bytes(b"".join(source.read_bytes() for source in sources))
+
+
+def _start_azurite() -> Any:
+    from devtools.azurite import start_azurite
+
+    return start_azurite()
 
 
 def _endpoint(conn: str, service: str) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 import threading
 from datetime import datetime
@@ -93,10 +92,15 @@ async def _serve(functions: dict[str, Any], socket_path: str) -> None:
 
 def _child(functions: dict[str, Any], socket_path: str, env: dict[str, str]) -> None:
     os.environ.update(env)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if env.get("SSL_CERT_FILE"):  # the zygote may have started before the simulator (and its CA) did
+        from simulator.tls import trust_in_process
+
+        trust_in_process(env["SSL_CERT_FILE"])
     code = 0
+    before = set(sys.modules)
     try:
         asyncio.run(_serve(functions, socket_path))
+        _tell_imports(socket_path, set(sys.modules) - before)
     except BaseException:
         import traceback
 
@@ -105,6 +109,34 @@ def _child(functions: dict[str, Any], socket_path: str, env: dict[str, str]) -> 
     finally:
         sys.stderr.flush()
         os._exit(code)
+
+
+def _tell_imports(socket_path: str, names: set[str]) -> None:
+    """A worker that ended cleanly tells the zygote the modules it had to import (the product imports
+    some where first used), so that the next workers start with them, as a long-lived instance has."""
+    if names:
+        with open(socket_path + ".imports", "a", encoding="utf-8") as out:
+            out.write("".join(f"{name}\n" for name in sorted(names)))
+
+
+def _learn_imports(socket_path: str, known: set[str]) -> None:
+    """Import (in the zygote, before the next fork) what finished workers imported."""
+    import contextlib
+    import gc
+    import importlib
+
+    try:
+        with open(socket_path + ".imports", encoding="utf-8") as told:
+            names = {line.strip() for line in told} - known
+    except FileNotFoundError:
+        return
+    known |= names
+    for name in sorted(names):
+        if name and name not in sys.modules:
+            with contextlib.suppress(Exception):  # a module only a dead worker's state could import
+                importlib.import_module(name)
+    if names:
+        gc.freeze()
 
 
 def main(socket_path: str) -> int:
@@ -119,16 +151,31 @@ def main(socket_path: str) -> int:
     functions = {str(f.get_function_name()): f for f in function_app.app.get_functions()}
     if threading.active_count() != 1:  # fork copies only the calling thread
         print(f"zygote has {threading.active_count()} threads; forked workers may hang", file=sys.stderr)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # killed workers are reaped by the kernel
     print("ready", flush=True)
+    learned: set[str] = set()
     for line in sys.stdin:
+        _reap(block=False)
+        _learn_imports(socket_path, learned)
         env = json.loads(line)["env"]
         pid = os.fork()
         if pid == 0:
             sys.stdin.close()
             _child(functions, socket_path, env)
         print(pid, flush=True)
+    _reap(block=True)
     return 0
+
+
+def _reap(*, block: bool) -> None:
+    """Wait for the workers that ended (killed, or left on EOF): no zombies pile up, and their CPU
+    time counts in the zygote's children (``time``, ``os.times()`` of the harness then see it all)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 if __name__ == "__main__":

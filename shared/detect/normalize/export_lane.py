@@ -34,6 +34,7 @@ import mmap
 import os
 import stat
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, BinaryIO
 
 import msgspec
@@ -41,11 +42,10 @@ from msgspec import UNSET, Struct, field
 
 from shared.core.models import Extraction, Initiator, Source
 from shared.detect.classify import RULE_ACTIVITIES, activity_key
-from shared.detect.normalize._util import MAX_PROPERTIES, NAME_CAP, Context, timestamp
+from shared.detect.normalize._util import _GUID, MAX_DETAILS, MAX_PROPERTIES, NAME_CAP, Context, timestamp
 from shared.detect.normalize.audit import (
     _APP_ID_PROPERTIES,
     _APP_TARGET_TYPES,
-    _detail_app_id,
     _guid_in,
     initiator_from,
 )
@@ -55,6 +55,7 @@ from shared.detect.normalize.graph_pages import (
     _ESCAPED_BACKSLASH,
     Text,
     _Initiator,
+    _ModifiedProperty,
     _Record,
     _record,
     _Target,
@@ -70,7 +71,9 @@ of 210,000 records peaked at 244 MiB; one of 159 MiB, 174,000 records, at 208 Mi
 streamed in bounded memory."""
 
 _COLON = b":"
+_UNICODE_ESCAPE = b"\\u003"  # the common prefix of "\\u003a" and "\\u003A" (a colon written as an escape)
 _COUNT_CHUNK = 4 * 1024 * 1024
+_PROBE = 64  # bytes of the first and last item searched for to locate them in the file
 
 
 class _RawPage(Struct, forbid_unknown_fields=True, gc=False):
@@ -133,39 +136,36 @@ def _deferred(item: _Record) -> DeferredRecord | None:
     if len(activity) > NAME_CAP or not (activity := activity.strip()):
         return None
     if activity_key(activity) not in RULE_ACTIVITIES:
-        return DeferredRecord.create(record_id, activity, Source.GRAPH, item.rest, summary=_Summarise(item))
+        return DeferredRecord.create(record_id, activity, Source.GRAPH, item.rest, summary=partial(_summarise, item))
     body = _ENCODER.encode(item).lower()
     if body.isascii() and _ESCAPED_BACKSLASH not in body:
-        return DeferredRecord.create(record_id, activity, Source.GRAPH, item.rest, body, summary=_Summarise(item))
+        return DeferredRecord.create(
+            record_id, activity, Source.GRAPH, item.rest, body, summary=partial(_summarise, item)
+        )
     return None
 
 
-class _Summarise:
+def _summarise(item: _Record) -> Summary:
     """``line_summary`` of a deferred typed record: what ``audit._summary`` gives for the record's
     plain-dict form (the streaming reader's), read from the typed fields. Computed once, when the
-    line is printed; ``tests/test_export_lane.py`` checks both agree on thousands of mutated records."""
-
-    __slots__ = ("_typed",)
-
-    def __init__(self, typed: _Record) -> None:
-        self._typed = typed
-
-    def __call__(self) -> Summary:
-        item = self._typed
-        initiated = item.initiatedBy
-        targets = item.targetResources
-        target_id = app_id = None
-        if type(targets) is list and targets:
-            first = targets[0]
-            target_id = _text(first.id)
-            app_id = _first_target_app_id(first, item.additionalDetails)
-        return (
-            _NO_TENANT,  # the schema holds no tenant marker (tenantId, aadTenantId, resourceId)
-            timestamp(_given(item.activityDateTime)),
-            _initiator(initiated) if type(initiated) is _Initiator else _NO_INITIATOR,
-            target_id,
-            app_id,
-        )
+    line is printed (bound to its record by ``partial``, cheaper than an object a record);
+    ``tests/unit/detect/normalize/test_export_lane_summary.py`` and ``tests/test_export_lane.py``
+    check both agree on generated and mutated records."""
+    initiated, targets, when = item.initiatedBy, item.targetResources, item.activityDateTime
+    target_id = app_id = None
+    if type(targets) is list and targets:
+        first = targets[0]
+        given = first.id
+        if type(given) is str:
+            target_id = given if len(given) <= NAME_CAP else given[:NAME_CAP]
+        app_id = _first_target_app_id(first, item.additionalDetails)
+    return (
+        _NO_TENANT,  # the schema holds no tenant marker (tenantId, aadTenantId, resourceId)
+        timestamp(None if when is UNSET else when),
+        _initiator(initiated) if type(initiated) is _Initiator else _NO_INITIATOR,
+        target_id,
+        app_id,
+    )
 
 
 def _text(value: Text) -> str | None:
@@ -175,11 +175,6 @@ def _text(value: Text) -> str | None:
     return None
 
 
-def _given(value: Any) -> Any:
-    """A typed field as its plain-dict lookup gives it: an absent (unset) field is ``None``."""
-    return None if value is UNSET else value
-
-
 def _initiator(initiated: _Initiator) -> Initiator:
     """``audit.initiator_from`` for a typed ``initiatedBy`` (a user with any of UPN, id or name;
     else an app with a name or id; else unknown)."""
@@ -187,35 +182,105 @@ def _initiator(initiated: _Initiator) -> Initiator:
     if type(user) is _User:
         upn, uid, name = _text(user.userPrincipalName), _text(user.id), _text(user.displayName)
         if upn or uid or name:
-            return Initiator("user", uid, name, upn, _text(user.ipAddress))
+            made = _NEW_INITIATOR(Initiator)  # Initiator("user", uid, name, upn, ip), a fifth of the cost
+            _SET_KIND(made, "user")
+            _SET_UID(made, uid)
+            _SET_NAME(made, name)
+            _SET_UPN(made, upn)
+            _SET_IP(made, _text(user.ipAddress))
+            return made
     return initiator_from(msgspec.to_builtins(initiated))  # an app, or nobody: rare
+
+
+# The frozen dataclass's __init__ sets each slot through object.__setattr__; its slots' own setters,
+# bound once here, do the same (as deferred.py builds records). A test checks both give equal objects.
+_NEW_INITIATOR = Initiator.__new__
+_SET_KIND, _SET_UID, _SET_NAME, _SET_UPN, _SET_IP = (
+    Initiator.__dict__[name].__set__ for name in ("kind", "id", "display_name", "user_principal_name", "ip_address")
+)
 
 
 def _first_target_app_id(target: _Target, details: Any) -> str | None:
     """``audit._first_target_app_id`` for a typed target (same order, same helpers)."""
-    app_id = _text(target.appId)
-    if app_id:
-        return app_id
-    ttype = _text(target.type if target.type is not UNSET else target.Type)
-    if ttype is None or ttype.lower() in _APP_TARGET_TYPES:
-        app_id = _detail_app_id(None if details is UNSET else msgspec.to_builtins(details))
+    app_id = target.appId
+    if type(app_id) is str and app_id:
+        return app_id if len(app_id) <= NAME_CAP else app_id[:NAME_CAP]
+    ttype = target.type
+    if ttype is UNSET:
+        ttype = target.Type
+    if type(ttype) is not str or (ttype if len(ttype) <= NAME_CAP else ttype[:NAME_CAP]).lower() in _APP_TARGET_TYPES:
+        app_id = _detail_app_id(details)
         if app_id:
             return app_id
     props = target.modifiedProperties
-    if type(props) is not list:
-        return None
-    found: dict[str, tuple[Any, Any]] = {}  # the last of a name wins
+    return _property_app_id(props) if type(props) is list else None
+
+
+def _property_app_id(props: list[_ModifiedProperty]) -> str | None:
+    """The first GUID of the app-id properties (``audit._first_target_app_id``'s last step)."""
+    found: dict[str, tuple[Any, Any]] | None = None  # the last of a name wins
     for prop in props if len(props) <= MAX_PROPERTIES else props[:MAX_PROPERTIES]:
         name = prop.displayName
-        if type(name) is str and (key := (name if len(name) <= NAME_CAP else name[:NAME_CAP]).lower()) in _APP_IDS:
-            found[key] = (_given(prop.oldValue), _given(prop.newValue))
-    if not found:
+        if type(name) is str:
+            key = _NAME_KEYS.get(name)
+            if key is None:
+                key = _name_key(name)
+            if key:
+                if found is None:
+                    found = {}
+                found[key] = (prop.oldValue, prop.newValue)
+    if found is None:
         return None
     for key in _APP_ID_PROPERTIES:
         pair = found.get(key)
-        if pair is not None and (guid := _guid_in(pair[1]) or _guid_in(pair[0])):
+        if pair is not None and (guid := _guid(pair[1]) or _guid(pair[0])):
             return guid
     return None
+
+
+_NAME_KEYS: dict[str, str] = {}
+_GUID_AT = _GUID.fullmatch
+
+
+def _name_key(name: str) -> str:
+    """The lower-cased, capped name when it is one of :data:`_APP_ID_PROPERTIES`, else ``""``;
+    remembered for the few dozen property names a log repeats (bounded, short names only)."""
+    key = (name if len(name) <= NAME_CAP else name[:NAME_CAP]).lower()
+    key = key if key in _APP_IDS else ""
+    if len(name) <= 200:
+        if len(_NAME_KEYS) >= 1024:
+            _NAME_KEYS.clear()
+        _NAME_KEYS[name] = key
+    return key
+
+
+def _detail_app_id(details: Any) -> str | None:
+    """``audit._detail_app_id`` of typed ``additionalDetails`` (the first ``AppId`` pair whose key
+    and value are both text decides)."""
+    if type(details) is not list:
+        return None  # null or absent
+    for pair in details if len(details) <= MAX_DETAILS else details[:MAX_DETAILS]:
+        key, value = pair.key, pair.value
+        if (
+            type(key) is str
+            and type(value) is str
+            and (key if len(key) <= NAME_CAP else key[:NAME_CAP]).lower() == "appid"
+        ):
+            return (value if len(value) <= NAME_CAP else value[:NAME_CAP]).strip().lower() or None
+    return None
+
+
+def _guid(value: Text) -> str | None:
+    """``audit._guid_in`` of a typed value; Entra's own ``["<guid>"]`` read without a search."""
+    if (
+        type(value) is str
+        and len(value) == 40
+        and value.startswith('["')
+        and value.endswith('"]')
+        and _GUID_AT(value, 2, 38)
+    ):
+        return value[2:38].lower()
+    return _guid_in(None if value is UNSET else value)
 
 
 _APP_IDS = frozenset(_APP_ID_PROPERTIES)
@@ -238,30 +303,62 @@ def graph_file(stream: BinaryIO, head: bytes, *, item_cap: int, batch: int) -> G
     except _DECODE_ERRORS:
         mapping.close()
         return None
-    outside = size - sum(map(len, page.value))  # the page's own bytes: header, commas, whitespace, tail
-    if outside + max(map(len, page.value), default=0) > item_cap or not _written_once(mapping, page):
+    inside = sum(map(len, page.value))
+    outside = size - inside  # the page's own bytes: header, commas, whitespace, tail
+    if outside + max(map(len, page.value), default=0) > item_cap or not _written_once(mapping, page, inside):
         del page
         mapping.close()
         return None
     return GraphFileLane(mapping, page, batch)
 
 
-def _written_once(mapping: mmap.mmap, page: _RawPage) -> bool:
+def _written_once(mapping: mmap.mmap, page: _RawPage, inside: int) -> bool:
     """Whether the page's own members are written once each: a repeated ``value`` would be
     streamed twice by the streaming reader, but msgspec keeps the last. Outside the items every
     colon separates one member; inside the two strings colons survive decoding one for one, unless
-    written as an escape (``\\u003a``), which declines the lane."""
-    if mapping.find(b"\\u003") >= 0:  # one scan: "\\u003a" and "\\u003A" share it (and it is rare)
+    written as an escape (``\\u003a``), which declines the lane. ``inside`` is the items' length.
+
+    A compact page (one comma between items, as Graph writes them) is checked on its header and
+    tail alone (:func:`_item_span` locates them); any other page by counting every colon of the
+    file and of its items (two passes over the file)."""
+    span = _item_span(mapping, page.value, inside)
+    if span is not None:
+        outside = (mapping[: span[0]], mapping[span[1] :])
+        if any(_UNICODE_ESCAPE in part for part in outside):
+            return False  # a colon of the page's strings may be written as an escape
+        colons = sum(part.count(_COLON) for part in outside)
+        return colons - _member_colons(page) == _members(page)
+    if mapping.find(_UNICODE_ESCAPE) >= 0:  # one scan: "\\u003a" and "\\u003A" share it (and it is rare)
         return False  # a colon may be written as an escape (anywhere: the page's strings are not located)
     total = sum(mapping[at : at + _COUNT_CHUNK].count(_COLON) for at in range(0, len(mapping), _COUNT_CHUNK))
     items, step = page.value, 4096
-    inside = sum(b"".join(items[at : at + step]).count(_COLON) for at in range(0, len(items), step))
-    members = 1
-    for member in (page.context, page.next_link):
-        if member is not UNSET:
-            members += 1
-            inside += member.count(":") if isinstance(member, str) else 0
-    return total - inside == members
+    inside_colons = sum(b"".join(items[at : at + step]).count(_COLON) for at in range(0, len(items), step))
+    return total - inside_colons - _member_colons(page) == _members(page)
+
+
+def _members(page: _RawPage) -> int:
+    return 1 + sum(member is not UNSET for member in (page.context, page.next_link))
+
+
+def _member_colons(page: _RawPage) -> int:
+    """Colons inside the page's own strings, decoded (each was one colon byte, unless escaped)."""
+    return sum(member.count(":") for member in (page.context, page.next_link) if isinstance(member, str))
+
+
+def _item_span(mapping: mmap.mmap, items: list[msgspec.Raw], inside: int) -> tuple[int, int] | None:
+    """``(start, end)`` of the bytes from the first item to the last when the items sit one comma
+    apart, else ``None``. The first item's opening bytes are searched from the start and the last
+    item's closing bytes from the end: those hits are at or outside the true ends, and the span they
+    bound holds every item and at least one byte between each, so a span of exactly the items' length
+    plus one byte a gap is the true one, its gaps are the array's commas, and every other byte of
+    the file is the page's header or tail."""
+    if not items:
+        return None
+    head, tail = bytes(memoryview(items[0])[:_PROBE]), bytes(memoryview(items[-1])[-_PROBE:])
+    start, last = mapping.find(head, 0), mapping.rfind(tail, 0)  # from 0, whatever the position
+    if start < 0 or last < 0 or last + len(tail) - start != inside + len(items) - 1:
+        return None
+    return start, last + len(tail)
 
 
 def _regular_size(stream: BinaryIO) -> int | None:

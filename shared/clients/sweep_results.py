@@ -1,0 +1,145 @@
+"""Each tenant's last sweep result and the timer's "queued" markers (provider mode), in the incidents table.
+
+- **Result rows**: PartitionKey :data:`RESULTS`, RowKey the tenant id — the sweep id that produced it,
+  the verdict (:data:`VERDICTS`), up to :data:`MAX_REASONS` short reasons, the tenant's display
+  name, when it finished and, for a throttled tenant, until when Graph asked it to wait. The tenant
+  sweep writes its own row; the timer reads them all (one partition, one query) for the digest.
+- **Queued markers**: PartitionKey :data:`QUEUED`, RowKey the tenant id — the sweep id of the last
+  message the timer sent for the tenant. A tenant whose marker is newer than its result row still
+  has a message waiting and is not sent another (:mod:`shared.app.tenant_sweep`).
+
+Each kind of row has one writer (a tenant's sweep is under its lease; the timer under its own), so
+both are plain upserts. Rows are read back tolerantly: a row that does not read (hand-edited) counts
+as no row — it never raises, and never makes a tenant look healthy (the next sweep rewrites it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.core.clock import format_timestamp, parse_timestamp
+
+if TYPE_CHECKING:
+    from shared.clients.table import Table
+
+RESULTS = "provider-sweep"
+QUEUED = "provider-sweep-queued"
+VERDICTS = ("healthy", "unhealthy", "throttled", "unreachable")
+MAX_REASONS = 10
+MAX_REASON = 300
+WRITE_CONCURRENCY = 32
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """One tenant's last sweep, as its row says."""
+
+    tenant_id: str
+    sweep_id: str
+    verdict: str
+    reasons: tuple[str, ...] = ()
+    display_name: str = ""
+    finished_at: datetime | None = None
+    not_before: datetime | None = None
+
+    @property
+    def troubled(self) -> bool:
+        return self.verdict != "healthy"
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """What the timer reads before a fan-out: each tenant's last result and last queued sweep."""
+
+    results: dict[str, SweepResult]
+    queued: dict[str, tuple[str, datetime]]
+
+
+def _reasons(value: Any) -> tuple[str, ...]:
+    try:
+        items = json.loads(value) if isinstance(value, str) else None
+    except (ValueError, RecursionError):
+        return ()
+    if not isinstance(items, list):
+        return ()
+    return tuple(str(i)[:MAX_REASON] for i in items[:MAX_REASONS] if isinstance(i, str))
+
+
+def result_from_row(row: Any) -> SweepResult | None:
+    """A result row as :class:`SweepResult`; ``None`` when it does not read."""
+    tenant, sweep, verdict = row.get("RowKey"), row.get("sweep_id"), row.get("verdict")
+    if not (isinstance(tenant, str) and isinstance(sweep, str) and verdict in VERDICTS):
+        return None
+    name = row.get("display_name")
+    return SweepResult(
+        tenant_id=tenant,
+        sweep_id=sweep,
+        verdict=str(verdict),
+        reasons=_reasons(row.get("reasons")),
+        display_name=name if isinstance(name, str) else "",
+        finished_at=parse_timestamp(row.get("finished_at")),
+        not_before=parse_timestamp(row.get("not_before")),
+    )
+
+
+class SweepResults:
+    """The result rows and queued markers over the incidents table."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    async def put(self, result: SweepResult) -> None:
+        row: dict[str, Any] = {
+            "PartitionKey": RESULTS,
+            "RowKey": result.tenant_id,
+            "sweep_id": result.sweep_id,
+            "verdict": result.verdict,
+            "reasons": json.dumps([r[:MAX_REASON] for r in result.reasons[:MAX_REASONS]]),
+            "display_name": result.display_name,
+            "finished_at": format_timestamp(result.finished_at) if result.finished_at else "",
+            "not_before": format_timestamp(result.not_before) if result.not_before else "",
+        }
+        await self._table.upsert(row)
+
+    async def get(self, tenant_id: str) -> SweepResult | None:
+        row = await self._table.get(RESULTS, tenant_id)
+        return None if row is None else result_from_row(row)
+
+    async def forget(self, tenant_id: str) -> None:
+        """A tenant no longer watched: its result and marker go (the digest stops listing it)."""
+        await self._table.delete(RESULTS, tenant_id)
+        await self._table.delete(QUEUED, tenant_id)
+
+    async def board(self) -> Board:
+        results: dict[str, SweepResult] = {}
+        for row in await self._table.query("PartitionKey eq @p", {"p": RESULTS}):
+            found = result_from_row(row)
+            if found is not None:
+                results[found.tenant_id] = found
+        queued: dict[str, tuple[str, datetime]] = {}
+        for row in await self._table.query("PartitionKey eq @p", {"p": QUEUED}):
+            sweep, at = row.get("sweep_id"), parse_timestamp(row.get("at"))
+            if isinstance(row.get("RowKey"), str) and isinstance(sweep, str) and at is not None:
+                queued[row["RowKey"]] = (sweep, at)
+        return Board(results, queued)
+
+    async def mark_queued(self, tenant_ids: Iterable[str], sweep_id: str, at: datetime) -> None:
+        """Record that a message for ``sweep_id`` was sent for each tenant (concurrent upserts)."""
+        gate = asyncio.Semaphore(WRITE_CONCURRENCY)
+        stamp = format_timestamp(at)
+
+        async def one(tenant_id: str) -> None:
+            async with gate:
+                row = {"PartitionKey": QUEUED, "RowKey": tenant_id, "sweep_id": sweep_id, "at": stamp}
+                await self._table.upsert(row)
+
+        await asyncio.gather(*(one(t) for t in tenant_ids))
+
+    async def forget_all(self, tenant_ids: Sequence[str]) -> None:
+        for tenant_id in tenant_ids:
+            await self.forget(tenant_id)
