@@ -47,4 +47,7 @@ def test_twenty_tenants_through_the_product_path(services_env: dict[str, str]) -
     assert figures["throttled_tenant_delayed_others"] is False
     assert figures["other_tenants_mailed"] == 0 and figures["mails_to_several_tenants"] == 0
     assert 0 < figures["audit_reads"] <= figures["audit_budget"]
+    # the next tick: every tenant but the throttled one swept again, the audit log read only where due
+    assert figures["steady_sweep_runs"] == 19 and figures["steady_sweep_errors"] == 0
+    assert figures["steady_audit_reads"] < figures["audit_reads"]
     assert figures["peak_in_flight"] <= 24  # host.json's batchSize + newBatchThreshold, whatever they are

@@ -37,7 +37,6 @@ MAX_ALERT_WINDOW = timedelta(days=2)
 MAX_WINDOW_SKEW = timedelta(hours=1)
 """How far after "now" a window may end (clock skew); Azure Monitor sends windows that have ended."""
 EARLIEST_WINDOW = datetime(1970, 1, 1, tzinfo=UTC)
-_ENVELOPE_SLACK = 512  # {"v":1,"origin":…,"ref":…,"records":[],"alerts":[]} with a long ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +165,12 @@ def _size(obj: Any) -> int:
 
 
 def _pack(origin: str, ref: str, records: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> list[IntakeMessage]:
-    """Greedy split into messages whose JSON text stays under :data:`MAX_TEXT_BYTES`."""
-    budget = MAX_TEXT_BYTES - _ENVELOPE_SLACK
+    """Greedy split into messages whose JSON text stays under :data:`MAX_TEXT_BYTES`.
+
+    The budget is what the envelope of *these* ``origin`` and ``ref`` leaves: a ref of control
+    characters is six times longer once escaped, so a fixed allowance could be overrun. Each item
+    counts one comma more than it needs (one byte of margin a message)."""
+    budget = MAX_TEXT_BYTES - len(IntakeMessage(origin, ref).to_json().encode("utf-8"))
     out: list[IntakeMessage] = []
     cur_r: list[dict[str, Any]] = []
     cur_a: list[dict[str, Any]] = []

@@ -155,21 +155,37 @@ def _sized(n: int) -> dict[str, str]:
 
 
 def test_an_item_of_exactly_the_budget_is_queued_and_one_byte_more_is_413() -> None:
-    """The budget is the 45 KiB text limit less 512 bytes of envelope: 46,080 - 512 = 45,568."""
-    (message,) = _pack("eventgrid", "evt", [_sized(45_568)], [])
-    assert len(message.to_json().encode()) == 45_567 + 65 <= MAX_TEXT_BYTES == 46_080
-    assert (message.records, message.alerts) == ((_sized(45_568),), ())
+    """The budget is the 45 KiB text limit less this envelope (65 bytes here): 46,080 - 65 = 46,015."""
+    assert len(IntakeMessage("eventgrid", "evt").to_json().encode()) == 65
+    (message,) = _pack("eventgrid", "evt", [_sized(46_015)], [])
+    assert len(message.to_json().encode()) == 46_014 + 65 == MAX_TEXT_BYTES - 1
+    assert (message.records, message.alerts) == ((_sized(46_015),), ())
     with pytest.raises(PayloadError, match=r"^a record is too large for the intake queue$") as info:
-        _pack("eventgrid", "evt", [], [_sized(45_569)])
+        _pack("eventgrid", "evt", [], [_sized(46_016)])
     assert info.value.status == 413
 
 
 def test_items_filling_the_budget_exactly_share_one_message() -> None:
-    one = _pack("alert", "a", [_sized(45_000)], [_sized(568)])
+    assert len(IntakeMessage("alert", "a").to_json().encode()) == 59  # budget 46,021
+    one = _pack("alert", "a", [_sized(45_000)], [_sized(1_021)])
     assert [(len(m.records), len(m.alerts)) for m in one] == [(1, 1)]
-    two = _pack("alert", "a", [_sized(45_000)], [_sized(569)])
+    two = _pack("alert", "a", [_sized(45_000)], [_sized(1_022)])
     assert [(len(m.records), len(m.alerts)) for m in two] == [(1, 0), (0, 1)]
-    assert [m.alerts for m in two] == [(), (_sized(569),)]
+    assert [m.alerts for m in two] == [(), (_sized(1_022),)]
+
+
+def test_a_long_hostile_ref_never_pushes_a_message_past_the_text_limit() -> None:
+    """256 control characters escape to 1,536 bytes: more than any fixed envelope allowance of 512."""
+    ref = "\x01" * 256
+    envelope = len(IntakeMessage("alert", ref).to_json().encode())
+    assert envelope == 1_594
+    (largest,) = _pack("alert", ref, [_sized(MAX_TEXT_BYTES - envelope)], [])
+    assert len(largest.to_json().encode()) == MAX_TEXT_BYTES - 1
+    with pytest.raises(PayloadError):
+        _pack("alert", ref, [_sized(MAX_TEXT_BYTES - envelope + 1)], [])
+    many = _pack("alert", ref, [_sized(9_000) for _ in range(12)], [_sized(3_000)])
+    assert all(len(m.to_json().encode()) <= MAX_TEXT_BYTES for m in many)
+    assert sum(len(m.records) + len(m.alerts) for m in many) == 13
 
 
 def test_a_message_of_exactly_the_read_limit_is_read_and_one_byte_more_is_refused() -> None:
@@ -214,12 +230,15 @@ def test_text_is_written_as_utf_8_and_measured_so() -> None:
     assert IntakeMessage("eventgrid", "Müller").to_json() == (
         '{"v":1,"origin":"eventgrid","ref":"Müller","records":[],"alerts":[]}'
     )
-    item = {"x": "ü" * ((45_568 - 9) // 2) + "a"}  # 2 x 22,779 + 1 + 9 = 45,568 bytes
+    assert len(IntakeMessage("eventgrid", "e").to_json().encode()) == 63  # budget 46,080 - 63 = 46,017
+    item = {"x": "ü" * 23_004}  # 2 x 23,004 + 9 = 46,017 bytes
     assert [len(m.records) for m in _pack("eventgrid", "e", [item], [])] == [1]
+    with pytest.raises(PayloadError):
+        _pack("eventgrid", "e", [{"x": "ü" * 23_004 + "a"}], [])
 
 
 def test_a_new_message_starts_with_an_empty_budget() -> None:
-    full, parts = _sized(45_568), [_sized(45_000), _sized(568)]
+    full, parts = _sized(46_021), [_sized(45_000), _sized(1_021)]  # budget 46,021 (see above)
     assert [len(m.records) for m in _pack("alert", "a", [full, *parts], [])] == [1, 2]
-    over = [_sized(45_000), _sized(569)]
+    over = [_sized(45_000), _sized(1_022)]
     assert [len(m.records) for m in _pack("alert", "a", [full, *over], [])] == [1, 1, 1]
