@@ -192,6 +192,9 @@ def test_a_long_name_that_starts_with_an_app_id_name_is_not_one() -> None:
         (f'["\\u0039{APP[1:]}"]', APP),  # an escape: decoded first
         (f'[["x"], "{APP}"]', APP),
         (f'{{"a": "{APP}"}}', None),  # an object holds no GUID a list or text would
+        (f'[{{"a": "{APP}"}}]', None),  # nor does an object inside the list
+        (f'[["{APP}"]]', None),  # nor a nested list
+        (f'["{APP[:9]}\\u0063{APP[10:]}"]', APP),  # an escape inside the GUID: decoded first
         (f'["{APP[:-1]}"]', None),
         (APP, APP),  # not JSON: the text itself
         ("[" + ",".join(['"x"'] * 200) + f',"{APP}"]', None),  # past the first 200 items
