@@ -196,25 +196,23 @@ def test_the_first_details_app_id_is_taken_and_a_blank_one_is_none() -> None:
 def test_who_did_it_with_an_empty_key_or_another_casing() -> None:
     decoy = {"": {"id": "decoy", "displayName": "decoy", "userPrincipalName": "decoy"}}
     assert initiator_from({**decoy, "user": {"id": "u1"}}) == Initiator("user", "u1")
+    assert initiator_from({**decoy, "User": {"ID": "u1"}}) == Initiator("user", "u1")
     user = {"": "decoy", "userPrincipalName": "a@b.c", "id": "u1", "displayName": "Ann"}
     assert initiator_from({"user": user}) == Initiator("user", "u1", "Ann", "a@b.c")
-    assert initiator_from({"User": {"ID": "u1", "DisplayName": "Ann", "UserPrincipalName": "a@b.c"}}) == Initiator(
-        "user", "u1", "Ann", "a@b.c"
-    )
+    other_casing = {"": "decoy", "UserPrincipalName": "a@b.c", "ID": "u1", "DisplayName": "Ann"}
+    assert initiator_from({"User": other_casing}) == Initiator("user", "u1", "Ann", "a@b.c")
 
 
 def test_details_with_an_empty_key_or_another_casing() -> None:
-    assert details_from([{"": "decoy", "key": "k", "value": "v"}, {"Key": "K", "Value": "V"}]) == (
-        ("k", "v"),
-        ("K", "V"),
-    )
+    items = [{"": "decoy", "key": "k", "value": "v"}, {"": "decoy", "Key": "K", "Value": "V"}]
+    assert details_from(items) == (("k", "v"), ("K", "V"))
     assert details_from([]) == ()
 
 
 def test_properties_with_an_empty_key_or_another_casing() -> None:
     props = [
         {"": "decoy", "displayName": "A", "oldValue": "[1]", "newValue": "[2]"},
-        {"DisplayName": "B", "OldValue": "[3]", "NewValue": "[4]"},
+        {"": "decoy", "DisplayName": "B", "OldValue": "[3]", "NewValue": "[4]"},
         {"displayName": "C"},
     ]
     assert properties_from(props) == (
@@ -253,7 +251,7 @@ def test_no_targets_is_an_empty_tuple() -> None:
 
 
 def test_summary_probes_with_an_empty_key() -> None:
-    props = [{"": "decoy", "displayName": "AppId", "oldValue": f'["{APP}"]', "newValue": "[]"}]
+    props = [{"": "decoy", "DisplayName": "AppId", "OldValue": f'["{APP}"]', "NewValue": "[]"}]
     record, _ = read(
         {
             "id": "r1",
