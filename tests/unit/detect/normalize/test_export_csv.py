@@ -265,15 +265,34 @@ def test_a_record_over_1000_lines() -> None:
 def test_the_field_limit_is_restored() -> None:
     import csv
 
-    before = csv.field_size_limit()
-    read("Activity,CorrelationId\nUpdate user,c1\n")
-    assert csv.field_size_limit() == before
-    with pytest.raises(PayloadError):
-        read("a\n")
-    assert csv.field_size_limit() == before
+    original = csv.field_size_limit(4321)
+    try:
+        read("Activity,CorrelationId\nUpdate user,c1\n")
+        assert csv.field_size_limit() == 4321
+        with pytest.raises(PayloadError):
+            read("a\n")
+        assert csv.field_size_limit() == 4321
+    finally:
+        csv.field_size_limit(original)
 
 
 def test_cells_are_stripped_and_blank_cells_are_absent() -> None:
     header = "Activity,CorrelationId,Date,Target1ObjectId,Target1Type\n"
     record = only(header + "  Update user , c1 ,2024-05-02T08:00:00Z,  ,  \n")
     assert (record.activity, record.correlation_id, record.targets) == ("Update user", "c1", ())
+
+
+def test_a_header_over_1000_lines() -> None:
+    assert refusal('"Activity' + "\n" * 1000 + '",CorrelationId\n') == (
+        "a record starting before line 1001 spans over 1000 lines"
+    )
+
+
+def test_a_target_with_two_modified_properties() -> None:
+    header = "Activity,CorrelationId,Date,Target1ObjectId,"
+    header += "Target1ModifiedProperty1Name,Target1ModifiedProperty1NewValue,"
+    header += "Target1ModifiedProperty2Name,Target1ModifiedProperty2NewValue\n"
+    record = only(header + "Update user,c1,2024-05-02T08:00:00Z,sp-1,A,[1],B,[2]\n")
+    assert record.targets == (
+        TargetResource("sp-1", None, None, None, (ModifiedProperty("A", None, [1]), ModifiedProperty("B", None, [2]))),
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -306,3 +307,47 @@ def test_a_table_without_an_activity_column_or_with_unreadable_names() -> None:
 def test_two_tables_or_columns_that_are_no_list_are_read_whole() -> None:
     assert ids(table(COLUMNS, [["r1", "Update user"]], tables=2)) == ["r1", "r1"]
     assert read(json.dumps({"tables": [{"columns": {"a": 1}, "rows": []}]})).records == []
+
+
+# --- what the first sample of mutants left -----------------------------------------------------------
+
+
+PAYLOADS = Path(__file__).resolve().parents[3] / "fixtures" / "payloads"
+
+
+def test_json_lines_keep_the_alerts_of_a_line() -> None:
+    alert = json.dumps(json.loads((PAYLOADS / "alert_log_v2_no_rows.json").read_text(encoding="utf-8")))
+    found = read(json.dumps(record(1)) + "\n" + alert + "\n")
+    assert (len(found.records), len(found.alerts)) == (1, 1)
+
+
+def test_one_line_without_a_newline_is_plain_json_even_when_it_starts_with_a_value() -> None:
+    assert refusal('[{"id": "r1"}]x') == "invalid JSON: parse error: trailing garbage (before byte 15)"
+
+
+def test_numbers_in_a_streamed_record_read_as_numbers() -> None:
+    page = {"value": [record(1, "Delete service principal", additionalDetails=[{"key": "n", "value": 1.5}])]}
+    (found,) = read(json.dumps(page)).records
+    assert found.additional_details == (("n", "1.5"),)
+
+
+def test_each_array_item_has_its_own_record_budget() -> None:
+    assert ids(json.dumps([{"value": [record(1), record(2)]}, record(3)])) == ["r1", "r2", "r3"]
+    page = {"value": [record(n) for n in range(10_001)]}
+    assert refusal(json.dumps([page])) == "payload holds more than 10000 records"
+
+
+def test_the_sniff_reads_the_first_mib() -> None:
+    body = json.dumps(record(1)).encode()
+    assert ids(b" " * (1023 * 1024) + body) == ["r1"]
+    assert refusal(b" " * (1024 * 1024) + body) == (
+        "invalid JSON: the file is empty (or starts with over 1 MiB of whitespace)"
+    )
+
+
+def test_a_page_on_disk_the_lane_leaves_part_way_is_read_on_by_the_stream(tmp_path: Path) -> None:
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps({"value": [record(1), record(2), record(3, extra=1), record(4)]}), encoding="utf-8")
+    with path.open("rb") as stream:
+        found = [r.record_id for part in read_export(stream) for r in part.records]
+    assert found == ["r1", "r2", "r3", "r4"]
