@@ -292,6 +292,7 @@ def test_a_long_activity_and_id_at_the_cap_are_deferred(lane_of: Any) -> None:
     (found,) = records_of(lane_of(page_text([rec])))
     assert isinstance(found, DeferredRecord)
     assert (found.record_id, found.activity) == ("i" * 1024, "a" * 1023)
+    assert found.line_summary() == (None, None, Initiator(), None, None)  # the lane's own, with its summary
 
 
 def test_an_app_initiator_and_no_initiator(lane_of: Any) -> None:
