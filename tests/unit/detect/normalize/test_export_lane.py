@@ -310,3 +310,9 @@ def test_an_app_initiator_and_no_initiator(lane_of: Any) -> None:
         Initiator(),
         Initiator("user", None, "x" * 1024),
     ]
+
+
+def test_an_empty_page_fits_a_cap_of_its_own_size(lane_of: Any) -> None:
+    text = '{"value":[]}'
+    assert lane_of(text, item_cap=len(text)) is not None
+    assert lane_of(text, item_cap=len(text) - 1) is None
