@@ -14,17 +14,14 @@ from shared.core.errors import PayloadError
 from shared.core.models import AuditRecord, Extraction, Initiator, ModifiedProperty, Source, TargetResource
 from shared.detect.normalize import export_csv
 from shared.detect.normalize.export_csv import portal_row, portal_time, read_csv
+from tests.unit.detect.normalize.merged import merged
 
 APP = "90db942a-c1eb-4e8d-82e4-eebf64a7e2ae"
 
 
 def read(data: bytes | str) -> Extraction:
     raw = data.encode() if isinstance(data, str) else data
-    whole = Extraction()
-    for part in read_csv(io.BytesIO(raw)):
-        whole.records.extend(part.records)
-        whole.skipped.extend(part.skipped)
-    return whole
+    return merged(read_csv(io.BytesIO(raw)))
 
 
 def refusal(data: bytes | str) -> str:

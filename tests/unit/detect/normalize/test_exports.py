@@ -16,6 +16,7 @@ from shared.core.errors import PayloadError
 from shared.core.models import Extraction, Source
 from shared.detect.normalize import exports
 from shared.detect.normalize.exports import read_export
+from tests.unit.detect.normalize.merged import merged
 
 
 def record(n: int, activity: str = "Update user", **more: Any) -> dict[str, Any]:
@@ -25,12 +26,7 @@ def record(n: int, activity: str = "Update user", **more: Any) -> dict[str, Any]
 def read(data: bytes | str) -> Extraction:
     """Every batch of ``data`` merged into one extraction."""
     raw = data.encode() if isinstance(data, str) else data
-    whole = Extraction()
-    for part in read_export(io.BytesIO(raw)):
-        whole.records.extend(part.records)
-        whole.alerts.extend(part.alerts)
-        whole.skipped.extend(part.skipped)
-    return whole
+    return merged(read_export(io.BytesIO(raw)))
 
 
 def ids(data: bytes | str) -> list[str]:
