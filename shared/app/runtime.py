@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from shared.core.lru import Lru
 from shared.core.settings import Settings, StorageConfig, get_settings, storage_config
 
 if TYPE_CHECKING:
@@ -82,10 +83,12 @@ class Services:
         self._checkpoints: Checkpoints | None = None
         self._webex_auth: WebexAuth | None = None
         self._tenant_credentials: TenantCredentials | None = None
-        self._tenant_graphs: dict[str, tuple[Graph, FederatedTenantCredential]] = {}
+        from shared.clients.tenant_credentials import DEFAULT_MAX_TENANTS
+
+        self._tenant_graphs: Lru[str, tuple[Graph, FederatedTenantCredential]] = Lru(DEFAULT_MAX_TENANTS)
         self._tenant_http: httpx.AsyncClient | None = None  # one pool for every tenant's Graph client
         self._tenant_store: TenantStore | None = None
-        self._tenant_webex: dict[str, WebexAuth] = {}  # service-app tenants' token holders, least recent first
+        self._tenant_webex: Lru[str, WebexAuth] = Lru(DEFAULT_MAX_TENANTS)  # service-app tenants' token holders
         self._vault: Any = None  # one Key Vault client for every tenant's Webex secret
         self._ready = False
         self._lock = asyncio.Lock()
@@ -179,7 +182,7 @@ class Services:
 
         key = tenant_guid(tenant_id)
         credential = await self.tenant_credentials().for_tenant(key)  # may close the least recent one
-        held = self._tenant_graphs.pop(key, None)
+        held = self._tenant_graphs.get(key)
         if held is not None and held[1] is credential:
             graph = held[0]
         else:  # new, or its credential was evicted and closed: a new client on the new one
@@ -190,9 +193,8 @@ class Services:
                 self._tenant_http = graph_http_client()
             client = build_graph_client(self.settings, credential, http=self._tenant_http)
             graph = Graph(client, load_models=partial(warm, "models"))
-        self._tenant_graphs[key] = (graph, credential)  # most recent last
-        while len(self._tenant_graphs) > min(len(self.tenant_credentials()), MAX_TENANT_GRAPHS):
-            del self._tenant_graphs[next(iter(self._tenant_graphs))]  # nothing to close: the pool is shared
+        # no more clients than credentials; the ones dropped need no closing: the pool is shared
+        self._tenant_graphs.put(key, (graph, credential), limit=min(len(self.tenant_credentials()), MAX_TENANT_GRAPHS))
         return graph
 
     def for_tenant(self, tenant: Tenant) -> TenantServices:
@@ -240,17 +242,15 @@ class Services:
         """A ``service_app`` tenant's own Webex token holder (its refresh token in Key Vault under a
         name derived from its id), kept per tenant — its token cache must outlive one sweep — and
         bounded like the tenant credentials (the least recently used is closed first)."""
-        from shared.clients.tenant_credentials import DEFAULT_MAX_TENANTS
         from shared.clients.webex_auth import build_tenant_auth, vault_client
 
-        held = self._tenant_webex.pop(tenant.tenant_id, None)
+        held = self._tenant_webex.get(tenant.tenant_id)
         if held is None:
             if self._vault is None and settings.webex_key_vault_url:
                 self._vault = vault_client(settings.webex_key_vault_url, self.credential())
             held = build_tenant_auth(settings, await self.http(), self._vault, tenant.tenant_id)
-        self._tenant_webex[tenant.tenant_id] = held  # most recent last
-        while len(self._tenant_webex) > DEFAULT_MAX_TENANTS:
-            await self._tenant_webex.pop(next(iter(self._tenant_webex))).aclose()
+            for oldest in self._tenant_webex.put(tenant.tenant_id, held):
+                await oldest.aclose()
         return held
 
     def table(self) -> Table:
@@ -442,9 +442,8 @@ class Services:
         if self._webex_auth is not None:
             await self._webex_auth.aclose()
             self._webex_auth = None
-        for auth in self._tenant_webex.values():
+        for auth in self._tenant_webex.drain():
             await auth.aclose()
-        self._tenant_webex = {}
         if self._vault is not None:
             await self._vault.close()
             self._vault = None
@@ -466,7 +465,7 @@ class Services:
         if self._tenant_store is not None:
             await self._tenant_store.close()
             self._tenant_store = None
-        self._tenant_graphs = {}
+        self._tenant_graphs.drain()
         if self._tenant_http is not None:
             await self._tenant_http.aclose()
             self._tenant_http = None

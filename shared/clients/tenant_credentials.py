@@ -17,9 +17,9 @@ tenant, at most ``max_tenants`` kept (least recently used closed first).
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from shared.core.lru import Lru
 from shared.core.tenant import tenant_guid
 
 if TYPE_CHECKING:
@@ -140,9 +140,8 @@ class TenantCredentials:
             raise ValueError("max_tenants must be at least 1")
         self._client_id = client_id
         self._source = assertion_source
-        self._max = max_tenants
         self._options = options
-        self._by_tenant: OrderedDict[str, FederatedTenantCredential] = OrderedDict()
+        self._by_tenant: Lru[str, FederatedTenantCredential] = Lru(max_tenants)
         self._session: Any = None  # aiohttp.ClientSession, opened with the first credential
 
     def __len__(self) -> int:
@@ -153,12 +152,9 @@ class TenantCredentials:
         key = tenant_guid(tenant_id)
         found = self._by_tenant.get(key)
         if found is not None:
-            self._by_tenant.move_to_end(key)
             return found
         credential = FederatedTenantCredential(key, self._client_id, self._source, **self._transport_options())
-        self._by_tenant[key] = credential
-        while len(self._by_tenant) > self._max:
-            _, oldest = self._by_tenant.popitem(last=False)
+        for oldest in self._by_tenant.put(key, credential):
             await oldest.close()
         return credential
 
@@ -177,8 +173,7 @@ class TenantCredentials:
         return {**self._options, "transport": AioHttpTransport(session=self._session, session_owner=False)}
 
     async def aclose(self) -> None:
-        while self._by_tenant:
-            _, credential = self._by_tenant.popitem(last=False)
+        for credential in self._by_tenant.drain():
             await credential.close()
         if self._session is not None:
             await self._session.close()

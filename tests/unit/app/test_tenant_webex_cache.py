@@ -33,7 +33,7 @@ async def test_the_cache_is_per_tenant_and_bounded(monkeypatch: pytest.MonkeyPat
     with pytest.raises(WebexAuthExpired, match="WEBEX_CLIENT_ID and WEBEX_KEY_VAULT_URL"):
         await first.access_token()
     await root.aclose()
-    assert root._tenant_webex == {}
+    assert len(root._tenant_webex) == 0
 
 
 def test_the_mode_round_trips_through_the_row_and_refuses_what_it_does_not_know() -> None:
