@@ -295,6 +295,13 @@ async def test_audit_reads_come_on_a_change_or_the_cadence_from_the_shared_budge
     async def sweep() -> Any:
         return await sweep_tenant(svc.tenant_sweep_deps(), SweepMessage(a, format_timestamp(clock.now())))
 
+    from shared.app.audit_cadence import stagger
+
+    # Start just past the tenant's staggered slot (its offset comes from its random id), so the
+    # next slot is ~10 minutes away whatever the id: one minute later is then never due.
+    period = svc.settings.audit_cadence_minutes * 60
+    into_slot = (clock.now().timestamp() - stagger(a, period)) % period
+    clock.advance((period - into_slot + 5) % period)
     first = await sweep()
     assert first.verdict == "healthy" and first.audit_reads == 1  # never read: due at once
     clock.advance(60)
