@@ -297,18 +297,25 @@ async def test_audit_reads_come_on_a_change_or_the_cadence_from_the_shared_budge
 
     from shared.app.audit_cadence import stagger
 
+    async def advance(seconds: float) -> None:
+        # Both clocks: the simulator stamps audit records with its own, and the audit query's window
+        # starts at the project clock's last read minus the overlap — moved apart by more than the
+        # overlap (20 min), the record would fall before the window.
+        clock.advance(seconds)
+        await provider.advance_clock(seconds)
+
     # Start just past the tenant's staggered slot (its offset comes from its random id), so the
     # next slot is ~10 minutes away whatever the id: one minute later is then never due.
     period = svc.settings.audit_cadence_minutes * 60
     into_slot = (clock.now().timestamp() - stagger(a, period)) % period
-    clock.advance((period - into_slot + 5) % period)
+    await advance((period - into_slot + 5) % period)
     first = await sweep()
     assert first.verdict == "healthy" and first.audit_reads == 1  # never read: due at once
-    clock.advance(60)
+    await advance(60)
     assert (await sweep()).audit_reads == 0  # nothing changed, the cadence not due
-    clock.advance(10 * 60)
+    await advance(10 * 60)
     assert (await sweep()).audit_reads == 1  # its staggered slot passed
-    clock.advance(60)
+    await advance(60)
     from shared.clients.rate_budget import PARTITION
 
     spent = clock.now().timestamp() + 60  # other tenants spent the app's budget for the next minute
@@ -318,7 +325,7 @@ async def test_audit_reads_come_on_a_change_or_the_cadence_from_the_shared_budge
     assert refused.verdict == "unhealthy" and refused.audit_reads == 0 and refused.audit_refused == 1
     incident = (await svc.store().list_incidents(a))[0]
     assert incident.initiator_kind == "unknown"  # who did it is not known yet
-    clock.advance(61 + 11)  # the budget refills; the open incident without its actor asks for the read
+    await advance(61 + 11)  # the budget refills; the open incident without its actor asks for the read
     later = await sweep()
     assert later.audit_reads >= 1
     assert (await svc.store().list_incidents(a))[0].initiator_label == "eve@a.example"
