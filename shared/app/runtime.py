@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from shared.checks.deps import CheckClients, WebexStatusMemory
     from shared.checks.report import HealthReport
     from shared.clients.checkpoints import Checkpoints
-    from shared.clients.graph import Graph
+    from shared.clients.graph import Graph, GraphPools
     from shared.clients.intake_queue import IntakeQueue
     from shared.clients.rate_budget import RateBudget
     from shared.clients.sweep_queue import SweepQueue
@@ -56,9 +56,22 @@ if TYPE_CHECKING:
 HTTP_TIMEOUT = 15.0
 """Read/write timeout of the shared httpx client (Webex, Teams, webhook), in seconds."""
 
+HTTP_CONNECTIONS = 32
+"""Connections the shared httpx client (Webex, Teams, webhook) keeps, all of them alive between
+requests: httpx's default (100, of which 20 kept alive) makes httpcore close an idle connection after
+each request once more than 20 are open (encode/httpcore#1035) — 48 sweeps at once opened ~4
+connections per 10 Webex calls. 32 is more than the Webex calls of the sweeps one instance runs at
+once (host.json) and few enough for httpcore's per-request scan of the pool."""
+HTTP_KEEPALIVE_S = 30.0
+"""Seconds an idle connection of the shared client is kept (as Graph's: ``shared.clients.graph.KEEPALIVE_S``)."""
+
 MAX_TENANT_GRAPHS = 64
 """Tenant Graph clients kept (provider mode): more than the sweeps one instance runs at once (host.json
 ``batchSize`` + ``newBatchThreshold``), far fewer than the tenants (bench/bench_tenants.py)."""
+
+TENANT_GRAPH_POOLS = 8
+"""Graph pools the tenants' Graph clients are spread over (:class:`shared.clients.graph.GraphPools`):
+host.json lets 48 sweeps run at once, ~2 Graph requests each, so ~12 connections a pool of 16."""
 
 
 class Services:
@@ -86,7 +99,7 @@ class Services:
         from shared.clients.tenant_credentials import DEFAULT_MAX_TENANTS
 
         self._tenant_graphs: Lru[str, tuple[Graph, FederatedTenantCredential]] = Lru(DEFAULT_MAX_TENANTS)
-        self._tenant_http: httpx.AsyncClient | None = None  # one pool for every tenant's Graph client
+        self._tenant_pools: GraphPools | None = None  # a few small pools for every tenant's Graph client
         self._tenant_store: TenantStore | None = None
         self._tenant_webex: Lru[str, WebexAuth] = Lru(DEFAULT_MAX_TENANTS)  # service-app tenants' token holders
         self._vault: Any = None  # one Key Vault client for every tenant's Webex secret
@@ -174,10 +187,11 @@ class Services:
         return self._tenant_credentials
 
     async def tenant_graph(self, tenant_id: str) -> Graph:
-        """A Graph client acting as ``tenant_id`` through the provider's app. Every tenant's client
-        shares one httpx pool (:func:`shared.clients.graph.graph_http_client`); only the credential
-        (and its token cache) is the tenant's. At most :data:`MAX_TENANT_GRAPHS` clients are kept
-        (least recently used dropped): building one is cheap, the token cache is the credential's."""
+        """A Graph client acting as ``tenant_id`` through the provider's app. The tenants' clients
+        share :data:`TENANT_GRAPH_POOLS` small httpx pools (:class:`shared.clients.graph.GraphPools`),
+        taken in turn; only the credential (and its token cache) is the tenant's. At most
+        :data:`MAX_TENANT_GRAPHS` clients are kept (least recently used dropped): building one is
+        cheap, the token cache is the credential's."""
         from shared.core.tenant import tenant_guid
 
         key = tenant_guid(tenant_id)
@@ -187,11 +201,11 @@ class Services:
             graph = held[0]
         else:  # new, or its credential was evicted and closed: a new client on the new one
             from shared.app.warmup import warm
-            from shared.clients.graph import Graph, build_graph_client, graph_http_client
+            from shared.clients.graph import Graph, GraphPools, build_graph_client
 
-            if self._tenant_http is None:
-                self._tenant_http = graph_http_client()
-            client = build_graph_client(self.settings, credential, http=self._tenant_http)
+            if self._tenant_pools is None:
+                self._tenant_pools = GraphPools(TENANT_GRAPH_POOLS)
+            client = build_graph_client(self.settings, credential, http=self._tenant_pools.next())
             graph = Graph(client, load_models=partial(warm, "models"))
         # no more clients than credentials; the ones dropped need no closing: the pool is shared
         self._tenant_graphs.put(key, (graph, credential), limit=min(len(self.tenant_credentials()), MAX_TENANT_GRAPHS))
@@ -226,7 +240,10 @@ class Services:
         if self._http is None:
             import httpx
 
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(HTTP_TIMEOUT, connect=5.0), follow_redirects=False)
+            limits = httpx.Limits(max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS,
+                                  keepalive_expiry=HTTP_KEEPALIVE_S)  # fmt: skip
+            timeout = httpx.Timeout(HTTP_TIMEOUT, connect=5.0)
+            self._http = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
         return self._http
 
     async def webex_auth(self) -> WebexAuth:
@@ -466,9 +483,9 @@ class Services:
             await self._tenant_store.close()
             self._tenant_store = None
         self._tenant_graphs.drain()
-        if self._tenant_http is not None:
-            await self._tenant_http.aclose()
-            self._tenant_http = None
+        if self._tenant_pools is not None:
+            await self._tenant_pools.aclose()
+            self._tenant_pools = None
         if self._tenant_credentials is not None:
             await self._tenant_credentials.aclose()
             self._tenant_credentials = None
