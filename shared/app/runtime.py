@@ -69,9 +69,11 @@ MAX_TENANT_GRAPHS = 64
 """Tenant Graph clients kept (provider mode): more than the sweeps one instance runs at once (host.json
 ``batchSize`` + ``newBatchThreshold``), far fewer than the tenants (bench/bench_tenants.py)."""
 
-TENANT_GRAPH_POOLS = 8
+TENANT_GRAPH_POOLS = 16
 """Graph pools the tenants' Graph clients are spread over (:class:`shared.clients.graph.GraphPools`):
-host.json lets 48 sweeps run at once, ~2 Graph requests each, so ~12 connections a pool of 16."""
+host.json lets 48 sweeps run at once, ~2 Graph requests each: ~6 in flight per pool (of 16). With 96
+requests in flight, 16 pools cost ~2.3 ms of CPU per request, 8 pools ~3.2 ms, one pool ~14.8 ms
+(bench/bench_graph_requests.py)."""
 
 
 class Services:
