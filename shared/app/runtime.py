@@ -568,11 +568,13 @@ class TenantServices(Services):
         return self.root.intake()
 
     def checkpoints(self) -> Checkpoints:
-        """Cursors, leases and markers in the tenant's partition of the shared table."""
+        """Cursors, leases and markers in the tenant's partition of the shared table. A
+        ``TenantServices`` serves one invocation (a sweep message, a verification), so its rows are
+        loaded once and remembered for it (``remember``: one query instead of a read per use)."""
         if self._checkpoints is None:
             from shared.clients.checkpoints import Checkpoints
 
-            self._checkpoints = Checkpoints(self.root.table(), self.tenant.tenant_id)
+            self._checkpoints = Checkpoints(self.root.table(), self.tenant.tenant_id, remember=True)
         return self._checkpoints
 
     async def sweep_deps(self) -> SweepDeps:

@@ -145,12 +145,12 @@ async def _audit_due(deps: SweepDeps, gate: AuditGate, out: TickOutcome) -> bool
     """Provider mode: read the audit log in this tick? On a change this tick found (a delta
     removal, a finding, an open incident without its actor), an open round, or the cadence."""
     changed = bool(out.removed or out.outcomes or (out.health is not None and out.health.outcomes))
-    if not changed:
-        for app in deps.settings.catalogue.apps:
-            inc = await deps.pipeline.store.get_open(deps.settings.tenant_id, app.key)
-            if inc is not None and inc.initiator_kind in (None, "unknown"):  # who did it: not known yet
-                changed = True
-                break
+    if not changed:  # no finding: every app was healthy, and the health check read their open incidents
+        known = out.health.open_incidents if out.health is not None else None
+        found = known if known is not None else await deps.pipeline.store.open_incidents(deps.settings.tenant_id)
+        apps = {app.key for app in deps.settings.catalogue.apps}
+        # an open incident that does not know who did it yet: the audit log says
+        changed = any(inc.initiator_kind in (None, "unknown") for key, inc in found.items() if key in apps)
     state = await deps.checkpoints.get_state(AUDIT_STATE)
     out.audit_read = await gate.due(deps.checkpoints, changed=changed, round_open=bool(state.values.get("next")))
     return out.audit_read
