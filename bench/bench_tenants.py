@@ -334,7 +334,9 @@ async def _steady_sweep(functions: dict[str, Any], connection: str, control: Any
     before = len(await control.requests(path=AUDITS + "$", method="GET"))
     clock.advance(60)
     cpu = time.process_time()
+    azure_calls = _AzureCalls()
     _, sweep_s, runs, _ = await _sweep(functions, connection)
+    sent = azure_calls.stop()
     sweep_cpu = time.process_time() - cpu
     audits = len(await control.requests(path=AUDITS + "$", method="GET")) - before
     return {
@@ -344,6 +346,8 @@ async def _steady_sweep(functions: dict[str, Any], connection: str, control: Any
         "steady_sweep_runs": len(runs),
         "steady_sweep_errors": sum(1 for r in runs if r.error),
         "steady_audit_reads": audits,
+        "steady_storage_requests": sent.get("storage", 0),
+        "steady_storage_per_tenant": round(sent.get("storage", 0) / count, 1),
     }
 
 
@@ -411,6 +415,7 @@ async def run(
         "audit_budget": int(122 * (sweep_s // 10 + 1)),
         "graph_calls": graph_calls,
         "storage_requests": sent.get("storage", 0),
+        "storage_per_tenant": round(sent.get("storage", 0) / count, 1),
         "token_requests": sent.get("token", 0),
         "cpu_ms_per_tenant": round(1000 * sweep_cpu / count, 1),
         "sweep_runs": len(runs),

@@ -57,3 +57,29 @@ async def test_ensure_is_idempotent(table: Any) -> None:
     await table.ensure()
     await table.ensure()  # the table exists: nothing, not a storage error
     assert await table.insert({"PartitionKey": P, "RowKey": "e"}) is not None
+
+
+async def test_upsert_all_writes_many_rows_of_several_partitions_100_a_request(table: Any) -> None:
+    """The fan-out's queued markers: 1,000 tenants were 1,000 upserts, now 10 transactions."""
+    await table.insert({"PartitionKey": P, "RowKey": "m000", "v": -1, "old": "x"})
+    rows = [{"PartitionKey": P, "RowKey": f"m{i:03d}", "v": i} for i in range(250)]
+    rows += [{"PartitionKey": "other", "RowKey": "m000", "v": 1}, {"PartitionKey": "other", "RowKey": "m000", "v": 2}]
+    sent: list[int] = []
+    client = table._client
+    real = client.submit_transaction
+
+    async def counting(ops: Any, **kw: Any) -> Any:
+        ops = list(ops)
+        sent.append(len(ops))
+        return await real(ops, **kw)
+
+    client.submit_transaction = counting
+    await table.upsert_all(rows)
+    assert sorted(sent) == [1, 50, 100, 100]  # per partition, at most 100 a request; a row twice: the last
+    found = await table.query("PartitionKey eq @p", {"p": P})
+    assert sorted(r["v"] for r in found) == list(range(250))
+    first = await table.get(P, "m000")
+    assert first["v"] == 0 and "old" not in first  # replaced, as upsert does
+    assert (await table.get("other", "m000"))["v"] == 2
+    await table.upsert_all([])  # nothing to write: no request
+    assert len(sent) == 4

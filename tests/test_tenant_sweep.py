@@ -481,3 +481,70 @@ async def test_the_deployments_configuration_problems_go_to_the_provider_not_to_
     told = [(to, text) for to, text in await _mail_to(provider) if "misconfigured" in text]
     assert [to for to, _ in told] == [{"it-admins@contoso.example"}]  # once, to the provider only
     assert "WEBEX_ROOM_ID" in told[0][1]
+
+
+class _StorageCalls:
+    """The Table storage requests this process sends (azure-core's aiohttp transport), as
+    ``METHOD path`` with the tenant id shortened, while counting."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import os
+
+        from azure.core.pipeline.transport import AioHttpTransport
+
+        conn = dict(part.split("=", 1) for part in os.environ["AzureWebJobsStorage"].split(";") if "=" in part)
+        self.tables, self.sent = conn["TableEndpoint"].rstrip("/"), []
+        self.counting = False
+        real, calls = AioHttpTransport.send, self
+
+        async def send(transport: Any, request: Any, **kwargs: Any) -> Any:
+            if calls.counting and request.url.startswith(calls.tables):
+                calls.sent.append(f"{request.method} {request.url[len(calls.tables) :].split('?')[0]}")
+            return await real(transport, request, **kwargs)
+
+        monkeypatch.setattr(AioHttpTransport, "send", send)
+
+
+async def test_a_quiet_tenants_steady_sweep_makes_few_storage_requests(
+    provider: Any, app_functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storage round trips are most of a tenant sweep's CPU (issue 17: 1,000 tenants a minute on one
+    instance). A quiet tenant's sweep, once its first one is done, sends 7 Table requests: its tenants
+    row; its lease and state rows in one partition query (remembered for the sweep: the audit cursor,
+    the cadence, the delta link, the Identity app's pin, its not_before, read many times); the
+    lease taken; the delta link saved; its open incidents in one query; its result row; the lease
+    released. A sweep whose audit cadence is due adds 3: the app's budget row read and written (the
+    tenant's own bucket and the cadence ride on the audit cursor row), and that cursor saved."""
+    from shared.app.audit_cadence import stagger
+    from shared.app.tenant_sweep import sweep_tenant
+    from shared.clients.sweep_queue import SweepMessage
+    from shared.core.clock import clock, format_timestamp
+
+    (a,) = await _add(provider, 1)
+    svc = await _svc()
+    calls = _StorageCalls(monkeypatch)
+
+    async def sweep() -> tuple[Any, list[str]]:
+        calls.sent, calls.counting = [], True
+        try:
+            out = await sweep_tenant(svc.tenant_sweep_deps(), SweepMessage(a, format_timestamp(clock.now())))
+        finally:
+            calls.counting = False
+        return out, [c.replace(a, "T") for c in calls.sent]
+
+    async def advance(seconds: float) -> None:
+        clock.advance(seconds)
+        await provider.advance_clock(seconds)
+
+    period = svc.settings.audit_cadence_minutes * 60  # just past the tenant's slot (see the cadence test)
+    await advance((period - (clock.now().timestamp() - stagger(a, period)) % period + 5) % period)
+    first, _ = await sweep()
+    assert first.verdict == "healthy" and first.audit_reads == 1
+    await advance(60)
+    quiet, sent = await sweep()
+    assert quiet.verdict == "healthy" and quiet.audit_reads == 0
+    assert len(sent) <= 7, "\n".join(sent)
+    await advance(10 * 60)
+    due, sent = await sweep()
+    assert due.verdict == "healthy" and due.audit_reads == 1
+    assert len(sent) <= 10, "\n".join(sent)

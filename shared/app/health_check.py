@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from shared.checks.report import CheckResult, HealthReport
     from shared.core.settings import Settings
     from shared.detect.findings import Finding
-    from shared.incidents.store import IncidentStore
+    from shared.incidents.store import Incident, IncidentStore
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ class HealthOutcome:
     report: HealthReport
     outcomes: list[RecordOutcome] = field(default_factory=list)
     verifications: list[str] = field(default_factory=list)
+    open_incidents: dict[str, Incident] | None = None
+    """The open incidents of the apps found healthy, by app key, as step 3 read them (one query);
+    ``None`` when every app was broken (nothing read)."""
 
     @property
     def healthy(self) -> bool:
@@ -150,11 +153,13 @@ async def _follow_up(deps: HealthCheckDeps, report: HealthReport, outcome: Healt
     from shared.app.pipeline import schedule_verification
     from shared.core.clock import clock
 
-    store = deps.store
-    for app in deps.settings.catalogue.apps:
-        if app.key in broken:
-            continue
-        inc = await store.get_open(deps.settings.tenant_id, app.key)
+    apps = [app for app in deps.settings.catalogue.apps if app.key not in broken]
+    if not apps:
+        return
+    found = await deps.store.open_incidents(deps.settings.tenant_id)  # one query for every app
+    outcome.open_incidents = {app.key: found[app.key] for app in apps if app.key in found}
+    for app in apps:
+        inc = outcome.open_incidents.get(app.key)
         if inc is None:
             continue
         app_ok = all(r.ok for r in report.for_app(app.key))

@@ -96,6 +96,7 @@ class Services:
         self._intake: IntakeQueue | None = None
         self._sweep_queue: SweepQueue | None = None
         self._checkpoints: Checkpoints | None = None
+        self._rate_budget: RateBudget | None = None
         self._webex_auth: WebexAuth | None = None
         self._tenant_credentials: TenantCredentials | None = None
         from shared.clients.tenant_credentials import DEFAULT_MAX_TENANTS
@@ -325,10 +326,13 @@ class Services:
         return self._sweep_queue
 
     def rate_budget(self) -> RateBudget:
-        """The audit-read budget every instance shares (rows in the incidents table)."""
-        from shared.clients.rate_budget import RateBudget
+        """The audit-read budget every instance shares (rows in the incidents table); one per
+        process, so this process's takes wait for each other instead of racing for the row."""
+        if self._rate_budget is None:
+            from shared.clients.rate_budget import RateBudget
 
-        return RateBudget(self.table())
+            self._rate_budget = RateBudget(self.table())
+        return self._rate_budget
 
     async def channels(self) -> list[Any]:
         """The configured channels (:func:`shared.notify.channels.build_channels`, the one rule), sharing
@@ -495,7 +499,7 @@ class Services:
             await self._credential.close()
         self._http = self._store = self._queue = self._graph = self._credential = self._table = None
         self._intake = None
-        self._checkpoints = None
+        self._checkpoints = self._rate_budget = None
         self._ready = False
 
 
@@ -577,6 +581,9 @@ class TenantServices(Services):
     def table(self) -> Table:
         return self.root.table()
 
+    def rate_budget(self) -> RateBudget:
+        return self.root.rate_budget()
+
     def store(self) -> IncidentStore:
         return self.root.store()
 
@@ -587,11 +594,13 @@ class TenantServices(Services):
         return self.root.intake()
 
     def checkpoints(self) -> Checkpoints:
-        """Cursors, leases and markers in the tenant's partition of the shared table."""
+        """Cursors, leases and markers in the tenant's partition of the shared table. A
+        ``TenantServices`` serves one invocation (a sweep message, a verification), so its rows are
+        loaded once and remembered for it (``remember``: one query instead of a read per use)."""
         if self._checkpoints is None:
             from shared.clients.checkpoints import Checkpoints
 
-            self._checkpoints = Checkpoints(self.root.table(), self.tenant.tenant_id)
+            self._checkpoints = Checkpoints(self.root.table(), self.tenant.tenant_id, remember=True)
         return self._checkpoints
 
     async def sweep_deps(self) -> SweepDeps:
@@ -601,7 +610,7 @@ class TenantServices(Services):
 
         from shared.app.audit_cadence import AuditGate
 
-        gate = AuditGate(self.root.rate_budget(), self.tenant.tenant_id,
+        gate = AuditGate(self.rate_budget(), self.tenant.tenant_id,
                          timedelta(minutes=self.settings.audit_cadence_minutes))  # fmt: skip
         deps = await super().sweep_deps()
         return replace(deps, health=replace(deps.health, announce_config=False), audit_gate=gate)

@@ -145,14 +145,14 @@ async def _audit_due(deps: SweepDeps, gate: AuditGate, out: TickOutcome) -> bool
     """Provider mode: read the audit log in this tick? On a change this tick found (a delta
     removal, a finding, an open incident without its actor), an open round, or the cadence."""
     changed = bool(out.removed or out.outcomes or (out.health is not None and out.health.outcomes))
-    if not changed:
-        for app in deps.settings.catalogue.apps:
-            inc = await deps.pipeline.store.get_open(deps.settings.tenant_id, app.key)
-            if inc is not None and inc.initiator_kind in (None, "unknown"):  # who did it: not known yet
-                changed = True
-                break
+    if not changed:  # no finding: every app was healthy, and the health check read their open incidents
+        known = out.health.open_incidents if out.health is not None else None
+        found = known if known is not None else await deps.pipeline.store.open_incidents(deps.settings.tenant_id)
+        apps = {app.key for app in deps.settings.catalogue.apps}
+        # an open incident that does not know who did it yet: the audit log says
+        changed = any(inc.initiator_kind in (None, "unknown") for key, inc in found.items() if key in apps)
     state = await deps.checkpoints.get_state(AUDIT_STATE)
-    out.audit_read = await gate.due(deps.checkpoints, changed=changed, round_open=bool(state.values.get("next")))
+    out.audit_read = await gate.due(deps.checkpoints, state.values, changed=changed)
     return out.audit_read
 
 
@@ -219,6 +219,8 @@ async def _poll_audit(deps: SweepDeps, out: TickOutcome) -> None:
     cp = deps.checkpoints
     graph = deps.graph
     state = await cp.get_state(AUDIT_STATE)
+    if deps.audit_gate is not None:
+        deps.audit_gate.resume(state.values)
     started = clock.now()
     since = parse_timestamp(state.values.get("since"))
     cursor = state.values.get("next") or None
@@ -240,7 +242,7 @@ async def _poll_audit(deps: SweepDeps, out: TickOutcome) -> None:
     if got is None:
         return
     if deps.audit_gate is not None:
-        await deps.audit_gate.note_read(cp)
+        deps.audit_gate.note_read()
     await _audit_pages(deps, out, graph, got, state=state, since=since, round_start=round_start)
 
 
@@ -273,6 +275,7 @@ async def _audit_pages(
             "since": format_timestamp(newest) if newest else "",
             "next": page.next_link or "",
             "round": format_timestamp(round_start),
+            **(deps.audit_gate.fields() if deps.audit_gate is not None else {}),
         }
         if values != state.values:
             saved = await cp.put_state(AUDIT_STATE, values, state.etag)

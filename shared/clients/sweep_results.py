@@ -15,7 +15,6 @@ as no row — it never raises, and never makes a tenant look healthy (the next s
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ QUEUED = "provider-sweep-queued"
 VERDICTS = ("healthy", "unhealthy", "throttled", "unreachable")
 MAX_REASONS = 10
 MAX_REASON = 300
-WRITE_CONCURRENCY = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,16 +127,11 @@ class SweepResults:
         return Board(results, queued)
 
     async def mark_queued(self, tenant_ids: Iterable[str], sweep_id: str, at: datetime) -> None:
-        """Record that a message for ``sweep_id`` was sent for each tenant (concurrent upserts)."""
-        gate = asyncio.Semaphore(WRITE_CONCURRENCY)
+        """Record that a message for ``sweep_id`` was sent for each tenant (100 markers a request:
+        one partition, entity group transactions)."""
         stamp = format_timestamp(at)
-
-        async def one(tenant_id: str) -> None:
-            async with gate:
-                row = {"PartitionKey": QUEUED, "RowKey": tenant_id, "sweep_id": sweep_id, "at": stamp}
-                await self._table.upsert(row)
-
-        await asyncio.gather(*(one(t) for t in tenant_ids))
+        rows = [{"PartitionKey": QUEUED, "RowKey": t, "sweep_id": sweep_id, "at": stamp} for t in tenant_ids]
+        await self._table.upsert_all(rows)
 
     async def forget_all(self, tenant_ids: Sequence[str]) -> None:
         for tenant_id in tenant_ids:

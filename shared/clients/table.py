@@ -8,7 +8,8 @@ Four primitives carry every guarantee the rows need (docs/reliability.md):
 - **ETag-checked replace** (:meth:`Table.replace`): ``update_entity`` with ``IfNotModified``; a row
   changed (412) or gone (404) since it was read answers ``None`` — the caller re-reads and re-applies;
 - **ETag-checked delete** (:meth:`Table.delete`): ``False`` when the row changed or is gone;
-- plain reads (:meth:`Table.get`, :meth:`Table.query`) and an unconditional :meth:`Table.upsert`.
+- plain reads (:meth:`Table.get`, :meth:`Table.query`) and an unconditional :meth:`Table.upsert`
+  (:meth:`Table.upsert_all`: many rows, 100 of a partition per request).
 
 One error mapping: 409/412/404 are the answers above; any other storage failure is a
 :class:`~shared.core.errors.TransientError`, so the invocation fails and the platform retries it.
@@ -17,7 +18,7 @@ One error mapping: 409/412/404 are the answers above; any other storage failure 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from shared.core.errors import TransientError
@@ -25,6 +26,10 @@ from shared.core.errors import TransientError
 if TYPE_CHECKING:
     from azure.data.tables import TableEntity
     from azure.data.tables.aio import TableClient
+
+
+TRANSACTION = 100
+"""Operations in one entity group transaction (Table storage's limit)."""
 
 
 def storage_error(exc: Exception) -> TransientError:
@@ -113,6 +118,21 @@ class Table:
         with _mapped():
             meta = await self._client.upsert_entity(entity, mode=UpdateMode.REPLACE)
         return str(meta.get("etag"))
+
+    async def upsert_all(self, entities: Iterable[dict[str, Any]]) -> None:
+        """:meth:`upsert` many rows, one request per :data:`TRANSACTION` rows of a partition (an entity
+        group transaction: each all or nothing). For rows no one races on, like :meth:`upsert`."""
+        from azure.data.tables import UpdateMode
+
+        by_partition: dict[str, dict[str, dict[str, Any]]] = {}
+        for entity in entities:  # a row twice in one transaction is refused: the last one wins
+            by_partition.setdefault(entity["PartitionKey"], {})[entity["RowKey"]] = entity
+        for rows in by_partition.values():
+            batch = list(rows.values())
+            for start in range(0, len(batch), TRANSACTION):
+                ops = [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch[start : start + TRANSACTION]]
+                with _mapped():
+                    await self._client.submit_transaction(ops)
 
     async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
         """Delete the row; with ``etag`` only if it is still as read. ``False`` when it changed

@@ -230,6 +230,12 @@ class IncidentStore:
         entity = await self._table.get(tenant_id, open_key(app_key))
         return None if entity is None else Incident.from_entity(entity)
 
+    async def open_incidents(self, tenant_id: str) -> dict[str, Incident]:
+        """Every open incident of a tenant by app key, in one query (a sweep asks about all its apps)."""
+        query = "PartitionKey eq @pk and RowKey ge 'open-' and RowKey lt 'open.'"
+        rows = await self._table.query(query, {"pk": tenant_id})
+        return {str(entity["RowKey"]).removeprefix("open-"): Incident.from_entity(entity) for entity in rows}
+
     async def get_closed(self, tenant_id: str, incident_id: str) -> Incident | None:
         entity = await self._table.get(tenant_id, f"closed-{incident_id}")
         return None if entity is None else Incident.from_entity(entity)

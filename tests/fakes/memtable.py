@@ -14,7 +14,8 @@ against Azurite:
   properties;
 - ``delete_entity`` with a stale ETag raises ``ResourceModifiedError`` (412); a missing row is not an
   error (the SDK swallows the service's 404);
-- ``upsert_entity`` inserts or replaces/merges, unconditionally;
+- ``upsert_entity`` inserts or replaces/merges, unconditionally; ``submit_transaction`` does so for
+  up to 100 rows of one partition at once, all or nothing;
 - ``query_entities`` evaluates the OData filters the code writes (``eq ne gt ge lt le``, ``and or not``,
   parentheses, string/number/bool/datetime literals, ``@name`` parameters substituted by the SDK's own
   function), string comparisons by code unit as the service does;
@@ -44,7 +45,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableEntity, TableErrorCode, UpdateMode
+from azure.data.tables import TableEntity, TableErrorCode, TableTransactionError, UpdateMode
 from azure.data.tables._deserialize import _convert_to_entity
 from azure.data.tables._serialize import _add_entity_properties, _parameter_filter_substitution
 
@@ -191,6 +192,30 @@ class MemTable:
             return  # the SDK swallows the service's 404 on delete
         self._check_etag(current, etag, match_condition)
         del rows[(partition_key, row_key)]
+
+    async def submit_transaction(self, operations: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        """An entity group transaction of ``("upsert", entity[, {"mode": …}])`` operations (the one
+        kind the project sends): all or nothing, at most 100, each row once — else
+        ``TableTransactionError`` (400), nothing written; rows of two partitions are refused by the
+        SDK before anything is sent (``ValueError``)."""
+        await asyncio.sleep(0)
+        ops = list(operations)
+        prepared = []
+        for op in ops:
+            if op[0] != "upsert":
+                raise ValueError(f"the in-memory table takes upsert operations in a transaction, not {op[0]!r}")
+            prepared.append((*_prepare(op[1]), (op[2] if len(op) > 2 else {}).get("mode", UpdateMode.MERGE)))
+        keys = [key for key, _, _ in prepared]
+        if len({pk for pk, _ in keys}) > 1:  # the SDK's own check, before anything is sent
+            raise ValueError("Partition Keys in the batch must all be the same.")
+        if len(ops) > 100 or len(set(keys)) < len(keys):
+            raise _error(TableTransactionError, 400, "InvalidInput", "The batch request is not valid.", decoded=False)
+        rows = self._rows()
+        out = []
+        for key, wire, mode in prepared:
+            current = rows.get(key)
+            out.append(self._store(rows, key, wire if current is None else _merged(current, wire, mode)))
+        return out
 
     def query_entities(
         self,

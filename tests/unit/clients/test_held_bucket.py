@@ -1,0 +1,101 @@
+"""A bucket kept in its holder's own row (shared/clients/rate_budget.py, ``HeldBucket``) and one
+RateBudget per process whose takes wait for each other: what a stored level reads as — absent,
+hand-edited, hostile, from a clock ahead — and how many requests concurrent takes cost."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from shared.clients.rate_budget import APP_SCOPE, AUDIT_PER_APP, AUDIT_PER_TENANT, PARTITION, HeldBucket, RateBudget
+from shared.clients.table import Table
+from tests.fakes.memtable import MemTable
+
+NOW = 1_800_000_000.0
+
+
+def test_an_absent_level_is_a_full_bucket() -> None:
+    held = HeldBucket.load(AUDIT_PER_TENANT, None, None, NOW)
+    assert held.values() == (5.0, NOW)
+    assert [held.take(NOW) for _ in range(5)] == [0.0] * 5
+    assert held.take(NOW) == pytest.approx(2.0)  # one token refills in 10/5 s
+    assert held.take(NOW + 2.0) == 0.0
+    held.give_back()
+    assert held.tokens == pytest.approx(1.0)
+
+
+def test_a_stored_level_refills_for_the_time_passed_and_never_above_capacity() -> None:
+    held = HeldBucket.load(AUDIT_PER_TENANT, 0.5, NOW - 1.0, NOW)
+    assert held.tokens == pytest.approx(1.0)  # 0.5 + 1 s × 0.5 per s
+    assert HeldBucket.load(AUDIT_PER_TENANT, 2.0, NOW - 3600, NOW).tokens == pytest.approx(5.0)
+    full = HeldBucket.load(AUDIT_PER_TENANT, 5.0, NOW, NOW)
+    full.give_back()
+    assert full.tokens == 5.0
+
+
+@pytest.mark.parametrize(
+    ("tokens", "at"),
+    [
+        ("5", NOW),  # a string, as a hand edit in the portal stores it
+        (5.0, "yesterday"),
+        (5.0, None),  # half a level (truncated row)
+        (None, NOW),
+        (True, NOW),  # a bool is not a number here
+        (math.nan, NOW),
+        (math.inf, NOW),
+        (-3.0, NOW),
+        (5.0, math.inf),
+        ({"tokens": 5}, NOW),
+        ("9" * 10_000, NOW),  # oversized
+    ],
+)
+def test_a_level_that_does_not_read_is_an_empty_bucket_from_now(tokens: Any, at: Any) -> None:
+    held = HeldBucket.load(AUDIT_PER_TENANT, tokens, at, NOW)
+    assert held.values() == (0.0, NOW)
+    assert held.take(NOW) > 0  # refused: it refills from now
+    assert held.take(NOW + 2.0) == 0.0
+
+
+def test_a_huge_level_or_a_clock_ahead_never_grants_more_than_capacity() -> None:
+    huge = HeldBucket.load(AUDIT_PER_TENANT, 1e308, NOW, NOW)
+    assert huge.tokens == 5.0
+    ahead = HeldBucket.load(AUDIT_PER_TENANT, 1.0, NOW + 3600, NOW)  # stamped by a clock an hour ahead
+    assert ahead.tokens == 1.0 and ahead.at == NOW + 3600  # never refills backwards
+    assert ahead.take(NOW) == 0.0 and ahead.take(NOW + 1) > 0
+
+
+class _Counting(Table):
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.sent: Counter[str] = Counter()
+
+    async def get(self, partition: str, row: str, select: list[str] | None = None) -> Any:
+        self.sent["get"] += 1
+        await asyncio.sleep(0)  # a round trip: the other takers run meanwhile
+        return await super().get(partition, row, select)
+
+    async def insert(self, entity: dict[str, Any]) -> str | None:
+        self.sent["write"] += 1
+        return await super().insert(entity)
+
+    async def replace(self, entity: dict[str, Any], etag: str | None) -> str | None:
+        self.sent["write"] += 1
+        return await super().replace(entity, etag)
+
+
+async def test_one_process_concurrent_takes_wait_for_each_other_instead_of_racing() -> None:
+    """Twelve sweeps of one instance take from the app's bucket at once: each take is one read and
+    one write (before, most writes lost the ETag race to a neighbour and read again), and exactly
+    the bucket's tokens are granted."""
+    table = _Counting(MemTable("budget"))
+    await table.ensure()
+    budget = RateBudget(table)
+    waits = await asyncio.gather(*(budget.take(APP_SCOPE, AUDIT_PER_APP) for _ in range(12)))
+    assert waits == [0.0] * 12
+    assert table.sent == {"get": 12, "write": 12}
+    row = await table.get(PARTITION, APP_SCOPE)
+    assert row is not None and row["tokens"] == pytest.approx(AUDIT_PER_APP.capacity - 12, abs=0.5)
