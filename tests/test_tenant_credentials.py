@@ -124,6 +124,33 @@ async def test_the_tenants_graph_clients_share_a_few_http_pools(sim: Any, monkey
     assert all(g.client.request_adapter._http_client.is_closed for g in graphs)  # the root closes the pools
 
 
+async def test_the_tenants_webex_calls_take_the_roots_small_pools_in_turn(sim: Any, monkeypatch: Any) -> None:
+    """A tenant's run reaches Webex through one of the root's few small pools (one client for 48
+    sweeps at once held ~30 connections, and httpcore's CPU per request grows with them), the same
+    pool for the whole run; the deployment's own calls keep the root's client; the root closes all."""
+    from shared.app import runtime
+    from shared.app.runtime import Services
+    from shared.core.settings import load_settings, storage_config
+    from shared.core.tenant import make_tenant
+
+    monkeypatch.setenv("TENANCY_MODE", "provider")
+    monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", PROVIDER_APP)
+    monkeypatch.setattr(runtime, "TENANT_HTTP_POOLS", 2)
+    svc = Services(load_settings(), storage_config())
+    runs = [svc.for_tenant(make_tenant(str(uuid.uuid4()))) for _ in range(3)]
+    try:
+        own = await svc.http()
+        clients = [await run.http() for run in runs]
+        assert [await run.http() for run in runs] == clients  # one pool for the whole run
+        assert clients[0] is not clients[1] and clients[2] is clients[0] and own not in clients
+        pool = clients[0]._transport._pool
+        assert pool._max_connections == pool._max_keepalive_connections == 16
+        assert own._transport._pool._max_keepalive_connections == own._transport._pool._max_connections
+    finally:
+        await svc.aclose()
+    assert all(c.is_closed for c in clients) and own.is_closed
+
+
 async def test_tenant_credentials_share_one_session_that_outlives_an_evicted_credential(
     sim: Any, monkeypatch: Any
 ) -> None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from shared.checks.report import HealthReport
     from shared.clients.checkpoints import Checkpoints
     from shared.clients.graph import Graph, GraphPools
+    from shared.clients.http_pools import HttpPools
     from shared.clients.intake_queue import IntakeQueue
     from shared.clients.rate_budget import RateBudget
     from shared.clients.sweep_queue import SweepQueue
@@ -59,11 +60,12 @@ HTTP_TIMEOUT = 15.0
 HTTP_CONNECTIONS = 32
 """Connections the shared httpx client (Webex, Teams, webhook) keeps, all of them alive between
 requests: httpx's default (100, of which 20 kept alive) makes httpcore close an idle connection after
-each request once more than 20 are open (encode/httpcore#1035) — 48 sweeps at once opened ~4
-connections per 10 Webex calls. 32 is more than the Webex calls of the sweeps one instance runs at
-once (host.json) and few enough for httpcore's per-request scan of the pool."""
-HTTP_KEEPALIVE_S = 30.0
-"""Seconds an idle connection of the shared client is kept (as Graph's: ``shared.clients.graph.KEEPALIVE_S``)."""
+each request once more than 20 are open (encode/httpcore#1035; :mod:`shared.clients.http_pools`)."""
+
+TENANT_HTTP_POOLS = 8
+"""Pools the customer tenants' sweeps reach Webex through (provider mode; ``TenantServices.http``):
+one shared client for 48 sweeps at once held ~30 connections and cost more CPU per Webex call than
+the call itself (:mod:`shared.clients.http_pools`)."""
 
 MAX_TENANT_GRAPHS = 64
 """Tenant Graph clients kept (provider mode): more than the sweeps one instance runs at once (host.json
@@ -103,6 +105,7 @@ class Services:
 
         self._tenant_graphs: Lru[str, tuple[Graph, FederatedTenantCredential]] = Lru(DEFAULT_MAX_TENANTS)
         self._tenant_pools: GraphPools | None = None  # a few small pools for every tenant's Graph client
+        self._tenant_https: HttpPools | None = None  # and for every tenant's Webex calls
         self._tenant_store: TenantStore | None = None
         self._tenant_webex: Lru[str, WebexAuth] = Lru(DEFAULT_MAX_TENANTS)  # service-app tenants' token holders
         self._vault: Any = None  # one Key Vault client for every tenant's Webex secret
@@ -241,13 +244,18 @@ class Services:
 
     async def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            import httpx
-
-            limits = httpx.Limits(max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS,
-                                  keepalive_expiry=HTTP_KEEPALIVE_S)  # fmt: skip
-            timeout = httpx.Timeout(HTTP_TIMEOUT, connect=5.0)
-            self._http = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+            self._http = plain_http_client(HTTP_CONNECTIONS, True)
         return self._http
+
+    def tenant_http(self) -> httpx.AsyncClient:
+        """One of the :data:`TENANT_HTTP_POOLS` httpx clients a customer tenant's sweep reaches Webex
+        through, in turn (:mod:`shared.clients.http_pools`)."""
+        if self._tenant_https is None:
+            from shared.clients.http_pools import HttpPools
+
+            self._tenant_https = HttpPools(TENANT_HTTP_POOLS, partial(plain_http_client, 16))
+        client: httpx.AsyncClient = self._tenant_https.next()
+        return client
 
     async def webex_auth(self) -> WebexAuth:
         """The process's Webex token holder (its cache must outlive one invocation)."""
@@ -492,6 +500,9 @@ class Services:
         if self._tenant_pools is not None:
             await self._tenant_pools.aclose()
             self._tenant_pools = None
+        if self._tenant_https is not None:
+            await self._tenant_https.aclose()
+            self._tenant_https = None
         if self._tenant_credentials is not None:
             await self._tenant_credentials.aclose()
             self._tenant_credentials = None
@@ -527,6 +538,7 @@ class TenantServices(Services):
         self.worker_id = root.worker_id
         self.tenant_domain = None
         self._checkpoints = None
+        self._http = None
         memory = root._tenant_memory.get(tenant.tenant_id)
         if memory is None:
             memory = root._tenant_memory[tenant.tenant_id] = (WebexStatusMemory(), ConfigAnnouncements())
@@ -569,7 +581,11 @@ class TenantServices(Services):
         return self.root.for_tenant(tenant)
 
     async def http(self) -> httpx.AsyncClient:
-        return await self.root.http()
+        """One of the root's small pools for the tenants (:meth:`Services.tenant_http`), the same for
+        every call of this run: Webex and the checks' HTTP calls as this tenant."""
+        if self._http is None:
+            self._http = self.root.tenant_http()
+        return self._http
 
     async def webex_auth(self) -> WebexAuth:
         """The tenant's Webex credential: its own service app's (``webex_auth = service_app``), else
@@ -625,6 +641,17 @@ class TenantServices(Services):
 
     async def aclose(self) -> None:
         """Nothing to close: the clients belong to the process's root."""
+
+
+def plain_http_client(connections: int, verify: Any) -> httpx.AsyncClient:
+    """An httpx client (Webex, Teams, webhook) of ``connections`` kept alive (``verify``: a shared
+    ``ssl.SSLContext``, or ``True``), redirects not followed."""
+    import httpx
+
+    from shared.clients.http_pools import pool_limits
+
+    timeout = httpx.Timeout(HTTP_TIMEOUT, connect=5.0)
+    return httpx.AsyncClient(timeout=timeout, limits=pool_limits(connections), verify=verify, follow_redirects=False)
 
 
 def _remember_secrets(settings: Settings) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -24,6 +25,7 @@ from shared.clients.graph_objects import (
     guid_or_text,
     read_collection,
 )
+from shared.clients.http_pools import HttpPools
 from shared.core.errors import TransientError, UpstreamError
 from shared.core.retry import parse_retry_after, with_retry
 
@@ -115,17 +117,8 @@ def map_graph_error(exc: BaseException) -> Exception:
 
 
 GRAPH_POOL_CONNECTIONS = 16
-"""Connections one Graph pool keeps (open and idle alike). httpcore 1.0 scans every connection of a
-pool, and polls each idle one's socket, each time a request starts or ends — and counts *all* its
-connections against ``max_keepalive_connections`` (encode/httpcore#1035, unmerged), so a pool that
-holds more than that closes its idle connections after each request and opens (TLS) new ones. A pool
-is therefore kept small, its keep-alive limit equal to its size, and many tenants use several pools
-(:class:`GraphPools`)."""
-KEEPALIVE_S = 30.0
-"""Seconds an idle pooled connection is kept (httpx's default is 5): a sweep's requests come in
-bursts between its storage steps, and with 5 s a loaded instance closed and re-opened (TLS) a
-connection every few requests. A connection the server closed meanwhile is noticed before reuse
-(httpcore polls idle sockets), and a request that still meets a closed one is a transient error."""
+"""Connections one Graph pool keeps, open and idle alike (:mod:`shared.clients.http_pools`: a pool's
+CPU per request grows with its connections, so a pool is small and many tenants use several)."""
 
 
 def graph_http_client(*, connections: int = GRAPH_POOL_CONNECTIONS, verify: Any = True) -> Any:
@@ -138,53 +131,24 @@ def graph_http_client(*, connections: int = GRAPH_POOL_CONNECTIONS, verify: Any 
     from kiota_http.middleware.options import RetryHandlerOption
     from msgraph_core import GraphClientFactory
 
-    if connections < 1:
-        raise ValueError("a Graph pool needs at least one connection")
+    from shared.clients.http_pools import pool_limits
+
     options = {RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False)}
-    limits = httpx.Limits(
-        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=KEEPALIVE_S
-    )
-    client = httpx.AsyncClient(timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=5.0), limits=limits, verify=verify)
+    timeout = httpx.Timeout(REQUEST_TIMEOUT, connect=5.0)
+    client = httpx.AsyncClient(timeout=timeout, limits=pool_limits(connections), verify=verify)
     return GraphClientFactory.create_with_default_middleware(client=client, options=options)
 
 
-class GraphPools:
-    """``shards`` small Graph pools (:func:`graph_http_client`) for many tenants' Graph clients,
-    handed out in turn as the clients are built, opened on first use, one TLS context for all.
-
-    One pool for every tenant would hold as many connections as requests run at once on the
-    instance (~2 per sweep in flight: 100 with 48 sweeps), and httpcore's bookkeeping per request
-    grows with the square of that (:data:`GRAPH_POOL_CONNECTIONS`). Clients built one after another
-    — the sweeps a batch of queue messages starts together — land on different pools, so each
-    pool carries about ``1/shards`` of the requests in flight. Which pool a tenant's client uses
-    does not matter otherwise: a pool holds no token and no tenant data."""
+class GraphPools(HttpPools):
+    """``shards`` Graph pools (:func:`graph_http_client`) for many tenants' Graph clients, handed out
+    in turn as the clients are built (:class:`shared.clients.http_pools.HttpPools`)."""
 
     def __init__(self, shards: int, connections: int = GRAPH_POOL_CONNECTIONS) -> None:
-        if shards < 1:
-            raise ValueError("GraphPools needs at least one pool")
-        self._pools: list[Any] = [None] * shards
-        self._connections = connections
-        self._turn = 0
-        self._tls: Any = None
+        super().__init__(shards, partial(_graph_pool, connections))
 
-    def next(self) -> Any:
-        """The next pool in turn (an httpx client)."""
-        index = self._turn % len(self._pools)
-        self._turn = index + 1
-        pool = self._pools[index]
-        if pool is None:
-            if self._tls is None:
-                import httpx
 
-                self._tls = httpx.create_ssl_context()  # as each client would: SSL_CERT_FILE / certifi
-            pool = self._pools[index] = graph_http_client(connections=self._connections, verify=self._tls)
-        return pool
-
-    async def aclose(self) -> None:
-        for index, pool in enumerate(self._pools):
-            if pool is not None:
-                self._pools[index] = None
-                await pool.aclose()
+def _graph_pool(connections: int, tls: Any) -> Any:
+    return graph_http_client(connections=connections, verify=tls)
 
 
 def build_graph_client(settings: Settings, credential: AsyncTokenCredential, http: Any = None) -> Any:
