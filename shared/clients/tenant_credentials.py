@@ -173,11 +173,13 @@ class TenantCredentials:
         if self._session is None:
             import aiohttp
 
-            # as AioHttpTransport would open its own: proxies from the environment, no cookies; and at
-            # most TOKEN_CONNECTIONS connections (each TLS one holds asyncio's ~128 KB SSL buffer)
+            from shared.clients.http_pools import environment_proxies_or_netrc
+
+            # as AioHttpTransport would open its own: proxies from the environment (if it names any),
+            # no cookies; at most TOKEN_CONNECTIONS connections (a TLS one holds a ~128 KB SSL buffer)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=TOKEN_CONNECTIONS),
-                trust_env=True,
+                trust_env=environment_proxies_or_netrc(),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
             )
