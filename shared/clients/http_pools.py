@@ -71,9 +71,9 @@ class HttpPools:
 def environment_proxies_or_netrc() -> bool:
     """Whether the environment names an HTTP proxy or a netrc file: what aiohttp's ``trust_env``
     (azure-core's ``use_env_settings``) reads. With it on, aiohttp looks both up in a worker thread
-    on *every* request — two thread hand-offs per Table, Queue or token request, ~5 % of a provider
-    sweep's CPU — so the SDK clients turn it on only when there is something to find (the answer is
-    then the same: no proxy, no netrc credentials)."""
+    on *every* request — two thread hand-offs per request — so the tenants' token session turns it
+    on only when there is something to find (the answer is then the same: no proxy, no netrc
+    credentials)."""
     import os
     import urllib.request
 
