@@ -74,15 +74,8 @@ def environment_proxies_or_netrc() -> bool:
     on *every* request — two thread hand-offs per request — so the tenants' token session turns it
     on only when there is something to find (the answer is then the same: no proxy, no netrc
     credentials)."""
-    import os
     import urllib.request
 
-    if urllib.request.getproxies():
-        return True
-    netrc = os.environ.get("NETRC")
-    if not netrc:
-        try:
-            netrc = os.path.join(os.path.expanduser("~"), ".netrc")
-        except (KeyError, RuntimeError):  # no home directory: nothing to read
-            return False
-    return os.path.isfile(netrc)
+    from aiohttp.helpers import netrc_from_env  # aiohttp's own rule: NETRC, else ~/.netrc
+
+    return bool(urllib.request.getproxies()) or netrc_from_env() is not None
