@@ -96,9 +96,10 @@ async def test_services_keep_a_graph_client_per_tenant_within_the_same_bound(sim
         await svc.aclose()
 
 
-async def test_every_tenants_graph_client_shares_one_http_pool(sim: Any, monkeypatch: Any) -> None:
+async def test_the_tenants_graph_clients_share_a_few_http_pools(sim: Any, monkeypatch: Any) -> None:
     """A thousand tenants must not mean a thousand httpx pools and TLS contexts
-    (bench/bench_tenants.py): the tenant clients differ only in their credential."""
+    (bench/bench_tenants.py): the tenant clients differ only in their credential, and take the
+    process's few pools in turn (:class:`shared.clients.graph.GraphPools`), one TLS context for all."""
     from shared.app import runtime
     from shared.app.runtime import Services
     from shared.core.settings import load_settings, storage_config
@@ -106,18 +107,48 @@ async def test_every_tenants_graph_client_shares_one_http_pool(sim: Any, monkeyp
     monkeypatch.setenv("TENANCY_MODE", "provider")
     monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", PROVIDER_APP)
     monkeypatch.setattr(runtime, "MAX_TENANT_GRAPHS", 3)
+    monkeypatch.setattr(runtime, "TENANT_GRAPH_POOLS", 2)
     svc = Services(load_settings(), storage_config())
     tenants = [str(uuid.uuid4()) for _ in range(5)]
     try:
         graphs = [await svc.tenant_graph(t) for t in tenants]
-        pools = {id(g.client.request_adapter._http_client) for g in graphs}
-        assert len(pools) == 1
+        http = [g.client.request_adapter._http_client for g in graphs]
+        assert [id(h) for h in http] == [id(http[n % 2]) for n in range(5)]  # two pools, in turn
+        assert http[0] is not http[1]
+        assert http[0]._transport.transport._pool._ssl_context is http[1]._transport.transport._pool._ssl_context
         assert len({id(g) for g in graphs}) == 5  # each tenant its own client (its own credential)
         assert len(svc._tenant_graphs) == 3 and len(svc.tenant_credentials()) == 5  # clients capped, tokens kept
         assert await svc.tenant_graph(tenants[-1]) is graphs[-1]
     finally:
         await svc.aclose()
-    assert graphs[0].client.request_adapter._http_client.is_closed  # the root closes the shared pool
+    assert all(g.client.request_adapter._http_client.is_closed for g in graphs)  # the root closes the pools
+
+
+async def test_the_tenants_webex_calls_take_the_roots_small_pools_in_turn(sim: Any, monkeypatch: Any) -> None:
+    """A tenant's run reaches Webex through one of the root's few small pools (one client for 48
+    sweeps at once held ~30 connections, and httpcore's CPU per request grows with them), the same
+    pool for the whole run; the deployment's own calls keep the root's client; the root closes all."""
+    from shared.app import runtime
+    from shared.app.runtime import Services
+    from shared.core.settings import load_settings, storage_config
+    from shared.core.tenant import make_tenant
+
+    monkeypatch.setenv("TENANCY_MODE", "provider")
+    monkeypatch.setenv("PROVIDER_APP_CLIENT_ID", PROVIDER_APP)
+    monkeypatch.setattr(runtime, "TENANT_HTTP_POOLS", 2)
+    svc = Services(load_settings(), storage_config())
+    runs = [svc.for_tenant(make_tenant(str(uuid.uuid4()))) for _ in range(3)]
+    try:
+        own = await svc.http()
+        clients = [await run.http() for run in runs]
+        assert [await run.http() for run in runs] == clients  # one pool for the whole run
+        assert clients[0] is not clients[1] and clients[2] is clients[0] and own not in clients
+        pool = clients[0]._transport._pool
+        assert pool._max_connections == pool._max_keepalive_connections == 16
+        assert own._transport._pool._max_keepalive_connections == own._transport._pool._max_connections
+    finally:
+        await svc.aclose()
+    assert all(c.is_closed for c in clients) and own.is_closed
 
 
 async def test_tenant_credentials_share_one_session_that_outlives_an_evicted_credential(

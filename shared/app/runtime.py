@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from shared.checks.deps import CheckClients, WebexStatusMemory
     from shared.checks.report import HealthReport
     from shared.clients.checkpoints import Checkpoints
-    from shared.clients.graph import Graph
+    from shared.clients.graph import Graph, GraphPools
+    from shared.clients.http_pools import HttpPools
     from shared.clients.intake_queue import IntakeQueue
     from shared.clients.rate_budget import RateBudget
     from shared.clients.sweep_queue import SweepQueue
@@ -56,9 +57,25 @@ if TYPE_CHECKING:
 HTTP_TIMEOUT = 15.0
 """Read/write timeout of the shared httpx client (Webex, Teams, webhook), in seconds."""
 
+HTTP_CONNECTIONS = 32
+"""Connections the shared httpx client (Webex, Teams, webhook) keeps, all of them alive between
+requests: httpx's default (100, of which 20 kept alive) makes httpcore close an idle connection after
+each request once more than 20 are open (encode/httpcore#1035; :mod:`shared.clients.http_pools`)."""
+
+TENANT_HTTP_POOLS = 8
+"""Pools the customer tenants' sweeps reach Webex through (provider mode; ``TenantServices.http``):
+one shared client for 48 sweeps at once held ~30 connections and cost more CPU per Webex call than
+the call itself (:mod:`shared.clients.http_pools`)."""
+
 MAX_TENANT_GRAPHS = 64
 """Tenant Graph clients kept (provider mode): more than the sweeps one instance runs at once (host.json
 ``batchSize`` + ``newBatchThreshold``), far fewer than the tenants (bench/bench_tenants.py)."""
+
+TENANT_GRAPH_POOLS = 16
+"""Graph pools the tenants' Graph clients are spread over (:class:`shared.clients.graph.GraphPools`):
+host.json lets 48 sweeps run at once, ~2 Graph requests each: ~6 in flight per pool (of 16). With 96
+requests in flight, 16 pools cost ~2.3 ms of CPU per request, 8 pools ~3.2 ms, one pool ~14.8 ms
+(bench/bench_graph_requests.py)."""
 
 
 class Services:
@@ -87,7 +104,8 @@ class Services:
         from shared.clients.tenant_credentials import DEFAULT_MAX_TENANTS
 
         self._tenant_graphs: Lru[str, tuple[Graph, FederatedTenantCredential]] = Lru(DEFAULT_MAX_TENANTS)
-        self._tenant_http: httpx.AsyncClient | None = None  # one pool for every tenant's Graph client
+        self._tenant_pools: GraphPools | None = None  # a few small pools for every tenant's Graph client
+        self._tenant_https: HttpPools | None = None  # and for every tenant's Webex calls
         self._tenant_store: TenantStore | None = None
         self._tenant_webex: Lru[str, WebexAuth] = Lru(DEFAULT_MAX_TENANTS)  # service-app tenants' token holders
         self._vault: Any = None  # one Key Vault client for every tenant's Webex secret
@@ -175,10 +193,11 @@ class Services:
         return self._tenant_credentials
 
     async def tenant_graph(self, tenant_id: str) -> Graph:
-        """A Graph client acting as ``tenant_id`` through the provider's app. Every tenant's client
-        shares one httpx pool (:func:`shared.clients.graph.graph_http_client`); only the credential
-        (and its token cache) is the tenant's. At most :data:`MAX_TENANT_GRAPHS` clients are kept
-        (least recently used dropped): building one is cheap, the token cache is the credential's."""
+        """A Graph client acting as ``tenant_id`` through the provider's app. The tenants' clients
+        share :data:`TENANT_GRAPH_POOLS` small httpx pools (:class:`shared.clients.graph.GraphPools`),
+        taken in turn; only the credential (and its token cache) is the tenant's. At most
+        :data:`MAX_TENANT_GRAPHS` clients are kept (least recently used dropped): building one is
+        cheap, the token cache is the credential's."""
         from shared.core.tenant import tenant_guid
 
         key = tenant_guid(tenant_id)
@@ -188,11 +207,11 @@ class Services:
             graph = held[0]
         else:  # new, or its credential was evicted and closed: a new client on the new one
             from shared.app.warmup import warm
-            from shared.clients.graph import Graph, build_graph_client, graph_http_client
+            from shared.clients.graph import Graph, GraphPools, build_graph_client
 
-            if self._tenant_http is None:
-                self._tenant_http = graph_http_client()
-            client = build_graph_client(self.settings, credential, http=self._tenant_http)
+            if self._tenant_pools is None:
+                self._tenant_pools = GraphPools(TENANT_GRAPH_POOLS)
+            client = build_graph_client(self.settings, credential, http=self._tenant_pools.next())
             graph = Graph(client, load_models=partial(warm, "models"))
         # no more clients than credentials; the ones dropped need no closing: the pool is shared
         self._tenant_graphs.put(key, (graph, credential), limit=min(len(self.tenant_credentials()), MAX_TENANT_GRAPHS))
@@ -225,10 +244,18 @@ class Services:
 
     async def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            import httpx
-
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(HTTP_TIMEOUT, connect=5.0), follow_redirects=False)
+            self._http = plain_http_client(HTTP_CONNECTIONS, True)
         return self._http
+
+    def tenant_http(self) -> httpx.AsyncClient:
+        """One of the :data:`TENANT_HTTP_POOLS` httpx clients a customer tenant's sweep reaches Webex
+        through, in turn (:mod:`shared.clients.http_pools`)."""
+        if self._tenant_https is None:
+            from shared.clients.http_pools import HttpPools
+
+            self._tenant_https = HttpPools(TENANT_HTTP_POOLS, partial(plain_http_client, 16))
+        client: httpx.AsyncClient = self._tenant_https.next()
+        return client
 
     async def webex_auth(self) -> WebexAuth:
         """The process's Webex token holder (its cache must outlive one invocation)."""
@@ -470,9 +497,12 @@ class Services:
             await self._tenant_store.close()
             self._tenant_store = None
         self._tenant_graphs.drain()
-        if self._tenant_http is not None:
-            await self._tenant_http.aclose()
-            self._tenant_http = None
+        if self._tenant_pools is not None:
+            await self._tenant_pools.aclose()
+            self._tenant_pools = None
+        if self._tenant_https is not None:
+            await self._tenant_https.aclose()
+            self._tenant_https = None
         if self._tenant_credentials is not None:
             await self._tenant_credentials.aclose()
             self._tenant_credentials = None
@@ -508,6 +538,7 @@ class TenantServices(Services):
         self.worker_id = root.worker_id
         self.tenant_domain = None
         self._checkpoints = None
+        self._http = None
         memory = root._tenant_memory.get(tenant.tenant_id)
         if memory is None:
             memory = root._tenant_memory[tenant.tenant_id] = (WebexStatusMemory(), ConfigAnnouncements())
@@ -550,7 +581,11 @@ class TenantServices(Services):
         return self.root.for_tenant(tenant)
 
     async def http(self) -> httpx.AsyncClient:
-        return await self.root.http()
+        """One of the root's small pools for the tenants (:meth:`Services.tenant_http`), the same for
+        every call of this run: Webex and the checks' HTTP calls as this tenant."""
+        if self._http is None:
+            self._http = self.root.tenant_http()
+        return self._http
 
     async def webex_auth(self) -> WebexAuth:
         """The tenant's Webex credential: its own service app's (``webex_auth = service_app``), else
@@ -606,6 +641,17 @@ class TenantServices(Services):
 
     async def aclose(self) -> None:
         """Nothing to close: the clients belong to the process's root."""
+
+
+def plain_http_client(connections: int, verify: Any) -> httpx.AsyncClient:
+    """An httpx client (Webex, Teams, webhook) of ``connections`` kept alive (``verify``: a shared
+    ``ssl.SSLContext``, or ``True``), redirects not followed."""
+    import httpx
+
+    from shared.clients.http_pools import pool_limits
+
+    timeout = httpx.Timeout(HTTP_TIMEOUT, connect=5.0)
+    return httpx.AsyncClient(timeout=timeout, limits=pool_limits(connections), verify=verify, follow_redirects=False)
 
 
 def _remember_secrets(settings: Settings) -> None:

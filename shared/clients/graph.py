@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from shared.clients.graph_objects import (
     Assignments,
@@ -24,6 +25,7 @@ from shared.clients.graph_objects import (
     guid_or_text,
     read_collection,
 )
+from shared.clients.http_pools import HttpPools
 from shared.core.errors import TransientError, UpstreamError
 from shared.core.retry import parse_retry_after, with_retry
 
@@ -37,6 +39,10 @@ T = TypeVar("T")
 REQUEST_TIMEOUT = 20.0
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 AUDIT_PAGE_SIZE = 100
+_QUERY_ORDER = ("count", "expand", "filter", "orderby", "search", "select", "skip", "top")
+"""The OData options in the order of msgraph-sdk's URL templates (``{?%24count,%24expand,…}``)."""
+_SP_FIELDS = ("id", "appId", "displayName", "accountEnabled", "notes", "appOwnerOrganizationId")
+_DELTA_FIELDS = ("id", "appId", "accountEnabled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +116,39 @@ def map_graph_error(exc: BaseException) -> Exception:
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
 
-def graph_http_client() -> Any:
+GRAPH_POOL_CONNECTIONS = 16
+"""Connections one Graph pool keeps, open and idle alike (:mod:`shared.clients.http_pools`: a pool's
+CPU per request grows with its connections, so a pool is small and many tenants use several)."""
+
+
+def graph_http_client(*, connections: int = GRAPH_POOL_CONNECTIONS, verify: Any = True) -> Any:
     """The httpx client Graph calls go through: msgraph's middleware with kiota's retry off, one
-    connection pool. One of them can serve every tenant's Graph client (provider mode): the bearer
-    token is added to each request by that client's own authentication provider, not by the pool,
-    so a thousand tenants share one pool and one TLS context instead of a thousand."""
+    connection pool of at most ``connections`` (all kept alive between requests). It can serve many
+    tenants' Graph clients (provider mode): the bearer token is added to each request by that
+    client's own authentication provider, not by the pool. ``verify``: an ``ssl.SSLContext`` shared
+    by several pools (one CA bundle loaded, not one per pool), or ``True`` for httpx's own."""
     import httpx
     from kiota_http.middleware.options import RetryHandlerOption
     from msgraph_core import GraphClientFactory
 
+    from shared.clients.http_pools import pool_limits
+
     options = {RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False)}
-    return GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=5.0)), options=options
-    )
+    timeout = httpx.Timeout(REQUEST_TIMEOUT, connect=5.0)
+    client = httpx.AsyncClient(timeout=timeout, limits=pool_limits(connections), verify=verify)
+    return GraphClientFactory.create_with_default_middleware(client=client, options=options)
+
+
+class GraphPools(HttpPools):
+    """``shards`` Graph pools (:func:`graph_http_client`) for many tenants' Graph clients, handed out
+    in turn as the clients are built (:class:`shared.clients.http_pools.HttpPools`)."""
+
+    def __init__(self, shards: int, connections: int = GRAPH_POOL_CONNECTIONS) -> None:
+        super().__init__(shards, partial(_graph_pool, connections))
+
+
+def _graph_pool(connections: int, tls: Any) -> Any:
+    return graph_http_client(connections=connections, verify=tls)
 
 
 def build_graph_client(settings: Settings, credential: AsyncTokenCredential, http: Any = None) -> Any:
@@ -180,17 +206,9 @@ class Graph:
         return await self._service_principals("displayName eq '{}'".format(name.replace("'", "''")))
 
     async def _service_principals(self, flt: str) -> list[ServicePrincipal]:
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
-        from msgraph.generated.service_principals.service_principals_request_builder import (
-            ServicePrincipalsRequestBuilder,
-        )
-
-        params = ServicePrincipalsRequestBuilder.ServicePrincipalsRequestBuilderGetQueryParameters(
-            filter=flt, select=["id", "appId", "displayName", "accountEnabled", "notes", "appOwnerOrganizationId"]
-        )
-        config = RequestConfiguration(query_parameters=params)
-        builder = self.client.service_principals
-        result = await self._get(lambda: builder.to_get_request_information(config), _service_principals)
+        url = self._url("/servicePrincipals", filter=flt, select=_SP_FIELDS)
+        builder = self.client.service_principals.with_url(url)
+        result = await self._get(builder.to_get_request_information, _service_principals)
         return [
             ServicePrincipal(
                 id=sp.id,
@@ -207,7 +225,8 @@ class Graph:
     async def service_principal_owner_app_ids(self, sp_id: str) -> tuple[list[str], int]:
         """``GET /servicePrincipals/{id}/owners``: the appIds of the service principals among the
         owners (lower-case), and how many owners are something else (users). Application.Read.All."""
-        builder = self.client.service_principals.by_service_principal_id(_object_id(sp_id)).owners
+        url = self._url(f"/servicePrincipals/{_object_id(sp_id)}/owners")
+        builder = self.client.service_principals.with_url(url)
         result = await self._get(builder.to_get_request_information, _owners)
         app_ids: list[str] = []
         others = 0
@@ -221,17 +240,9 @@ class Graph:
 
     async def deleted_service_principals(self, app_id: str) -> list[DeletedServicePrincipal]:
         """The recycle bin (restorable for 30 days): tells a soft delete from a hard one."""
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
-        from msgraph.generated.directory.deleted_items.graph_service_principal.graph_service_principal_request_builder import (  # noqa: E501
-            GraphServicePrincipalRequestBuilder,
-        )
-
-        params = GraphServicePrincipalRequestBuilder.GraphServicePrincipalRequestBuilderGetQueryParameters(
-            filter=f"appId eq '{_guid(app_id)}'"
-        )
-        config = RequestConfiguration(query_parameters=params)
-        builder = self.client.directory.deleted_items.graph_service_principal
-        result = await self._get(lambda: builder.to_get_request_information(config), _service_principals)
+        url = self._url("/directory/deletedItems/graph.servicePrincipal", filter=f"appId eq '{_guid(app_id)}'")
+        builder = self.client.directory.deleted_items.graph_service_principal.with_url(url)
+        result = await self._get(builder.to_get_request_information, _service_principals)
         return [
             DeletedServicePrincipal(
                 id=sp.id,
@@ -268,23 +279,34 @@ class Graph:
             raise UpstreamError("Graph returned a paging link to another host")
         return link
 
+    def _url(self, path: str, **query: str | tuple[str, ...] | None) -> str:
+        """The request's URL, built once: what msgraph-sdk's URL template gives for ``path`` and
+        these OData options (``filter``, ``orderby``, ``select``, ``top``; in the template's order,
+        names as ``%24name``, each value percent-encoded but for ``-._~``, a tuple's items joined by
+        ``,``), without expanding the template per request — stduritemplate quotes a value one
+        character at a time, ~150 ``quote`` calls a request. A value that cannot be encoded (a lone
+        surrogate) raises :class:`ValueError` here, before any request."""
+        pairs = []
+        for name in _QUERY_ORDER:
+            value = query.pop(name, None)
+            if value:
+                items = value if isinstance(value, tuple) else (value,)
+                pairs.append(f"%24{name}=" + ",".join(quote(item, safe="") for item in items))
+        if query:
+            raise ValueError(f"unknown OData options: {sorted(query)}")
+        return f"{self.client.request_adapter.base_url}{path}" + (f"?{'&'.join(pairs)}" if pairs else "")
+
     async def service_principal_delta(self, *, ids: list[str] | None = None, link: str | None = None) -> GraphPage:
         """One page of ``servicePrincipals/delta``: a new round filtered to ``ids`` (the only
         ``$filter`` delta accepts: ``id eq …``), or the page at ``link`` (next or delta link).
         Deletions come back as ``{"id", "@removed": {"reason": "changed" | "deleted"}}``."""
-        builder = self.client.service_principals.delta
         if link is not None:
             url = self._checked_link(link)
-            return await self._get_page(lambda: builder.with_url(url).to_get_request_information())
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
-        from msgraph.generated.service_principals.delta.delta_request_builder import DeltaRequestBuilder
-
-        flt = " or ".join(f"id eq '{_guid(i)}'" for i in ids or [])
-        params = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
-            filter=flt or None, select=["id", "appId", "accountEnabled"]
-        )
-        config = RequestConfiguration(query_parameters=params)
-        return await self._get_page(lambda: builder.to_get_request_information(config))
+        else:
+            flt = " or ".join(f"id eq '{_guid(i)}'" for i in ids or [])
+            url = self._url("/servicePrincipals/delta()", filter=flt or None, select=_DELTA_FIELDS)
+        builder = self.client.service_principals.delta.with_url(url)
+        return await self._get_page(builder.to_get_request_information)
 
     async def directory_audits(
         self, read: Callable[[bytes], T], *, query_filter: str | None = None, link: str | None = None
@@ -294,22 +316,15 @@ class Graph:
         first (so a checkpoint can advance page by page), or the page at ``link`` (which carries the
         filter). ``read`` turns the answer's bytes into the caller's page, inside the retried call:
         a :class:`ValueError` or :class:`TransientError` from it means "ask again"."""
-        builder = self.client.audit_logs.directory_audits
         if link is not None:
             url = self._checked_link(link)
-            return await self._get(lambda: builder.with_url(url).to_get_request_information(), read)
-        if not query_filter:
+        elif not query_filter:
             raise ValueError("directory_audits needs a $filter or a link")
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
-        from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
-            DirectoryAuditsRequestBuilder,
-        )
-
-        params = DirectoryAuditsRequestBuilder.DirectoryAuditsRequestBuilderGetQueryParameters(
-            filter=query_filter, orderby=["activityDateTime asc"], top=AUDIT_PAGE_SIZE
-        )
-        config = RequestConfiguration(query_parameters=params)
-        return await self._get(lambda: builder.to_get_request_information(config), read)
+        else:
+            url = self._url("/auditLogs/directoryAudits", filter=query_filter, orderby=("activityDateTime asc",),
+                            top=str(AUDIT_PAGE_SIZE))  # fmt: skip
+        builder = self.client.audit_logs.directory_audits.with_url(url)
+        return await self._get(builder.to_get_request_information, read)
 
     async def restore_deleted(self, object_id: str) -> str:
         """``POST /directory/deletedItems/{id}/restore``: ONE attempt, never retried here.
@@ -340,17 +355,9 @@ class Graph:
 
     async def permission_grants(self, client_sp_id: str) -> list[PermissionGrant]:
         """Delegated grants held by a service principal (object id): the admin consent Webex needs."""
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
-        from msgraph.generated.oauth2_permission_grants.oauth2_permission_grants_request_builder import (
-            Oauth2PermissionGrantsRequestBuilder,
-        )
-
-        params = Oauth2PermissionGrantsRequestBuilder.Oauth2PermissionGrantsRequestBuilderGetQueryParameters(
-            filter=f"clientId eq '{_guid(client_sp_id)}'"
-        )
-        config = RequestConfiguration(query_parameters=params)
-        builder = self.client.oauth2_permission_grants
-        result = await self._get(lambda: builder.to_get_request_information(config), _grants)
+        url = self._url("/oauth2PermissionGrants", filter=f"clientId eq '{_guid(client_sp_id)}'")
+        builder = self.client.oauth2_permission_grants.with_url(url)
+        result = await self._get(builder.to_get_request_information, _grants)
         return [
             PermissionGrant(id=g.id, consent_type=g.consent_type, scope=g.scope, resource_id=g.resource_id)
             for g in result.value
@@ -360,7 +367,8 @@ class Graph:
     async def app_role_assignments(self, sp_id: str) -> list[AppRoleAssignment]:
         """``GET /servicePrincipals/{id}/appRoleAssignments``: the application permissions granted
         TO the service principal (Application.Read.All is the documented least privilege)."""
-        builder = self.client.service_principals.by_service_principal_id(_object_id(sp_id)).app_role_assignments
+        url = self._url(f"/servicePrincipals/{_object_id(sp_id)}/appRoleAssignments")
+        builder = self.client.service_principals.with_url(url)
         result = await self._get(builder.to_get_request_information, _assignments)
         return [
             AppRoleAssignment(
