@@ -6,7 +6,11 @@
   sweep writes its own row; the timer reads them all (one partition, one query) for the digest.
 - **Queued markers**: PartitionKey :data:`QUEUED`, RowKey the tenant id — the sweep id of the last
   message the timer sent for the tenant. A tenant whose marker is newer than its result row still
-  has a message waiting and is not sent another (:mod:`shared.app.tenant_sweep`).
+  has a message waiting and is not sent another (:mod:`shared.app.tenant_sweep`). The marker also
+  keeps the tenant's verdict when it was sent and **since when** that verdict holds (the status
+  page's "since"): the timer reads every result before each fan-out anyway, so it carries the start
+  of the verdict forward while the verdict stays and restarts it at the result that changed it —
+  no extra request in a tenant's sweep (:meth:`Board.since`).
 
 Each kind of row has one writer (a tenant's sweep is under its lease; the timer under its own), so
 both are plain upserts. Rows are read back tolerantly: a row that does not read (hand-edited) counts
@@ -17,8 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +62,28 @@ class Board:
 
     results: dict[str, SweepResult]
     queued: dict[str, tuple[str, datetime]]
+    held: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    """Each marker's (verdict, since): the tenant's verdict when its last message was sent, and since when."""
+
+    def since(self, tenant_id: str) -> datetime | None:
+        """Since when the tenant's last verdict holds: the marker's start while the verdict is the one
+        it recorded, else the sweep that found the new verdict (``None``: no result yet)."""
+        result = self.results.get(tenant_id)
+        if result is None:
+            return None
+        held = self.held.get(tenant_id)
+        if held is not None and held[0] == result.verdict:
+            return held[1]
+        return result.finished_at
+
+    def holding(self, tenant_ids: Iterable[str]) -> dict[str, tuple[str, datetime]]:
+        """(verdict, since) of each tenant that has a result, for its next marker."""
+        out: dict[str, tuple[str, datetime]] = {}
+        for tenant_id in tenant_ids:
+            since, result = self.since(tenant_id), self.results.get(tenant_id)
+            if since is not None and result is not None:
+                out[tenant_id] = (result.verdict, since)
+        return out
 
 
 def _reasons(value: Any) -> tuple[str, ...]:
@@ -122,20 +148,34 @@ class SweepResults:
             if found is not None:
                 results[found.tenant_id] = found
         queued: dict[str, tuple[str, datetime]] = {}
+        held: dict[str, tuple[str, datetime]] = {}
         for row in await self._table.query("PartitionKey eq @p", {"p": QUEUED}):
             sweep, at = row.get("sweep_id"), parse_timestamp(row.get("at"))
             if isinstance(row.get("RowKey"), str) and isinstance(sweep, str) and at is not None:
                 queued[row["RowKey"]] = (sweep, at)
-        return Board(results, queued)
+                verdict, since = row.get("verdict"), parse_timestamp(row.get("since"))
+                if verdict in VERDICTS and since is not None:
+                    held[row["RowKey"]] = (str(verdict), since)
+        return Board(results, queued, held)
 
-    async def mark_queued(self, tenant_ids: Iterable[str], sweep_id: str, at: datetime) -> None:
-        """Record that a message for ``sweep_id`` was sent for each tenant (concurrent upserts)."""
+    async def mark_queued(
+        self,
+        tenant_ids: Iterable[str],
+        sweep_id: str,
+        at: datetime,
+        held: Mapping[str, tuple[str, datetime]] | None = None,
+    ) -> None:
+        """Record that a message for ``sweep_id`` was sent for each tenant (concurrent upserts), with
+        the tenant's (verdict, since) from ``held`` (:meth:`Board.holding`) when it has one."""
         gate = asyncio.Semaphore(WRITE_CONCURRENCY)
         stamp = format_timestamp(at)
+        held = held or {}
 
         async def one(tenant_id: str) -> None:
             async with gate:
                 row = {"PartitionKey": QUEUED, "RowKey": tenant_id, "sweep_id": sweep_id, "at": stamp}
+                if tenant_id in held:
+                    row |= {"verdict": held[tenant_id][0], "since": format_timestamp(held[tenant_id][1])}
                 await self._table.upsert(row)
 
         await asyncio.gather(*(one(t) for t in tenant_ids))
