@@ -5,11 +5,14 @@ superseded are dropped — never raised, so nothing loops through a poison queue
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.app.sweep_poison import SweepPoisonDeps, handle_poisoned_sweep
 from shared.clients.sweep_queue import SweepMessage
@@ -131,3 +134,30 @@ async def test_hostile_bodies_are_dropped_with_a_log_line_and_write_nothing(
     assert out.outcome == "unreadable" and out.tenant_id is None
     assert await table.query("PartitionKey ne @p", {"p": ""}) == []
     assert any("unreadable" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+_MESSAGES = st.fixed_dictionaries(
+    {},
+    optional={"v": _JSON, "tenant_id": st.uuids().map(str) | _JSON, "sweep_id": st.just(SWEEP) | _JSON},
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=200), _MESSAGES.map(json.dumps)))
+def test_any_body_is_dropped_or_recorded_never_raised(body: bytes | str) -> None:
+    """Whatever the poison queue holds, the watcher answers (a raise would loop it through a poison
+    queue of its own); only a well-formed message for a watched tenant writes a row."""
+
+    async def run() -> tuple[str, list[Any]]:
+        deps, table = await _deps()
+        out = await handle_poisoned_sweep(deps, body)
+        return out.outcome, await table.query("PartitionKey ne @p", {"p": ""})
+
+    outcome, rows = asyncio.run(run())
+    assert outcome in {"unreadable", "dropped"}, "no tenant is watched here"
+    assert rows == []
