@@ -14,8 +14,10 @@ message's TTL (:func:`shared.app.tenant_sweep.fan_out`).
 Dropped with a log line, never raised (a message that failed because of its content must not loop
 through a poison queue of its own): an unreadable body; a tenant removed or disabled meanwhile (its
 rows are forgotten as its sweep would); a message older than the tenant's last finished sweep (a
-later sweep already reached the tenant: its result stands). Only a transient storage failure raises,
-so the host retries this message too.
+later sweep already reached the tenant: its result stands). The result is written ETag-checked — the
+watcher runs outside the tenant's lease, and a sweep that finishes between its read and its write
+must not be overwritten. Only a transient storage failure (or a row that kept changing) raises, so
+the host retries this message too.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.core.errors import PayloadError
+from shared.core.errors import PayloadError, TransientError
 from shared.core.logcontext import bind
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+WRITE_ATTEMPTS = 3
+"""Reads and ETag-checked writes of the tenant's result before the watcher gives up (and raises)."""
 POISONED_EVENT = "tenant_sweep_poisoned"
 """Structured event of every poisoned sweep message the watcher recorded."""
 
@@ -85,18 +89,23 @@ async def handle_poisoned_sweep(deps: SweepPoisonDeps, body: bytes | str) -> Swe
         await deps.results.forget(tid)
         log.info("poisoned tenant sweep %s of %s dropped: the tenant is no longer watched", msg.sweep_id, tid)
         return SweepPoisonOutcome("dropped", tid)
-    previous = await deps.results.get(tid)
-    if previous is not None and previous.sweep_id > msg.sweep_id:
-        log.info("poisoned tenant sweep %s of %s: superseded by sweep %s", msg.sweep_id, tid, previous.sweep_id)
-        return SweepPoisonOutcome("superseded", tid)
-    reasons: tuple[str, ...] = (
-        f"its sweep {msg.sweep_id} failed {MAX_DEQUEUE_COUNT} times in a row (the queue's maxDequeueCount) "
-        f"and was moved to {SWEEP_POISON_QUEUE}; the next tick sends a new one",
-    )
-    last = _last_error(previous, msg.sweep_id)
-    if last is not None:
-        reasons += (f"last error: {last}",)
-    await deps.results.put(SweepResult(tid, msg.sweep_id, "unreachable", reasons, tenant.display_name, clock.now()))
+    for _ in range(WRITE_ATTEMPTS):  # ETag-checked: a sweep of this tenant may finish meanwhile
+        previous, etag = await deps.results.read(tid)
+        if previous is not None and previous.sweep_id > msg.sweep_id:
+            log.info("poisoned tenant sweep %s of %s: superseded by sweep %s", msg.sweep_id, tid, previous.sweep_id)
+            return SweepPoisonOutcome("superseded", tid)
+        reasons: tuple[str, ...] = (
+            f"its sweep {msg.sweep_id} failed {MAX_DEQUEUE_COUNT} times in a row (the queue's maxDequeueCount) "
+            f"and was moved to {SWEEP_POISON_QUEUE}; the next tick sends a new one",
+        )
+        last = _last_error(previous, msg.sweep_id)
+        if last is not None:
+            reasons += (f"last error: {last}",)
+        result = SweepResult(tid, msg.sweep_id, "unreachable", reasons, tenant.display_name, clock.now())
+        if await deps.results.put_if_unchanged(result, etag):
+            break
+    else:
+        raise TransientError(f"the sweep result of tenant {tid} kept changing")  # the host retries
     with bind(tenant_id=tid):
         log.warning(
             "tenant sweep %s of %s failed %d times: recorded unreachable for the provider's digest",

@@ -13,7 +13,10 @@
   no extra request in a tenant's sweep (:meth:`Board.since`).
 
 Each kind of row has one writer (a tenant's sweep is under its lease; the timer under its own), so
-both are plain upserts. Rows are read back tolerantly: a row that does not read (hand-edited) counts
+both are plain upserts — except the poison-queue watcher's result (:mod:`shared.app.sweep_poison`),
+which runs outside the tenant's lease and so writes ETag-checked (:meth:`SweepResults.read`,
+:meth:`SweepResults.put_if_unchanged`): a sweep that finished meanwhile is never overwritten.
+Rows are read back tolerantly: a row that does not read (hand-edited) counts
 as no row — it never raises, and never makes a tenant look healthy (the next sweep rewrites it).
 """
 
@@ -113,6 +116,19 @@ def result_from_row(row: Any) -> SweepResult | None:
     )
 
 
+def _row(result: SweepResult) -> dict[str, Any]:
+    return {
+        "PartitionKey": RESULTS,
+        "RowKey": result.tenant_id,
+        "sweep_id": result.sweep_id,
+        "verdict": result.verdict,
+        "reasons": json.dumps([r[:MAX_REASON] for r in result.reasons[:MAX_REASONS]]),
+        "display_name": result.display_name,
+        "finished_at": format_timestamp(result.finished_at) if result.finished_at else "",
+        "not_before": format_timestamp(result.not_before) if result.not_before else "",
+    }
+
+
 class SweepResults:
     """The result rows and queued markers over the incidents table."""
 
@@ -120,17 +136,22 @@ class SweepResults:
         self._table = table
 
     async def put(self, result: SweepResult) -> None:
-        row: dict[str, Any] = {
-            "PartitionKey": RESULTS,
-            "RowKey": result.tenant_id,
-            "sweep_id": result.sweep_id,
-            "verdict": result.verdict,
-            "reasons": json.dumps([r[:MAX_REASON] for r in result.reasons[:MAX_REASONS]]),
-            "display_name": result.display_name,
-            "finished_at": format_timestamp(result.finished_at) if result.finished_at else "",
-            "not_before": format_timestamp(result.not_before) if result.not_before else "",
-        }
-        await self._table.upsert(row)
+        await self._table.upsert(_row(result))
+
+    async def read(self, tenant_id: str) -> tuple[SweepResult | None, str | None]:
+        """The tenant's result and its row's ETag (``None``: no row; a row that does not read has an
+        ETag and no result)."""
+        from shared.clients.table import etag_of
+
+        row = await self._table.get(RESULTS, tenant_id)
+        return (None, None) if row is None else (result_from_row(row), etag_of(row) or "*")
+
+    async def put_if_unchanged(self, result: SweepResult, etag: str | None) -> bool:
+        """Write ``result`` only if the row is still as :meth:`read` saw it (``etag`` ``None``: only if
+        there is still no row). ``False`` when it changed meanwhile."""
+        if etag is None:
+            return await self._table.insert(_row(result)) is not None
+        return await self._table.replace(_row(result), etag) is not None
 
     async def get(self, tenant_id: str) -> SweepResult | None:
         row = await self._table.get(RESULTS, tenant_id)

@@ -79,6 +79,44 @@ async def test_a_later_finished_sweep_supersedes_the_poisoned_one() -> None:
     assert row is not None and (row.verdict, row.sweep_id) == ("healthy", LATER)
 
 
+class _RacingResults(SweepResults):
+    """Result rows where a sweep of the tenant finishes right after each read (``races`` times)."""
+
+    def __init__(self, table: Table, finished: list[SweepResult]) -> None:
+        super().__init__(table)
+        self.finished = finished
+
+    async def read(self, tenant_id: str) -> tuple[SweepResult | None, str | None]:
+        seen = await super().read(tenant_id)
+        if self.finished:
+            await self.put(self.finished.pop(0))  # the sweep's plain upsert, between read and write
+        return seen
+
+
+async def test_a_sweep_that_finishes_between_the_read_and_the_write_is_not_overwritten() -> None:
+    deps, table = await _deps()
+    tid = await _watched(deps)
+    await deps.results.put(SweepResult(tid, EARLIER, "unreachable", ("transient: 503",)))
+    racing = _RacingResults(table, [SweepResult(tid, LATER, "healthy")])
+    out = await handle_poisoned_sweep(SweepPoisonDeps(deps.tenants, racing), SweepMessage(tid, SWEEP).to_json())
+    assert out.outcome == "superseded"
+    row = await deps.results.get(tid)
+    assert row is not None and (row.verdict, row.sweep_id) == ("healthy", LATER), "the later sweep's result stands"
+
+
+async def test_a_row_that_keeps_changing_raises_for_the_host_to_retry() -> None:
+    from shared.app.sweep_poison import WRITE_ATTEMPTS
+    from shared.core.errors import TransientError
+
+    deps, table = await _deps()
+    tid = await _watched(deps)
+    busy = [SweepResult(tid, EARLIER, "unreachable", (f"transient: {n}",)) for n in range(WRITE_ATTEMPTS)]
+    racing = _RacingResults(table, busy)
+    with pytest.raises(TransientError):
+        await handle_poisoned_sweep(SweepPoisonDeps(deps.tenants, racing), SweepMessage(tid, SWEEP).to_json())
+    assert (await deps.results.get(tid)).sweep_id == EARLIER  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("enabled", [False, None])
 async def test_a_tenant_removed_or_disabled_meanwhile_is_dropped_and_forgotten(enabled: bool | None) -> None:
     deps, _ = await _deps()
