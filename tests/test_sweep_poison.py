@@ -5,6 +5,7 @@ at once — the queued marker of the poisoned message does not hold it back unti
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from tests.test_tenant_sweep import (
 )
 
 pytestmark = pytest.mark.usefixtures("provider")
+HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
 
 
 def _poisoned(body: bytes) -> QueueMessage:
@@ -91,3 +93,41 @@ async def test_bad_removed_and_superseded_messages_are_dropped_never_raised(
     await _watch(app_functions, msg.get_body())
     board = await SweepResults((await get_services()).table()).board()
     assert a not in board.results and a not in board.queued, "removed meanwhile: dropped, its rows forgotten"
+
+
+async def test_through_the_host_five_failed_attempts_then_the_watcher(sim: Any, app_functions: dict[str, Any]) -> None:
+    """The whole way with the host's queue rules (devtools/queue_host.py, host.json's settings with
+    the 30 s visibility timeout cut to 0 so no one waits): five attempts of the tenant's message, the
+    copy moved to ``webex-tenant-sweep-poison`` with a DequeueCount of its own, and the watcher."""
+    import contextlib
+    import os
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from azure.core.exceptions import ResourceExistsError
+
+    from devtools.queue_host import HostQueueListener, HostQueueSettings, queue_client
+    from shared.core.names import MAX_DEQUEUE_COUNT, SWEEP_POISON_QUEUE, SWEEP_QUEUE
+
+    (a,) = await _add(sim, 1)
+    await sim.add_fault(f"^/{a}/oauth2/v2\\.0/token$", method="POST", status=503, times=None)
+    host = replace(HostQueueSettings.from_host_json(HOST_JSON), visibility_timeout=timedelta(0))
+    connection = os.environ["AzureWebJobsStorage"]
+    async with (
+        queue_client(connection, SWEEP_QUEUE, base64=host.base64) as queue,
+        queue_client(connection, SWEEP_POISON_QUEUE, base64=host.base64) as poison,
+    ):
+        with contextlib.suppress(ResourceExistsError):
+            await poison.create_queue()
+        await poison.clear_messages()
+        assert (await _fan_out()).sent == [a]
+        sweep = app_functions["tenant_sweep"].get_user_function()
+        runs = await HostQueueListener(queue, sweep, host, poison=poison).drain()
+        assert [r.dequeue_count for r in runs] == list(range(1, MAX_DEQUEUE_COUNT + 1))
+        assert all(r.error and "TransientError" in r.error for r in runs)
+        watcher = app_functions["tenant_sweep_poison"].get_user_function()
+        watched = await HostQueueListener(poison, watcher, host).drain()
+        assert [(r.dequeue_count, r.error) for r in watched] == [(1, None)], "consumed: the poison queue is empty"
+        assert watched[0].body == runs[0].body
+    row = await _result(a)
+    assert row.verdict == "unreachable" and f"failed {MAX_DEQUEUE_COUNT} times" in row.reasons[0]
