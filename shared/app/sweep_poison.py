@@ -30,8 +30,10 @@ from shared.core.errors import PayloadError, TransientError
 from shared.core.logcontext import bind
 
 if TYPE_CHECKING:
+    from shared.clients.sweep_queue import SweepMessage
     from shared.clients.sweep_results import SweepResult, SweepResults
     from shared.clients.tenants import TenantStore
+    from shared.core.tenant import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +58,19 @@ class SweepPoisonOutcome:
     reasons: tuple[str, ...] = ()
 
 
-def _last_error(previous: SweepResult | None, sweep_id: str) -> str | None:
-    """The failure the retried sweep recorded: an ``unreachable`` row older than the poisoned sweep
-    (the sweep keeps the last *finished* sweep's id while the queue retries it)."""
-    if previous is None or previous.verdict != "unreachable" or previous.sweep_id >= sweep_id:
-        return None
-    return previous.reasons[0] if previous.reasons else None
+def _reasons(sweep_id: str, previous: SweepResult | None) -> tuple[str, ...]:
+    """Why the tenant is unreachable: its sweep failed ``maxDequeueCount`` times, and the failure the
+    retried sweep recorded — an ``unreachable`` row older than the poisoned sweep (the sweep keeps the
+    last *finished* sweep's id while the queue retries it)."""
+    from shared.core.names import MAX_DEQUEUE_COUNT, SWEEP_POISON_QUEUE
+
+    reasons: tuple[str, ...] = (
+        f"its sweep {sweep_id} failed {MAX_DEQUEUE_COUNT} times in a row (the queue's maxDequeueCount) "
+        f"and was moved to {SWEEP_POISON_QUEUE}; the next tick sends a new one",
+    )
+    if previous is not None and previous.verdict == "unreachable" and previous.sweep_id < sweep_id and previous.reasons:
+        reasons += (f"last error: {previous.reasons[0]}",)
+    return reasons
 
 
 async def handle_poisoned_sweep(deps: SweepPoisonDeps, body: bytes | str) -> SweepPoisonOutcome:
@@ -69,9 +78,6 @@ async def handle_poisoned_sweep(deps: SweepPoisonDeps, body: bytes | str) -> Swe
     ``maxDequeueCount``: the message handed over here is the extension's copy, whose ``DequeueCount``
     is 1 whatever it went through."""
     from shared.clients.sweep_queue import SweepMessage
-    from shared.clients.sweep_results import SweepResult
-    from shared.core.clock import clock
-    from shared.core.names import MAX_DEQUEUE_COUNT, SWEEP_POISON_QUEUE
     from shared.core.tenant import TenantError
 
     try:
@@ -89,26 +95,28 @@ async def handle_poisoned_sweep(deps: SweepPoisonDeps, body: bytes | str) -> Swe
         await deps.results.forget(tid)
         log.info("poisoned tenant sweep %s of %s dropped: the tenant is no longer watched", msg.sweep_id, tid)
         return SweepPoisonOutcome("dropped", tid)
-    for _ in range(WRITE_ATTEMPTS):  # ETag-checked: a sweep of this tenant may finish meanwhile
+    return await _record(deps, msg, tenant)
+
+
+async def _record(deps: SweepPoisonDeps, msg: SweepMessage, tenant: Tenant) -> SweepPoisonOutcome:
+    """The tenant's result, ETag-checked: a sweep of the tenant may finish between the read and the write."""
+    from shared.clients.sweep_results import SweepResult
+    from shared.core.clock import clock
+    from shared.core.names import MAX_DEQUEUE_COUNT
+
+    tid = tenant.tenant_id
+    for _ in range(WRITE_ATTEMPTS):
         previous, etag = await deps.results.read(tid)
         if previous is not None and previous.sweep_id > msg.sweep_id:
             log.info("poisoned tenant sweep %s of %s: superseded by sweep %s", msg.sweep_id, tid, previous.sweep_id)
             return SweepPoisonOutcome("superseded", tid)
-        reasons: tuple[str, ...] = (
-            f"its sweep {msg.sweep_id} failed {MAX_DEQUEUE_COUNT} times in a row (the queue's maxDequeueCount) "
-            f"and was moved to {SWEEP_POISON_QUEUE}; the next tick sends a new one",
-        )
-        last = _last_error(previous, msg.sweep_id)
-        if last is not None:
-            reasons += (f"last error: {last}",)
+        reasons = _reasons(msg.sweep_id, previous)
         result = SweepResult(tid, msg.sweep_id, "unreachable", reasons, tenant.display_name, clock.now())
         if await deps.results.put_if_unchanged(result, etag):
-            break
-    else:
-        raise TransientError(f"the sweep result of tenant {tid} kept changing")  # the host retries
-    with bind(tenant_id=tid):
-        log.warning(
-            "tenant sweep %s of %s failed %d times: recorded unreachable for the provider's digest",
-            msg.sweep_id, tid, MAX_DEQUEUE_COUNT, extra={"event": POISONED_EVENT},
-        )  # fmt: skip
-    return SweepPoisonOutcome("recorded", tid, reasons)
+            with bind(tenant_id=tid):
+                log.warning(
+                    "tenant sweep %s of %s failed %d times: recorded unreachable for the provider's digest",
+                    msg.sweep_id, tid, MAX_DEQUEUE_COUNT, extra={"event": POISONED_EVENT},
+                )  # fmt: skip
+            return SweepPoisonOutcome("recorded", tid, reasons)
+    raise TransientError(f"the sweep result of tenant {tid} kept changing")  # the host retries the message

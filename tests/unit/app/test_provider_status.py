@@ -117,7 +117,7 @@ async def test_the_snapshot_and_the_page_keep_a_hostile_name_as_data() -> None:
     assert "2 of 2 tenants in trouble" in html
 
 
-@pytest.mark.parametrize("tenants", [(), (make_tenant(_id(1), display_name="Only"),)])
+@pytest.mark.parametrize("tenants", [(), (make_tenant(_id(1), display_name="Only"),)], ids=["none", "one"])
 def test_the_page_renders_with_no_tenant_or_no_result(tenants: tuple[Any, ...]) -> None:
     snap = {"generated_at": format_timestamp(T0), "mode": "provider",
             "counts": dict.fromkeys(("unhealthy", "unreachable", "throttled", "pending", "healthy", "disabled"), 0),

@@ -142,8 +142,7 @@ async def test_an_unreadable_tenants_row_is_dropped_not_raised() -> None:
 
 
 def _hostile() -> list[Any]:
-    tid = str(uuid.uuid4())
-    good = {"v": 1, "tenant_id": tid, "sweep_id": SWEEP}
+    good = {"v": 1, "tenant_id": "0b9d5a52-3f0e-4c1e-9a7d-2f6b8c1d4e5a", "sweep_id": SWEEP}  # fixed: xdist ids
     return [
         b"",
         b"{",
@@ -163,7 +162,7 @@ def _hostile() -> list[Any]:
     ]
 
 
-@pytest.mark.parametrize("body", _hostile())
+@pytest.mark.parametrize("body", _hostile(), ids=range(len(_hostile())))
 async def test_hostile_bodies_are_dropped_with_a_log_line_and_write_nothing(
     body: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
