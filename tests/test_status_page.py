@@ -127,6 +127,7 @@ async def test_status_with_nothing_stored(sim: Any, app_functions: dict[str, Any
     body = resp.get_body().decode()
     if fmt == "json":
         assert json.loads(body)["open"] == [] and json.loads(body)["health"] is None
+        assert set(json.loads(body)) == {"generated_at", "open", "recent", "health"}, "single mode: as before"
     else:
         assert "No health check has run yet." in body
 
