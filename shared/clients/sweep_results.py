@@ -129,6 +129,14 @@ def _row(result: SweepResult) -> dict[str, Any]:
     }
 
 
+def _marker(tenant_id: str, sweep_id: str, stamp: str, held: tuple[str, datetime] | None) -> dict[str, Any]:
+    """A queued marker row: the sweep sent, when, and the tenant's (verdict, since) when it has one."""
+    row = {"PartitionKey": QUEUED, "RowKey": tenant_id, "sweep_id": sweep_id, "at": stamp}
+    if held is not None:
+        row |= {"verdict": held[0], "since": format_timestamp(held[1])}
+    return row
+
+
 class SweepResults:
     """The result rows and queued markers over the incidents table."""
 
@@ -194,10 +202,7 @@ class SweepResults:
 
         async def one(tenant_id: str) -> None:
             async with gate:
-                row = {"PartitionKey": QUEUED, "RowKey": tenant_id, "sweep_id": sweep_id, "at": stamp}
-                if tenant_id in held:
-                    row |= {"verdict": held[tenant_id][0], "since": format_timestamp(held[tenant_id][1])}
-                await self._table.upsert(row)
+                await self._table.upsert(_marker(tenant_id, sweep_id, stamp, held.get(tenant_id)))
 
         await asyncio.gather(*(one(t) for t in tenant_ids))
 
