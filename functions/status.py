@@ -69,7 +69,7 @@ async def status_page(req: func.HttpRequest) -> func.HttpResponse:
 
 async def _provider_page(req: func.HttpRequest, svc: Services) -> func.HttpResponse:
     from shared.app.pages import SECURITY_HEADERS, render_page
-    from shared.app.status import ProviderStatusDeps, provider_snapshot
+    from shared.app.status import PAGE_ROWS, ProviderStatusDeps, provider_snapshot
     from shared.clients.sweep_results import SweepResults
     from shared.core.clock import clock
 
@@ -77,5 +77,5 @@ async def _provider_page(req: func.HttpRequest, svc: Services) -> func.HttpRespo
     snapshot = await provider_snapshot(deps, now=clock.now())
     if wants_json(req):
         return func.HttpResponse(json.dumps(snapshot), headers=dict(SECURITY_HEADERS), mimetype="application/json")
-    html = render_page("status_provider.html.j2", title="Tenants", s=snapshot)
+    html = render_page("status_provider.html.j2", title="Tenants", s=snapshot, limit=PAGE_ROWS)
     return func.HttpResponse(html, headers=dict(SECURITY_HEADERS), mimetype="text/html", charset="utf-8")

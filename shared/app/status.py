@@ -121,6 +121,9 @@ async def record_health(writer: HealthWriter, report: HealthReport, *, now: date
 
 # --- provider mode -------------------------------------------------------------------------------
 
+PAGE_ROWS = 500
+"""Tenants the HTML page lists (worst first; the rest are counted, the JSON has them all): 10,000 rows
+would make a page of megabytes that nobody reads past the troubled ones."""
 RANK = ("unhealthy", "unreachable", "throttled", "pending", "healthy", "disabled")
 """Worst first: sync known broken, then not watched (no access), held back by Graph, not swept yet,
 healthy; disabled tenants (not watched on purpose) last."""

@@ -111,7 +111,7 @@ async def test_the_snapshot_and_the_page_keep_a_hostile_name_as_data() -> None:
     assert [t["display_name"] for t in snap["tenants"]] == [HOSTILE, ""]
     assert snap["counts"]["unreachable"] == 2 and snap["generated_at"] == format_timestamp(_at(2))
 
-    html = render_page("status_provider.html.j2", title="Tenants", s=snap)
+    html = render_page("status_provider.html.j2", title="Tenants", s=snap, limit=500)
     assert "<script>" not in html and "<img" not in html and "49" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "2 of 2 tenants in trouble" in html
@@ -123,6 +123,18 @@ def test_the_page_renders_with_no_tenant_or_no_result(tenants: tuple[Any, ...]) 
             "counts": dict.fromkeys(("unhealthy", "unreachable", "throttled", "pending", "healthy", "disabled"), 0),
             "tenants": tenant_rows(TenantListing(tenants), Board({}, {}))}  # fmt: skip
     snap["counts"]["pending"] = len(tenants)
-    html = render_page("status_provider.html.j2", title="Tenants", s=snap)
+    html = render_page("status_provider.html.j2", title="Tenants", s=snap, limit=500)
     assert ("No tenant in the tenants table yet" in html) is (not tenants)
     assert "0 of" in html
+
+
+def test_the_page_lists_the_worst_rows_and_counts_the_rest() -> None:
+    tenants = tuple(make_tenant(_id(n), display_name=f"T{n:04d}") for n in range(1, 13))
+    results = {_id(n): _result(n, "unhealthy" if n <= 3 else "healthy", 1) for n in range(1, 13)}
+    rows = tenant_rows(TenantListing(tenants), Board(results, {}))
+    snap = {"generated_at": format_timestamp(T0), "mode": "provider", "counts": {"unhealthy": 3, "unreachable": 0,
+            "throttled": 0, "pending": 0, "healthy": 9, "disabled": 0}, "tenants": rows}  # fmt: skip
+    html = render_page("status_provider.html.j2", title="Tenants", s=snap, limit=5)
+    shown = [n for n in range(1, 13) if f"T{n:04d}" in html]
+    assert shown == [1, 2, 3, 4, 5], "the troubled ones first, then the first healthy ones"
+    assert "and 7 more" in html and "3 of 12 tenants in trouble" in html
