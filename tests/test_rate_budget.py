@@ -16,13 +16,22 @@ from shared.clients.rate_budget import (
     PARTITION,
     Bucket,
     RateBudget,
-    audit_takes,
-    tenant_scope,
 )
 from shared.clients.table import Table
 from shared.core.clock import Clock
 
 ONE = Bucket(1, 10.0)
+
+
+def tenant_scope(tenant_id: str) -> str:
+    """A scope per tenant, as a budget of 5 per 10 s per tenant would name it."""
+    return f"audit:tenant:{tenant_id.lower()}"
+
+
+def audit_takes(tenant_id: str) -> list[tuple[str, Bucket]]:
+    """A tenant's bucket and the app's, both rows: what one audit read took before a tenant's bucket
+    moved to its cursor row (shared/app/audit_cadence.py); still the case of taking two scopes at once."""
+    return [(tenant_scope(tenant_id), AUDIT_PER_TENANT), (APP_SCOPE, AUDIT_PER_APP)]
 
 
 @pytest.fixture

@@ -4,14 +4,14 @@ Microsoft Graph's identity and access reports (``auditLogs/*``) allow 5 requests
 tenant and 122 per 10 s per app across all tenants
 (learn.microsoft.com/graph/throttling-limits#identity-and-access-reports-service-limits). When the
 sweep is spread over many instances, each instance counting for itself would spend the app's budget
-many times over; so the budget is a row per scope (``audit:app``, ``audit:tenant:{id}``) that every
+many times over; so the budget is a row per scope (``audit:app``: the app's 122 per 10 s) that every
 instance takes from through the one table module (:mod:`shared.clients.table`):
 
 - a take reads the row, refills it for the time passed on the injected clock, and writes it back
   **ETag-checked** (insert-if-absent for a new bucket). Two instances that read the same row cannot
   both write: the loser re-reads and sees the token gone — the budget is never overspent;
 - a refused take writes nothing and answers how long until enough tokens are there;
-- taking several scopes at once (a tenant's bucket and the app's) takes them in order and gives back
+- taking several scopes at once (:meth:`RateBudget.take_all`) takes them in order and gives back
   what it took when a later one refuses, so a refusal spends nothing (the give-back can briefly
   hold a token another taker was refused: a budget errs on the side of spending less).
 
@@ -66,16 +66,6 @@ class Bucket:
 
 AUDIT_PER_TENANT = Bucket(5, 10.0)
 AUDIT_PER_APP = Bucket(122, 10.0)
-
-
-def tenant_scope(tenant_id: str) -> str:
-    """The scope of one tenant's audit-read budget (``audit:tenant:{id}``)."""
-    return f"audit:tenant:{tenant_id.lower()}"
-
-
-def audit_takes(tenant_id: str) -> list[tuple[str, Bucket]]:
-    """What one audit-log read costs: a token of the tenant's bucket and one of the app's."""
-    return [(tenant_scope(tenant_id), AUDIT_PER_TENANT), (APP_SCOPE, AUDIT_PER_APP)]
 
 
 @dataclass(frozen=True, slots=True)
