@@ -32,14 +32,17 @@ from __future__ import annotations
 import io
 import mmap
 import os
+import re
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import msgspec
-from msgspec import UNSET, Struct, field
+from msgspec import UNSET, Struct
 
+from shared.core.clock import format_timestamp
 from shared.core.models import Extraction, Initiator, Source
 from shared.detect.classify import RULE_ACTIVITIES, activity_key
 from shared.detect.normalize._util import _GUID, MAX_DETAILS, MAX_PROPERTIES, NAME_CAP, Context, timestamp
@@ -78,8 +81,8 @@ _PROBE = 64  # bytes of the first and last item searched for to locate them in t
 
 class _RawPage(Struct, forbid_unknown_fields=True, gc=False):
     value: list[msgspec.Raw]
-    context: Text = field(default=UNSET, name="@odata.context")
-    next_link: Text = field(default=UNSET, name="@odata.nextLink")
+    context: Text = msgspec.field(default=UNSET, name="@odata.context")
+    next_link: Text = msgspec.field(default=UNSET, name="@odata.nextLink")
 
 
 _PAGE = msgspec.json.Decoder(_RawPage)
@@ -87,20 +90,57 @@ _RECORD = msgspec.json.Decoder(_Record)
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
+class Render(Protocol):
+    """What the caller makes of a record no rule reads (the CLI: its output line), given what its
+    line shows: the record's id and activity (stripped), the first target's app id, the event time
+    as :func:`~shared.core.clock.format_timestamp` writes it, the initiator's label, the source and
+    the first target's id. Such a record names no tenant (the typed schema holds no tenant marker)."""
+
+    def __call__(
+        self,
+        *,
+        record_id: str,
+        activity: str,
+        app_id: str | None,
+        event_time: str | None,
+        initiator: str,
+        source: Source,
+        target_id: str | None,
+    ) -> object: ...
+
+
+@dataclass(slots=True)
+class Rendered(Extraction):
+    """A batch of a lane given a :class:`Render`: ``lines`` holds, in file order, what it returned
+    for each record no rule reads and the ``AuditRecord`` itself for every other record;
+    ``records`` stays empty (skip notes are in ``skipped`` as usual)."""
+
+    lines: list[object] = field(default_factory=list)
+
+
 class GraphFileLane:
     """Iterate it for the page's batches; afterwards :attr:`complete` says whether every item was
-    read, and :attr:`taken` how many items were (the streaming reader resumes after them)."""
+    read, and :attr:`taken` how many items were (the streaming reader resumes after them).
 
-    def __init__(self, mapping: mmap.mmap, page: _RawPage, batch: int) -> None:
+    With ``render``, the batches are :class:`Rendered`: each record no rule reads goes from its
+    typed form straight to ``render`` (no :class:`DeferredRecord`, no summary, nothing kept), so
+    the typed record is freed as soon as it is read (the allocator reuses its memory, which keeps
+    the decode in the CPU cache: three times faster than holding a batch of them)."""
+
+    def __init__(self, mapping: mmap.mmap, page: _RawPage, batch: int, render: Render | None = None) -> None:
         self._mapping = mapping
         self._items = page.value
         self._batch = batch
+        self._render = render
         self.taken = 0
         self.complete = False
 
     def __iter__(self) -> Iterator[Extraction]:
         try:
-            yield from self._batches()
+            if self._render is None:
+                yield from self._batches()
+            else:
+                yield from self._rendered(self._render)
         finally:
             self._items = []  # the Raw items hold the mapping's buffer: release them before closing it
             self._mapping.close()
@@ -124,6 +164,97 @@ class GraphFileLane:
                 self.taken = index + 1
             yield out
         self.complete = True
+
+    def _rendered(self, render: Render) -> Iterator[Rendered]:
+        """:meth:`_batches` with each record no rule reads rendered by :func:`_glance`."""
+        items, size = self._items, self._batch
+        decode = _RECORD.decode
+        for start in range(0, len(items), size):
+            out = Rendered()
+            ctx = Context(skipped=out.skipped)
+            append = out.lines.append
+            for index in range(start, min(start + size, len(items))):
+                try:
+                    typed = decode(items[index])
+                except _DECODE_ERRORS:
+                    yield out
+                    return  # the streaming reader takes over at this item
+                line: object | None = _glance(typed, render)
+                if line is None:
+                    line = _deferred(typed) or _record(typed, ctx, index)
+                if line is not None:
+                    append(line)
+                self.taken = index + 1
+            yield out
+        self.complete = True
+
+
+def _glance(item: _Record, render: Render) -> object | None:
+    """``render`` of a record no rule reads, from its typed fields: what :func:`_deferred` and the
+    record's ``line_summary`` give, in one step; ``None`` for every other record (a rule reads its
+    activity, or :func:`_deferred` would not take it), which is then built as a record."""
+    activity, record_id = item.activityDisplayName, item.id
+    if not (type(activity) is str and type(record_id) is str and record_id and len(record_id) <= NAME_CAP):
+        return None
+    if len(activity) > NAME_CAP or not (activity := activity.strip()) or activity_key(activity) in RULE_ACTIVITIES:
+        return None
+    target_id, app_id = _first_target(item.targetResources, item.additionalDetails)
+    return render(
+        record_id=record_id,
+        activity=activity,
+        app_id=app_id,
+        event_time=_event_time(item.activityDateTime),
+        initiator=_label(item.initiatedBy),
+        source=Source.GRAPH,
+        target_id=target_id,
+    )
+
+
+def _first_target(targets: Any, details: Any) -> tuple[str | None, str | None]:
+    """The first target's id (capped) and app id, as ``audit._summary`` reads them."""
+    if type(targets) is list and targets:
+        first = targets[0]
+        given = first.id
+        target_id = (given if len(given) <= NAME_CAP else given[:NAME_CAP]) if type(given) is str else None
+        return target_id, _first_target_app_id(first, details)
+    return None, None
+
+
+def _label(initiated: Any) -> str:
+    """``Initiator.label`` of :func:`_initiator`'s answer; a user's UPN without building one."""
+    if type(initiated) is not _Initiator:
+        return _NO_INITIATOR.label  # null or absent
+    user = initiated.user
+    if type(user) is _User:
+        upn = user.userPrincipalName
+        if type(upn) is str and upn:
+            return upn if len(upn) <= NAME_CAP else upn[:NAME_CAP]
+    return _initiator(initiated).label
+
+
+def _event_time(value: Text) -> str | None:
+    """``format_timestamp(timestamp(value))`` (``None`` when it reads no time). Graph's own shape,
+    ``YYYY-MM-DDTHH:MM:SS.fffffff`` then ``Z`` or ``+00:00``, is cut instead of parsed once its
+    ``YYYY-MM-DDTHH:`` has been read by the parser (remembered, bounded: a month has 720 hours):
+    the rest of that shape is always a valid time, and its seventh fraction digit is truncated."""
+    if type(value) is not str:
+        return None
+    hour = value[:14]
+    if hour in _HOURS and _CLOCK_TAIL(value, 14):
+        return value[:26] + "Z"
+    when = timestamp(value)
+    if when is None:
+        return None
+    written = format_timestamp(when)
+    if _CLOCK_TAIL(value, 14) and written == value[:26] + "Z" and hour.isascii():
+        if len(_HOURS) >= 4096:
+            _HOURS.clear()
+        _HOURS.add(hour)
+    return written
+
+
+_HOURS: set[str] = set()
+_CLOCK_TAIL = re.compile(r"[0-5][0-9]:[0-5][0-9]\.[0-9]{6,7}(?:Z|\+00:00)").fullmatch
 
 
 def _deferred(item: _Record) -> DeferredRecord | None:
@@ -151,14 +282,8 @@ def _summarise(item: _Record) -> Summary:
     line is printed (bound to its record by ``partial``, cheaper than an object a record);
     ``tests/unit/detect/normalize/test_export_lane_summary.py`` and ``tests/test_export_lane.py``
     check both agree on generated and mutated records."""
-    initiated, targets, when = item.initiatedBy, item.targetResources, item.activityDateTime
-    target_id = app_id = None
-    if type(targets) is list and targets:
-        first = targets[0]
-        given = first.id
-        if type(given) is str:
-            target_id = given if len(given) <= NAME_CAP else given[:NAME_CAP]
-        app_id = _first_target_app_id(first, item.additionalDetails)
+    initiated, when = item.initiatedBy, item.activityDateTime
+    target_id, app_id = _first_target(item.targetResources, item.additionalDetails)
     return (
         _NO_TENANT,  # the schema holds no tenant marker (tenantId, aadTenantId, resourceId)
         timestamp(None if when is UNSET else when),
@@ -288,9 +413,12 @@ _NO_TENANT = merged_tenant(None, None, None, None)
 _NO_INITIATOR = initiator_from(None)
 
 
-def graph_file(stream: BinaryIO, head: bytes, *, item_cap: int, batch: int) -> GraphFileLane | None:
+def graph_file(
+    stream: BinaryIO, head: bytes, *, item_cap: int, batch: int, render: Render | None = None
+) -> GraphFileLane | None:
     """The lane over ``stream``, which the streaming reader would stream as a Graph page (its
-    sniffing decided that from ``head``, the file's first bytes), or ``None`` to stream it."""
+    sniffing decided that from ``head``, the file's first bytes), or ``None`` to stream it;
+    ``render``: see :class:`GraphFileLane`."""
     size = _regular_size(stream)
     if size is None or not 0 < size <= LANE_MAX or without_bom(head) != head:
         return None
@@ -309,7 +437,7 @@ def graph_file(stream: BinaryIO, head: bytes, *, item_cap: int, batch: int) -> G
         del page
         mapping.close()
         return None
-    return GraphFileLane(mapping, page, batch)
+    return GraphFileLane(mapping, page, batch, render)
 
 
 def _written_once(mapping: mmap.mmap, page: _RawPage, inside: int) -> bool:
