@@ -1,0 +1,133 @@
+"""shared/cli/classify.py: the line of a record no rule reads built as an ``UnreadLine`` (what the
+mapped lane renders) encodes to the very bytes of ``record_line``'s dict for the same record, and
+the writer's lines reach stdout's bytes unchanged (or go through the text stream when it would
+change them)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import pytest
+
+from shared.cli.classify import UnreadLine, _utf8_buffer, _Writer, record_line
+from shared.core.catalogue import Catalogue
+from shared.core.clock import format_timestamp
+from shared.core.models import AuditRecord, Initiator, Source, TargetResource
+from shared.detect.classify import NO_RULE, classify
+from shared.detect.normalize.export_lane import Rendered
+
+LOGIN = "https://login.microsoftonline.com"
+TENANT = "11111111-2222-3333-4444-555555555555"
+
+
+def _record(**fields: Any) -> AuditRecord:
+    return AuditRecord(
+        record_id=fields.get("record_id", "Directory_1"),
+        activity=fields.get("activity", "Update user"),
+        source=Source.GRAPH,
+        event_time=fields.get("event_time"),
+        initiator=fields.get("initiator", Initiator()),
+        targets=fields.get("targets", ()),
+    )
+
+
+@pytest.mark.parametrize("tenant", [None, TENANT])
+@pytest.mark.parametrize(
+    "record",
+    [
+        _record(),
+        _record(
+            record_id="Directory_ü\u2028\"'\\</script>",
+            activity="Add member to group ✓",
+            event_time=datetime(2024, 5, 1, 10, 0, 12, 684058, tzinfo=UTC),
+            initiator=Initiator("user", "u1", "Admin", "admin@contoso.com"),
+            targets=(TargetResource(id="t1", app_id="90db942a-c1eb-4e8d-82e4-eebf64a7e2ae"),),
+        ),
+        _record(initiator=Initiator("app", "a1", "Some app"), targets=(TargetResource(id=None),)),
+    ],
+)
+def test_an_unread_line_is_the_record_line(record: AuditRecord, tenant: str | None) -> None:
+    verdict = classify(record, Catalogue(None))
+    assert verdict == NO_RULE
+    target = record.targets[0] if record.targets else None
+    line = UnreadLine(
+        record_id=record.record_id,
+        activity=record.activity,
+        app_id=target.app_id if target else None,
+        tenant_id=tenant,
+        event_time=format_timestamp(record.event_time) if record.event_time else None,
+        initiator=record.initiator.label,
+        source=record.source,
+        target_id=target.id if target else None,
+    )
+    expected = record_line(record, verdict, tenant_id=tenant, login_base=LOGIN)
+    encoder = msgspec.json.Encoder()
+    assert encoder.encode(line) == encoder.encode(expected)
+    assert json.loads(encoder.encode(line)) == json.loads(json.dumps(expected))
+
+
+def test_the_unread_line_s_constants_are_the_verdict_s() -> None:
+    line = UnreadLine(
+        record_id="r", activity="a", app_id=None, tenant_id=None, event_time=None, initiator="x", source="graph",
+        target_id=None,
+    )  # fmt: skip
+    assert (line.app, line.kind, line.action, line.rule) == (None, NO_RULE.kind, NO_RULE.action, NO_RULE.rule)
+    assert NO_RULE.app is None and NO_RULE.target is None  # so no app id, app key or consent URL to show
+
+
+def _writer(out: Any) -> _Writer:
+    return _Writer(Catalogue(None), TENANT, LOGIN, out)
+
+
+def _batch(writer: _Writer) -> Rendered:
+    unread = writer.unread(
+        record_id="r1", activity="Update user ✓", app_id=None, event_time=None, initiator="admin",
+        source=Source.GRAPH, target_id="t1",
+    )  # fmt: skip
+    return Rendered(lines=[unread, _record(record_id="r2", activity="Delete service principal")])
+
+
+def test_stdout_bytes_are_the_text_stream_s() -> None:
+    text = io.StringIO()
+    writer = _writer(text)
+    writer.write(_batch(writer))
+    raw = io.BytesIO()
+    wrapped = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    wrapped.write("first\n")  # pending text is flushed before the bytes
+    assert _utf8_buffer(wrapped) is raw
+    writer = _writer(wrapped)
+    writer.write(_batch(writer))
+    wrapped.flush()
+    assert raw.getvalue().decode("utf-8") == "first\n" + text.getvalue()
+    lines = text.getvalue().splitlines()
+    assert [json.loads(line)["record_id"] for line in lines] == ["r1", "r2"]
+    assert json.loads(lines[0])["tenant_id"] == TENANT and json.loads(lines[0])["rule"] == NO_RULE.rule
+
+
+@pytest.mark.parametrize(
+    "out",
+    [
+        io.StringIO(),
+        io.TextIOWrapper(io.BytesIO(), encoding="latin-1"),
+        io.TextIOWrapper(io.BytesIO(), encoding="utf-16"),
+        io.TextIOWrapper(io.BytesIO(), encoding="utf-8-sig"),
+    ],
+)
+def test_other_streams_get_text(out: Any) -> None:
+    assert _utf8_buffer(out) is None
+
+
+def test_text_msgspec_refuses_is_written_as_json_dumps_writes_it() -> None:
+    out = io.StringIO()
+    writer = _writer(out)
+    unread = writer.unread(
+        record_id="r\ud800", activity="Update user", app_id=None, event_time=None, initiator="admin",
+        source=Source.GRAPH, target_id=None,
+    )  # fmt: skip
+    writer.write(Rendered(lines=[unread]))
+    assert out.getvalue() == json.dumps(msgspec.to_builtins(unread), separators=(",", ":"), ensure_ascii=False) + "\n"
+    assert out.getvalue().startswith('{"record_id":"r\ud800","activity":"Update user","app_id":null,"app":null,')
