@@ -31,7 +31,7 @@ from shared.core.errors import PayloadError
 from shared.core.models import Action, AlertWindow, AuditRecord, Extraction, Source
 from shared.detect.classify import NO_RULE, Classification, classify
 from shared.detect.normalize.deferred import DeferredRecord
-from shared.detect.normalize.export_lane import Rendered
+from shared.detect.normalize.export_lane import Glanced, Rendered
 
 MAX_NOTES = 1000
 """Skip notes kept for stderr (they are written after the records, as the only lines on success);
@@ -256,10 +256,27 @@ class _Writer:
         verdict = classify(record, self._catalogue)
         return record_line(record, verdict, tenant_id=self._tenant_id, login_base=self._login_base)
 
+    def _glanced(self, glanced: Glanced) -> object:
+        """The line of a record a rule reads: its rendered line when the verdict names no app
+        (:func:`record_line` then shows exactly the rendered fields), else :func:`record_line`."""
+        record = glanced.record
+        verdict = classify(record, self._catalogue)
+        if verdict.app is None and verdict.target is None and type(glanced.line) is UnreadLine:
+            return msgspec.structs.replace(glanced.line, kind=verdict.kind, action=verdict.action, rule=verdict.rule)
+        return record_line(record, verdict, tenant_id=self._tenant_id, login_base=self._login_base)
+
+    def _rendered(self, item: object) -> object:
+        if isinstance(item, Glanced):
+            return self._glanced(item)
+        if isinstance(item, AuditRecord):
+            return self._line(item)
+        return item  # an UnreadLine
+
     def write(self, batch: Extraction) -> None:
         objs: list[Any]
         if isinstance(batch, Rendered):
-            objs = [self._line(item) if isinstance(item, AuditRecord) else item for item in batch.lines]
+            unread, rendered = UnreadLine, self._rendered
+            objs = [item if type(item) is unread else rendered(item) for item in batch.lines]
         else:
             objs = [self._line(record) for record in batch.records]
         objs.extend(alert_line(window) for window in batch.alerts)

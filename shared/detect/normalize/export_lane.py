@@ -37,7 +37,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
 import msgspec
 from msgspec import UNSET, Struct
@@ -109,11 +109,22 @@ class Render(Protocol):
     ) -> object: ...
 
 
+class Glanced(NamedTuple):
+    """A record whose activity a rule reads, whose text can vouch for it (see ``graph_pages._record``),
+    with what :class:`Render` made of it as if no rule read it: when the classifier's verdict on
+    ``record`` names no app (most such records are about other apps), ``line`` is its line but for
+    the verdict's kind, action and rule."""
+
+    record: DeferredRecord
+    line: object
+
+
 @dataclass(slots=True)
 class Rendered(Extraction):
     """A batch of a lane given a :class:`Render`: ``lines`` holds, in file order, what it returned
-    for each record no rule reads and the ``AuditRecord`` itself for every other record;
-    ``records`` stays empty (skip notes are in ``skipped`` as usual)."""
+    for each record no rule reads, a :class:`Glanced` for each record a rule reads whose text can
+    vouch for it, and the ``AuditRecord`` itself for every other record; ``records`` stays empty
+    (skip notes are in ``skipped`` as usual)."""
 
     lines: list[object] = field(default_factory=list)
 
@@ -181,7 +192,11 @@ class GraphFileLane:
                     return  # the streaming reader takes over at this item
                 line: object | None = _glance(typed, render)
                 if line is None:
-                    line = _deferred(typed) or _record(typed, ctx, index)
+                    record = _deferred(typed)
+                    if record is not None:  # a rule reads its activity; its text can vouch for it
+                        line = Glanced(record, _line_of(typed, record.record_id, record.activity, render))
+                    else:
+                        line = _record(typed, ctx, index)
                 if line is not None:
                     append(line)
                 self.taken = index + 1
@@ -198,6 +213,11 @@ def _glance(item: _Record, render: Render) -> object | None:
         return None
     if len(activity) > NAME_CAP or not (activity := activity.strip()) or activity_key(activity) in RULE_ACTIVITIES:
         return None
+    return _line_of(item, record_id, activity, render)
+
+
+def _line_of(item: _Record, record_id: str, activity: str, render: Render) -> object:
+    """``render`` of the typed record (its id and activity already read)."""
     target_id, app_id = _first_target(item.targetResources, item.additionalDetails)
     return render(
         record_id=record_id,
