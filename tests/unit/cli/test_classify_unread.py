@@ -131,3 +131,43 @@ def test_text_msgspec_refuses_is_written_as_json_dumps_writes_it() -> None:
     writer.write(Rendered(lines=[unread]))
     assert out.getvalue() == json.dumps(msgspec.to_builtins(unread), separators=(",", ":"), ensure_ascii=False) + "\n"
     assert out.getvalue().startswith('{"record_id":"r\ud800","activity":"Update user","app_id":null,"app":null,')
+
+
+def test_a_glanced_record_prints_its_line_unless_the_verdict_names_an_app() -> None:
+    """A record a rule reads comes with its rendered line: used (with the verdict's kind, action and
+    rule) when the verdict names no app; otherwise ``record_line`` decides, consent URL and all."""
+    from shared.core.catalogue import INTEGRATION_APP_ID
+    from shared.detect.normalize.deferred import DEFERRED_FIELDS, DeferredRecord
+    from shared.detect.normalize.export_lane import Glanced
+
+    def deferred(record: AuditRecord, text: bytes) -> DeferredRecord:
+        rest: Any = tuple(getattr(record, name) for name in DEFERRED_FIELDS)
+        return DeferredRecord.create(record.record_id, record.activity, record.source, lambda: rest, text)
+
+    ours = TargetResource(id="sp1", display_name="Cisco Webex Identity Integration", app_id=INTEGRATION_APP_ID)
+    other = TargetResource(id="sp2", display_name="Other", app_id="0f49279a-6409-40be-b336-e39f35e5e9a1")
+    cases = [
+        _record(record_id="r1", activity="Delete service principal", targets=(other,)),
+        _record(record_id="r2", activity="Delete service principal", targets=(ours,)),
+    ]
+    for record in cases:
+        out = io.StringIO()
+        writer = _writer(out)
+        target = record.targets[0]
+        line = writer.unread(
+            record_id=record.record_id, activity=record.activity, app_id=target.app_id, event_time=None,
+            initiator="unknown", source=Source.GRAPH, target_id=target.id,
+        )  # fmt: skip
+        writer.write(Rendered(lines=[Glanced(deferred(record, str(target).lower().encode()), line)]))
+        plain = io.StringIO()
+        _writer(plain).write(Rendered(lines=[record]))
+        assert out.getvalue() == plain.getvalue()
+    first, second = (json.loads(_line_for(record)) for record in cases)
+    assert (first["rule"], first["app"]) == ("not-a-webex-app", None)
+    assert (second["rule"], second["app"], "consent_url" in second) == ("integration-soft-deleted", "integration", True)
+
+
+def _line_for(record: AuditRecord) -> str:
+    out = io.StringIO()
+    _writer(out).write(Rendered(lines=[record]))
+    return out.getvalue()

@@ -22,7 +22,7 @@ from shared.core.models import AuditRecord, Source
 from shared.detect.normalize import export_lane
 from shared.detect.normalize._util import timestamp
 from shared.detect.normalize.deferred import DeferredRecord
-from shared.detect.normalize.export_lane import Rendered, graph_file
+from shared.detect.normalize.export_lane import Glanced, Rendered, graph_file
 from tests.unit.detect.normalize.test_export_lane_summary import _initiated, _object, _records
 
 
@@ -157,19 +157,20 @@ def _lane(tmp_path: Path, records: list[Any], **kwargs: Any) -> Any:
 def test_rendered_batches_keep_file_order_and_stop_where_the_schema_refuses(tmp_path: Path) -> None:
     records = [
         {"id": "r1", "activityDisplayName": "Update user", "activityDateTime": "2024-05-01T10:00:12.6840583Z"},
-        {"id": "r2", "activityDisplayName": "Delete service principal"},  # a rule reads it: a record
+        {"id": "r2", "activityDisplayName": "Delete service principal"},  # a rule reads it: glanced
+        {"id": "r3", "activityDisplayName": "Delete service principal", "category": "Anwendungsverwaltung ✓"},
         {"id": "", "activityDisplayName": "Update user"},  # no id: the generic reader's skip note
         {"id": "r4", "activityDisplayName": "Update user"},
-        {"id": "r5", "activityDisplayName": "Update user", "extra": 1},  # refused: the stream takes over
-        {"id": "r6", "activityDisplayName": "Update user"},
+        {"id": "r6", "activityDisplayName": "Update user", "extra": 1},  # refused: the stream takes over
+        {"id": "r7", "activityDisplayName": "Update user"},
     ]
-    stream, lane = _lane(tmp_path, records, batch=2, render=render)
+    stream, lane = _lane(tmp_path, records, batch=3, render=render)
     with stream:
         parts = list(lane)
     assert all(type(part) is Rendered and part.records == [] for part in parts)
     lines = [line for part in parts for line in part.lines]
-    assert [type(line) for line in lines] == [dict, DeferredRecord, dict]
-    assert [len(part.skipped) for part in parts] == [0, 1, 0]
+    assert [type(line) for line in lines] == [dict, Glanced, AuditRecord, dict]  # r3: its text cannot vouch
+    assert [len(part.skipped) for part in parts] == [0, 1]
     assert lines[0] == {
         "record_id": "r1",
         "activity": "Update user",
@@ -179,8 +180,11 @@ def test_rendered_batches_keep_file_order_and_stop_where_the_schema_refuses(tmp_
         "source": Source.GRAPH,
         "target_id": None,
     }
-    assert lines[1].record_id == "r2" and lines[2]["record_id"] == "r4"
-    assert (lane.taken, lane.complete) == (4, False)
+    record, line = lines[1]
+    assert type(record) is DeferredRecord and record.record_id == "r2" and record.may_mention((b"r2",))
+    assert line == {**lines[0], "record_id": "r2", "activity": "Delete service principal", "event_time": None}
+    assert lines[2].record_id == "r3" and lines[3]["record_id"] == "r4"
+    assert (lane.taken, lane.complete) == (5, False)
 
 
 def test_without_render_the_batches_are_extractions(tmp_path: Path) -> None:
