@@ -353,32 +353,56 @@ def _first_target_app_id(target: _Target, details: Any) -> str | None:
     ttype = target.type
     if ttype is UNSET:
         ttype = target.Type
-    if type(ttype) is not str or (ttype if len(ttype) <= NAME_CAP else ttype[:NAME_CAP]).lower() in _APP_TARGET_TYPES:
+    if type(ttype) is not str or _is_app_type(ttype):
         app_id = _detail_app_id(details)
         if app_id:
             return app_id
     props = target.modifiedProperties
-    return _property_app_id(props) if type(props) is list else None
+    return _property_app_id(props) if type(props) is list and props else None
+
+
+def _is_app_type(ttype: str) -> bool:
+    """Whether the capped, lower-cased type is an app's; remembered for the few types a log
+    repeats (bounded, short types only)."""
+    known = _APP_TYPES.get(ttype)
+    if known is None:
+        known = (ttype if len(ttype) <= NAME_CAP else ttype[:NAME_CAP]).lower() in _APP_TARGET_TYPES
+        if len(ttype) <= 200:
+            if len(_APP_TYPES) >= 1024:
+                _APP_TYPES.clear()
+            _APP_TYPES[ttype] = known
+    return known
+
+
+_APP_TYPES: dict[str, bool] = {}
 
 
 def _property_app_id(props: list[_ModifiedProperty]) -> str | None:
-    """The first GUID of the app-id properties (``audit._first_target_app_id``'s last step)."""
-    found: dict[str, tuple[Any, Any]] | None = None  # the last of a name wins
+    """The first GUID of the app-id properties (``audit._first_target_app_id``'s last step): the
+    last property of each app-id name, in :data:`_APP_ID_PROPERTIES` order; a target names one
+    such property at most, as a rule, which is read without a map."""
+    found: dict[str, _ModifiedProperty] | None = None  # once two app-id names appear: the last of each
+    only: _ModifiedProperty | None = None  # until then: the last of the one name seen
+    only_key = ""
     for prop in props if len(props) <= MAX_PROPERTIES else props[:MAX_PROPERTIES]:
         name = prop.displayName
         if type(name) is str:
             key = _NAME_KEYS.get(name)
             if key is None:
                 key = _name_key(name)
-            if key:
-                if found is None:
-                    found = {}
-                found[key] = (prop.oldValue, prop.newValue)
+            if not key:
+                continue
+            if found is not None:
+                found[key] = prop
+            elif only is None or key == only_key:
+                only, only_key = prop, key
+            else:
+                found = {only_key: only, key: prop}
     if found is None:
-        return None
+        return None if only is None else _guid(only.newValue) or _guid(only.oldValue)
     for key in _APP_ID_PROPERTIES:
-        pair = found.get(key)
-        if pair is not None and (guid := _guid(pair[1]) or _guid(pair[0])):
+        last = found.get(key)
+        if last is not None and (guid := _guid(last.newValue) or _guid(last.oldValue)):
             return guid
     return None
 
