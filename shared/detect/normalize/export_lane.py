@@ -408,7 +408,6 @@ def _property_app_id(props: list[_ModifiedProperty]) -> str | None:
 
 
 _NAME_KEYS: dict[str, str] = {}
-_GUID_AT = _GUID.fullmatch
 
 
 def _name_key(name: str) -> str:
@@ -441,15 +440,12 @@ def _detail_app_id(details: Any) -> str | None:
 
 def _guid(value: Text) -> str | None:
     """``audit._guid_in`` of a typed value; Entra's own ``["<guid>"]`` read without a search."""
-    if (
-        type(value) is str
-        and len(value) == 40
-        and value.startswith('["')
-        and value.endswith('"]')
-        and _GUID_AT(value, 2, 38)
-    ):
-        return value[2:38].lower()
+    if type(value) is str and (entra := _ENTRA_GUID(value)) is not None:
+        return entra[1].lower()
     return _guid_in(None if value is UNSET else value)
+
+
+_ENTRA_GUID = re.compile(r'\["(' + _GUID.pattern + r')"\]').fullmatch
 
 
 _APP_IDS = frozenset(_APP_ID_PROPERTIES)
