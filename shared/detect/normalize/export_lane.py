@@ -29,6 +29,7 @@ reader's depth guard (64). Within a record a repeated key keeps its last value i
 
 from __future__ import annotations
 
+import contextlib
 import io
 import mmap
 import os
@@ -154,7 +155,10 @@ class GraphFileLane:
                 yield from self._rendered(self._render)
         finally:
             self._items = []  # the Raw items hold the mapping's buffer: release them before closing it
-            self._mapping.close()
+            # An exception's traceback may still hold a frame with items in it: the mapping is then
+            # unmapped when they are freed, and the exception is what the caller must see.
+            with contextlib.suppress(BufferError):
+                self._mapping.close()
 
     def _batches(self) -> Iterator[Extraction]:
         items, size = self._items, self._batch
@@ -211,14 +215,40 @@ def _glance(item: _Record, render: Render) -> object | None:
     activity, record_id = item.activityDisplayName, item.id
     if not (type(activity) is str and type(record_id) is str and record_id and len(record_id) <= NAME_CAP):
         return None
-    if len(activity) > NAME_CAP or not (activity := activity.strip()) or activity_key(activity) in RULE_ACTIVITIES:
-        return None
-    return _line_of(item, record_id, activity, render)
+    unread = _UNREAD.get(activity)
+    if unread is None:
+        unread = _unread(activity)
+    return _line_of(item, record_id, unread, render) if unread else None
+
+
+def _unread(activity: str) -> str:
+    """The stripped activity when :func:`_deferred` would take it (within the cap, not blank) and
+    no rule reads it, else ``""``; remembered for the few dozen activities a log repeats (bounded,
+    short ones only)."""
+    stripped = activity.strip() if len(activity) <= NAME_CAP else ""
+    if stripped and activity_key(stripped) in RULE_ACTIVITIES:
+        stripped = ""
+    if len(activity) <= 200:
+        if len(_UNREAD) >= 1024:
+            _UNREAD.clear()
+        _UNREAD[activity] = stripped
+    return stripped
+
+
+_UNREAD: dict[str, str] = {}
 
 
 def _line_of(item: _Record, record_id: str, activity: str, render: Render) -> object:
-    """``render`` of the typed record (its id and activity already read)."""
-    target_id, app_id = _first_target(item.targetResources, item.additionalDetails)
+    """``render`` of the typed record (its id and activity already read); :func:`_first_target`
+    inlined (this runs for nearly every record)."""
+    targets = item.targetResources
+    target_id = app_id = None
+    if type(targets) is list and targets:
+        first = targets[0]
+        given = first.id
+        if type(given) is str:
+            target_id = given if len(given) <= NAME_CAP else given[:NAME_CAP]
+        app_id = _first_target_app_id(first, item.additionalDetails)
     return render(
         record_id=record_id,
         activity=activity,

@@ -228,3 +228,15 @@ def test_oversized_text_is_left_to_the_record_reader(tmp_path: Path) -> None:
     assert [isinstance(line, AuditRecord) for line in part.lines] == [True, True, False]
     assert [len(line.record_id) for line in part.lines[:2]] == [1024, 2]  # capped by the record reader
     assert len(part.lines[2]["target_id"]) == len(part.lines[2]["app_id"]) == 1024 < len(long)
+
+
+def test_an_error_while_rendering_is_what_the_caller_sees(tmp_path: Path) -> None:
+    """The mapping cannot be closed while the failing frame still holds its items: the caller gets
+    the error itself, not the ``BufferError`` of closing the mapping."""
+
+    def failing(**facts: Any) -> object:
+        raise LookupError("render failed")
+
+    stream, lane = _lane(tmp_path, [{"id": "r1", "activityDisplayName": "Update user"}], batch=10, render=failing)
+    with stream, pytest.raises(LookupError, match="render failed"):
+        list(lane)
