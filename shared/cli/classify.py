@@ -15,6 +15,7 @@ Nothing about it is retried.
 from __future__ import annotations
 
 import codecs
+import errno
 import gc
 import io
 import json
@@ -295,7 +296,19 @@ class _Writer:
             self._out.write(lines.decode("utf-8"))
         else:
             self._out.flush()  # nothing is pending (only these lines go to out), but keep the order
-            self._bytes_out.write(lines)
+            _write_all(self._bytes_out, lines)
+
+
+def _write_all(stream: BinaryIO, data: bytes) -> None:
+    """``stream.write(data)`` to the end: an unbuffered stdout (``python -u``, ``PYTHONUNBUFFERED``)
+    is the raw file, whose ``write`` may take only part of the bytes (a signal during a write to a
+    pipe); a non-blocking one that takes none raises, as a full buffered write would."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        if written is None:
+            raise BlockingIOError(errno.EAGAIN, "stdout would block")
+        view = view[written:]
 
 
 def _utf8_buffer(out: TextIO) -> BinaryIO | None:

@@ -171,3 +171,40 @@ def _line_for(record: AuditRecord) -> str:
     out = io.StringIO()
     _writer(out).write(Rendered(lines=[record]))
     return out.getvalue()
+
+
+class _Trickle(io.RawIOBase):
+    """A raw stream taking at most ``size`` bytes a write (as a pipe may when a signal lands), or
+    none at all (``None``: a non-blocking stream that would block)."""
+
+    def __init__(self, size: int | None) -> None:
+        self.size, self.data = size, bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int | None:
+        if self.size is None:
+            return None
+        taken = bytes(data[: self.size])
+        self.data += taken
+        return len(taken)
+
+
+def test_an_unbuffered_stdout_gets_every_byte() -> None:
+    raw = _Trickle(7)
+    wrapped = io.TextIOWrapper(raw, encoding="utf-8", newline="\n", write_through=True)  # type: ignore[arg-type]
+    assert _utf8_buffer(wrapped) is raw
+    writer = _writer(wrapped)
+    writer.write(_batch(writer))
+    text = io.StringIO()
+    writer = _writer(text)
+    writer.write(_batch(writer))
+    assert raw.data.decode("utf-8") == text.getvalue() and len(raw.data) > 300
+
+
+def test_a_stdout_that_would_block_is_an_os_error() -> None:
+    wrapped = io.TextIOWrapper(_Trickle(None), encoding="utf-8", newline="\n")  # type: ignore[arg-type]
+    writer = _writer(wrapped)
+    with pytest.raises(BlockingIOError):
+        writer.write(_batch(writer))

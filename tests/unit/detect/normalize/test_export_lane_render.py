@@ -240,3 +240,12 @@ def test_an_error_while_rendering_is_what_the_caller_sees(tmp_path: Path) -> Non
     stream, lane = _lane(tmp_path, [{"id": "r1", "activityDisplayName": "Update user"}], batch=10, render=failing)
     with stream, pytest.raises(LookupError, match="render failed"):
         list(lane)
+
+
+def test_the_activities_kept_stay_bounded_and_answer_as_the_rules_do() -> None:
+    for n in range(3000):
+        assert export_lane._unread(f" Update thing {n} ") == f"Update thing {n}"
+    assert 0 < len(export_lane._UNREAD) <= 1024
+    assert export_lane._unread("  Delete   SERVICE principal ") == ""  # a rule reads it, spaced and cased
+    assert export_lane._unread("   ") == "" and export_lane._unread("x" * 1025) == ""
+    assert export_lane._unread("y" * 1024) == "y" * 1024 and "y" * 1024 not in export_lane._UNREAD  # not kept
