@@ -312,9 +312,11 @@ def _write_all(stream: BinaryIO, data: bytes) -> None:
 
 
 def _utf8_buffer(out: TextIO) -> BinaryIO | None:
-    """The binary stream under ``out`` (stdout) when writing text to ``out`` writes its UTF-8
-    bytes unchanged: a text wrapper encoding UTF-8 that writes ``\n`` as it is; else ``None``."""
-    if not isinstance(out, io.TextIOWrapper) or os.linesep != "\n":
+    """The binary stream under ``out`` when writing text to ``out`` writes its UTF-8 bytes
+    unchanged: the process's stdout (Python makes it translate ``\n`` to ``os.linesep``; a wrapper
+    made elsewhere may translate it otherwise, and does not say so) encoding UTF-8 where
+    ``os.linesep`` is ``\n``; else ``None``."""
+    if out is not sys.stdout or not isinstance(out, io.TextIOWrapper) or os.linesep != "\n":
         return None
     try:
         utf8 = codecs.lookup(out.encoding).name == "utf-8"

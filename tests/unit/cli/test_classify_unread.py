@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,13 +92,15 @@ def _batch(writer: _Writer) -> Rendered:
     return Rendered(lines=[unread, _record(record_id="r2", activity="Delete service principal")])
 
 
-def test_stdout_bytes_are_the_text_stream_s() -> None:
+def test_stdout_bytes_are_the_text_stream_s(monkeypatch: pytest.MonkeyPatch) -> None:
     text = io.StringIO()
     writer = _writer(text)
     writer.write(_batch(writer))
     raw = io.BytesIO()
     wrapped = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
     wrapped.write("first\n")  # pending text is flushed before the bytes
+    assert _utf8_buffer(wrapped) is None  # not stdout: it may translate newlines
+    monkeypatch.setattr(sys, "stdout", wrapped)
     assert _utf8_buffer(wrapped) is raw
     writer = _writer(wrapped)
     writer.write(_batch(writer))
@@ -117,7 +120,8 @@ def test_stdout_bytes_are_the_text_stream_s() -> None:
         io.TextIOWrapper(io.BytesIO(), encoding="utf-8-sig"),
     ],
 )
-def test_other_streams_get_text(out: Any) -> None:
+def test_other_streams_get_text(out: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdout", out)
     assert _utf8_buffer(out) is None
 
 
@@ -191,9 +195,10 @@ class _Trickle(io.RawIOBase):
         return len(taken)
 
 
-def test_an_unbuffered_stdout_gets_every_byte() -> None:
+def test_an_unbuffered_stdout_gets_every_byte(monkeypatch: pytest.MonkeyPatch) -> None:
     raw = _Trickle(7)
     wrapped = io.TextIOWrapper(raw, encoding="utf-8", newline="\n", write_through=True)  # type: ignore[arg-type]
+    monkeypatch.setattr(sys, "stdout", wrapped)
     assert _utf8_buffer(wrapped) is raw
     writer = _writer(wrapped)
     writer.write(_batch(writer))
@@ -203,8 +208,9 @@ def test_an_unbuffered_stdout_gets_every_byte() -> None:
     assert raw.data.decode("utf-8") == text.getvalue() and len(raw.data) > 300
 
 
-def test_a_stdout_that_would_block_is_an_os_error() -> None:
+def test_a_stdout_that_would_block_is_an_os_error(monkeypatch: pytest.MonkeyPatch) -> None:
     wrapped = io.TextIOWrapper(_Trickle(None), encoding="utf-8", newline="\n")  # type: ignore[arg-type]
+    monkeypatch.setattr(sys, "stdout", wrapped)
     writer = _writer(wrapped)
     with pytest.raises(BlockingIOError):
         writer.write(_batch(writer))
