@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,7 @@ async def run(requests: int, in_flight: int, pools: int, connections: int, clien
         "cpu_ms_per_request": round(1000 * cpu / requests, 3),
         "wall_seconds": round(wall, 2),
         "connections_opened": sum(opened.values()),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_avg_1m": round(os.getloadavg()[0], 1),
     }
 
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     r = asyncio.run(run(args.requests, args.in_flight, pools, connections, args.clients))
     print(f"{r['requests']} Graph requests, {r['in_flight']} in flight over {pools} pools of {connections}: "
           f"{r['cpu_ms_per_request']} ms CPU each, {r['connections_opened']} connections opened, "
-          f"{r['wall_seconds']} s (load {r['load_avg_1m']})")  # fmt: skip
+          f"{r['wall_seconds']} s, peak RSS {r['peak_rss_mb']} MB (load {r['load_avg_1m']})")  # fmt: skip
     print(json.dumps(r))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from shared.clients.credentials import make_credential
-from shared.clients.tenant_credentials import EXCHANGE_SCOPE, TenantCredentials
+from shared.clients.tenant_credentials import EXCHANGE_SCOPE, TOKEN_CONNECTIONS, TenantCredentials
 
 PROVIDER_APP = "5b0c7e4e-2f1d-4c1a-9a51-7d2f3b8c9e01"
 
@@ -176,6 +176,7 @@ async def test_tenant_credentials_share_one_session_that_outlives_an_evicted_cre
             assert token.token == f"at-{tenant}"
         assert len(opened) == 1
         assert not opened[0].closed  # type: ignore[attr-defined]
+        assert opened[0].connector.limit == TOKEN_CONNECTIONS == 16  # type: ignore[attr-defined]
     finally:
         await creds.aclose()
         await mi.close()

@@ -66,3 +66,23 @@ class HttpPools:
             if pool is not None:
                 self._pools[index] = None
                 await pool.aclose()
+
+
+def environment_proxies_or_netrc() -> bool:
+    """Whether the environment names an HTTP proxy or a netrc file: what aiohttp's ``trust_env``
+    (azure-core's ``use_env_settings``) reads. With it on, aiohttp looks both up in a worker thread
+    on *every* request — two thread hand-offs per request — so the tenants' token session turns it
+    on only when there is something to find (the answer is then the same: no proxy, no netrc
+    credentials)."""
+    import os
+    import urllib.request
+
+    if urllib.request.getproxies():
+        return True
+    netrc = os.environ.get("NETRC")
+    if not netrc:
+        try:
+            netrc = os.path.join(os.path.expanduser("~"), ".netrc")
+        except (KeyError, RuntimeError):  # no home directory: nothing to read
+            return False
+    return os.path.isfile(netrc)

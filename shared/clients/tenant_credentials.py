@@ -47,6 +47,13 @@ from the same cloud (infra/main.bicep), so both ends agree."""
 
 DEFAULT_MAX_TENANTS = 2048
 
+TOKEN_CONNECTIONS = 16
+"""Connections the tenants' token requests share (aiohttp's default is 100). A token request is one
+per tenant per token lifetime, but a first sweep of 48 tenants at once (host.json) asks for 48 at
+the same moment, and each TLS connection keeps asyncio's SSL buffer (~128 KB): 48 of them were ~6 MB
+of the 150 MB an instance may use (bench/bench_tenants.py). 16 at ~100–300 ms a token request are
+50–160 tokens a second, more than an instance's sweeps need."""
+
 
 def cloud_options(settings: Settings, environ: Mapping[str, str]) -> dict[str, Any]:
     """What a tenant credential needs to know of the cloud, derived from the configured endpoints:
@@ -166,9 +173,15 @@ class TenantCredentials:
         if self._session is None:
             import aiohttp
 
-            # as AioHttpTransport would open its own: proxies from the environment, no cookies
+            from shared.clients.http_pools import environment_proxies_or_netrc
+
+            # as AioHttpTransport would open its own: proxies from the environment (if it names any),
+            # no cookies; at most TOKEN_CONNECTIONS connections (a TLS one holds a ~128 KB SSL buffer)
             self._session = aiohttp.ClientSession(
-                trust_env=True, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+                connector=aiohttp.TCPConnector(limit=TOKEN_CONNECTIONS),
+                trust_env=environment_proxies_or_netrc(),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
             )
         return {**self._options, "transport": AioHttpTransport(session=self._session, session_owner=False)}
 
