@@ -9,7 +9,8 @@ warnings are captured. Prints one JSON line: the trigger, the longest callback (
 the callbacks over the threshold, asyncio's warnings, and the invocation's wall time.
 
 ``SPEC_FILE`` holds the binding's input as JSON: ``{"event": {...}}`` (Event Grid data), or
-``{"body": "..."}`` (HTTP body or the decoded queue message); the timer needs none.
+``{"body": "..."}`` (HTTP body or the decoded queue message); the timer needs none. A provider-mode
+trigger's spec also names the environment the child runs with (``{"env": {...}}``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ FUNCTIONS = {
     "verify": "verify_incident",
     "timer": "health_check",
     "poison": "verify_poison",
+    "tenant_sweep": "tenant_sweep",
+    "tenant_sweep_poison": "tenant_sweep_poison",
 }
+PROVIDER_TRIGGERS = frozenset({"tenant_sweep", "tenant_sweep_poison"})
+"""Triggers of provider mode: their spec carries the provider environment (``env``) the child runs with."""
 
 
 class CallbackTimer:
@@ -105,6 +110,8 @@ async def prepare_spec(trigger: str, sim: Any, functions: dict[str, Any]) -> dic
 
     from tests.helpers import deliver_event, eventgrid_event, raw_queue_bodies, receive_verify_messages
 
+    if trigger in PROVIDER_TRIGGERS:
+        return await _provider_spec(sim)
     if trigger == "timer":
         await sim.delete("integration")  # the tick finds it: Graph, tables, notices
         return {}
@@ -120,6 +127,34 @@ async def prepare_spec(trigger: str, sim: Any, functions: dict[str, Any]) -> dic
     await deliver_event(functions, records[0])  # verify, poison: an open incident and its message
     (msg,) = await receive_verify_messages()
     return {"body": msg.get_body().decode()}
+
+
+async def _provider_spec(sim: Any) -> dict[str, Any]:
+    """A customer tenant (in the simulator and a fresh tenants table) whose admin deleted the Webex
+    integration, and its sweep message; ``env``: the provider environment for the child. The caller
+    has put that environment in place, so this process's services write the tenants table the
+    child reads."""
+    import os
+    from datetime import UTC, datetime
+
+    from shared.app.runtime import get_services, reset_services
+    from shared.clients.sweep_queue import SweepMessage
+    from shared.core.clock import format_timestamp
+    from shared.core.settings import reset_settings
+    from shared.core.tenant import make_tenant
+
+    reset_settings()
+    await reset_services()
+    store = (await get_services()).tenant_store()
+    await store.ensure()
+    (world,) = await sim.add_tenants(1)
+    tid = world["tenant_id"]
+    assert await store.add(make_tenant(tid, display_name="Customer", contacts=f"it@{tid[:8]}.example"))
+    await sim.for_tenant(tid).delete("integration", actor="mallory@customer.example")
+    await reset_services()
+    body = SweepMessage(tid, format_timestamp(datetime.now(UTC))).to_json()
+    env = {k: os.environ[k] for k in ("TENANCY_MODE", "TENANTS_TABLE", "PROVIDER_APP_CLIENT_ID")}
+    return {"body": body, "env": env}
 
 
 def binding_input(trigger: str, spec: dict[str, Any]) -> Any:

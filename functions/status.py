@@ -1,4 +1,5 @@
-"""HTTP ``GET /api/status``: open incidents, the last 30 days and the latest health table.
+"""HTTP ``GET /api/status``: open incidents, the last 30 days and the latest health table; in provider
+mode, one row per customer tenant from its last sweep (:func:`shared.app.status.provider_snapshot`).
 
 Anonymous at the Functions level and protected by App Service Authentication (Entra ID, infra/app/
 api.bicep ``authsettingsV2``): the platform signs the person in and passes ``X-MS-CLIENT-PRINCIPAL``.
@@ -10,8 +11,12 @@ The function refuses any request without that header (401) or without the ``Stat
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import azure.functions as func
+
+if TYPE_CHECKING:
+    from shared.app.runtime import Services
 
 bp = func.Blueprint()
 
@@ -50,6 +55,8 @@ async def status_page(req: func.HttpRequest) -> func.HttpResponse:
     from shared.core.clock import clock
 
     svc = await get_services()
+    if svc.settings.tenancy_mode == "provider":  # one row per customer tenant (docs/tenants.md)
+        return await _provider_page(req, svc)
     async with table_client(svc.storage, svc.settings.incidents_table) as table:
         deps = StatusDeps(incidents=svc.store(), health=HealthRows(table, svc.settings.tenant_id),
                           catalogue=svc.settings.catalogue, tenant_id=svc.settings.tenant_id)  # fmt: skip
@@ -57,4 +64,18 @@ async def status_page(req: func.HttpRequest) -> func.HttpResponse:
     if wants_json(req):
         return func.HttpResponse(json.dumps(snapshot), headers=dict(SECURITY_HEADERS), mimetype="application/json")
     html = render_page("status.html.j2", title="Status", s=snapshot)
+    return func.HttpResponse(html, headers=dict(SECURITY_HEADERS), mimetype="text/html", charset="utf-8")
+
+
+async def _provider_page(req: func.HttpRequest, svc: Services) -> func.HttpResponse:
+    from shared.app.pages import SECURITY_HEADERS, render_page
+    from shared.app.status import PAGE_ROWS, ProviderStatusDeps, provider_snapshot
+    from shared.clients.sweep_results import SweepResults
+    from shared.core.clock import clock
+
+    deps = ProviderStatusDeps(tenants=svc.tenant_store(), results=SweepResults(svc.table()))
+    snapshot = await provider_snapshot(deps, now=clock.now())
+    if wants_json(req):
+        return func.HttpResponse(json.dumps(snapshot), headers=dict(SECURITY_HEADERS), mimetype="application/json")
+    html = render_page("status_provider.html.j2", title="Tenants", s=snapshot, limit=PAGE_ROWS)
     return func.HttpResponse(html, headers=dict(SECURITY_HEADERS), mimetype="text/html", charset="utf-8")

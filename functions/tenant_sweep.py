@@ -5,7 +5,8 @@ spreads the messages over instances. A bad message is logged and consumed (retry
 a tenant removed or disabled since the tick is dropped; throttling, revoked consent and bad
 configuration are the tenant's own result (never raised); only a transient failure raises, so the
 queue extension retries that one message and, after ``maxDequeueCount``, moves it to
-``webex-tenant-sweep-poison``.
+``webex-tenant-sweep-poison``, whose trigger here (:func:`tenant_sweep_poison`) records the tenant
+unreachable for the provider's digest (:mod:`shared.app.sweep_poison`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 
 import azure.functions as func
 
-from shared.core.names import STORAGE_CONNECTION, SWEEP_QUEUE
+from shared.core.names import STORAGE_CONNECTION, SWEEP_POISON_QUEUE, SWEEP_QUEUE
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -47,3 +48,21 @@ async def tenant_sweep(msg: func.QueueMessage) -> None:
                  "audit_reads": out.audit_reads, "audit_refused": out.audit_refused}  # fmt: skip
         log.info("tenant sweep %s of %s: %s %s", message.sweep_id, message.tenant_id, out.outcome,
                  out.verdict or "", extra=extra)  # fmt: skip
+
+
+@bp.function_name("tenant_sweep_poison")
+@bp.queue_trigger(arg_name="msg", queue_name=SWEEP_POISON_QUEUE, connection=STORAGE_CONNECTION)
+async def tenant_sweep_poison(msg: func.QueueMessage) -> None:
+    """A sweep message that failed ``maxDequeueCount`` times: the tenant's result says so. A transient
+    storage failure raises, so the host retries this message too; a bad message never does."""
+    from shared.app.warmup import warm
+
+    await warm("full")  # first-use imports off the event loop
+    from shared.app.runtime import get_services
+    from shared.app.sweep_poison import SweepPoisonDeps, handle_poisoned_sweep
+    from shared.clients.sweep_results import SweepResults
+
+    svc = await get_services()
+    deps = SweepPoisonDeps(svc.tenant_store(), SweepResults(svc.table()))
+    out = await handle_poisoned_sweep(deps, msg.get_body())  # not msg.dequeue_count: the poison copy's own (1)
+    log.info("poisoned tenant sweep message %s: %s", msg.id, out.outcome)

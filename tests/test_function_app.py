@@ -28,6 +28,7 @@ def test_five_functions_registered(functions: dict[str, Any]) -> None:
         "notice_action",
         "status_page",
         "tenant_sweep",
+        "tenant_sweep_poison",
     }
 
 
@@ -104,6 +105,15 @@ def test_tenant_sweep_queue_trigger(functions: dict[str, Any]) -> None:
     t = _trigger(functions["tenant_sweep"])
     assert t["type"] == "queueTrigger"
     assert t["queueName"] == SWEEP_QUEUE == "webex-tenant-sweep"
+    assert t["connection"] == "AzureWebJobsStorage"
+
+
+def test_tenant_sweep_poison_queue_trigger(functions: dict[str, Any]) -> None:
+    from shared.core.names import SWEEP_POISON_QUEUE
+
+    t = _trigger(functions["tenant_sweep_poison"])
+    assert t["type"] == "queueTrigger"
+    assert t["queueName"] == SWEEP_POISON_QUEUE == "webex-tenant-sweep-poison", "the host's <queue>-poison rule"
     assert t["connection"] == "AzureWebJobsStorage"
 
 

@@ -16,13 +16,23 @@ from shared.clients.rate_budget import (
     PARTITION,
     Bucket,
     RateBudget,
-    audit_takes,
-    tenant_scope,
 )
 from shared.clients.table import Table
 from shared.core.clock import Clock
 
 ONE = Bucket(1, 10.0)
+FIVE = Bucket(5, 10.0)
+
+
+def tenant_scope(tenant_id: str) -> str:
+    """A scope per tenant, as a budget of 5 per 10 s per tenant would name it."""
+    return f"audit:tenant:{tenant_id.lower()}"
+
+
+def audit_takes(tenant_id: str) -> list[tuple[str, Bucket]]:
+    """A tenant's bucket and the app's, both rows: what one audit read took before a tenant's bucket
+    moved to its cursor row (shared/app/audit_cadence.py); still the case of taking two scopes at once."""
+    return [(tenant_scope(tenant_id), AUDIT_PER_TENANT), (APP_SCOPE, AUDIT_PER_APP)]
 
 
 @pytest.fixture
@@ -47,14 +57,14 @@ def frozen() -> Clock:
 async def test_a_bucket_grants_its_capacity_then_says_how_long_to_wait(table: Table, frozen: Clock) -> None:
     budget = RateBudget(table, now=frozen)
     scope = tenant_scope("T1")
-    assert [await budget.take(scope, AUDIT_PER_TENANT) for _ in range(5)] == [0.0] * 5
-    assert await budget.take(scope, AUDIT_PER_TENANT) == pytest.approx(2.0)  # one token refills in 10/5 s
+    assert [await budget.take(scope, FIVE) for _ in range(5)] == [0.0] * 5
+    assert await budget.take(scope, FIVE) == pytest.approx(2.0)  # one token refills in 10/5 s
     frozen.advance(1.0)
-    assert await budget.take(scope, AUDIT_PER_TENANT) == pytest.approx(1.0)  # a refusal spent nothing
+    assert await budget.take(scope, FIVE) == pytest.approx(1.0)  # a refusal spent nothing
     frozen.advance(1.0)
-    assert await budget.take(scope, AUDIT_PER_TENANT) == 0.0
+    assert await budget.take(scope, FIVE) == 0.0
     frozen.advance(3600)
-    assert await budget.level(scope, AUDIT_PER_TENANT) == pytest.approx(5.0)  # never more than capacity
+    assert await budget.level(scope, FIVE) == pytest.approx(5.0)  # never more than capacity
     row = await table.get(PARTITION, "audit:tenant:t1")
     assert row is not None and isinstance(row["tokens"], float) and isinstance(row["at"], float)
 
@@ -62,13 +72,13 @@ async def test_a_bucket_grants_its_capacity_then_says_how_long_to_wait(table: Ta
 async def test_scopes_are_separate_buckets(table: Table, frozen: Clock) -> None:
     budget = RateBudget(table, now=frozen)
     for _ in range(5):
-        assert await budget.take(tenant_scope("a"), AUDIT_PER_TENANT) == 0.0
-    assert await budget.take(tenant_scope("a"), AUDIT_PER_TENANT) > 0
-    assert await budget.take(tenant_scope("b"), AUDIT_PER_TENANT) == 0.0
+        assert await budget.take(tenant_scope("a"), FIVE) == 0.0
+    assert await budget.take(tenant_scope("a"), FIVE) > 0
+    assert await budget.take(tenant_scope("b"), FIVE) == 0.0
 
 
 async def test_two_instances_share_one_budget(table: Table, frozen: Clock) -> None:
-    """Two RateBudget objects over the same table (two instances): 122 audit reads per 10 s in all."""
+    """Two RateBudget objects over the same table (two instances): one app bucket between them."""
     one, two = RateBudget(table, now=frozen), RateBudget(table, now=frozen)
     granted = 0
     for i in range(70):
@@ -81,11 +91,11 @@ async def test_two_instances_share_one_budget(table: Table, frozen: Clock) -> No
 async def test_a_refused_take_all_gives_back_what_it_took(table: Table, frozen: Clock) -> None:
     budget = RateBudget(table, now=frozen)
     app = Bucket(2, 10.0)
-    takes = [(tenant_scope("x"), AUDIT_PER_TENANT), ("audit:app-small", app)]
+    takes = [(tenant_scope("x"), FIVE), ("audit:app-small", app)]
     assert await budget.take_all(takes) == 0.0
     assert await budget.take_all(takes) == 0.0
     assert await budget.take_all(takes) == pytest.approx(5.0)  # the app's bucket refused
-    assert await budget.level(tenant_scope("x"), AUDIT_PER_TENANT) == pytest.approx(3.0)  # the tenant's came back
+    assert await budget.level(tenant_scope("x"), FIVE) == pytest.approx(3.0)  # the tenant's came back
 
 
 class _Lockstep(Table):

@@ -13,6 +13,13 @@ import azure.functions as func
 import pytest
 
 from tests.helpers import deliver_event, incidents, receive_verify_messages
+from tests.test_tenant_sweep import (
+    _add,
+    _fan_out,
+    _messages,
+    _sweep,
+    provider,  # noqa: F401  (the fixture, by name)
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(2)>[click](https://evil.example)'
@@ -94,13 +101,13 @@ async def test_status_html_and_json(sim: Any, app_functions: dict[str, Any]) -> 
     assert "Open incidents (1)" in shots["text"] and "Last 30 days (1)" in shots["text"]
 
 
-def look_in_chromium(html: str) -> dict[str, Any]:
+def look_in_chromium(html: str, shots: str = "status-page") -> dict[str, Any]:
     from devtools.browser import chromium, screenshot_dir
 
     out: dict[str, Any] = {"dialogs": []}
     img = screenshot_dir()
     with chromium() as browser:  # one launch, a fresh page a width
-        for width, name in ((1024, "status-page.png"), (480, "status-page-narrow.png")):
+        for width, name in ((1024, f"{shots}.png"), (480, f"{shots}-narrow.png")):
             page = browser.new_page(viewport={"width": width, "height": 900})
             page.on("dialog", lambda d: (out["dialogs"].append(d.message), d.dismiss()))
             page.set_content(html, wait_until="load")
@@ -120,5 +127,58 @@ async def test_status_with_nothing_stored(sim: Any, app_functions: dict[str, Any
     body = resp.get_body().decode()
     if fmt == "json":
         assert json.loads(body)["open"] == [] and json.loads(body)["health"] is None
+        assert set(json.loads(body)) == {"generated_at", "open", "recent", "health"}, "single mode: as before"
     else:
         assert "No health check has run yet." in body
+
+
+@pytest.mark.usefixtures("provider")
+async def test_provider_status_is_one_row_per_tenant_worst_first(sim: Any, app_functions: dict[str, Any]) -> None:
+    """Provider mode: the page is the tenants, from their last sweeps — not the deployment's own
+    incidents and health table, which in provider mode say nothing about the customers."""
+    import uuid
+
+    from shared.app.runtime import get_services
+    from shared.core.clock import clock, format_timestamp
+    from shared.core.tenant import make_tenant
+
+    a, b = await _add(sim, 2, names=[HOSTILE, "Fine Inc"])
+    await sim.provider_consent(a, False)  # a's admin revoked the provider app's consent
+    finished = []
+    for _ in range(2):  # two ticks: a stays unreachable, so its "since" stays the first sweep's
+        out = await _fan_out()
+        for msg in await _messages(len(out.sent)):
+            await _sweep(app_functions, msg)
+        finished.append(clock.now())
+        clock.advance(60)
+    (c,) = await _add(sim, 1, names=["Later Ltd"])  # onboarded, not swept yet
+    paused = str(uuid.uuid4())
+    assert await (await get_services()).tenant_store().add(make_tenant(paused, display_name="Paused", enabled=False))
+
+    fn = app_functions["status_page"].get_user_function()
+    ok = {"x-ms-client-principal": principal_header("Status.Read")}
+    data = json.loads((await fn(status_request(ok, {"format": "json"}))).get_body())
+    assert data["mode"] == "provider" and "open" not in data and "health" not in data
+    assert [t["tenant_id"] for t in data["tenants"]] == [a, c, b, paused], "worst first"
+    assert [t["verdict"] for t in data["tenants"]] == ["unreachable", "pending", "healthy", "disabled"]
+    bad, pending, fine = data["tenants"][:3]
+    assert bad["display_name"] == HOSTILE, "JSON carries the name as data"
+    assert any("token refused" in r for r in bad["reasons"]), bad["reasons"]
+    assert bad["since"] < bad["last_sweep"], "since the first sweep that found it, not the last"
+    assert bad["since"] <= format_timestamp(finished[0]) < bad["last_sweep"]
+    assert fine["reasons"] == [] and fine["since"] <= format_timestamp(finished[0]) < fine["last_sweep"]
+    assert pending["since"] is None and pending["last_sweep"] is None
+    assert data["counts"] == {"unhealthy": 0, "unreachable": 1, "throttled": 0, "pending": 1, "healthy": 1,
+                              "disabled": 1}  # fmt: skip
+
+    resp = await fn(status_request(ok))
+    html = resp.get_body().decode()
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in html, "shown, escaped"
+    assert "Open incidents" not in html and "1 of 4 tenants in trouble" in html
+    assert html.index(a) < html.index(c) < html.index(b) < html.index(paused)
+    shots = await asyncio.to_thread(look_in_chromium, html, "status-page-provider")
+    assert shots["dialogs"] == [] and shots["images"] == 0 and shots["links_to_evil"] == 0
+    assert HOSTILE in shots["text"], "the hostile name is visible, as text"
+    assert "not swept yet" in shots["text"]

@@ -83,3 +83,29 @@ async def test_upsert_all_writes_many_rows_of_several_partitions_100_a_request(t
     assert (await table.get("other", "m000"))["v"] == 2
     await table.upsert_all([])  # nothing to write: no request
     assert len(sent) == 4
+
+
+async def test_upsert_all_sends_a_batch_again_once_when_the_connection_dropped(table: Any) -> None:
+    """A pooled connection the server closed while idle: the batch (a POST) is not retried by the SDK;
+    upserts are idempotent, so the batch goes again once. A second drop is a transient failure."""
+    from azure.core.exceptions import ServiceResponseError
+
+    from shared.core.errors import TransientError
+
+    client = table._client
+    real = client.submit_transaction
+    drops = [1]
+
+    async def flaky(ops: Any, **kw: Any) -> Any:
+        if drops[0] > 0:
+            drops[0] -= 1
+            raise ServiceResponseError("Server disconnected")
+        return await real(ops, **kw)
+
+    client.submit_transaction = flaky
+    await table.upsert_all([{"PartitionKey": P, "RowKey": "f1", "v": 1}])
+    assert (await table.get(P, "f1"))["v"] == 1
+    drops[0] = 2
+    with pytest.raises(TransientError):
+        await table.upsert_all([{"PartitionKey": P, "RowKey": "f2", "v": 2}])
+    assert await table.get(P, "f2") is None

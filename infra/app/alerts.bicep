@@ -111,7 +111,7 @@ resource poisonRule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'Webex remediator: message moved to a poison queue'
-    description: 'A verification run, a pushed event/alert or a tenant\'s sweep failed 5 times; it needs a person. Inspect ${poisonQueueName}, ${intakePoisonQueueName}${empty(sweepPoisonQueueName) ? '' : ' and ${sweepPoisonQueueName}'} (docs/deploy.md).'
+    description: 'A verification run, a pushed event/alert or a tenant\'s sweep failed 5 times. Pushed events wait in ${intakePoisonQueueName} for a person; ${poisonQueueName}${empty(sweepPoisonQueueName) ? '' : ' and ${sweepPoisonQueueName}'} are emptied by their watchers (the incident\'s poison notice; the tenant\'s unreachable result in the digest): read their log lines (docs/deploy.md).'
     severity: 2
     enabled: true
     scopes: [

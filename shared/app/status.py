@@ -4,6 +4,12 @@ Built from what the app already stores (incident rows, the health timer's ``heal
 a use case that takes :class:`StatusDeps` — nothing else. Event text (who deleted the app, the audit
 activity, verdict evidence) passes through as data; the page template escapes it
 (shared/app/templates/status.html.j2, autoescape) and JSON encodes it.
+
+In provider mode the timer sweeps no tenant itself — it fans out — so neither the deployment's own
+incidents nor its health table say anything about the customer tenants. The provider's page
+(:func:`provider_snapshot`, shared/app/templates/status_provider.html.j2) is one row per tenant of
+the tenants table, from each tenant's last sweep result: its verdict, since when, the reasons and
+the last sweep, worst first. Tenant display names are data, like event text.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from shared.core.clock import format_timestamp
 if TYPE_CHECKING:
     from shared.checks.report import HealthReport
     from shared.clients.health_rows import HealthSnapshot
+    from shared.clients.sweep_results import Board
+    from shared.clients.tenants import TenantListing
     from shared.core.catalogue import Catalogue
     from shared.incidents.store import Incident
 
@@ -109,3 +117,73 @@ def health_rows(report: HealthReport) -> list[dict[str, object]]:
 async def record_health(writer: HealthWriter, report: HealthReport, *, now: datetime) -> None:
     """Keep the latest health table for the status page (called by the health timer)."""
     await writer.save(health_rows(report), now)
+
+
+# --- provider mode -------------------------------------------------------------------------------
+
+PAGE_ROWS = 500
+"""Tenants the HTML page lists (worst first; the rest are counted, the JSON has them all): 10,000 rows
+would make a page of megabytes that nobody reads past the troubled ones."""
+RANK = ("unhealthy", "unreachable", "throttled", "pending", "healthy", "disabled")
+"""Worst first: sync known broken, then not watched (no access), held back by Graph, not swept yet,
+healthy; disabled tenants (not watched on purpose) last."""
+
+
+class TenantLister(Protocol):
+    async def list(self) -> TenantListing: ...
+
+
+class BoardReader(Protocol):
+    async def board(self) -> Board: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStatusDeps:
+    """What the provider's status page reads: the tenants table and the sweep result rows."""
+
+    tenants: TenantLister
+    results: BoardReader
+
+
+def _tenant_row(
+    tenant_id: str, name: str, verdict: str, reasons: tuple[str, ...] = (), **times: datetime | None
+) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "display_name": name, "verdict": verdict, "reasons": list(reasons),
+            **{key: _ts(value) for key, value in times.items()}}  # fmt: skip
+
+
+def tenant_rows(listing: TenantListing, board: Board) -> list[dict[str, Any]]:
+    """One row per tenants row (and per row that does not read), worst verdict first, then the
+    longest in it, then by name."""
+    rows = []
+    for t in listing.tenants:
+        r = board.results.get(t.tenant_id)
+        if not t.enabled:
+            rows.append(_tenant_row(t.tenant_id, t.display_name, "disabled", since=None, last_sweep=None,
+                                    not_before=None))  # fmt: skip
+        elif r is None:
+            rows.append(_tenant_row(t.tenant_id, t.display_name, "pending", ("not swept yet",), since=None,
+                                    last_sweep=None, not_before=None))  # fmt: skip
+        else:
+            rows.append(_tenant_row(t.tenant_id, t.display_name or r.display_name, r.verdict, r.reasons,
+                                    since=board.since(t.tenant_id), last_sweep=r.finished_at,
+                                    not_before=r.not_before))  # fmt: skip
+    for key, why in listing.bad_rows:
+        rows.append(_tenant_row(key, "", "unreachable", (f"tenants row unreadable: {why}",), since=None,
+                                last_sweep=None, not_before=None))  # fmt: skip
+
+    def order(row: dict[str, Any]) -> tuple[int, bool, str, str, str]:
+        since = row["since"]
+        return (RANK.index(row["verdict"]), since is None, since or "", row["display_name"].casefold(),
+                row["tenant_id"])  # fmt: skip
+
+    return sorted(rows, key=order)
+
+
+async def provider_snapshot(deps: ProviderStatusDeps, *, now: datetime) -> dict[str, Any]:
+    """The provider's page: every tenant's last sweep, worst first, and how many are in each verdict."""
+    listing = await deps.tenants.list()
+    board = await deps.results.board()
+    rows = tenant_rows(listing, board)
+    counts = {verdict: sum(1 for r in rows if r["verdict"] == verdict) for verdict in RANK}
+    return {"generated_at": format_timestamp(now), "mode": "provider", "counts": counts, "tenants": rows}

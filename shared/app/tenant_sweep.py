@@ -395,7 +395,7 @@ async def _enqueue(deps: FanOutDeps, listing: TenantListing, board: Board, now: 
     answers = await deps.queue.send_all(todo)
     out.sent = [m.tenant_id for m, a in zip(todo, answers, strict=True) if not isinstance(a, TransientError)]
     out.failed = [m.tenant_id for m, a in zip(todo, answers, strict=True) if isinstance(a, TransientError)]
-    await deps.results.mark_queued(out.sent, out.sweep_id, now)
+    await deps.results.mark_queued(out.sent, out.sweep_id, now, board.holding(out.sent))  # verdict + since
     if out.failed:
         log.warning("tenant sweep fan-out: %d of %d not sent; sent next tick", len(out.failed), len(todo))
 

@@ -14,18 +14,25 @@ Nothing about it is retried.
 
 from __future__ import annotations
 
+import codecs
+import errno
 import gc
+import io
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
 
+import msgspec
+
 from shared.core.catalogue import Catalogue, consent_url
 from shared.core.clock import format_timestamp
 from shared.core.errors import PayloadError
-from shared.core.models import Action, AlertWindow, AuditRecord, Extraction
-from shared.detect.classify import Classification, classify
+from shared.core.models import Action, AlertWindow, AuditRecord, Extraction, Source
+from shared.detect.classify import NO_RULE, Classification, classify
 from shared.detect.normalize.deferred import DeferredRecord
+from shared.detect.normalize.export_lane import Glanced, Rendered
 
 MAX_NOTES = 1000
 """Skip notes kept for stderr (they are written after the records, as the only lines on success);
@@ -96,6 +103,26 @@ def _stamp(value: datetime) -> str:
 _HOURS: dict[tuple[int, ...], str] = {}
 _MINUTES = tuple(f"{minute:02d}:" for minute in range(60))
 _SECONDS = tuple(f"{second:02d}." for second in range(60))
+
+
+class UnreadLine(msgspec.Struct, kw_only=True, gc=False):
+    """:func:`record_line` of a record no rule reads (the verdict :data:`NO_RULE`: no app, no
+    consent URL), as a struct: the same keys in the same order, encoded without a dict a record.
+    The mapped lane of a Graph page builds these straight from its typed records
+    (``export_lane.Render``); ``tests/unit/cli/test_classify_unread.py`` checks both agree."""
+
+    record_id: str
+    activity: str
+    app_id: str | None
+    app: None = None
+    tenant_id: str | None
+    kind: str = NO_RULE.kind
+    action: str = NO_RULE.action
+    event_time: str | None
+    initiator: str
+    source: str
+    target_id: str | None
+    rule: str = NO_RULE.rule
 
 
 def alert_line(window: AlertWindow) -> dict[str, Any]:
@@ -170,7 +197,7 @@ def _classify_stream(stream: BinaryIO, writer: _Writer) -> None:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for count, batch in enumerate(read_export(stream), start=1):
+        for count, batch in enumerate(read_export(stream, render=writer.unread), start=1):
             writer.write(batch)
             if count % _GC_EVERY == 0:
                 gc.collect()
@@ -184,32 +211,115 @@ class _Writer:
     text ``json.dumps(..., ensure_ascii=False)`` gives), ``json`` only for text msgspec refuses."""
 
     def __init__(self, catalogue: Catalogue, tenant_id: str | None, login_base: str, out: TextIO) -> None:
-        import msgspec
-
         self._catalogue = catalogue
         self._tenant_id = tenant_id
         self._login_base = login_base
         self._out = out
+        self._bytes_out = _utf8_buffer(out)
         self._encode_lines = msgspec.json.Encoder().encode_lines
         self.notes: list[str] = []  # the first MAX_NOTES skip notes, for stderr after the records
         self.more_notes = 0
 
-    def _lines(self, objs: list[dict[str, Any]]) -> str:
-        """One JSON text a line, newline-terminated: one msgspec call for the whole batch."""
+    def _lines(self, objs: list[Any]) -> bytes | str:
+        """One JSON text a line, newline-terminated: one msgspec call for the whole batch (UTF-8)."""
         try:
-            return self._encode_lines(objs).decode("utf-8")
+            return self._encode_lines(objs)
         except (UnicodeEncodeError, TypeError, ValueError):  # lone surrogates: as json.dumps writes them
-            return "".join(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n" for obj in objs)
+            return "".join(
+                json.dumps(msgspec.to_builtins(obj), separators=(",", ":"), ensure_ascii=False) + "\n" for obj in objs
+            )
+
+    def unread(
+        self,
+        *,
+        record_id: str,
+        activity: str,
+        app_id: str | None,
+        event_time: str | None,
+        initiator: str,
+        source: Source,
+        target_id: str | None,
+    ) -> UnreadLine:
+        """The line of a record no rule reads (``export_lane.Render``): it names no tenant, so the
+        configured one is shown, as :func:`record_line` does."""
+        return UnreadLine(
+            record_id=record_id,
+            activity=activity,
+            app_id=app_id,
+            tenant_id=self._tenant_id,
+            event_time=event_time,
+            initiator=initiator,
+            source=source,
+            target_id=target_id,
+        )
+
+    def _line(self, record: AuditRecord) -> dict[str, Any]:
+        verdict = classify(record, self._catalogue)
+        return record_line(record, verdict, tenant_id=self._tenant_id, login_base=self._login_base)
+
+    def _glanced(self, glanced: Glanced) -> object:
+        """The line of a record a rule reads: its rendered line when the verdict names no app
+        (:func:`record_line` then shows exactly the rendered fields), else :func:`record_line`."""
+        record = glanced.record
+        verdict = classify(record, self._catalogue)
+        if verdict.app is None and verdict.target is None and type(glanced.line) is UnreadLine:
+            return msgspec.structs.replace(glanced.line, kind=verdict.kind, action=verdict.action, rule=verdict.rule)
+        return record_line(record, verdict, tenant_id=self._tenant_id, login_base=self._login_base)
+
+    def _rendered(self, item: object) -> object:
+        if isinstance(item, Glanced):
+            return self._glanced(item)
+        if isinstance(item, AuditRecord):
+            return self._line(item)
+        return item  # an UnreadLine
 
     def write(self, batch: Extraction) -> None:
-        catalogue, tenant_id, login_base = self._catalogue, self._tenant_id, self._login_base
-        objs = [
-            record_line(record, classify(record, catalogue), tenant_id=tenant_id, login_base=login_base)
-            for record in batch.records
-        ]
+        objs: list[Any]
+        if isinstance(batch, Rendered):
+            unread, rendered = UnreadLine, self._rendered
+            objs = [item if type(item) is unread else rendered(item) for item in batch.lines]
+        else:
+            objs = [self._line(record) for record in batch.records]
         objs.extend(alert_line(window) for window in batch.alerts)
         if objs:
-            self._out.write(self._lines(objs))
+            self._print(self._lines(objs))
         room = max(0, MAX_NOTES - len(self.notes))
         self.notes.extend(batch.skipped[:room])
         self.more_notes += max(0, len(batch.skipped) - room)
+
+    def _print(self, lines: bytes | str) -> None:
+        """Write the lines; msgspec's UTF-8 straight to the stream's bytes when it would encode the
+        text back to the same bytes (see :func:`_utf8_buffer`), saving a decode and an encode."""
+        if isinstance(lines, str):
+            self._out.write(lines)
+        elif self._bytes_out is None:
+            self._out.write(lines.decode("utf-8"))
+        else:
+            self._out.flush()  # nothing is pending (only these lines go to out), but keep the order
+            _write_all(self._bytes_out, lines)
+
+
+def _write_all(stream: BinaryIO, data: bytes) -> None:
+    """``stream.write(data)`` to the end: an unbuffered stdout (``python -u``, ``PYTHONUNBUFFERED``)
+    is the raw file, whose ``write`` may take only part of the bytes (a signal during a write to a
+    pipe); a non-blocking one that takes none raises, as a full buffered write would."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        if written is None:
+            raise BlockingIOError(errno.EAGAIN, "stdout would block")
+        view = view[written:]
+
+
+def _utf8_buffer(out: TextIO) -> BinaryIO | None:
+    """The binary stream under ``out`` when writing text to ``out`` writes its UTF-8 bytes
+    unchanged: the process's stdout (Python makes it translate ``\n`` to ``os.linesep``; a wrapper
+    made elsewhere may translate it otherwise, and does not say so) encoding UTF-8 where
+    ``os.linesep`` is ``\n``; else ``None``."""
+    if out is not sys.stdout or not isinstance(out, io.TextIOWrapper) or os.linesep != "\n":
+        return None
+    try:
+        utf8 = codecs.lookup(out.encoding).name == "utf-8"
+    except LookupError:
+        return None
+    return out.buffer if utf8 else None

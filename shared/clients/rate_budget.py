@@ -4,14 +4,14 @@ Microsoft Graph's identity and access reports (``auditLogs/*``) allow 5 requests
 tenant and 122 per 10 s per app across all tenants
 (learn.microsoft.com/graph/throttling-limits#identity-and-access-reports-service-limits). When the
 sweep is spread over many instances, each instance counting for itself would spend the app's budget
-many times over; so the budget is a row per scope (``audit:app``, ``audit:tenant:{id}``) that every
+many times over; so the budget is a row per scope (``audit:app``: the app's 122 per 10 s) that every
 instance takes from through the one table module (:mod:`shared.clients.table`):
 
 - a take reads the row, refills it for the time passed on the injected clock, and writes it back
   **ETag-checked** (insert-if-absent for a new bucket). Two instances that read the same row cannot
   both write: the loser re-reads and sees the token gone — the budget is never overspent;
 - a refused take writes nothing and answers how long until enough tokens are there;
-- taking several scopes at once (a tenant's bucket and the app's) takes them in order and gives back
+- taking several scopes at once (:meth:`RateBudget.take_all`) takes them in order and gives back
   what it took when a later one refuses, so a refusal spends nothing (the give-back can briefly
   hold a token another taker was refused: a budget errs on the side of spending less).
 
@@ -49,8 +49,9 @@ MAX_ATTEMPTS = 8
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """``capacity`` tokens, refilled at ``capacity`` per ``per_seconds`` (a sliding-window limit of
-    N requests per T seconds, as a bucket that never holds more than N)."""
+    """``capacity`` tokens, refilled at ``capacity`` per ``per_seconds``. Such a bucket grants up to
+    ``capacity`` at once plus a window's refill in any window: for a sliding-window limit (Graph's
+    N requests in any T seconds) build it with :meth:`within`."""
 
     capacity: float
     per_seconds: float
@@ -59,23 +60,28 @@ class Bucket:
         if not (0 < self.capacity < math.inf and 0 < self.per_seconds < math.inf):
             raise ValueError("a bucket needs a positive capacity and refill period")
 
+    @classmethod
+    def within(cls, limit: float, window: float, *, burst: float) -> Bucket:
+        """A bucket that never grants more than ``limit`` in any ``window`` seconds: at most
+        ``burst`` at once, the rest refilled over the window (``burst + rate × window = limit``).
+        ``Bucket(limit, window)`` would grant up to twice the limit in one window — a full bucket,
+        then a window's refill — which Graph answers with 429s once the sweep is fast enough."""
+        if not 0 < burst < limit:
+            raise ValueError("a burst is more than 0 and less than the limit")
+        return cls(burst, burst * window / (limit - burst))
+
     @property
     def rate(self) -> float:
         return self.capacity / self.per_seconds
 
 
-AUDIT_PER_TENANT = Bucket(5, 10.0)
-AUDIT_PER_APP = Bucket(122, 10.0)
-
-
-def tenant_scope(tenant_id: str) -> str:
-    """The scope of one tenant's audit-read budget (``audit:tenant:{id}``)."""
-    return f"audit:tenant:{tenant_id.lower()}"
-
-
-def audit_takes(tenant_id: str) -> list[tuple[str, Bucket]]:
-    """What one audit-log read costs: a token of the tenant's bucket and one of the app's."""
-    return [(tenant_scope(tenant_id), AUDIT_PER_TENANT), (APP_SCOPE, AUDIT_PER_APP)]
+AUDIT_PER_TENANT = Bucket.within(5, 10.0, burst=4)
+"""Graph allows 5 audit reads per 10 s per app per tenant: 4 at once (a sweep's round), then one
+every 10 s — at most 5 in any 10 s. Only the tenant's own sweep takes from it, a minute apart, so
+each sweep starts with 4."""
+AUDIT_PER_APP = Bucket.within(120, 10.0, burst=10)
+"""Graph allows 122 per 10 s per app across all tenants: 10 at once, then 11 a second (at most 120
+in any 10 s, 2 spare for the same reason)."""
 
 
 @dataclass(frozen=True, slots=True)

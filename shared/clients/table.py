@@ -131,8 +131,19 @@ class Table:
             batch = list(rows.values())
             for start in range(0, len(batch), TRANSACTION):
                 ops = [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch[start : start + TRANSACTION]]
-                with _mapped():
-                    await self._client.submit_transaction(ops)
+                await self._transaction(ops)
+
+    async def _transaction(self, ops: list[Any]) -> None:
+        """One batch of upserts, sent again once when the connection dropped after sending: the SDK
+        retries no POST then (it cannot know the batch is idempotent; upserts are), and a pooled
+        connection the server closed while idle ends exactly so ("Server disconnected")."""
+        from azure.core.exceptions import ServiceResponseError
+
+        with _mapped():
+            try:
+                await self._client.submit_transaction(ops)
+            except ServiceResponseError:
+                await self._client.submit_transaction(ops)
 
     async def delete(self, partition: str, row: str, etag: str | None = None) -> bool:
         """Delete the row; with ``etag`` only if it is still as read. ``False`` when it changed

@@ -17,6 +17,10 @@ queue trigger does the Graph / Table / Log Analytics / notification work (poison
 SWEEP_QUEUE = "webex-tenant-sweep"
 """Provider mode (issue 17): one message per tenant to sweep, base64 like the others."""
 
+SWEEP_POISON_QUEUE = f"{SWEEP_QUEUE}-poison"
+"""Where the queue extension moves a tenant's sweep message after ``MAX_DEQUEUE_COUNT`` failures; its
+watcher records the tenant unreachable for the provider's digest (:mod:`shared.app.sweep_poison`)."""
+
 MAX_DEQUEUE_COUNT = 5
 """host.json ``extensions.queues.maxDequeueCount``: the attempts a queue message gets before the
 extension moves it to ``<queue>-poison`` (a test keeps the two equal). What the poison notice says:

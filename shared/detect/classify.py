@@ -143,7 +143,9 @@ def unrelated(rule: str, app: WebexApp | None = None, target: TargetResource | N
 
 
 _NOT_WEBEX = unrelated("not-a-webex-app")
-_NO_RULE = unrelated("no-rule-for-activity")
+NO_RULE = unrelated("no-rule-for-activity")
+"""The verdict on every record whose activity is not in :data:`RULE_ACTIVITIES`."""
+_NO_RULE = NO_RULE
 
 
 def webex_target(record: AuditRecord, catalogue: Catalogue) -> tuple[WebexApp, TargetResource] | None:

@@ -34,7 +34,7 @@ import io
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared.core.errors import PayloadError
 from shared.core.models import Extraction, Source
@@ -46,6 +46,9 @@ from shared.detect.normalize.audit import record_from
 from shared.detect.normalize.export_csv import portal_row, read_csv
 from shared.detect.normalize.rows import row_into
 from shared.detect.payload import without_bom
+
+if TYPE_CHECKING:
+    from shared.detect.normalize.export_lane import Render
 
 ITEM_CAP = 16 * 1024 * 1024
 """Largest single record, array item or JSON line (real records are a few KB)."""
@@ -59,8 +62,12 @@ _WHITESPACE = b" \t\r\n"
 _STREAMED = ("value", "records")
 
 
-def read_export(stream: BinaryIO) -> Iterator[Extraction]:
-    """Every record of the export in ``stream``, in batches; raises :class:`PayloadError`."""
+def read_export(stream: BinaryIO, *, render: Render | None = None) -> Iterator[Extraction]:
+    """Every record of the export in ``stream``, in batches; raises :class:`PayloadError`.
+
+    With ``render``, a Graph page the mapped lane reads yields
+    :class:`~shared.detect.normalize.export_lane.Rendered` batches instead (each record no rule
+    reads already rendered: see ``export_lane.Render``); every other batch is an :class:`Extraction`."""
     if not _seekable(stream):
         stream = _spooled(stream)
     head = stream.read(SNIFF)
@@ -73,7 +80,7 @@ def read_export(stream: BinaryIO) -> Iterator[Extraction]:
     elif _is_json_lines(text):
         yield from _json_lines(stream)
     else:
-        yield from _json(stream, head)
+        yield from _json(stream, head, render)
 
 
 def _seekable(stream: BinaryIO) -> bool:
@@ -180,24 +187,24 @@ def _layout(head: bytes) -> tuple[str, str]:
     return "whole", ""
 
 
-def _json(stream: BinaryIO, head: bytes) -> Iterator[Extraction]:
+def _json(stream: BinaryIO, head: bytes, render: Render | None = None) -> Iterator[Extraction]:
     kind, prefix = _layout(head)
     if kind == "whole":
         yield _whole(stream)
     elif kind == "tables":
         yield from _tables(stream, prefix)
     elif kind == "value" and prefix == "value.item":
-        yield from _graph_page(stream, head, prefix)
+        yield from _graph_page(stream, head, prefix, render)
     else:
         yield from _items(stream, kind, prefix)
 
 
-def _graph_page(stream: BinaryIO, head: bytes, prefix: str) -> Iterator[Extraction]:
+def _graph_page(stream: BinaryIO, head: bytes, prefix: str, render: Render | None) -> Iterator[Extraction]:
     """A Graph page: the mapped, typed lane (export_lane.py) while it can, then the stream."""
     from shared.detect.normalize.export_lane import graph_file
 
     # 4 reads of margin: the streaming cap counts from roughly where the last item ended
-    lane = graph_file(stream, head, item_cap=ITEM_CAP - 4 * READ_SIZE, batch=BATCH)
+    lane = graph_file(stream, head, item_cap=ITEM_CAP - 4 * READ_SIZE, batch=BATCH, render=render)
     if lane is None:
         yield from _items(stream, "value", prefix)
         return

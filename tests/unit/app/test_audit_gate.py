@@ -12,7 +12,7 @@ import pytest
 
 from shared.app.audit_cadence import CADENCE_STATE, READ_AT, TENANT_TOKENS, AuditGate, cadence_due
 from shared.clients.checkpoints import Checkpoints
-from shared.clients.rate_budget import APP_SCOPE, PARTITION, RateBudget
+from shared.clients.rate_budget import APP_SCOPE, AUDIT_PER_TENANT, PARTITION, RateBudget
 from shared.clients.table import Table
 from shared.core.clock import Clock, format_timestamp
 from tests.fakes.memtable import MemTable
@@ -62,14 +62,15 @@ def _gate(table: Table, frozen: Clock) -> AuditGate:
     return AuditGate(RateBudget(table, now=frozen), T, CADENCE)
 
 
-async def test_the_tenants_bucket_costs_no_request_and_refuses_the_sixth_take(table: _Counting, frozen: Clock) -> None:
+async def test_the_tenants_bucket_costs_no_request_and_refuses_past_its_burst(table: _Counting, frozen: Clock) -> None:
     gate = _gate(table, frozen)
     gate.resume({})  # a cursor row without a bucket: full
-    assert [await gate.take() for _ in range(5)] == [True] * 5
-    assert table.sent == {f"get {APP_SCOPE}": 5, f"write {APP_SCOPE}": 5}  # only the app's shared row
-    assert await gate.take() is False  # the tenant's 5 per 10 s: refused before the app's row is asked
-    assert table.sent == {f"get {APP_SCOPE}": 5, f"write {APP_SCOPE}": 5}
-    assert (gate.taken, gate.refused) == (5, 1)
+    burst = int(AUDIT_PER_TENANT.capacity)
+    assert [await gate.take() for _ in range(burst)] == [True] * burst
+    assert table.sent == {f"get {APP_SCOPE}": burst, f"write {APP_SCOPE}": burst}  # only the app's shared row
+    assert await gate.take() is False  # the tenant's bucket: refused before the app's row is asked
+    assert table.sent == {f"get {APP_SCOPE}": burst, f"write {APP_SCOPE}": burst}
+    assert (gate.taken, gate.refused) == (burst, 1)
 
 
 async def test_a_refusal_of_the_apps_bucket_gives_the_tenants_token_back(table: _Counting, frozen: Clock) -> None:
@@ -78,22 +79,23 @@ async def test_a_refusal_of_the_apps_bucket_gives_the_tenants_token_back(table: 
     gate = _gate(table, frozen)
     gate.resume({})
     assert await gate.take() is False
-    assert gate.bucket is not None and gate.bucket.tokens == pytest.approx(5.0)
+    assert gate.bucket is not None and gate.bucket.tokens == pytest.approx(AUDIT_PER_TENANT.capacity)
 
 
 async def test_the_bucket_travels_in_the_cursor_row_to_the_next_sweep(table: _Counting, frozen: Clock) -> None:
     first = _gate(table, frozen)
     first.resume({})
-    for _ in range(5):
-        assert await first.take()
+    while await first.take():
+        pass
     first.note_read()
     row = {"since": "", "next": "", "round": "", **first.fields()}
     assert row[READ_AT] == format_timestamp(frozen.now()) and row[TENANT_TOKENS] == pytest.approx(0.0)
-    frozen.advance(1.0)  # a sweep of the same tenant a second later (a retried message)
+    wait = 1.0 / AUDIT_PER_TENANT.rate  # until one token is back
+    frozen.advance(wait / 2)  # a sweep of the same tenant soon after (a retried message)
     second = _gate(table, frozen)
     second.resume(row)
-    assert await second.take() is False  # 0.5 tokens refilled: not one yet
-    frozen.advance(1.0)
+    assert await second.take() is False  # half a token refilled: not one yet
+    frozen.advance(wait / 2)
     assert await second.take() is True
 
 
