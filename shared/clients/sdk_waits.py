@@ -40,5 +40,9 @@ def _transport_class() -> type[Any]:
 
 
 def clock_transport() -> Any:
-    """A new transport for one SDK client (the client owns and closes it)."""
-    return _transport_class()()
+    """A new transport for one SDK client (the client owns and closes it); proxy and netrc settings
+    from the environment only where it has some (:func:`shared.clients.http_pools.environment_proxies_or_netrc`):
+    with azure-core's default every Table and Queue request looked both up in a worker thread."""
+    from shared.clients.http_pools import environment_proxies_or_netrc
+
+    return _transport_class()(use_env_settings=environment_proxies_or_netrc())

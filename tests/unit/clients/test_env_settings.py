@@ -1,8 +1,8 @@
 """The tenants' token session reads proxy and netrc settings from the environment only where it has
 some. With aiohttp's ``trust_env`` on, every request looks both up in a worker thread (two thread
 hand-offs per request); with nothing to find the answer is the same without the lookups
-(shared/clients/http_pools.py). The storage SDK clients keep azure-core's default: see
-docs/tenants.md (*One instance*) for why."""
+(shared/clients/http_pools.py). The Table and Queue clients follow the same rule, proven on Azurite
+in tests/test_storage_env_settings.py."""
 
 from __future__ import annotations
 
