@@ -121,22 +121,36 @@ GRAPH_POOL_CONNECTIONS = 16
 CPU per request grows with its connections, so a pool is small and many tenants use several)."""
 
 
+def graph_middleware() -> list[Any]:
+    """The part of msgraph's default middleware whose work these calls need, in its order: the
+    ``$`` of ``$filter``/``$select`` decoded in the URL (kiota's templates send ``%24``), kiota's
+    User-Agent, and Graph's telemetry headers (``client-request-id``, which Microsoft support asks
+    for, and the SDK version). Left out, each a frame every request and every resumption of it passes
+    through: the retry handler (off: :func:`shared.core.retry.with_retry` retries), the redirect
+    handler (none of these calls is redirected; a 3xx is then an error, not followed), the ``/me``
+    URL replacement (app-only tokens have no ``/me``) and the header and body inspection handlers
+    (they act only when a request asks for them; none does)."""
+    from kiota_http.middleware import ParametersNameDecodingHandler, UserAgentHandler
+    from msgraph_core.middleware import GraphTelemetryHandler
+
+    return [ParametersNameDecodingHandler(), UserAgentHandler(), GraphTelemetryHandler()]
+
+
 def graph_http_client(*, connections: int = GRAPH_POOL_CONNECTIONS, verify: Any = True) -> Any:
-    """The httpx client Graph calls go through: msgraph's middleware with kiota's retry off, one
-    connection pool of at most ``connections`` (all kept alive between requests). It can serve many
-    tenants' Graph clients (provider mode): the bearer token is added to each request by that
-    client's own authentication provider, not by the pool. ``verify``: an ``ssl.SSLContext`` shared
-    by several pools (one CA bundle loaded, not one per pool), or ``True`` for httpx's own."""
+    """The httpx client Graph calls go through: :func:`graph_middleware` (msgraph's middleware
+    without kiota's retry and the handlers these calls never use), one connection pool of at most
+    ``connections`` (all kept alive between requests). It can serve many tenants' Graph clients
+    (provider mode): the bearer token is added to each request by that client's own authentication
+    provider, not by the pool. ``verify``: an ``ssl.SSLContext`` shared by several pools (one CA
+    bundle loaded, not one per pool), or ``True`` for httpx's own."""
     import httpx
-    from kiota_http.middleware.options import RetryHandlerOption
     from msgraph_core import GraphClientFactory
 
     from shared.clients.http_pools import pool_limits
 
-    options = {RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False)}
     timeout = httpx.Timeout(REQUEST_TIMEOUT, connect=5.0)
     client = httpx.AsyncClient(timeout=timeout, limits=pool_limits(connections), verify=verify)
-    return GraphClientFactory.create_with_default_middleware(client=client, options=options)
+    return GraphClientFactory.create_with_custom_middleware(graph_middleware(), client=client)
 
 
 class GraphPools(HttpPools):
