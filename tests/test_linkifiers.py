@@ -208,10 +208,11 @@ FRAGMENTS = [
     "https://", "http：//", "www.", "mailto:", "//evil.example",
 ]  # fmt: skip
 SCHEME_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*[:：]")
-BARE_HOST = re.compile(r"^[\w\-]+(?:\.[\w\-]+)+(?:/\S*)?$")
-"""A host name with no scheme, and whatever path follows it: the documented residual (a client links
-``evil.com/x`` whatever we do; docs/security.md) — linked to that host, never to a scheme or a
-``www.`` it shows. Hypothesis found ``www.GL`` and ``evil.com/https://x`` here."""
+BARE_HOST = re.compile(r"^[\w\-]+(?:\.[\w\-]+)+(?:[/?#]\S*)?$")
+"""A host name with no scheme, and whatever path, query or fragment follows it: the documented
+residual (a client links ``evil.com/x`` whatever we do; docs/security.md) — linked to that host,
+never to a scheme or a ``www.`` it shows. Hypothesis found ``www.GL`` and ``evil.com/https://x``
+here, and later ``evil.com#www.http`` and ``evil.com#https://`` (a fragment: still that host)."""
 
 
 @hsettings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
@@ -219,6 +220,9 @@ BARE_HOST = re.compile(r"^[\w\-]+(?:\.[\w\-]+)+(?:/\S*)?$")
 @example("www.GL")
 @example("evil.com/https://x")
 @example("evil.com//evil.example:")
+@example("evil.com#www.http")
+@example("evil.com#https://")
+@example("evil.com?q=www.x")
 def test_property_no_linkifier_finds_a_scheme_or_www(text: str) -> None:
     """Any mix of link fragments: whatever a linkifier still links shows no scheme, no ``//`` start and
     no ``www.`` (bare host names and e-mail addresses are the documented residual)."""
