@@ -11,6 +11,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,21 @@ from hypothesis import settings as hypothesis_settings
 if os.environ.get("HYPOTHESIS_DERANDOMIZE") == "1":
     hypothesis_settings.register_profile("derandomized", derandomize=True, print_blob=True)
     hypothesis_settings.load_profile("derandomized")
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+                   "all_proxy", "no_proxy")  # fmt: skip
+
+
+@pytest.fixture
+def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No proxy variable and no netrc file (``HOME`` is an empty folder): what a Functions host has
+    unless someone configures one (tests/unit/clients/test_env_settings.py, test_storage_env_settings.py)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc there
+    monkeypatch.delenv("NETRC", raising=False)
+    return tmp_path
 
 
 @pytest.fixture(autouse=True)

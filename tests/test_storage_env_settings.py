@@ -17,18 +17,6 @@ import pytest
 
 from shared.core.settings import StorageConfig
 
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
-                   "all_proxy", "no_proxy")  # fmt: skip
-
-
-@pytest.fixture
-def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc there
-    monkeypatch.delenv("NETRC", raising=False)
-    return tmp_path
-
 
 @pytest.fixture
 def cfg(services_env: dict[str, str]) -> StorageConfig:

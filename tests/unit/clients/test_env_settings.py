@@ -12,18 +12,6 @@ import pytest
 
 from shared.clients.http_pools import environment_proxies_or_netrc
 
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
-                   "all_proxy", "no_proxy")  # fmt: skip
-
-
-@pytest.fixture
-def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc there
-    monkeypatch.delenv("NETRC", raising=False)
-    return tmp_path
-
 
 def test_no_proxy_and_no_netrc_is_nothing_to_look_up(bare_environment: Path) -> None:
     assert environment_proxies_or_netrc() is False
