@@ -145,7 +145,6 @@ def unrelated(rule: str, app: WebexApp | None = None, target: TargetResource | N
 _NOT_WEBEX = unrelated("not-a-webex-app")
 NO_RULE = unrelated("no-rule-for-activity")
 """The verdict on every record whose activity is not in :data:`RULE_ACTIVITIES`."""
-_NO_RULE = NO_RULE
 
 
 def webex_target(record: AuditRecord, catalogue: Catalogue) -> tuple[WebexApp, TargetResource] | None:
@@ -167,7 +166,7 @@ def classify(record: AuditRecord, catalogue: Catalogue) -> Classification:
     """
     activity = activity_key(record.activity)
     if activity not in RULE_ACTIVITIES:
-        return _NO_RULE
+        return NO_RULE
     if not record.may_mention(catalogue.needles):
         return _NOT_WEBEX
     found = webex_target(record, catalogue)
