@@ -42,6 +42,24 @@ def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def clock_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait asked of the project clock, in seconds (:func:`_no_waiting`'s sleeper still moves
+    time instead of sleeping)."""
+    from shared.core.clock import clock
+
+    asked: list[float] = []
+    inner = clock.sleeper
+    assert inner is not None
+
+    async def record(seconds: float) -> None:
+        asked.append(seconds)
+        await inner(seconds)
+
+    monkeypatch.setattr(clock, "sleeper", record)
+    return asked
+
+
 @pytest.fixture(autouse=True)
 def _no_waiting() -> Iterator[None]:
     """Retries run every path without sleeping (stamina's test mode keeps attempts); a paced wait

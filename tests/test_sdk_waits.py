@@ -22,30 +22,13 @@ CONN = (
 )
 
 
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait asked of the project clock (the conftest's sleeper moves time instead)."""
-    from shared.core.clock import clock
-
-    asked: list[float] = []
-    inner = clock.sleeper
-    assert inner is not None
-
-    async def record(seconds: float) -> None:
-        asked.append(seconds)
-        await inner(seconds)
-
-    monkeypatch.setattr(clock, "sleeper", record)
-    return asked
-
-
 def _storage() -> Any:
     from shared.core.settings import StorageConfig
 
     return StorageConfig(connection_string=CONN)
 
 
-async def test_table_retries_wait_on_the_clock(waits: list[float]) -> None:
+async def test_table_retries_wait_on_the_clock(clock_waits: list[float]) -> None:
     from azure.core.exceptions import ServiceRequestError
 
     from shared.clients.storage import table_client
@@ -55,11 +38,11 @@ async def test_table_retries_wait_on_the_clock(waits: list[float]) -> None:
         with pytest.raises(ServiceRequestError):
             await table.get_entity("t", "r")
     # azure-core's backoff: none before the first retry, then factor 0.5 x 2^1 (retry_total 2).
-    assert waits == [1.0]
+    assert clock_waits == [1.0]
     assert time.monotonic() - started < 0.9, "the second retry's second was not slept"
 
 
-async def test_queue_retries_wait_on_the_clock(waits: list[float]) -> None:
+async def test_queue_retries_wait_on_the_clock(clock_waits: list[float]) -> None:
     from azure.core.exceptions import ServiceRequestError
 
     from shared.clients.storage import queue_client
@@ -69,8 +52,8 @@ async def test_queue_retries_wait_on_the_clock(waits: list[float]) -> None:
         with pytest.raises(ServiceRequestError):
             await queue.send_message("x")
     # The storage policy: initial 1 s + 2^count, jitter +-1 s, two retries.
-    assert len(waits) == 2, waits
-    assert 2.0 <= waits[0] <= 4.0 and 4.0 <= waits[1] <= 6.0, waits
+    assert len(clock_waits) == 2, clock_waits
+    assert 2.0 <= clock_waits[0] <= 4.0 and 4.0 <= clock_waits[1] <= 6.0, clock_waits
     assert time.monotonic() - started < 2.0
 
 

@@ -18,6 +18,7 @@ from tests.test_tenant_sweep import (
     _messages,
     _result,
     _sweep,
+    _sweep_each,
     provider,  # noqa: F401  (the fixture, by name)
 )
 
@@ -39,18 +40,12 @@ async def test_a_poisoned_sweep_is_listed_in_the_digest_and_sent_again_next_tick
     sim: Any, app_functions: dict[str, Any]
 ) -> None:
     from shared.core.clock import clock
-    from shared.core.errors import TransientError
 
     a, b = await _add(sim, 2, names=["<b>Evil</b> Corp", "Fine Inc"])
     await sim.add_fault(f"^/{a}/oauth2/v2\\.0/token$", method="POST", status=503, times=None)
     assert (await _fan_out()).digest is None  # nothing known yet
-    failed = []
-    for msg in await _messages(2):
-        try:
-            await _sweep(app_functions, msg)
-        except TransientError:
-            failed.append(msg)
-    (poisoned,) = failed  # the host retries it four more times, then moves it to the poison queue
+    # a's sweep fails; the host retries it four more times, then moves it to the poison queue
+    (poisoned,) = await _sweep_each(app_functions, await _messages(2))
     await _watch(app_functions, poisoned.get_body())
 
     row = await _result(a)
